@@ -1,1 +1,19 @@
+//! A verified eBPF runtime for the unikernel, usable on the host as well.
+//!
+//! Layers, bottom-up: [`isa`] (the instruction set), [`spec`] (maps and
+//! program types as the loader describes them), [`loader`] (ELF objects from
+//! clang), [`verifier`] (static proof of safety), [`maps`], [`helpers`] and
+//! [`interp`] (execution with runtime bounds checks as a second line of
+//! defence), and [`asm`] (the bpf_conformance assembly dialect, for tests).
 #![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod asm;
+pub mod helpers;
+pub mod interp;
+pub mod isa;
+pub mod loader;
+pub mod maps;
+pub mod spec;
+pub mod verifier;
