@@ -1,1 +1,44 @@
+//! The Linux x86_64 user ABI as plain data: syscall numbers and names, errno
+//! values, flag bits and the structures syscalls copy to user memory. Pure and
+//! host-testable; the kernel's syscall handlers build on it.
 #![cfg_attr(not(test), no_std)]
+
+pub mod auxv;
+pub mod errno;
+pub mod flags;
+pub mod signal;
+pub mod structs;
+pub mod sysno;
+
+pub use zerocopy;
+
+pub use errno::Errno;
+
+/// The name of syscall `nr`, if it is a known x86_64 syscall.
+pub fn syscall_name(nr: usize) -> Option<&'static str> {
+    sysno::SYSCALLS
+        .binary_search_by_key(&nr, |&(n, _)| n)
+        .ok()
+        .map(|i| sysno::SYSCALLS[i].1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(syscall_name(0), Some("read"));
+        assert_eq!(syscall_name(39), Some("getpid"));
+        assert_eq!(syscall_name(163), Some("acct"));
+        assert_eq!(syscall_name(999), None);
+        assert!(sysno::SYSCALLS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn errno_values() {
+        assert_eq!(Errno::ENOENT as i32, 2);
+        assert_eq!(Errno::ENOSYS as i32, 38);
+        assert_eq!(Errno::ENOTTY.as_ret(), (-25isize) as usize);
+    }
+}
