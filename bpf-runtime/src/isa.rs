@@ -69,6 +69,8 @@ pub const MODE_IMM: u8 = 0x00;
 pub const MODE_ABS: u8 = 0x20;
 pub const MODE_IND: u8 = 0x40;
 pub const MODE_MEM: u8 = 0x60;
+/// Sign-extending load (`ldxsb`, `ldxsh`, `ldxsw`), RFC 9669 section 5.2.
+pub const MODE_MEMSX: u8 = 0x80;
 pub const MODE_ATOMIC: u8 = 0xc0;
 
 /// `lddw`: the only 16-byte instruction.

@@ -1,0 +1,67 @@
+//! `bpf_trace_printk` formatting: the conversions Linux accepts (`%d %i %u
+//! %x %X` with `l`/`ll` length, `%p %px %pK`, `%s`, `%c`, `%%`), at most
+//! three arguments. An unsupported conversion is an error, as in Linux.
+
+use alloc::string::String;
+use core::fmt::Write;
+
+use crate::interp::{HelperError, Mem};
+
+/// Longest string a `%s` argument may contribute.
+const MAX_STR: usize = 256;
+
+pub fn format(fmt: &[u8], args: &[u64], m: &Mem<'_>) -> Result<String, HelperError> {
+    let fmt = match fmt.iter().position(|&b| b == 0) {
+        Some(n) => &fmt[..n],
+        None => return Err(HelperError::BadArg("format string is not NUL-terminated")),
+    };
+    let mut out = String::new();
+    let mut next = args.iter();
+    let mut i = 0;
+    while i < fmt.len() {
+        let c = fmt[i];
+        i += 1;
+        if c != b'%' {
+            out.push(c as char);
+            continue;
+        }
+        if fmt.get(i) == Some(&b'%') {
+            out.push('%');
+            i += 1;
+            continue;
+        }
+        let mut longs = 0;
+        while fmt.get(i) == Some(&b'l') {
+            longs += 1;
+            i += 1;
+        }
+        let conv = *fmt.get(i).ok_or(HelperError::BadArg("format ends inside a conversion"))?;
+        i += 1;
+        let v = *next.next().ok_or(HelperError::BadArg("more conversions than arguments (at most 3)"))?;
+        // `%d` without `l` takes an int, as in C.
+        let narrow = longs == 0;
+        let _ = match conv {
+            b'd' | b'i' if narrow => write!(out, "{}", v as i32),
+            b'd' | b'i' => write!(out, "{}", v as i64),
+            b'u' if narrow => write!(out, "{}", v as u32),
+            b'u' => write!(out, "{}", v),
+            b'x' if narrow => write!(out, "{:x}", v as u32),
+            b'x' => write!(out, "{:x}", v),
+            b'X' if narrow => write!(out, "{:X}", v as u32),
+            b'X' => write!(out, "{:X}", v),
+            b'c' => write!(out, "{}", v as u8 as char),
+            b'p' => {
+                if matches!(fmt.get(i), Some(b'x' | b'K')) {
+                    i += 1;
+                }
+                write!(out, "0x{:x}", v)
+            }
+            b's' => {
+                let s = m.c_str(v, MAX_STR)?;
+                write!(out, "{}", String::from_utf8_lossy(s))
+            }
+            _ => return Err(HelperError::BadArg("unsupported conversion in format string")),
+        };
+    }
+    Ok(out)
+}

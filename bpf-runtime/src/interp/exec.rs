@@ -1,0 +1,363 @@
+//! The execution loop: one `match` on the opcode per instruction, with the
+//! semantics of RFC 9669 (division by zero gives 0, modulo by zero keeps the
+//! dividend, shift amounts are masked, 32-bit results are zero-extended).
+
+use super::mem::{self, Mem};
+use super::{ExecError, ExecErrorKind, Helpers, Op};
+use crate::isa::{MAX_CALL_DEPTH, STACK_SIZE};
+
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    ret: usize,
+    saved: [u64; 4],
+    fp: u64,
+}
+
+#[inline(always)]
+fn sx(v: u64, bits: u32) -> u64 {
+    (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
+}
+
+#[inline(always)]
+fn div64(a: u64, b: u64, signed: bool) -> u64 {
+    match (b, signed) {
+        (0, _) => 0,
+        (_, false) => a / b,
+        (_, true) => (a as i64).wrapping_div(b as i64) as u64,
+    }
+}
+
+#[inline(always)]
+fn mod64(a: u64, b: u64, signed: bool) -> u64 {
+    match (b, signed) {
+        (0, _) => a,
+        (_, false) => a % b,
+        (_, true) => (a as i64).wrapping_rem(b as i64) as u64,
+    }
+}
+
+#[inline(always)]
+fn div32(a: u64, b: u64, signed: bool) -> u64 {
+    let (a, b) = (a as u32, b as u32);
+    (match (b, signed) {
+        (0, _) => 0,
+        (_, false) => a / b,
+        (_, true) => (a as i32).wrapping_div(b as i32) as u32,
+    }) as u64
+}
+
+#[inline(always)]
+fn mod32(a: u64, b: u64, signed: bool) -> u64 {
+    let (a, b) = (a as u32, b as u32);
+    (match (b, signed) {
+        (0, _) => a,
+        (_, false) => a % b,
+        (_, true) => (a as i32).wrapping_rem(b as i32) as u32,
+    }) as u64
+}
+
+/// Atomic read-modify-write: returns the old value and writes the new one.
+/// The interpreter runs one program at a time per `Mem`, so plain
+/// load/store is atomic here; a JIT would emit `lock` instructions.
+#[inline(always)]
+fn atomic<const N: usize>(m: &mut Mem<'_>, addr: u64, op: i64, src: u64, r0: u64) -> Result<(u64, u64), ExecErrorKind> {
+    let old_b = m.load::<N>(addr)?;
+    let mut buf = [0u8; 8];
+    buf[..N].copy_from_slice(&old_b);
+    let old = u64::from_le_bytes(buf);
+    let mask = if N == 8 { u64::MAX } else { u32::MAX as u64 };
+    let new = match op as i32 & !crate::isa::ATOMIC_FETCH {
+        crate::isa::ATOMIC_ADD => old.wrapping_add(src),
+        crate::isa::ATOMIC_OR => old | src,
+        crate::isa::ATOMIC_AND => old & src,
+        crate::isa::ATOMIC_XOR => old ^ src,
+        0xe0 => src,
+        0xf0 => {
+            if old == r0 & mask {
+                src
+            } else {
+                old
+            }
+        }
+        _ => return Err(ExecErrorKind::InvalidOpcode(0xc3)),
+    } & mask;
+    let nb = new.to_le_bytes();
+    let mut out = [0u8; N];
+    out.copy_from_slice(&nb[..N]);
+    m.store::<N>(addr, out)?;
+    Ok((old, new))
+}
+
+pub(super) fn run<H: Helpers + ?Sized>(ops: &[Op], m: &mut Mem<'_>, helpers: &mut H, step_limit: u64) -> Result<u64, ExecError> {
+    let mut regs = [0u64; 16];
+    let top = (STACK_SIZE * MAX_CALL_DEPTH) as u32;
+    regs[1] = mem::addr(mem::TAG_INPUT, 0);
+    regs[2] = m.input.len() as u64;
+    regs[10] = mem::addr(mem::TAG_STACK, top);
+    let mut frames = [Frame::default(); MAX_CALL_DEPTH];
+    let mut depth = 0usize;
+    let mut pc = 0usize;
+    let mut steps: u64 = 0;
+
+    macro_rules! fail {
+        ($k:expr) => {
+            return Err(ExecError { pc: pc.wrapping_sub(1), kind: $k.into() })
+        };
+    }
+    macro_rules! tryk {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(k) => fail!(k),
+            }
+        };
+    }
+
+    loop {
+        let Some(&op) = ops.get(pc) else {
+            return Err(ExecError { pc, kind: ExecErrorKind::PcOutOfRange });
+        };
+        steps += 1;
+        if steps > step_limit {
+            return Err(ExecError { pc, kind: ExecErrorKind::StepLimit(step_limit) });
+        }
+        pc += 1;
+        let d = (op.dst & 15) as usize;
+        let s = (op.src & 15) as usize;
+        let imm = op.imm as u64;
+        let imm32 = op.imm as u32 as u64;
+        let ea = |base: u64| base.wrapping_add(op.off as i64 as u64);
+        macro_rules! jump {
+            ($cond:expr) => {
+                if $cond {
+                    pc = pc.wrapping_add(op.off as isize as usize);
+                }
+            };
+        }
+        macro_rules! ld {
+            ($n:literal, $t:ty) => {
+                regs[d] = <$t>::from_le_bytes(tryk!(m.load::<$n>(ea(regs[s])))) as u64
+            };
+        }
+        macro_rules! ldsx {
+            ($n:literal, $t:ty) => {
+                regs[d] = <$t>::from_le_bytes(tryk!(m.load::<$n>(ea(regs[s])))) as i64 as u64
+            };
+        }
+        macro_rules! st {
+            ($n:literal, $t:ty, $v:expr) => {
+                tryk!(m.store::<$n>(ea(regs[d]), ($v as $t).to_le_bytes()))
+            };
+        }
+        match op.code {
+            // ALU64, immediate and register.
+            0x07 => regs[d] = regs[d].wrapping_add(imm),
+            0x0f => regs[d] = regs[d].wrapping_add(regs[s]),
+            0x17 => regs[d] = regs[d].wrapping_sub(imm),
+            0x1f => regs[d] = regs[d].wrapping_sub(regs[s]),
+            0x27 => regs[d] = regs[d].wrapping_mul(imm),
+            0x2f => regs[d] = regs[d].wrapping_mul(regs[s]),
+            0x37 => regs[d] = div64(regs[d], imm, op.off == 1),
+            0x3f => regs[d] = div64(regs[d], regs[s], op.off == 1),
+            0x47 => regs[d] |= imm,
+            0x4f => regs[d] |= regs[s],
+            0x57 => regs[d] &= imm,
+            0x5f => regs[d] &= regs[s],
+            0x67 => regs[d] <<= imm & 63,
+            0x6f => regs[d] <<= regs[s] & 63,
+            0x77 => regs[d] >>= imm & 63,
+            0x7f => regs[d] >>= regs[s] & 63,
+            0x87 => regs[d] = regs[d].wrapping_neg(),
+            0x97 => regs[d] = mod64(regs[d], imm, op.off == 1),
+            0x9f => regs[d] = mod64(regs[d], regs[s], op.off == 1),
+            0xa7 => regs[d] ^= imm,
+            0xaf => regs[d] ^= regs[s],
+            0xb7 => regs[d] = imm,
+            0xbf => {
+                regs[d] = match op.off {
+                    0 => regs[s],
+                    8 | 16 | 32 => sx(regs[s], op.off as u32),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                }
+            }
+            0xc7 => regs[d] = ((regs[d] as i64) >> (imm & 63)) as u64,
+            0xcf => regs[d] = ((regs[d] as i64) >> (regs[s] & 63)) as u64,
+            0xd7 => {
+                regs[d] = match op.imm {
+                    16 => (regs[d] as u16).swap_bytes() as u64,
+                    32 => (regs[d] as u32).swap_bytes() as u64,
+                    64 => regs[d].swap_bytes(),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                }
+            }
+
+            // ALU (32-bit), immediate and register.
+            0x04 => regs[d] = (regs[d] as u32).wrapping_add(imm32 as u32) as u64,
+            0x0c => regs[d] = (regs[d] as u32).wrapping_add(regs[s] as u32) as u64,
+            0x14 => regs[d] = (regs[d] as u32).wrapping_sub(imm32 as u32) as u64,
+            0x1c => regs[d] = (regs[d] as u32).wrapping_sub(regs[s] as u32) as u64,
+            0x24 => regs[d] = (regs[d] as u32).wrapping_mul(imm32 as u32) as u64,
+            0x2c => regs[d] = (regs[d] as u32).wrapping_mul(regs[s] as u32) as u64,
+            0x34 => regs[d] = div32(regs[d], imm32, op.off == 1),
+            0x3c => regs[d] = div32(regs[d], regs[s], op.off == 1),
+            0x44 => regs[d] = (regs[d] as u32 | imm32 as u32) as u64,
+            0x4c => regs[d] = (regs[d] as u32 | regs[s] as u32) as u64,
+            0x54 => regs[d] = (regs[d] as u32 & imm32 as u32) as u64,
+            0x5c => regs[d] = (regs[d] as u32 & regs[s] as u32) as u64,
+            0x64 => regs[d] = ((regs[d] as u32) << (imm32 & 31)) as u64,
+            0x6c => regs[d] = ((regs[d] as u32) << (regs[s] & 31)) as u64,
+            0x74 => regs[d] = ((regs[d] as u32) >> (imm32 & 31)) as u64,
+            0x7c => regs[d] = ((regs[d] as u32) >> (regs[s] & 31)) as u64,
+            0x84 => regs[d] = (regs[d] as u32).wrapping_neg() as u64,
+            0x94 => regs[d] = mod32(regs[d], imm32, op.off == 1),
+            0x9c => regs[d] = mod32(regs[d], regs[s], op.off == 1),
+            0xa4 => regs[d] = (regs[d] as u32 ^ imm32 as u32) as u64,
+            0xac => regs[d] = (regs[d] as u32 ^ regs[s] as u32) as u64,
+            0xb4 => regs[d] = imm32,
+            0xbc => {
+                regs[d] = match op.off {
+                    0 => regs[s] as u32 as u64,
+                    8 | 16 => sx(regs[s], op.off as u32) as u32 as u64,
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                }
+            }
+            0xc4 => regs[d] = ((regs[d] as i32) >> (imm32 & 31)) as u32 as u64,
+            0xcc => regs[d] = ((regs[d] as i32) >> (regs[s] & 31)) as u32 as u64,
+            0xd4 => {
+                regs[d] = match op.imm {
+                    16 => regs[d] as u16 as u64,
+                    32 => regs[d] as u32 as u64,
+                    64 => regs[d],
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                }
+            }
+            0xdc => {
+                regs[d] = match op.imm {
+                    16 => (regs[d] as u16).swap_bytes() as u64,
+                    32 => (regs[d] as u32).swap_bytes() as u64,
+                    64 => regs[d].swap_bytes(),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                }
+            }
+
+            // Loads and stores.
+            0x18 => {
+                regs[d] = imm;
+                pc += 1;
+            }
+            0x61 => ld!(4, u32),
+            0x69 => ld!(2, u16),
+            0x71 => ld!(1, u8),
+            0x79 => ld!(8, u64),
+            0x81 => ldsx!(4, i32),
+            0x89 => ldsx!(2, i16),
+            0x91 => ldsx!(1, i8),
+            0x62 => st!(4, u32, imm),
+            0x6a => st!(2, u16, imm),
+            0x72 => st!(1, u8, imm),
+            0x7a => st!(8, u64, imm),
+            0x63 => st!(4, u32, regs[s]),
+            0x6b => st!(2, u16, regs[s]),
+            0x73 => st!(1, u8, regs[s]),
+            0x7b => st!(8, u64, regs[s]),
+            0xc3 | 0xdb => {
+                let a = ea(regs[d]);
+                let src = if op.code == 0xc3 { regs[s] as u32 as u64 } else { regs[s] };
+                let (old, _) = if op.code == 0xc3 {
+                    tryk!(atomic::<4>(m, a, op.imm, src, regs[0]))
+                } else {
+                    tryk!(atomic::<8>(m, a, op.imm, src, regs[0]))
+                };
+                if op.imm == crate::isa::ATOMIC_CMPXCHG as i64 {
+                    regs[0] = old;
+                } else if op.imm as i32 & crate::isa::ATOMIC_FETCH != 0 {
+                    regs[s] = old;
+                }
+            }
+
+            // Jumps, 64-bit comparisons.
+            0x05 => jump!(true),
+            0x15 => jump!(regs[d] == imm),
+            0x1d => jump!(regs[d] == regs[s]),
+            0x25 => jump!(regs[d] > imm),
+            0x2d => jump!(regs[d] > regs[s]),
+            0x35 => jump!(regs[d] >= imm),
+            0x3d => jump!(regs[d] >= regs[s]),
+            0x45 => jump!(regs[d] & imm != 0),
+            0x4d => jump!(regs[d] & regs[s] != 0),
+            0x55 => jump!(regs[d] != imm),
+            0x5d => jump!(regs[d] != regs[s]),
+            0x65 => jump!((regs[d] as i64) > imm as i64),
+            0x6d => jump!((regs[d] as i64) > regs[s] as i64),
+            0x75 => jump!((regs[d] as i64) >= imm as i64),
+            0x7d => jump!((regs[d] as i64) >= regs[s] as i64),
+            0xa5 => jump!(regs[d] < imm),
+            0xad => jump!(regs[d] < regs[s]),
+            0xb5 => jump!(regs[d] <= imm),
+            0xbd => jump!(regs[d] <= regs[s]),
+            0xc5 => jump!((regs[d] as i64) < imm as i64),
+            0xcd => jump!((regs[d] as i64) < regs[s] as i64),
+            0xd5 => jump!((regs[d] as i64) <= imm as i64),
+            0xdd => jump!((regs[d] as i64) <= regs[s] as i64),
+
+            // Jumps, 32-bit comparisons; `ja32` takes its offset from imm.
+            0x06 => pc = pc.wrapping_add(op.imm as isize as usize),
+            0x16 => jump!(regs[d] as u32 == imm32 as u32),
+            0x1e => jump!(regs[d] as u32 == regs[s] as u32),
+            0x26 => jump!(regs[d] as u32 > imm32 as u32),
+            0x2e => jump!(regs[d] as u32 > regs[s] as u32),
+            0x36 => jump!(regs[d] as u32 >= imm32 as u32),
+            0x3e => jump!(regs[d] as u32 >= regs[s] as u32),
+            0x46 => jump!(regs[d] as u32 & imm32 as u32 != 0),
+            0x4e => jump!(regs[d] as u32 & regs[s] as u32 != 0),
+            0x56 => jump!(regs[d] as u32 != imm32 as u32),
+            0x5e => jump!(regs[d] as u32 != regs[s] as u32),
+            0x66 => jump!((regs[d] as i32) > imm32 as i32),
+            0x6e => jump!((regs[d] as i32) > regs[s] as i32),
+            0x76 => jump!((regs[d] as i32) >= imm32 as i32),
+            0x7e => jump!((regs[d] as i32) >= regs[s] as i32),
+            0xa6 => jump!((regs[d] as u32) < imm32 as u32),
+            0xae => jump!((regs[d] as u32) < regs[s] as u32),
+            0xb6 => jump!(regs[d] as u32 <= imm32 as u32),
+            0xbe => jump!(regs[d] as u32 <= regs[s] as u32),
+            0xc6 => jump!((regs[d] as i32) < imm32 as i32),
+            0xce => jump!((regs[d] as i32) < regs[s] as i32),
+            0xd6 => jump!((regs[d] as i32) <= imm32 as i32),
+            0xde => jump!((regs[d] as i32) <= regs[s] as i32),
+
+            // Calls and exit.
+            0x85 | 0x8d => {
+                if op.code == 0x85 && op.src == crate::isa::PSEUDO_CALL {
+                    if depth + 1 >= MAX_CALL_DEPTH {
+                        fail!(ExecErrorKind::CallDepth);
+                    }
+                    frames[depth] = Frame { ret: pc, saved: [regs[6], regs[7], regs[8], regs[9]], fp: regs[10] };
+                    depth += 1;
+                    regs[10] = mem::addr(mem::TAG_STACK, top - (depth * STACK_SIZE) as u32);
+                    pc = pc.wrapping_add(op.imm as isize as usize);
+                } else if op.code == 0x8d || op.src == 0 {
+                    // `callx` (ubpf/bpf_conformance): the helper ID is in dst.
+                    let id = if op.code == 0x8d { regs[d] as i32 } else { op.imm as i32 };
+                    let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+                    match helpers.call(id, &args, m) {
+                        Ok(v) => regs[0] = v,
+                        Err(err) => fail!(ExecErrorKind::Helper { id, err }),
+                    }
+                } else {
+                    fail!(ExecErrorKind::InvalidOpcode(op.code));
+                }
+            }
+            0x95 => {
+                if depth == 0 {
+                    return Ok(regs[0]);
+                }
+                depth -= 1;
+                let f = frames[depth];
+                [regs[6], regs[7], regs[8], regs[9]] = f.saved;
+                regs[10] = f.fp;
+                pc = f.ret;
+            }
+            c => fail!(ExecErrorKind::InvalidOpcode(c)),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The interpreter: our own, not rbpf (rbpf checks memory against raw host
+//! pointers with `unsafe` dereferences and has no notion of map values or
+//! ring-buffer records as regions; we need safe Rust for the kernel).
+//!
+//! [`Prepared::new`] turns relocated instructions into a flat op array once
+//! (pseudo `lddw`s become constants naming map regions), and [`Vm::run`]
+//! executes it. Every memory access goes through [`mem::Mem`], which checks it
+//! against the region the address names; runaway programs stop at a step
+//! limit; faults return an [`ExecError`], never a panic.
+
+mod exec;
+pub mod mem;
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::isa::{self, Insn};
+use crate::maps::MapError;
+pub use mem::{Fault, Input, Mem};
+
+/// One executable slot: the original opcode and registers, the offset, and
+/// the immediate sign-extended to 64 bits (or the whole `lddw` constant).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Op {
+    pub code: u8,
+    pub dst: u8,
+    pub src: u8,
+    pub off: i16,
+    pub imm: i64,
+}
+
+/// Why a program could not be prepared for execution.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    #[error("program is empty")]
+    Empty,
+    #[error("program has {0} instructions, more than the limit of {max}", max = isa::MAX_INSNS)]
+    TooLong(usize),
+    #[error("instruction {0}: lddw is missing its second half")]
+    TruncatedLddw(usize),
+    #[error("instruction {0}: lddw refers to map {1}, but the object has {2} maps")]
+    BadMapIndex(usize, i32, usize),
+    #[error("instruction {0}: lddw has unknown pseudo source {1}")]
+    BadPseudo(usize, u8),
+}
+
+/// A program ready to run.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub(crate) ops: Vec<Op>,
+}
+
+impl Prepared {
+    /// Prepares relocated instructions for an object with `num_maps` maps.
+    pub fn new(insns: &[Insn], num_maps: usize) -> Result<Prepared, PrepareError> {
+        if insns.is_empty() {
+            return Err(PrepareError::Empty);
+        }
+        if insns.len() > isa::MAX_INSNS {
+            return Err(PrepareError::TooLong(insns.len()));
+        }
+        let mut ops = vec![Op::default(); insns.len()];
+        let mut i = 0;
+        while i < insns.len() {
+            let ins = insns[i];
+            let mut op = Op { code: ins.opc, dst: ins.dst, src: ins.src, off: ins.off, imm: ins.imm as i64 };
+            if ins.opc == isa::LDDW {
+                let Some(hi) = insns.get(i + 1) else {
+                    return Err(PrepareError::TruncatedLddw(i));
+                };
+                let map = |idx: i32| {
+                    usize::try_from(idx).ok().filter(|&m| m < num_maps && m < mem::MAX_MAPS).ok_or(PrepareError::BadMapIndex(i, idx, num_maps))
+                };
+                op.imm = match ins.src {
+                    0 => ((ins.imm as u32 as u64) | ((hi.imm as u32 as u64) << 32)) as i64,
+                    isa::PSEUDO_MAP_FD => mem::map_handle(map(ins.imm)?) as i64,
+                    isa::PSEUDO_MAP_VALUE => mem::addr(mem::TAG_MAP_BASE + map(ins.imm)? as u64, hi.imm as u32) as i64,
+                    s => return Err(PrepareError::BadPseudo(i, s)),
+                };
+                op.src = 0;
+                ops[i] = op;
+                // The second slot keeps opcode 0, which is invalid: a jump
+                // into the middle of an lddw faults.
+                i += 2;
+                continue;
+            }
+            ops[i] = op;
+            i += 1;
+        }
+        Ok(Prepared { ops })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Why a helper call failed at run time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HelperError {
+    #[error("helper not provided by this runtime")]
+    Unknown,
+    #[error(transparent)]
+    Fault(#[from] Fault),
+    #[error(transparent)]
+    Map(#[from] MapError),
+    #[error("{0}")]
+    BadArg(&'static str),
+}
+
+/// The helper functions a program may call, by Linux helper ID.
+pub trait Helpers {
+    fn call(&mut self, id: i32, args: &[u64; 5], mem: &mut Mem<'_>) -> Result<u64, HelperError>;
+}
+
+/// Why execution stopped with an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecErrorKind {
+    #[error("invalid opcode {0:#04x}")]
+    InvalidOpcode(u8),
+    #[error("jump or fall-through leaves the program")]
+    PcOutOfRange,
+    #[error("memory fault: {0}")]
+    Fault(#[from] Fault),
+    #[error("bpf-to-bpf call depth exceeds {max}", max = isa::MAX_CALL_DEPTH)]
+    CallDepth,
+    #[error("step limit of {0} instructions reached (runaway program)")]
+    StepLimit(u64),
+    #[error("helper {id}: {err}")]
+    Helper { id: i32, err: HelperError },
+}
+
+/// A runtime error at instruction `pc`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("instruction {pc}: {kind}")]
+pub struct ExecError {
+    pub pc: usize,
+    pub kind: ExecErrorKind,
+}
+
+/// Default step limit: generous for verified (bounded) programs, small
+/// enough that a runaway one returns within a fraction of a second.
+pub const DEFAULT_STEP_LIMIT: u64 = 1 << 24;
+
+/// Reusable execution state: the stack (all frames) and the ring-buffer
+/// reservations of the current run. Reusing it avoids an allocation and a
+/// 4 KiB clear per run; the verifier guarantees no program reads stack bytes
+/// it did not write during the same run.
+pub struct Vm {
+    stack: Vec<u8>,
+    reservations: Vec<Option<mem::Reservation>>,
+    pub step_limit: u64,
+}
+
+impl Default for Vm {
+    fn default() -> Self {
+        Vm::new()
+    }
+}
+
+impl Vm {
+    pub fn new() -> Vm {
+        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), step_limit: DEFAULT_STEP_LIMIT }
+    }
+
+    /// Runs `prog` with r1 = the input (r2 = its length) and returns r0.
+    pub fn run<H: Helpers + ?Sized>(
+        &mut self,
+        prog: &Prepared,
+        input: Input<'_>,
+        maps: &mut crate::maps::MapSet,
+        helpers: &mut H,
+    ) -> Result<u64, ExecError> {
+        let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations };
+        let r = exec::run(&prog.ops, &mut m, helpers, self.step_limit);
+        // Records a faulting program reserved but never submitted give their
+        // space back; the verifier forbids leaking them in accepted programs.
+        for r in self.reservations.drain(..).flatten() {
+            if let Ok(map) = maps.get_mut(r.map) {
+                let _ = map.ringbuf_release(r.data.len());
+            }
+        }
+        r
+    }
+}
