@@ -1,12 +1,220 @@
-//! `ushell run` (to be written).
-use std::process::ExitCode;
+//! `ushell run`: packs an app into an initrd, boots the unikernel with it in
+//! QEMU, relays stdin/stdout/stderr, and exits with the app's status.
 
-#[derive(clap::Args)]
+mod accel;
+mod elfcheck;
+mod error;
+mod initrd;
+mod qemu;
+mod stdin;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use wait_timeout::ChildExt;
+
+use accel::{AccelChoice, HostFacts};
+use error::RunError;
+use initrd::Initrd;
+use qemu::{Outcome, VmConfig};
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Exit status: the app's (0-255; 128+N when signal N killed it, e.g. 139 for a \
+segfault); 125 when the kernel panicked, QEMU failed or the run timed out.
+
+Examples:
+  echo hi | ushell run /bin/busybox tr a-z A-Z
+  ushell run --file data.txt /bin/busybox wc -l /data.txt
+  ushell run -e LANG=C --timeout 10 ./hello 3")]
 pub struct RunArgs {
-    /// Path of the Linux executable on the host.
-    pub app: std::path::PathBuf,
+    /// Accelerator: auto uses KVM only where it is hardware-backed.
+    #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
+    pub accel: AccelChoice,
+    /// Guest RAM, e.g. 64M, 512K, 1G (plain numbers are MiB).
+    #[arg(short = 'm', long = "memory", default_value = "64M", value_name = "SIZE")]
+    pub memory: String,
+    /// Kernel image [env: USHELL_KERNEL] [default: x86_64-unknown-none/release/kernel in this binary's target dir]
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Environment variable for the app (repeatable); KEY alone copies the host's value.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// Host file or directory to put in the guest, by default at the same path (repeatable).
+    #[arg(long = "file", value_name = "HOST[:GUEST]")]
+    pub files: Vec<OsString>,
+    /// Host directory whose contents become the guest's root (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Vec<PathBuf>,
+    /// Kill the VM after this many seconds (exit status 125).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Verbose: kernel debug log (ushell.log=debug) and the QEMU command line.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Do not print which accelerator is used.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Build the initrd and print the QEMU command instead of running it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// APP (the Linux executable on the host; argv[0] in the guest is exactly
+    /// this string) and its arguments. Everything after APP goes to the app.
+    #[arg(value_names = ["APP", "ARGS"], required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<OsString>,
 }
 
-pub fn main(_args: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet implemented")
+impl RunArgs {
+    /// The app as the user gave it.
+    pub fn app(&self) -> &OsString {
+        &self.command[0]
+    }
+}
+
+pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (accel, why) = accel::choose(args.accel, &HostFacts::probe())?;
+    if !args.quiet {
+        eprintln!("ushell: accel {accel} ({why})");
+    }
+    let kernel = qemu::resolve_kernel(args.kernel.clone().or_else(|| std::env::var_os("USHELL_KERNEL").map(PathBuf::from)))?;
+    let qemu_bin = qemu::find_qemu()?;
+    let memory = qemu::parse_memory(&args.memory)?;
+    let timeout = match args.timeout {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(RunError::BadOption { option: "--timeout", value: t.to_string(), why: "must be > 0".into() }.into())
+        }
+        t => t,
+    };
+
+    let initrd = build_initrd(&args)?;
+    for w in &initrd.warnings {
+        eprintln!("ushell: warning: {w}");
+    }
+    let dir = tempfile::Builder::new().prefix("ushell-run-").tempdir().context("creating a temporary directory")?;
+    let initrd_path = dir.path().join("initrd.cpio");
+    std::fs::write(&initrd_path, initrd.encode()?).with_context(|| format!("writing {}", initrd_path.display()))?;
+    let cfg = VmConfig {
+        qemu: qemu_bin,
+        kernel,
+        initrd: initrd_path,
+        ctl: dir.path().join("ctl"),
+        accel,
+        memory,
+        cmdline: if args.verbose { "ushell.log=debug".into() } else { String::new() },
+    };
+
+    if args.dry_run {
+        println!("{}", cfg.shell_line());
+        eprintln!("ushell: initrd contents:");
+        for line in initrd.listing() {
+            eprintln!("  {line}");
+        }
+        let kept = dir.keep();
+        eprintln!("ushell: dry run; initrd kept in {} (delete it when done)", kept.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.verbose {
+        eprintln!("ushell: {}", cfg.shell_line());
+    }
+
+    let outcome = boot(&cfg, timeout)?;
+    if let Some(msg) = outcome.failure_message() {
+        eprintln!("ushell: {msg}");
+    }
+    Ok(ExitCode::from(outcome.exit_status()))
+}
+
+/// Packs rootfs trees, `--file`s, the app and the run description.
+fn build_initrd(args: &RunArgs) -> Result<Initrd, RunError> {
+    let mut initrd = Initrd::new();
+    for dir in &args.rootfs {
+        initrd.add_tree(dir, "")?;
+    }
+    for spec in &args.files {
+        let (host, guest) = initrd::parse_file_spec(spec)?;
+        initrd.add_host_path(&host, &guest)?;
+    }
+    let app_path = PathBuf::from(args.app());
+    let app_guest = initrd::guest_path(args.app())?;
+    let data = std::fs::read(&app_path).map_err(|source| RunError::Read { path: app_path.clone(), source })?;
+    let kind = elfcheck::inspect(&data).map_err(|why| RunError::BadApp { path: app_path.clone(), why })?;
+    initrd.add_host_path(&app_path, &app_guest)?;
+    if let elfcheck::AppKind::Dynamic { interp } = kind {
+        let have = initrd::guest_path(interp.as_ref()).is_ok_and(|g| initrd.has_file(&g));
+        if !have {
+            return Err(RunError::BadApp {
+                path: app_path,
+                why: format!(
+                    "is dynamically linked (it needs {interp}); build it static \
+                     (e.g. `musl-gcc -static` or `gcc -static`), or provide the loader and libraries with --rootfs"
+                ),
+            });
+        }
+    }
+    let env = initrd::environment(&args.env, |k| std::env::var(k).ok())?;
+    let argv: Vec<&[u8]> = args.command.iter().map(|a| a.as_bytes()).collect();
+    initrd.set_run_description(&argv, &env)?;
+    Ok(initrd)
+}
+
+/// Runs QEMU to the end, forwarding our stdin to COM1.
+fn boot(cfg: &VmConfig, timeout: Option<f64>) -> anyhow::Result<Outcome> {
+    let mut child = Command::new(&cfg.qemu)
+        .args(cfg.args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", cfg.qemu.to_string_lossy()))?;
+    let to_guest = child.stdin.take().context("QEMU's stdin pipe")?;
+    // Kept (not joined) until we exit: it holds the pipe open after EOF and
+    // may stay blocked reading a terminal the app never asked for.
+    let _forwarder = std::thread::spawn(move || stdin::forward(std::io::stdin().lock(), to_guest));
+
+    let status = match timeout {
+        None => Some(child.wait().context("waiting for QEMU")?),
+        Some(secs) => child.wait_timeout(Duration::from_secs_f64(secs)).context("waiting for QEMU")?,
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Ok(Outcome::TimedOut { secs: timeout.unwrap_or_default() });
+    };
+    let ctl = std::fs::read(&cfg.ctl).unwrap_or_default();
+    Ok(Outcome::from_run(&String::from_utf8_lossy(&ctl), status.code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> RunArgs {
+        Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).unwrap().run
+    }
+
+    #[test]
+    fn app_options_stay_with_the_app() {
+        let a = parse(&["-q", "--accel", "tcg", "/bin/busybox", "grep", "-v", "-e", "x", "--timeout", "1"]);
+        assert_eq!(a.command, ["/bin/busybox", "grep", "-v", "-e", "x", "--timeout", "1"]);
+        assert!(a.quiet && a.env.is_empty() && a.timeout.is_none());
+        let a = parse(&["-e", "A=1", "--file", "x:/y", "-m", "32", "./hello", "-q"]);
+        assert_eq!(a.command, ["./hello", "-q"]);
+        assert!(!a.quiet);
+        assert_eq!(a.memory, "32");
+        assert_eq!(a.env, ["A=1"]);
+        let a = parse(&["--", "-weird-name", "x"]);
+        assert_eq!(a.app(), "-weird-name");
+        assert!(Cli::try_parse_from(["run", "-q"]).is_err(), "APP is required");
+    }
 }

@@ -67,10 +67,8 @@ fn every_single_byte_corruption_is_handled() {
         for v in [0u8, b'F', b'z', 0xff] {
             let mut b = bytes.clone();
             b[i] = v;
-            for e in Archive::new(&b).entries() {
-                if let Ok(e) = e {
-                    assert!(e.data.len() <= b.len());
-                }
+            for e in Archive::new(&b).entries().flatten() {
+                assert!(e.data.len() <= b.len());
             }
         }
     }

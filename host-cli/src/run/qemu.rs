@@ -1,0 +1,291 @@
+//! The QEMU command line for a run, where its pieces come from, and what its
+//! end means.
+//!
+//! Wiring (see the `runproto` crate): COM1 is QEMU's stdio (app stdout, framed
+//! stdin), COM2 goes straight to our stderr, debugcon to a control file,
+//! `isa-debug-exit` powers off.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use runproto::CtlEvent;
+
+use super::accel::Accel;
+use super::error::RunError;
+
+/// Everything the QEMU command line depends on.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    pub qemu: OsString,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// File receiving the debugcon control lines.
+    pub ctl: PathBuf,
+    pub accel: Accel,
+    /// `-m` value, already validated (e.g. `64M`).
+    pub memory: String,
+    /// Kernel command line; empty for none.
+    pub cmdline: String,
+}
+
+impl VmConfig {
+    pub fn args(&self) -> Vec<OsString> {
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |s: &str| a.push(s.into());
+        // microvm boots a PVH kernel directly (no firmware); acpi=off makes
+        // QEMU describe virtio-mmio devices on the kernel command line.
+        for s in ["-machine", "microvm,acpi=off", "-nodefaults", "-no-user-config", "-display", "none"] {
+            push(s);
+        }
+        // -no-reboot: a triple fault ends QEMU instead of rebooting forever.
+        push("-no-reboot");
+        for s in self.accel.qemu_args() {
+            push(s);
+        }
+        push("-m");
+        push(&self.memory);
+        // signal=off: Ctrl-C and friends are not QEMU's to interpret.
+        for s in ["-chardev", "stdio,id=com1,signal=off", "-serial", "chardev:com1"] {
+            push(s);
+        }
+        // /dev/stderr is opened by QEMU, i.e. it is our inherited stderr;
+        // append=on keeps a redirected log file from being truncated.
+        for s in [
+            "-chardev",
+            "file,id=com2,path=/dev/stderr,append=on",
+            "-device",
+            "isa-serial,iobase=0x2f8,irq=3,chardev=com2",
+        ] {
+            push(s);
+        }
+        let mut ctl = OsString::from("file,id=ctl,path=");
+        ctl.push(&self.ctl);
+        a.push("-chardev".into());
+        a.push(ctl);
+        let mut push = |s: &str| a.push(s.into());
+        push("-device");
+        push(&format!("isa-debugcon,iobase={:#x},chardev=ctl", runproto::CTL_PORT));
+        push("-device");
+        push(&format!("isa-debug-exit,iobase={:#x},iosize=4", runproto::EXIT_PORT));
+        a.push("-kernel".into());
+        a.push(self.kernel.clone().into());
+        a.push("-initrd".into());
+        a.push(self.initrd.clone().into());
+        if !self.cmdline.is_empty() {
+            a.push("-append".into());
+            a.push(self.cmdline.clone().into());
+        }
+        a
+    }
+
+    /// The command as a line a shell accepts.
+    pub fn shell_line(&self) -> String {
+        std::iter::once(&self.qemu)
+            .chain(self.args().iter())
+            .map(|s| shell_quote(&s.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=,.:/+@%".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Where `cargo kernel` puts the kernel relative to the `ushell` binary:
+/// `target/release/ushell` → `target/x86_64-unknown-none/release/kernel`.
+pub fn default_kernel_path(exe: &Path) -> PathBuf {
+    let profile_dir = exe.parent().unwrap_or(Path::new("."));
+    let target_dir = profile_dir.parent().unwrap_or(Path::new("."));
+    target_dir.join("x86_64-unknown-none/release/kernel")
+}
+
+/// The kernel to boot: `--kernel`/`USHELL_KERNEL` if given, else the one
+/// built next to this binary. It must exist.
+pub fn resolve_kernel(given: Option<PathBuf>) -> Result<PathBuf, RunError> {
+    let path = match given {
+        Some(p) => p,
+        None => {
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("target/release/ushell"));
+            default_kernel_path(&exe)
+        }
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(RunError::KernelNotFound(path))
+    }
+}
+
+/// `USHELL_QEMU`, or `qemu-system-x86_64` from `PATH`.
+pub fn find_qemu() -> Result<OsString, RunError> {
+    if let Some(q) = std::env::var_os("USHELL_QEMU") {
+        return Ok(q);
+    }
+    let name = "qemu-system-x86_64";
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false);
+    if found {
+        Ok(name.into())
+    } else {
+        Err(RunError::QemuNotFound { qemu: name.into() })
+    }
+}
+
+/// Checks a `-m` value: a number of MiB, or a number with a K/M/G suffix.
+pub fn parse_memory(value: &str) -> Result<String, RunError> {
+    let bad = |why: &str| RunError::BadOption { option: "--memory", value: value.into(), why: why.into() };
+    let (digits, unit) = match value.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&value[..i], c.to_ascii_uppercase()),
+        _ => (value, 'M'),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad("expected a size like 64M, 512K or 1G"))?;
+    let mib = match unit {
+        'K' => n / 1024,
+        'M' => n,
+        'G' => n.saturating_mul(1024),
+        _ => return Err(bad("unit must be K, M or G")),
+    };
+    if mib < 2 {
+        return Err(bad("at least 2M is needed"));
+    }
+    Ok(format!("{n}{unit}"))
+}
+
+/// How a run ended, from the host's point of view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The kernel reported the app's exit status.
+    Exited(u8),
+    /// The kernel reported a panic (its report is on stderr).
+    Panicked,
+    /// QEMU ended without an event: it failed, or the guest reset.
+    NoEvent { qemu_status: Option<i32> },
+    /// The run exceeded `--timeout` and QEMU was killed.
+    TimedOut { secs: f64 },
+}
+
+impl Outcome {
+    pub fn from_run(ctl_text: &str, qemu_status: Option<i32>) -> Outcome {
+        match CtlEvent::parse_last(ctl_text) {
+            Some(CtlEvent::Exit(n)) => Outcome::Exited(n),
+            Some(CtlEvent::Panic) => Outcome::Panicked,
+            None => Outcome::NoEvent { qemu_status },
+        }
+    }
+
+    /// The message for stderr when the run failed; `None` for a normal exit.
+    pub fn failure_message(&self) -> Option<String> {
+        match self {
+            Outcome::Exited(_) => None,
+            Outcome::Panicked => Some("the kernel panicked (see its report above)".into()),
+            Outcome::NoEvent { qemu_status: Some(0) } => Some(
+                "the VM stopped without the kernel reporting an exit status \
+                 (QEMU exited with status 0: the guest reset, e.g. after a triple fault)"
+                    .into(),
+            ),
+            Outcome::NoEvent { qemu_status: Some(s) } => Some(format!(
+                "the VM stopped without the kernel reporting an exit status (QEMU exited with status {s}{})",
+                if s % 2 == 1 { format!(", isa-debug-exit code {}", s >> 1) } else { "; see its message above".into() }
+            )),
+            Outcome::NoEvent { qemu_status: None } => {
+                Some("QEMU was killed by a signal before the kernel reported an exit status".into())
+            }
+            Outcome::TimedOut { secs } => Some(format!("timed out after {secs} s; QEMU was killed")),
+        }
+    }
+
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Outcome::Exited(n) => *n,
+            _ => runproto::HOST_FAILURE_STATUS as u8,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> VmConfig {
+        VmConfig {
+            qemu: "qemu-system-x86_64".into(),
+            kernel: "/k/kernel".into(),
+            initrd: "/t/initrd.cpio".into(),
+            ctl: "/t/ctl".into(),
+            accel: Accel::Tcg,
+            memory: "64M".into(),
+            cmdline: String::new(),
+        }
+    }
+
+    #[test]
+    fn command_line() {
+        let line = cfg().shell_line();
+        for part in [
+            "-machine microvm,acpi=off",
+            "-nodefaults",
+            "-no-reboot",
+            "-accel tcg -cpu max",
+            "-m 64M",
+            "-serial chardev:com1",
+            "isa-serial,iobase=0x2f8,irq=3,chardev=com2",
+            "-chardev file,id=ctl,path=/t/ctl",
+            "isa-debugcon,iobase=0xe9,chardev=ctl",
+            "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-kernel /k/kernel -initrd /t/initrd.cpio",
+        ] {
+            assert!(line.contains(part), "{part:?} missing in {line}");
+        }
+        assert!(!line.contains("-append"));
+        let mut c = cfg();
+        c.cmdline = "ushell.log=debug".into();
+        c.accel = Accel::Kvm;
+        let line = c.shell_line();
+        assert!(line.ends_with("-append ushell.log=debug"), "{line}");
+        assert!(line.contains("-accel kvm -cpu host,-arch-capabilities"));
+        c.kernel = "/a b/it's".into();
+        assert!(c.shell_line().contains(r"'/a b/it'\''s'"));
+    }
+
+    #[test]
+    fn kernel_next_to_binary() {
+        assert_eq!(
+            default_kernel_path(Path::new("/w/target/release/ushell")),
+            Path::new("/w/target/x86_64-unknown-none/release/kernel")
+        );
+        let e = resolve_kernel(Some("/nonexistent/kernel".into())).unwrap_err();
+        assert!(e.to_string().contains("cargo kernel"), "{e}");
+    }
+
+    #[test]
+    fn memory_values() {
+        assert_eq!(parse_memory("64M").unwrap(), "64M");
+        assert_eq!(parse_memory("128").unwrap(), "128M");
+        assert_eq!(parse_memory("1g").unwrap(), "1G");
+        assert_eq!(parse_memory("8192K").unwrap(), "8192K");
+        for bad in ["", "M", "1M", "12X", "-5M", "1.5G"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn outcomes() {
+        assert_eq!(Outcome::from_run("exit 42\n", Some(85)), Outcome::Exited(42));
+        assert_eq!(Outcome::from_run("exit 139\n", Some(1)).exit_status(), 139);
+        let p = Outcome::from_run("panic\n", Some(3));
+        assert_eq!(p, Outcome::Panicked);
+        assert_eq!(p.exit_status(), 125);
+        let n = Outcome::from_run("", Some(0));
+        assert!(n.failure_message().unwrap().contains("triple fault"));
+        assert_eq!(n.exit_status(), 125);
+        assert!(Outcome::from_run("", Some(1)).failure_message().unwrap().contains("status 1"));
+        assert!(Outcome::TimedOut { secs: 2.0 }.failure_message().unwrap().contains("timed out"));
+        assert_eq!(Outcome::Exited(0).failure_message(), None);
+    }
+}
