@@ -4,7 +4,8 @@
 //! program types as the loader describes them), [`loader`] (ELF objects from
 //! clang), [`verifier`] (static proof of safety), [`maps`], [`helpers`] and
 //! [`interp`] (execution with runtime bounds checks as a second line of
-//! defence), and [`asm`] (the bpf_conformance assembly dialect, for tests).
+//! defence), [`runtime`] (load = parse + verify + allocate maps; run), and
+//! [`asm`] (the bpf_conformance assembly dialect, for tests).
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
@@ -15,5 +16,6 @@ pub mod interp;
 pub mod isa;
 pub mod loader;
 pub mod maps;
+pub mod runtime;
 pub mod spec;
 pub mod verifier;

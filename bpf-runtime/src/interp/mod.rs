@@ -130,6 +130,8 @@ pub enum ExecErrorKind {
     CallDepth,
     #[error("step limit of {0} instructions reached (runaway program)")]
     StepLimit(u64),
+    #[error("no program with index {0}")]
+    NoSuchProgram(usize),
     #[error("helper {id}: {err}")]
     Helper { id: i32, err: HelperError },
 }

@@ -1,0 +1,74 @@
+//! Loading end to end, the API the kernel and the shell use: parse the
+//! object, verify every program (mandatory), allocate the maps, prepare the
+//! programs; then run them and inspect their maps.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::helpers::{Env, LinuxHelpers};
+use crate::interp::{ExecError, ExecErrorKind, Input, PrepareError, Prepared, Vm};
+use crate::isa::Insn;
+use crate::loader::{self, LoadError};
+use crate::maps::{MapError, MapSet};
+use crate::spec::ProgType;
+use crate::verifier::{self, VerifierError};
+
+/// Why an object could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("program `{program}` (section `{section}`) rejected: instruction {}: {:?}", .err.insn, .err.kind)]
+    Rejected { program: String, section: String, err: VerifierError },
+    #[error(transparent)]
+    Map(#[from] MapError),
+    #[error("program `{program}`: {err}")]
+    Prepare { program: String, err: PrepareError },
+}
+
+/// A verified program, ready to run.
+#[derive(Debug, Clone)]
+pub struct LoadedProgram {
+    pub name: String,
+    pub section: String,
+    pub prog_type: ProgType,
+    pub insns: Vec<Insn>,
+    prepared: Prepared,
+}
+
+/// An object whose programs all passed the verifier, with its live maps.
+pub struct Loaded {
+    pub maps: MapSet,
+    pub programs: Vec<LoadedProgram>,
+}
+
+/// Parses, verifies and instantiates an object. Fails if any program is
+/// rejected; use [`loader::parse`] and [`verifier::verify`] directly to see
+/// every program's verdict.
+pub fn load(bytes: &[u8]) -> Result<Loaded, Error> {
+    let obj = loader::parse(bytes)?;
+    let mut programs = Vec::with_capacity(obj.programs.len());
+    for p in obj.programs {
+        verifier::verify(&p.insns, p.prog_type, &obj.maps).map_err(|err| Error::Rejected { program: p.name.clone(), section: p.section.clone(), err })?;
+        let prepared = Prepared::new(&p.insns, obj.maps.len()).map_err(|err| Error::Prepare { program: p.name.clone(), err })?;
+        programs.push(LoadedProgram { name: p.name, section: p.section, prog_type: p.prog_type, insns: p.insns, prepared });
+    }
+    Ok(Loaded { maps: MapSet::new(&obj.maps)?, programs })
+}
+
+impl Loaded {
+    /// Index of the program called `name` (function name or section name).
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.programs.iter().position(|p| p.name == name || p.section == name)
+    }
+
+    /// Runs program `idx` with a read-only context and the Linux helpers
+    /// over `env`. The context should be `prog_type.ctx_size()` bytes; reads
+    /// past a shorter one fault.
+    pub fn run<E: Env + ?Sized>(&mut self, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut E) -> Result<u64, ExecError> {
+        let Some(p) = self.programs.get(idx) else {
+            return Err(ExecError { pc: 0, kind: ExecErrorKind::NoSuchProgram(idx) });
+        };
+        vm.run(&p.prepared, Input::ReadOnly(ctx), &mut self.maps, &mut LinuxHelpers { env })
+    }
+}
