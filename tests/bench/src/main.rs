@@ -1,1 +1,230 @@
-fn main() {}
+//! `guest-bench`: guest-instruction benchmarks of our kernel against a Linux
+//! guest (Debian's `linux-image-amd64`) in the same QEMU, printed side by side
+//! from one run. See `tests/bench/README.md`.
+//!
+//! Usage: `cargo run --release -p guest-bench [-- OPTIONS]`
+//!   --runs N     wall-time runs per guest, median shown (default 5)
+//!   --no-build   do not build ushell and the kernel first
+//!   --no-linux   skip the Linux guest (its column shows n/a)
+//!   --no-mem     skip the smallest -m searches
+
+mod apps;
+mod linux;
+mod measure;
+mod memsearch;
+mod ours;
+mod paths;
+mod qemu;
+mod report;
+mod size;
+mod table;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context};
+
+use measure::{LinuxSide, Side};
+use paths::Paths;
+use table::{Goal, Measure, Row, Table, Unit};
+
+struct Opts {
+    runs: usize,
+    build: bool,
+    linux: bool,
+    mem: bool,
+}
+
+impl Opts {
+    fn parse() -> anyhow::Result<Opts> {
+        let mut o = Opts { runs: 5, build: true, linux: true, mem: true };
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--runs" => {
+                    o.runs = args.next().context("--runs needs a number")?.parse().context("--runs")?;
+                    if o.runs == 0 {
+                        bail!("--runs must be at least 1");
+                    }
+                }
+                "--no-build" => o.build = false,
+                "--no-linux" => o.linux = false,
+                "--no-mem" => o.mem = false,
+                "-h" | "--help" => {
+                    println!("{}", include_str!("main.rs").lines().take(9).map(|l| &l[3.min(l.len())..]).collect::<Vec<_>>().join("\n"));
+                    std::process::exit(0);
+                }
+                _ => bail!("unknown argument {a:?} (try --help)"),
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("guest-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds ushell and our kernel into the current target directory.
+fn build_ours(p: &Paths) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    for args in [
+        &["build", "--release", "-p", "host-cli"][..],
+        &["build", "-p", "kernel", "--release", "--target", "x86_64-unknown-none"][..],
+    ] {
+        measure::progress(&format!("cargo {}", args.join(" ")));
+        let st = Command::new(&cargo).args(args).current_dir(&p.workspace).status();
+        match st {
+            Ok(s) if s.success() => {}
+            Ok(s) => return Err(format!("`cargo {}` failed ({s})", args.join(" "))),
+            Err(e) => return Err(format!("running cargo: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn run() -> anyhow::Result<()> {
+    let opts = Opts::parse()?;
+    let paths = Paths::discover()?;
+    let apps = apps::build(&paths.workspace, &paths.out)?;
+
+    let built = if opts.build { build_ours(&paths) } else { Ok(()) };
+    let ours_env = built.and_then(|()| ours::Ours::find(paths.ushell(), paths.kernel(), &paths.out, &apps.bench));
+
+    let floor = measure::floor(&apps.floor, opts.runs);
+    let linux = if opts.linux {
+        Some(linux::Linux::prepare(&paths.out, &apps.bench)?)
+    } else {
+        None
+    };
+    let linux_side = linux.as_ref().map(|l| measure::linux(l, opts.runs, opts.mem));
+    let ours_side = measure::ours(&ours_env, opts.runs, opts.mem);
+
+    println!();
+    println!("guest-bench: our kernel vs Linux in the same QEMU ({})", qemu::version());
+    println!("  machine: -machine microvm,acpi=off -accel tcg -cpu max (TCG: /dev/kvm here is PVM, see DEVELOPERS.md)");
+    println!("  instruction rows: {} (guest TSC = 1 tick per guest instruction;", qemu::ICOUNT.join(" "));
+    println!("    idle time is skipped to the next timer, so guest halts still add ticks)");
+    println!("  wall rows: TCG without icount, median of {} runs", opts.runs);
+    match &linux {
+        Some(l) => println!(
+            "  Linux: {} ({}), cmdline \"{} <mode>\", initramfs = /init only",
+            l.release,
+            l.bzimage.display(),
+            linux::CMDLINE
+        ),
+        None => println!("  Linux: skipped (--no-linux)"),
+    }
+    if let Ok(o) = &ours_env {
+        println!("  ours: {} run by {}", o.kernel.display(), o.ushell.display());
+    }
+    println!("  app: {} (musl-gcc -static -O2, same binary on both)", apps.bench.display());
+    println!();
+    print!("{}", rows(&apps, &floor, &ours_env, &ours_side, linux.as_ref(), linux_side.as_ref()).render());
+    print_details(&ours_side, linux_side.as_ref());
+    Ok(())
+}
+
+fn rows(
+    apps: &apps::Apps,
+    floor: &measure::Floor,
+    ours_env: &Result<ours::Ours, String>,
+    ours: &Side,
+    linux: Option<&linux::Linux>,
+    lside: Option<&LinuxSide>,
+) -> Table {
+    let skipped = || Err::<f64, String>("skipped (--no-linux)".into());
+    let per_syscall = |b: &Result<report::BenchLine, String>| b.as_ref().map(|b| b.per_syscall()).map_err(Clone::clone);
+    let boot = |b: &Result<report::BenchLine, String>| -> Measure {
+        let b = b.as_ref().map_err(Clone::clone)?;
+        let f = floor.entry_tsc.as_ref().map_err(Clone::clone)?;
+        Ok(b.main_tsc as f64 - f)
+    };
+    let mut t = Table::default();
+    t.push(Row {
+        name: "(a) insns per getppid round trip".into(),
+        unit: Unit::Insns,
+        ours: per_syscall(&ours.bench),
+        linux: lside.map_or_else(skipped, |l| per_syscall(&l.bz.bench)),
+        floor: None,
+        goal: Goal::LinuxOverOursAtLeast(3.0),
+    });
+    t.push(Row {
+        name: "(b) insns kernel entry -> main, Linux bzImage".into(),
+        unit: Unit::Insns,
+        ours: boot(&ours.bench),
+        linux: lside.map_or_else(skipped, |l| boot(&l.bz.bench)),
+        floor: Some(floor.entry_tsc.clone()),
+        goal: Goal::LinuxOverOursAtLeast(50.0),
+    });
+    t.push(Row {
+        name: "(b) same, Linux vmlinux via PVH entry".into(),
+        unit: Unit::Insns,
+        ours: boot(&ours.bench),
+        linux: lside.map_or_else(skipped, |l| boot(&l.pvh)),
+        floor: Some(floor.entry_tsc.clone()),
+        goal: Goal::LinuxOverOursAtLeast(50.0),
+    });
+    t.push(Row {
+        name: "(c) wall time of hello, TCG (s)".into(),
+        unit: Unit::Seconds,
+        ours: ours.wall.clone(),
+        linux: lside.map_or_else(skipped, |l| l.bz.wall.clone()),
+        floor: Some(floor.wall.clone()),
+        goal: Goal::None,
+    });
+    let ours_elf = ours_env.as_ref().map_err(Clone::clone).and_then(|o| size::elf(&o.kernel).map_err(|e| format!("{e:#}")));
+    let floor_elf = size::elf(&apps.floor).map_err(|e| format!("{e:#}"));
+    t.push(Row {
+        name: "(d) image file (ours ELF, Linux bzImage)".into(),
+        unit: Unit::Bytes,
+        ours: ours_elf.as_ref().map(|s| s.file as f64).map_err(Clone::clone),
+        linux: linux.map_or_else(skipped, |l| size::file(&l.bzimage).map(|n| n as f64).map_err(|e| format!("{e:#}"))),
+        floor: Some(floor_elf.as_ref().map(|s| s.file as f64).map_err(Clone::clone)),
+        goal: Goal::OursAtMost(1024.0 * 1024.0),
+    });
+    t.push(Row {
+        name: "(d) loadable segments in memory (vmlinux)".into(),
+        unit: Unit::Bytes,
+        ours: ours_elf.as_ref().map(|s| s.load_mem as f64).map_err(Clone::clone),
+        linux: linux.map_or_else(skipped, |l| size::elf(&l.vmlinux).map(|s| s.load_mem as f64).map_err(|e| format!("{e:#}"))),
+        floor: Some(floor_elf.as_ref().map(|s| s.load_mem as f64).map_err(Clone::clone)),
+        goal: Goal::None,
+    });
+    t.push(Row {
+        name: "(d) smallest -m running hello".into(),
+        unit: Unit::MiB,
+        ours: ours.min_mem.clone(),
+        linux: lside.map_or_else(skipped, |l| l.bz.min_mem.clone()),
+        floor: None,
+        goal: Goal::OursAtMost(8.0),
+    });
+    t
+}
+
+fn print_details(ours: &Side, linux: Option<&LinuxSide>) {
+    println!();
+    println!("raw bench lines (TSC ticks; per-syscall = (sys - empty) / iters, min over repetitions; median in brackets):");
+    let show = |who: &str, b: &Result<report::BenchLine, String>| match b {
+        Ok(b) => println!(
+            "  {who:<22} main_tsc={} sys_min={} empty_min={} iters={} -> {:.1} [{:.1}] per getppid",
+            b.main_tsc,
+            b.sys_min,
+            b.empty_min,
+            b.iters,
+            b.per_syscall(),
+            b.per_syscall_median()
+        ),
+        Err(e) => println!("  {who:<22} n/a: {e}"),
+    };
+    show("ours", &ours.bench);
+    if let Some(l) = linux {
+        show("Linux bzImage", &l.bz.bench);
+        show("Linux vmlinux (PVH)", &l.pvh);
+    }
+}

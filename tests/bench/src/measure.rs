@@ -1,0 +1,127 @@
+//! The runs behind each table row, one function per guest. Every function
+//! returns a `Measure` per metric: a number, or the reason there is none.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::linux::Linux;
+use crate::memsearch;
+use crate::ours::Ours;
+use crate::qemu::{self, Vm};
+use crate::report::{self, BenchLine};
+use crate::table::Measure;
+
+/// What the hello runs must print.
+pub const HELLO: &str = "hello, world";
+/// Upper end of the `-m` search, MiB.
+const MEM_MAX_MIB: u32 = 512;
+/// Memory for all other runs, MiB.
+pub const MEM_MIB: u32 = 256;
+
+pub fn progress(what: &str) {
+    eprintln!("guest-bench: {what}");
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64()
+}
+
+pub struct Floor {
+    pub entry_tsc: Measure,
+    pub wall: Measure,
+}
+
+pub fn floor(kernel: &Path, runs: usize) -> Floor {
+    let vm = |icount| Vm { kernel: kernel.into(), initrd: None, append: None, mem_mib: MEM_MIB, icount, timeout_s: 60 };
+    progress("floor kernel, icount");
+    let entry_tsc = match qemu::run(&vm(true)) {
+        Ok(r) => report::parse_floor(&r.serial).map(|t| t as f64).ok_or_else(|| format!("floor: {}", r.describe())),
+        Err(e) => Err(format!("floor: {e:#}")),
+    };
+    progress(&format!("floor kernel, wall time x{runs}"));
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        match qemu::run(&vm(false)) {
+            Ok(r) if r.exited_ok() && report::parse_floor(&r.serial).is_some() => walls.push(r.wall),
+            Ok(r) => return Floor { entry_tsc, wall: Err(format!("floor: {}", r.describe())) },
+            Err(e) => return Floor { entry_tsc, wall: Err(format!("floor: {e:#}")) },
+        }
+    }
+    Floor { entry_tsc, wall: Ok(median(walls)) }
+}
+
+/// Numbers from one guest kernel.
+pub struct Side {
+    pub bench: Result<BenchLine, String>,
+    pub wall: Measure,
+    pub min_mem: Measure,
+}
+
+pub struct LinuxSide {
+    pub bz: Side,
+    /// The syscall run of the vmlinux booted through PVH.
+    pub pvh: Result<BenchLine, String>,
+}
+
+pub fn linux(l: &Linux, runs: usize, mem_search: bool) -> LinuxSide {
+    let bench = |kernel: &Path, what: &str| -> Result<BenchLine, String> {
+        progress(&format!("Linux {what}, icount syscall run (about 30 s)"));
+        let r = l.run(kernel, "syscall", MEM_MIB, true).map_err(|e| format!("Linux {what}: {e:#}"))?;
+        report::parse_bench(&r.serial).ok_or_else(|| format!("Linux {what}: no GUESTBENCH line ({})", r.describe()))
+    };
+    let hello_ok = |mem: u32| -> Result<Duration, String> {
+        let r = l.run(&l.bzimage, "hello", mem, false).map_err(|e| format!("Linux: {e:#}"))?;
+        if r.exited_ok() && r.serial.contains(HELLO) {
+            Ok(r.wall)
+        } else {
+            Err(format!("Linux hello with -m {mem}M: {}", r.describe()))
+        }
+    };
+    let bz = bench(&l.bzimage, "bzImage");
+    let pvh = bench(&l.vmlinux, "vmlinux via PVH");
+    progress(&format!("Linux hello, wall time x{runs}"));
+    let wall = (0..runs).map(|_| hello_ok(MEM_MIB)).collect::<Result<Vec<_>, _>>().map(median);
+    let min_mem = if mem_search {
+        progress("Linux hello, smallest -m (binary search)");
+        search(|m| hello_ok(m).is_ok(), "Linux")
+    } else {
+        Err("skipped (--no-mem)".into())
+    };
+    LinuxSide { bz: Side { bench: bz, wall, min_mem }, pvh }
+}
+
+pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {
+    let o = match o {
+        Ok(o) => o,
+        Err(why) => return Side { bench: Err(why.clone()), wall: Err(why.clone()), min_mem: Err(why.clone()) },
+    };
+    progress("ours, icount syscall run");
+    let bench = o
+        .run(&["syscall"], None, true)
+        .map_err(|e| format!("ours: {e:#}"))
+        .and_then(|r| report::parse_bench(&r.stdout).ok_or_else(|| format!("ours: no GUESTBENCH line ({})", r.describe())));
+    let hello_ok = |mem: Option<u32>| -> Result<Duration, String> {
+        let r = o.run(&["hello"], mem, false).map_err(|e| format!("ours: {e:#}"))?;
+        if r.status == Some(0) && r.stdout.contains(HELLO) {
+            Ok(r.wall)
+        } else {
+            Err(format!("ours hello: {}", r.describe()))
+        }
+    };
+    progress(&format!("ours hello (ushell run), wall time x{runs}"));
+    let wall = (0..runs).map(|_| hello_ok(None)).collect::<Result<Vec<_>, _>>().map(median);
+    let min_mem = if mem_search {
+        progress("ours hello, smallest -m (binary search)");
+        search(|m| hello_ok(Some(m)).is_ok(), "ours")
+    } else {
+        Err("skipped (--no-mem)".into())
+    };
+    Side { bench, wall, min_mem }
+}
+
+fn search(ok: impl FnMut(u32) -> bool, who: &str) -> Measure {
+    memsearch::smallest(1, MEM_MAX_MIB, ok)
+        .map(f64::from)
+        .ok_or_else(|| format!("{who}: hello fails even with -m {MEM_MAX_MIB}M"))
+}
