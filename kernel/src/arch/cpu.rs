@@ -1,0 +1,105 @@
+//! Control registers, MSRs and the instructions around them.
+
+pub const MSR_EFER: u32 = 0xC000_0080;
+pub const MSR_STAR: u32 = 0xC000_0081;
+pub const MSR_LSTAR: u32 = 0xC000_0082;
+pub const MSR_FMASK: u32 = 0xC000_0084;
+pub const MSR_FS_BASE: u32 = 0xC000_0100;
+pub const MSR_GS_BASE: u32 = 0xC000_0101;
+pub const MSR_KERNEL_GS_BASE: u32 = 0xC000_0102;
+
+pub fn rdmsr(msr: u32) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: reading an architectural MSR that exists on every x86-64 CPU.
+    unsafe { core::arch::asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) }
+    ((hi as u64) << 32) | lo as u64
+}
+
+pub fn wrmsr(msr: u32, v: u64) {
+    // SAFETY: callers write architectural MSRs with values valid for them
+    // (syscall setup, FS/GS base); none of them changes memory safety of Rust code.
+    unsafe {
+        core::arch::asm!("wrmsr", in("ecx") msr, in("eax") v as u32, in("edx") (v >> 32) as u32, options(nostack, preserves_flags))
+    }
+}
+
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: rdtsc only reads the time-stamp counter.
+    unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) }
+    ((hi as u64) << 32) | lo as u64
+}
+
+pub struct CpuidResult {
+    pub eax: u32,
+    pub ebx: u32,
+    pub ecx: u32,
+    pub edx: u32,
+}
+
+pub fn cpuid(leaf: u32, sub: u32) -> CpuidResult {
+    let r = core::arch::x86_64::__cpuid_count(leaf, sub);
+    CpuidResult { eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx }
+}
+
+pub fn read_cr2() -> u64 {
+    let v: u64;
+    // SAFETY: reading CR2 has no side effects.
+    unsafe { core::arch::asm!("mov {}, cr2", out(reg) v, options(nomem, nostack, preserves_flags)) }
+    v
+}
+
+pub fn read_cr3() -> u64 {
+    let v: u64;
+    // SAFETY: reading CR3 has no side effects.
+    unsafe { core::arch::asm!("mov {}, cr3", out(reg) v, options(nomem, nostack, preserves_flags)) }
+    v
+}
+
+/// Flushes the TLB entry of one page.
+pub fn invlpg(addr: u64) {
+    // SAFETY: invalidating a TLB entry never breaks memory safety.
+    unsafe { core::arch::asm!("invlpg [{}]", in(reg) addr, options(nostack, preserves_flags)) }
+}
+
+/// Lets ring 3 use x87/SSE/AVX: the kernel itself is soft-float and never
+/// touches those registers, so the app's FPU state survives syscalls as is.
+pub fn enable_user_fpu() {
+    // SAFETY: only FPU-related control bits change; the kernel uses no FPU state.
+    unsafe {
+        let mut cr0: u64;
+        core::arch::asm!("mov {}, cr0", out(reg) cr0);
+        cr0 &= !(1 << 2); // EM
+        cr0 &= !(1 << 3); // TS
+        cr0 |= 1 << 1; // MP
+        cr0 |= 1 << 5; // NE: report x87 errors as #MF, as Linux does
+        core::arch::asm!("mov cr0, {}", in(reg) cr0);
+        let mut cr4: u64;
+        core::arch::asm!("mov {}, cr4", out(reg) cr4);
+        cr4 |= (1 << 9) | (1 << 10); // OSFXSR | OSXMMEXCPT
+        let xsave = cpuid(1, 0).ecx & (1 << 26) != 0;
+        if xsave {
+            cr4 |= 1 << 18; // OSXSAVE
+        }
+        core::arch::asm!("mov cr4, {}", in(reg) cr4);
+        if xsave {
+            // x87 | SSE | AVX, as far as the CPU supports them.
+            let supported = cpuid(0xd, 0).eax as u64;
+            let xcr0 = supported & 0x7;
+            core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") xcr0 as u32, in("edx") (xcr0 >> 32) as u32);
+        }
+    }
+}
+
+/// Waits politely in a polling loop.
+pub fn spin_hint() {
+    core::hint::spin_loop();
+}
+
+/// Stops the CPU for good (interrupts off).
+pub fn halt_forever() -> ! {
+    loop {
+        // SAFETY: cli; hlt only stops this CPU.
+        unsafe { core::arch::asm!("cli; hlt", options(nomem, nostack)) }
+    }
+}

@@ -1,0 +1,90 @@
+//! The `syscall` instruction's entry path. The app and kernel share one
+//! address space, so entry only switches stacks: no CR3 switch, no KPTI.
+//! Return is through `iretq`, which works everywhere (PVM raises #GP on
+//! `sysretq`); rcx and r11 come back holding rip and rflags as on Linux.
+//!
+//! The scratch slots are plain statics: there is one CPU and the kernel is
+//! not preemptible. SMP will move them to per-CPU data behind `swapgs`.
+
+use super::cpu::{wrmsr, MSR_EFER, MSR_FMASK, MSR_LSTAR, MSR_STAR};
+use super::gdt::{KERNEL_CS, USER_CS, USER_DS};
+
+/// The registers of a syscall as the entry stub saved them. Handlers read
+/// arguments from here and write the result into `rax`.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct SyscallFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub r10: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    /// Syscall number on entry, return value on exit.
+    pub rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+impl SyscallFrame {
+    pub fn args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+}
+
+#[no_mangle]
+static mut SYSCALL_USER_RSP: u64 = 0;
+#[no_mangle]
+static mut SYSCALL_KSTACK_TOP: u64 = 0;
+
+core::arch::global_asm!(
+    ".text",
+    ".global syscall_entry",
+    "syscall_entry:",
+    "mov [rip + SYSCALL_USER_RSP], rsp",
+    "mov rsp, [rip + SYSCALL_KSTACK_TOP]",
+    "push {user_ds}",
+    "push qword ptr [rip + SYSCALL_USER_RSP]",
+    "push r11",
+    "push {user_cs}",
+    "push rcx",
+    "push rax",
+    "push rdi", "push rsi", "push rdx", "push r10", "push r8", "push r9",
+    "push rbx", "push rbp", "push r12", "push r13", "push r14", "push r15",
+    "mov rdi, rsp",
+    "call {dispatch}",
+    "pop r15", "pop r14", "pop r13", "pop r12", "pop rbp", "pop rbx",
+    "pop r9", "pop r8", "pop r10", "pop rdx", "pop rsi", "pop rdi",
+    "pop rax",
+    "mov rcx, [rsp]",
+    "mov r11, [rsp + 16]",
+    "iretq",
+    user_ds = const USER_DS as u64,
+    user_cs = const USER_CS as u64,
+    dispatch = sym crate::syscall::dispatch,
+);
+
+extern "C" {
+    fn syscall_entry();
+}
+
+/// Enables `syscall` and points it at the entry stub, running handlers on
+/// the stack whose top is `kstack_top`.
+pub fn init(kstack_top: u64) {
+    // SAFETY: single-threaded boot, before any syscall can arrive.
+    unsafe { SYSCALL_KSTACK_TOP = kstack_top };
+    wrmsr(MSR_EFER, super::cpu::rdmsr(MSR_EFER) | 1); // SCE
+    wrmsr(MSR_STAR, ((KERNEL_CS as u64) << 32) | (((USER_CS as u64 - 16) | 3) << 48));
+    wrmsr(MSR_LSTAR, syscall_entry as *const () as u64);
+    // Clear IF, DF, TF, AC and NT on entry, as Linux does.
+    wrmsr(MSR_FMASK, 0x47700);
+}

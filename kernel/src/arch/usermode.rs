@@ -1,0 +1,29 @@
+//! The first switch to ring 3.
+
+use super::gdt::{USER_CS, USER_DS};
+
+/// Jumps to `rip` in ring 3 with stack `rsp`, all other general registers
+/// zero (as Linux starts a program) and interrupts enabled in rflags.
+pub fn enter(rip: u64, rsp: u64) -> ! {
+    // SAFETY: the caller mapped `rip` as user-executable and `rsp` as a user
+    // stack; the iretq frame uses the ring-3 selectors from our GDT.
+    unsafe {
+        core::arch::asm!(
+            "push {ss}",
+            "push {rsp}",
+            "push 0x202",
+            "push {cs}",
+            "push {rip}",
+            "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
+            "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
+            "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
+            "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d", "xor r15d, r15d",
+            "iretq",
+            ss = in(reg) USER_DS as u64,
+            rsp = in(reg) rsp,
+            cs = in(reg) USER_CS as u64,
+            rip = in(reg) rip,
+            options(noreturn)
+        )
+    }
+}

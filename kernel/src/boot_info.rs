@@ -1,0 +1,112 @@
+//! Reads QEMU's PVH `hvm_start_info`: the memory map, the initrd module and
+//! the command line, and hands free RAM to the heap.
+
+use crate::arch::mem::{self, phys_slice, read_phys_val};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+const HVM_START_MAGIC: u32 = 0x336e_c578;
+
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct StartInfo {
+    magic: u32,
+    version: u32,
+    flags: u32,
+    nr_modules: u32,
+    modlist_paddr: u64,
+    cmdline_paddr: u64,
+    rsdp_paddr: u64,
+    memmap_paddr: u64,
+    memmap_entries: u32,
+    reserved: u32,
+}
+
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct ModEntry {
+    paddr: u64,
+    size: u64,
+    cmdline_paddr: u64,
+    reserved: u64,
+}
+
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Clone, Copy)]
+#[repr(C)]
+pub struct MemEntry {
+    pub addr: u64,
+    pub size: u64,
+    pub kind: u32,
+    pub reserved: u32,
+}
+
+pub struct BootInfo {
+    pub initrd: &'static [u8],
+    initrd_phys: (u64, u64),
+    pub cmdline: &'static str,
+    memmap: alloc_free::Entries,
+}
+
+/// A fixed-size copy of the memory map (read before the heap exists).
+mod alloc_free {
+    use super::MemEntry;
+    pub struct Entries {
+        pub items: [MemEntry; 32],
+        pub len: usize,
+    }
+}
+
+extern "C" {
+    static __kernel_phys_end: u8;
+}
+
+pub fn read(phys: u64) -> BootInfo {
+    let si: StartInfo = read_phys_val(phys);
+    if si.magic != HVM_START_MAGIC {
+        crate::kinfo!("bad PVH start info magic {:#x}: not booted through PVH?", si.magic);
+        crate::drivers::qemu::finish(runproto::CtlEvent::Panic);
+    }
+    let (initrd, initrd_phys) = if si.nr_modules > 0 {
+        let m: ModEntry = read_phys_val(si.modlist_paddr);
+        (phys_slice(m.paddr, m.size), (m.paddr, m.paddr + m.size))
+    } else {
+        (&[][..], (0, 0))
+    };
+    let cmdline = if si.cmdline_paddr != 0 {
+        let raw = phys_slice(si.cmdline_paddr, 4096);
+        let len = raw.iter().position(|b| *b == 0).unwrap_or(0);
+        core::str::from_utf8(&raw[..len]).unwrap_or("")
+    } else {
+        ""
+    };
+    let mut memmap = alloc_free::Entries { items: [MemEntry { addr: 0, size: 0, kind: 0, reserved: 0 }; 32], len: 0 };
+    if si.version >= 1 {
+        for i in 0..(si.memmap_entries as usize).min(32) {
+            memmap.items[i] = read_phys_val(si.memmap_paddr + i as u64 * core::mem::size_of::<MemEntry>() as u64);
+            memmap.len += 1;
+        }
+    }
+    BootInfo { initrd, initrd_phys, cmdline, memmap }
+}
+
+/// Adds every RAM range above the kernel image, minus the initrd, to the heap.
+pub fn give_ram_to_heap(info: &BootInfo) {
+    // An absolute linker symbol: its "address" is the physical end itself.
+    let kernel_end = &raw const __kernel_phys_end as u64;
+    let (ird_lo, ird_hi) = info.initrd_phys;
+    for e in &info.memmap.items[..info.memmap.len] {
+        if e.kind != 1 {
+            continue;
+        }
+        let lo = e.addr.max(kernel_end);
+        let hi = e.addr + e.size;
+        if lo >= hi {
+            continue;
+        }
+        if ird_hi > ird_lo && ird_lo < hi && ird_hi > lo {
+            mem::add_ram(lo, ird_lo.max(lo));
+            mem::add_ram(ird_hi.min(hi), hi);
+        } else {
+            mem::add_ram(lo, hi);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The time-stamp counter as the kernel's clock, calibrated once against
+//! the PIT (1.193182 MHz). Under TCG with `-icount shift=0` it ticks once per
+//! guest instruction, which the benchmarks rely on.
+
+use crate::arch::cpu::rdtsc;
+use crate::arch::port::{inb, outb};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+const PIT_HZ: u64 = 1_193_182;
+static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
+static TSC_AT_BOOT: AtomicU64 = AtomicU64::new(0);
+
+fn pit_count() -> u16 {
+    outb(0x43, 0x00); // latch channel 0
+    let lo = inb(0x40) as u16;
+    let hi = inb(0x40) as u16;
+    (hi << 8) | lo
+}
+
+/// Measures the TSC frequency over ~10 ms of PIT time. Returns false (and
+/// keeps a 1 GHz guess) if the PIT does not count.
+pub fn calibrate(boot_tsc: u64) -> bool {
+    TSC_AT_BOOT.store(boot_tsc, Ordering::Relaxed);
+    outb(0x43, 0x34); // channel 0, lo/hi, mode 2
+    outb(0x40, 0xff);
+    outb(0x40, 0xff);
+    let target = PIT_HZ / 100;
+    let mut prev = pit_count();
+    let start = rdtsc();
+    let mut ticks = 0u64;
+    while ticks < target {
+        let cur = pit_count();
+        ticks += prev.wrapping_sub(cur) as u64;
+        prev = cur;
+        if ticks == 0 && rdtsc() - start > 2_000_000_000 {
+            return false;
+        }
+    }
+    let cycles = rdtsc() - start;
+    let hz = cycles as u128 * PIT_HZ as u128 / ticks as u128;
+    if hz > 1_000_000 {
+        TSC_HZ.store(hz as u64, Ordering::Relaxed);
+    }
+    true
+}
+
+pub fn hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
+/// Nanoseconds since boot.
+pub fn monotonic_ns() -> u64 {
+    let d = rdtsc().saturating_sub(TSC_AT_BOOT.load(Ordering::Relaxed));
+    (d as u128 * 1_000_000_000 / hz() as u128) as u64
+}
+
+pub fn boot_tsc() -> u64 {
+    TSC_AT_BOOT.load(Ordering::Relaxed)
+}

@@ -1,0 +1,56 @@
+//! The console: stdout on COM1, stderr on COM2, stdin from COM1 decoded
+//! with the run protocol's framing (which is how EOF from the host arrives).
+
+use crate::drivers::serial::{COM1, COM2};
+use runproto::stdin::{Decoded, Decoder};
+use spin::Mutex;
+
+struct StdinState {
+    decoder: Decoder,
+    eof: bool,
+}
+
+static STDIN: Mutex<StdinState> = Mutex::new(StdinState { decoder: Decoder::new(), eof: false });
+
+pub fn write_stdout(data: &[u8]) {
+    COM1.write(data);
+}
+
+pub fn write_stderr(data: &[u8]) {
+    COM2.write(data);
+}
+
+/// Blocks until at least one byte (or EOF) arrives, then returns what is
+/// already waiting without blocking further, like a pipe read.
+pub fn read_stdin(buf: &mut [u8]) -> usize {
+    let mut st = STDIN.lock();
+    if st.eof || buf.is_empty() {
+        return 0;
+    }
+    let mut n = 0;
+    loop {
+        match COM1.try_read() {
+            Some(b) => match st.decoder.push(b) {
+                Decoded::Byte(c) => {
+                    buf[n] = c;
+                    n += 1;
+                    if n == buf.len() {
+                        return n;
+                    }
+                }
+                Decoded::Eof => {
+                    st.eof = true;
+                    return n;
+                }
+                Decoded::Pending => {}
+            },
+            None if n > 0 => return n,
+            None => core::hint::spin_loop(),
+        }
+    }
+}
+
+/// Whether a read would return at once (for poll-like checks).
+pub fn stdin_eof() -> bool {
+    STDIN.lock().eof
+}

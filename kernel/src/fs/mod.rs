@@ -1,0 +1,45 @@
+//! Files as the app sees them: the ramfs tree seeded from the initrd, device
+//! nodes, a minimal /proc, pipes and the console, behind open file
+//! descriptions and a descriptor table.
+
+pub mod console;
+pub mod fdtable;
+pub mod file;
+pub mod initrd;
+pub mod pipe;
+pub mod proc;
+
+use alloc::collections::BTreeMap;
+use ramfs::{Ino, RamFs};
+use spin::Mutex;
+
+/// What a ramfs inode stands for when the kernel, not its bytes, supplies
+/// the contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    ProcMaps,
+    ProcMeminfo,
+    ProcCpuinfo,
+    ProcStat,
+}
+
+pub struct Vfs {
+    pub tree: RamFs,
+    pub special: BTreeMap<Ino, Special>,
+}
+
+pub static VFS: Mutex<Option<Vfs>> = Mutex::new(None);
+
+/// Runs `f` with the filesystem.
+pub fn with<R>(f: impl FnOnce(&mut Vfs) -> R) -> R {
+    let mut g = VFS.lock();
+    f(g.as_mut().unwrap_or_else(|| unreachable!("VFS initialized at boot")))
+}
+
+fn now_ns() -> u64 {
+    crate::time::realtime_ns()
+}
+
+pub fn init() {
+    *VFS.lock() = Some(Vfs { tree: RamFs::new(now_ns), special: BTreeMap::new() });
+}

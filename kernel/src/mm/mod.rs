@@ -1,0 +1,7 @@
+//! The app's memory: its address space (VMAs, demand paging, brk, mmap
+//! placement) and checked copies between user and kernel memory.
+
+pub mod aspace;
+pub mod user;
+
+pub use aspace::{AddressSpace, Prot};

@@ -1,0 +1,95 @@
+//! Checked access to user memory. The kernel never dereferences a user
+//! pointer: it validates the range against the VMAs, faults pages in, and
+//! copies through the direct map, so a bad pointer yields EFAULT, never a
+//! kernel fault.
+
+use super::AddressSpace;
+use crate::arch::mem::{read_phys, write_phys, PAGE_SIZE};
+use crate::arch::paging::translate_user;
+use alloc::vec::Vec;
+use linux_abi::zerocopy::{FromBytes, Immutable, IntoBytes};
+use linux_abi::Errno;
+
+/// Calls `f(phys, offset_in_buf, len)` for each page-sized piece of the
+/// user range, after faulting it in with the access type.
+fn for_each_chunk(
+    mm: &mut AddressSpace,
+    addr: u64,
+    len: usize,
+    write: bool,
+    mut f: impl FnMut(u64, usize, usize),
+) -> Result<(), Errno> {
+    if len == 0 {
+        return Ok(());
+    }
+    addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+    let mut done = 0usize;
+    while done < len {
+        let va = addr + done as u64;
+        let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
+        let n = in_page.min(len - done);
+        mm.fault_in(va, write, false)?;
+        let (frame, flags) = translate_user(va).ok_or(Errno::EFAULT)?;
+        if write && !flags.write {
+            return Err(Errno::EFAULT);
+        }
+        f(frame + va % PAGE_SIZE, done, n);
+        done += n;
+    }
+    Ok(())
+}
+
+pub fn copy_from_user(mm: &mut AddressSpace, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    let len = buf.len();
+    for_each_chunk(mm, addr, len, false, |phys, off, n| read_phys(phys, &mut buf[off..off + n]))
+}
+
+pub fn copy_to_user(mm: &mut AddressSpace, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    for_each_chunk(mm, addr, data.len(), true, |phys, off, n| write_phys(phys, &data[off..off + n]))
+}
+
+/// Zero-fills user memory (e.g. the bss tail of a segment).
+pub fn zero_user(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<(), Errno> {
+    static ZEROS: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
+    for_each_chunk(mm, addr, len, true, |phys, _, n| write_phys(phys, &ZEROS[..n]))
+}
+
+pub fn read_bytes(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut v = alloc::vec![0u8; len];
+    copy_from_user(mm, addr, &mut v)?;
+    Ok(v)
+}
+
+pub fn read_val<T: FromBytes + IntoBytes>(mm: &mut AddressSpace, addr: u64) -> Result<T, Errno> {
+    let mut v = T::new_zeroed();
+    copy_from_user(mm, addr, v.as_mut_bytes())?;
+    Ok(v)
+}
+
+pub fn write_val<T: IntoBytes + Immutable>(mm: &mut AddressSpace, addr: u64, v: &T) -> Result<(), Errno> {
+    copy_to_user(mm, addr, v.as_bytes())
+}
+
+/// A NUL-terminated string of at most `max` bytes (without the NUL);
+/// ENAMETOOLONG if longer, as Linux reports for paths.
+pub fn read_cstr(mm: &mut AddressSpace, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    let mut va = addr;
+    loop {
+        let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
+        let mut chunk = alloc::vec![0u8; in_page];
+        copy_from_user(mm, va, &mut chunk)?;
+        if let Some(nul) = chunk.iter().position(|b| *b == 0) {
+            out.extend_from_slice(&chunk[..nul]);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk);
+        if out.len() > max {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        va += in_page as u64;
+    }
+}

@@ -1,0 +1,47 @@
+//! The one process the unikernel runs: its memory, files, signal
+//! dispositions and identity, and how it ends.
+
+use crate::fs::fdtable::FdTable;
+use crate::mm::AddressSpace;
+use alloc::string::String;
+use elfload::symbols::Symbols;
+use linux_abi::signal::{KSigaction, StackT};
+use ramfs::Ino;
+use runproto::CtlEvent;
+use spin::Mutex;
+
+pub const PID: u32 = 1;
+
+pub struct Process {
+    pub mm: AddressSpace,
+    pub files: FdTable,
+    pub cwd: Ino,
+    pub umask: u32,
+    pub sigactions: [KSigaction; 64],
+    pub sigmask: u64,
+    pub altstack: StackT,
+    pub clear_child_tid: u64,
+    pub exe_path: String,
+    /// Name for /proc and bpf_get_current_comm (basename of argv[0], 15 bytes max).
+    pub comm: String,
+    pub symbols: Symbols,
+}
+
+pub static PROCESS: Mutex<Option<Process>> = Mutex::new(None);
+
+/// Runs `f` with the current process.
+pub fn with<R>(f: impl FnOnce(&mut Process) -> R) -> R {
+    let mut g = PROCESS.lock();
+    f(g.as_mut().unwrap_or_else(|| unreachable!("process exists once syscalls arrive")))
+}
+
+/// Ends the run with the app's exit status.
+pub fn exit(status: u8) -> ! {
+    crate::kdebug!("app exited with status {status}");
+    crate::drivers::qemu::finish(CtlEvent::Exit(status))
+}
+
+/// Ends the run as a fatal signal would: status 128+sig.
+pub fn kill_by_signal(sig: u32) -> ! {
+    crate::drivers::qemu::finish(CtlEvent::Exit((128 + sig) as u8))
+}

@@ -1,0 +1,403 @@
+//! File-descriptor syscalls: I/O, seeking, descriptor management, pipes,
+//! directory reading and the small ioctls and fcntls programs rely on.
+
+use super::{Args, SysResult};
+use crate::fs::file::{FileKind, FileRef, OpenFile};
+use crate::fs::pipe::Pipe;
+use crate::mm::user;
+use crate::process;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use linux_abi::flags::*;
+use linux_abi::structs::{Iovec, Stat};
+use linux_abi::Errno;
+use ramfs::Metadata;
+use spin::Mutex;
+
+/// Largest transfer done in one call; Linux also returns short counts.
+const MAX_IO: usize = 1 << 20;
+const IOV_MAX: usize = 1024;
+
+pub fn file(fd: i32) -> Result<FileRef, Errno> {
+    process::with(|p| p.files.get(fd))
+}
+
+pub fn to_stat(m: &Metadata) -> Stat {
+    let secs = (m.mtime_ns / 1_000_000_000) as i64;
+    let nsec = (m.mtime_ns % 1_000_000_000) as i64;
+    Stat {
+        st_dev: 1,
+        st_ino: m.ino,
+        st_nlink: m.nlink as u64,
+        st_mode: m.mode,
+        st_uid: m.uid,
+        st_gid: m.gid,
+        st_rdev: m.rdev,
+        st_size: m.size as i64,
+        st_blksize: 4096,
+        st_blocks: m.size.div_ceil(512) as i64,
+        st_atime: secs,
+        st_atime_nsec: nsec,
+        st_mtime: secs,
+        st_mtime_nsec: nsec,
+        st_ctime: secs,
+        st_ctime_nsec: nsec,
+        ..Default::default()
+    }
+}
+
+fn do_read(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
+    let f = file(fd)?;
+    let mut kbuf = vec![0u8; count.min(MAX_IO)];
+    // Check the destination first so a bad pointer does not consume input.
+    process::with(|p| user::copy_to_user(&mut p.mm, buf, &kbuf[..kbuf.len().min(1)]))?;
+    let n = f.lock().read(&mut kbuf, at)?;
+    process::with(|p| user::copy_to_user(&mut p.mm, buf, &kbuf[..n]))?;
+    Ok(n)
+}
+
+fn do_write(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
+    let f = file(fd)?;
+    let data = process::with(|p| user::read_bytes(&mut p.mm, buf, count.min(MAX_IO)))?;
+    let r = f.lock().write(&data, at);
+    if r == Err(Errno::EPIPE) {
+        // Linux raises SIGPIPE, whose default action ends the program.
+        crate::process::kill_by_signal(linux_abi::signal::SIGPIPE);
+    }
+    r
+}
+
+pub fn read(a: &mut Args) -> SysResult {
+    do_read(a.i32(0), a.u64(1), a.usize(2), None)
+}
+
+pub fn write(a: &mut Args) -> SysResult {
+    do_write(a.i32(0), a.u64(1), a.usize(2), None)
+}
+
+fn offset_arg(a: &Args, i: usize) -> Result<u64, Errno> {
+    u64::try_from(a.i64(i)).map_err(|_| Errno::EINVAL)
+}
+
+pub fn pread64(a: &mut Args) -> SysResult {
+    let off = offset_arg(a, 3)?;
+    if !file(a.i32(0))?.lock().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    do_read(a.i32(0), a.u64(1), a.usize(2), Some(off))
+}
+
+pub fn pwrite64(a: &mut Args) -> SysResult {
+    let off = offset_arg(a, 3)?;
+    if !file(a.i32(0))?.lock().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    do_write(a.i32(0), a.u64(1), a.usize(2), Some(off))
+}
+
+fn iovecs(addr: u64, count: usize) -> Result<Vec<Iovec>, Errno> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    process::with(|p| (0..count).map(|i| user::read_val::<Iovec>(&mut p.mm, addr + i as u64 * 16)).collect())
+}
+
+pub fn readv(a: &mut Args) -> SysResult {
+    let (fd, iov) = (a.i32(0), iovecs(a.u64(1), a.usize(2))?);
+    let mut total = 0;
+    for v in iov {
+        if v.len == 0 {
+            continue;
+        }
+        let n = do_read(fd, v.base, v.len as usize, None)?;
+        total += n;
+        if n < v.len as usize {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+pub fn writev(a: &mut Args) -> SysResult {
+    let (fd, iov) = (a.i32(0), iovecs(a.u64(1), a.usize(2))?);
+    let mut total = 0;
+    for v in iov {
+        if v.len == 0 {
+            continue;
+        }
+        let n = match do_write(fd, v.base, v.len as usize, None) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        total += n;
+        if n < v.len as usize {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+pub fn close(a: &mut Args) -> SysResult {
+    process::with(|p| p.files.close(a.i32(0)))?;
+    Ok(0)
+}
+
+pub fn fstat(a: &mut Args) -> SysResult {
+    let m = file(a.i32(0))?.lock().metadata()?;
+    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &to_stat(&m)))?;
+    Ok(0)
+}
+
+pub fn lseek(a: &mut Args) -> SysResult {
+    let off = file(a.i32(0))?.lock().seek(a.i64(1), a.u32(2))?;
+    Ok(off as usize)
+}
+
+pub fn getdents64(a: &mut Args) -> SysResult {
+    let f = file(a.i32(0))?;
+    let (buf, count) = (a.u64(1), a.usize(2));
+    let mut of = f.lock();
+    let FileKind::Node(ino) = of.kind else { return Err(Errno::ENOTDIR) };
+    let start = of.offset as usize;
+    let entries = crate::fs::with(|v| v.tree.readdir(ino, start))?;
+    let mut out: Vec<u8> = Vec::new();
+    let mut consumed = 0;
+    for e in entries {
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > count {
+            break;
+        }
+        consumed += 1;
+        let next = (start + consumed) as i64;
+        out.extend_from_slice(&e.ino.to_le_bytes());
+        out.extend_from_slice(&next.to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(e.dtype);
+        out.extend_from_slice(&e.name);
+        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+    }
+    if consumed == 0 && crate::fs::with(|v| v.tree.readdir(ino, start).map(|l| !l.is_empty()))? {
+        return Err(Errno::EINVAL); // buffer too small for the next entry
+    }
+    of.offset += consumed as u64;
+    drop(of);
+    process::with(|p| user::copy_to_user(&mut p.mm, buf, &out))?;
+    Ok(out.len())
+}
+
+pub fn fcntl(a: &mut Args) -> SysResult {
+    let (fd, cmd, arg) = (a.i32(0), a.u32(1), a.u64(2));
+    process::with(|p| match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let f = p.files.get(fd)?;
+            let min = usize::try_from(arg).map_err(|_| Errno::EINVAL)?;
+            Ok(p.files.insert_from(min, f, cmd == F_DUPFD_CLOEXEC)? as usize)
+        }
+        F_GETFD => Ok(if p.files.slot_mut(fd)?.cloexec { FD_CLOEXEC as usize } else { 0 }),
+        F_SETFD => {
+            p.files.slot_mut(fd)?.cloexec = arg as u32 & FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        F_GETFL => Ok(p.files.get(fd)?.lock().flags as usize),
+        F_SETFL => {
+            let f = p.files.get(fd)?;
+            let mut of = f.lock();
+            let changeable = O_APPEND | O_NONBLOCK;
+            of.flags = (of.flags & !changeable) | (arg as u32 & changeable);
+            Ok(0)
+        }
+        // Record locks (F_GETLK 5, F_SETLK 6, F_SETLKW 7): with a single
+        // process no one else can hold a conflicting lock, so Linux would
+        // grant every request; F_GETLK would report F_UNLCK.
+        5 => {
+            p.files.get(fd)?;
+            let ty_unlck: u16 = 2;
+            user::write_val(&mut p.mm, arg, &(ty_unlck as u32))?;
+            Ok(0)
+        }
+        6 | 7 => p.files.get(fd).map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    })
+}
+
+pub fn dup(a: &mut Args) -> SysResult {
+    process::with(|p| {
+        let f = p.files.get(a.i32(0))?;
+        Ok(p.files.insert(f, false)? as usize)
+    })
+}
+
+pub fn dup2(a: &mut Args) -> SysResult {
+    let (old, new) = (a.i32(0), a.i32(1));
+    process::with(|p| {
+        let f = p.files.get(old)?;
+        if old != new {
+            p.files.insert_at(new, f, false)?;
+        }
+        Ok(new as usize)
+    })
+}
+
+pub fn dup3(a: &mut Args) -> SysResult {
+    let (old, new, flags) = (a.i32(0), a.i32(1), a.u32(2));
+    if old == new || flags & !O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    process::with(|p| {
+        let f = p.files.get(old)?;
+        p.files.insert_at(new, f, flags & O_CLOEXEC != 0)?;
+        Ok(new as usize)
+    })
+}
+
+pub fn ioctl(a: &mut Args) -> SysResult {
+    let (fd, req, arg) = (a.i32(0), a.u32(1), a.u64(2));
+    let f = file(fd)?;
+    match req {
+        FIONBIO => {
+            let on: i32 = process::with(|p| user::read_val(&mut p.mm, arg))?;
+            let mut of = f.lock();
+            of.flags = if on != 0 { of.flags | O_NONBLOCK } else { of.flags & !O_NONBLOCK };
+            Ok(0)
+        }
+        FIOCLEX => process::with(|p| p.files.slot_mut(fd).map(|s| s.cloexec = true)).map(|_| 0),
+        FIONREAD => {
+            let n = match &f.lock().kind {
+                FileKind::PipeRead(pipe) => pipe.lock().buf.len() as i32,
+                _ => return Err(Errno::ENOTTY),
+            };
+            process::with(|p| user::write_val(&mut p.mm, arg, &n))?;
+            Ok(0)
+        }
+        // The console is a serial line shared with the host's pipe or
+        // terminal; the app sees a non-tty, as `prog | cat` would on Linux,
+        // so TCGETS, TIOCGWINSZ and friends fail with ENOTTY.
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn make_pipe(fds_addr: u64, flags: u32) -> SysResult {
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pipe = Arc::new(Mutex::new(Pipe { readers: 1, writers: 1, ..Default::default() }));
+    let r = OpenFile::new(FileKind::PipeRead(pipe.clone()), O_RDONLY | (flags & O_NONBLOCK));
+    let w = OpenFile::new(FileKind::PipeWrite(pipe), O_WRONLY | (flags & O_NONBLOCK));
+    let cloexec = flags & O_CLOEXEC != 0;
+    process::with(|p| {
+        let rfd = p.files.insert(r, cloexec)?;
+        let wfd = match p.files.insert(w, cloexec) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = p.files.close(rfd);
+                return Err(e);
+            }
+        };
+        let pair = [rfd, wfd];
+        if let Err(e) = user::write_val(&mut p.mm, fds_addr, &pair) {
+            let _ = p.files.close(rfd);
+            let _ = p.files.close(wfd);
+            return Err(e);
+        }
+        Ok(0)
+    })
+}
+
+pub fn pipe(a: &mut Args) -> SysResult {
+    make_pipe(a.u64(0), 0)
+}
+
+pub fn pipe2(a: &mut Args) -> SysResult {
+    make_pipe(a.u64(0), a.u32(1))
+}
+
+pub fn ftruncate(a: &mut Args) -> SysResult {
+    let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
+    let f = file(a.i32(0))?;
+    let of = f.lock();
+    match of.kind {
+        FileKind::Node(ino) if of.flags & O_ACCMODE != O_RDONLY => crate::fs::with(|v| v.tree.truncate(ino, len)).map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Data lives in RAM; there is nothing to flush. Linux returns 0 for a
+/// valid descriptor on tmpfs as well.
+pub fn fsync(a: &mut Args) -> SysResult {
+    file(a.i32(0)).map(|_| 0)
+}
+
+/// posix_fadvise is advice only; Linux accepts it on regular files.
+pub fn fadvise64(a: &mut Args) -> SysResult {
+    file(a.i32(0)).map(|_| 0)
+}
+
+pub fn fchmod(a: &mut Args) -> SysResult {
+    let f = file(a.i32(0))?;
+    let of = f.lock();
+    match of.kind {
+        FileKind::Node(ino) => crate::fs::with(|v| v.tree.set_perm(ino, a.u32(1))).map(|_| 0),
+        _ => Ok(0),
+    }
+}
+
+pub fn fchdir(a: &mut Args) -> SysResult {
+    let f = file(a.i32(0))?;
+    let FileKind::Node(ino) = f.lock().kind else { return Err(Errno::ENOTDIR) };
+    if !crate::fs::with(|v| v.tree.is_dir(ino)) {
+        return Err(Errno::ENOTDIR);
+    }
+    process::with(|p| p.cwd = ino);
+    Ok(0)
+}
+
+pub fn sendfile(a: &mut Args) -> SysResult {
+    let (out_fd, in_fd, off_ptr, count) = (a.i32(0), a.i32(1), a.u64(2), a.usize(3));
+    let (fin, fout) = (file(in_fd)?, file(out_fd)?);
+    let at = if off_ptr != 0 { Some(process::with(|p| user::read_val::<u64>(&mut p.mm, off_ptr))?) } else { None };
+    let mut buf = vec![0u8; count.min(MAX_IO)];
+    let n = fin.lock().read(&mut buf, at)?;
+    let written = fout.lock().write(&buf[..n], None)?;
+    if let Some(off) = at {
+        process::with(|p| user::write_val(&mut p.mm, off_ptr, &(off + written as u64)))?;
+    }
+    Ok(written)
+}
+
+/// poll(2): regular files, devices and the console are always ready; pipes
+/// are ready when they hold data or their other end is closed.
+pub fn poll(a: &mut Args) -> SysResult {
+    let (fds, nfds) = (a.u64(0), a.usize(1));
+    if nfds > crate::fs::fdtable::MAX_FDS {
+        return Err(Errno::EINVAL);
+    }
+    let mut ready = 0;
+    for i in 0..nfds {
+        let addr = fds + i as u64 * 8;
+        let raw: u64 = process::with(|p| user::read_val(&mut p.mm, addr))?;
+        let fd = raw as u32 as i32;
+        let events = (raw >> 32) as u16;
+        let revents: u16 = if fd < 0 {
+            0
+        } else {
+            match file(fd) {
+                Err(_) => 0x20, // POLLNVAL
+                Ok(f) => match &f.lock().kind {
+                    FileKind::PipeRead(p) => {
+                        let p = p.lock();
+                        if !p.buf.is_empty() { events & 1 } else if p.writers == 0 { 0x10 } else { 0 }
+                    }
+                    _ => events & (1 | 4), // POLLIN | POLLOUT
+                },
+            }
+        };
+        if revents != 0 {
+            ready += 1;
+        }
+        let out = (raw & 0x0000_ffff_ffff_ffff) | ((revents as u64) << 48);
+        process::with(|p| user::write_val(&mut p.mm, addr, &out))?;
+    }
+    Ok(ready)
+}

@@ -1,0 +1,204 @@
+//! Process and system information syscalls: exit, ids, limits, arch_prctl,
+//! uname, sysinfo, getrandom and the thread-setup calls libc makes at start.
+
+use super::{Args, SysResult};
+use crate::arch::cpu::{wrmsr, MSR_FS_BASE, MSR_GS_BASE};
+use crate::mm::user;
+use crate::process::{self, PID};
+use linux_abi::flags::*;
+use linux_abi::structs::{Rlimit, Sysinfo, Utsname, RLIM_INFINITY};
+use linux_abi::Errno;
+
+pub fn exit(a: &mut Args) -> SysResult {
+    process::exit(a.i32(0) as u8)
+}
+
+pub fn getpid(_: &mut Args) -> SysResult {
+    Ok(PID as usize)
+}
+
+/// The app is the only process; like a container's init its parent is 0.
+pub fn getppid(_: &mut Args) -> SysResult {
+    Ok(0)
+}
+
+/// The app runs as root (uid/gid 0).
+pub fn zero_id(_: &mut Args) -> SysResult {
+    Ok(0)
+}
+
+/// Root may set any id; we stay root, which only matters to programs that
+/// drop privileges and then check (noted as a limitation).
+pub fn set_id(_: &mut Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn getresid(a: &mut Args) -> SysResult {
+    process::with(|p| {
+        for i in 0..3 {
+            user::write_val(&mut p.mm, a.u64(i), &0u32)?;
+        }
+        Ok(0)
+    })
+}
+
+/// No supplementary groups.
+pub fn getgroups(_: &mut Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn set_tid_address(a: &mut Args) -> SysResult {
+    process::with(|p| p.clear_child_tid = a.u64(0));
+    Ok(PID as usize)
+}
+
+/// Recorded nowhere: robust futexes matter only when a thread dies holding
+/// a lock, and there is a single thread whose death ends the VM.
+pub fn set_robust_list(a: &mut Args) -> SysResult {
+    if a.usize(1) != 24 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+fn limit(resource: u32) -> Result<Rlimit, Errno> {
+    const RLIMIT_STACK: u32 = 3;
+    const RLIMIT_NOFILE: u32 = 7;
+    match resource {
+        RLIMIT_STACK => Ok(Rlimit { cur: 8 << 20, max: RLIM_INFINITY }),
+        RLIMIT_NOFILE => Ok(Rlimit { cur: crate::fs::fdtable::MAX_FDS as u64, max: crate::fs::fdtable::MAX_FDS as u64 }),
+        0..=15 => Ok(Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY }),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn prlimit64(a: &mut Args) -> SysResult {
+    let (pid, res, new, old) = (a.i32(0), a.u32(1), a.u64(2), a.u64(3));
+    if pid != 0 && pid != PID as i32 {
+        return Err(Errno::ESRCH);
+    }
+    let cur = limit(res)?;
+    if old != 0 {
+        process::with(|p| user::write_val(&mut p.mm, old, &cur))?;
+    }
+    if new != 0 {
+        let _: Rlimit = process::with(|p| user::read_val(&mut p.mm, new))?;
+        // Limits are not enforced beyond the fixed ones; accepting the new
+        // value is what Linux does for root within the hard limit.
+    }
+    Ok(0)
+}
+
+pub fn getrlimit(a: &mut Args) -> SysResult {
+    let cur = limit(a.u32(0))?;
+    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &cur))?;
+    Ok(0)
+}
+
+pub fn setrlimit(a: &mut Args) -> SysResult {
+    limit(a.u32(0))?;
+    let _: Rlimit = process::with(|p| user::read_val(&mut p.mm, a.u64(1)))?;
+    Ok(0)
+}
+
+pub fn arch_prctl(a: &mut Args) -> SysResult {
+    let (code, addr) = (a.u32(0), a.u64(1));
+    let canonical = addr < crate::arch::paging::USER_END;
+    match code {
+        ARCH_SET_FS if canonical => wrmsr(MSR_FS_BASE, addr),
+        ARCH_SET_GS if canonical => wrmsr(MSR_GS_BASE, addr),
+        ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
+        ARCH_GET_FS | ARCH_GET_GS => {
+            let msr = if code == ARCH_GET_FS { MSR_FS_BASE } else { MSR_GS_BASE };
+            let v = crate::arch::cpu::rdmsr(msr);
+            process::with(|p| user::write_val(&mut p.mm, addr, &v))?;
+        }
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok(0)
+}
+
+/// One thread: there is nobody to yield to.
+pub fn sched_yield(_: &mut Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn sched_getaffinity(a: &mut Args) -> SysResult {
+    let (len, mask) = (a.usize(1), a.u64(2));
+    if len < 8 {
+        return Err(Errno::EINVAL);
+    }
+    process::with(|p| user::write_val(&mut p.mm, mask, &1u64))?;
+    Ok(8)
+}
+
+fn field(s: &str) -> [u8; 65] {
+    let mut f = [0u8; 65];
+    let n = s.len().min(64);
+    f[..n].copy_from_slice(&s.as_bytes()[..n]);
+    f
+}
+
+pub fn uname(a: &mut Args) -> SysResult {
+    let u = Utsname {
+        sysname: field("Linux"),
+        nodename: field("ushell"),
+        // Programs compare kernel versions; claim a modern one.
+        release: field("6.1.0-ushell"),
+        version: field("#1 SMP ushell unikernel"),
+        machine: field("x86_64"),
+        domainname: field("(none)"),
+    };
+    process::with(|p| user::write_val(&mut p.mm, a.u64(0), &u))?;
+    Ok(0)
+}
+
+pub fn sysinfo(a: &mut Args) -> SysResult {
+    let (total, used) = crate::arch::mem::stats();
+    let s = Sysinfo {
+        uptime: (crate::time::monotonic_ns() / 1_000_000_000) as i64,
+        totalram: total,
+        freeram: total - used,
+        procs: 1,
+        mem_unit: 1,
+        ..Default::default()
+    };
+    process::with(|p| user::write_val(&mut p.mm, a.u64(0), &s))?;
+    Ok(0)
+}
+
+pub fn getrandom(a: &mut Args) -> SysResult {
+    let (buf, len, flags) = (a.u64(0), a.usize(1), a.u32(2));
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | 4) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.min(33_554_431);
+    let mut bytes = alloc::vec![0u8; len];
+    crate::random::fill(&mut bytes);
+    process::with(|p| user::copy_to_user(&mut p.mm, buf, &bytes))?;
+    Ok(len)
+}
+
+pub fn prctl(a: &mut Args) -> SysResult {
+    const PR_SET_NAME: u32 = 15;
+    const PR_GET_NAME: u32 = 16;
+    match a.u32(0) {
+        PR_SET_NAME => {
+            let name = process::with(|p| user::read_bytes(&mut p.mm, a.u64(1), 16))?;
+            let end = name.iter().position(|b| *b == 0).unwrap_or(15).min(15);
+            let s = alloc::string::String::from_utf8_lossy(&name[..end]).into_owned();
+            process::with(|p| p.comm = s);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut out = [0u8; 16];
+            process::with(|p| {
+                let n = p.comm.len().min(15);
+                out[..n].copy_from_slice(&p.comm.as_bytes()[..n]);
+                user::copy_to_user(&mut p.mm, a.u64(1), &out)
+            })?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -1,0 +1,127 @@
+//! Signal syscalls. Dispositions and the mask are recorded with Linux's
+//! checks; nothing sends asynchronous signals yet, and a signal the app
+//! raises on itself takes the default action (handlers are not invoked yet,
+//! noted in ARCHITECTURE.md).
+
+use super::{Args, SysResult};
+use crate::mm::user;
+use crate::process::{self, PID};
+use linux_abi::signal::*;
+use linux_abi::Errno;
+
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+
+fn check_sig(sig: u32) -> Result<usize, Errno> {
+    if sig == 0 || sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sig as usize - 1)
+}
+
+pub fn rt_sigaction(a: &mut Args) -> SysResult {
+    let (sig, act, old, size) = (a.u32(0), a.u64(1), a.u64(2), a.usize(3));
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let idx = check_sig(sig)?;
+    process::with(|p| {
+        let prev = p.sigactions[idx];
+        if act != 0 {
+            if sig == SIGKILL || sig == SIGSTOP {
+                return Err(Errno::EINVAL);
+            }
+            let new: KSigaction = user::read_val(&mut p.mm, act)?;
+            p.sigactions[idx] = new;
+        }
+        if old != 0 {
+            user::write_val(&mut p.mm, old, &prev)?;
+        }
+        Ok(0)
+    })
+}
+
+pub fn rt_sigprocmask(a: &mut Args) -> SysResult {
+    let (how, set, old, size) = (a.i32(0), a.u64(1), a.u64(2), a.usize(3));
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    process::with(|p| {
+        let prev = p.sigmask;
+        if set != 0 {
+            let s: u64 = user::read_val(&mut p.mm, set)?;
+            let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
+            p.sigmask = match how {
+                SIG_BLOCK => prev | s,
+                SIG_UNBLOCK => prev & !s,
+                SIG_SETMASK => s,
+                _ => return Err(Errno::EINVAL),
+            } & !unblockable;
+        }
+        if old != 0 {
+            user::write_val(&mut p.mm, old, &prev)?;
+        }
+        Ok(0)
+    })
+}
+
+pub fn sigaltstack(a: &mut Args) -> SysResult {
+    let (ss, old) = (a.u64(0), a.u64(1));
+    process::with(|p| {
+        let prev = p.altstack;
+        if ss != 0 {
+            let new: StackT = user::read_val(&mut p.mm, ss)?;
+            if new.flags & !(SS_DISABLE | SS_ONSTACK) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if new.flags & SS_DISABLE == 0 && new.size < MINSIGSTKSZ {
+                return Err(Errno::ENOMEM);
+            }
+            p.altstack = new;
+        }
+        if old != 0 {
+            user::write_val(&mut p.mm, old, &prev)?;
+        }
+        Ok(0)
+    })
+}
+
+/// Delivers `sig` to the app itself with the default action.
+fn raise(sig: u32) -> SysResult {
+    if sig == 0 {
+        return Ok(0); // existence check
+    }
+    let idx = check_sig(sig)?;
+    let act = process::with(|p| p.sigactions[idx]);
+    let ignored_by_default = matches!(sig, 17 | 23 | 28); // SIGCHLD, SIGURG, SIGWINCH
+    if act.handler == SIG_IGN || (act.handler == SIG_DFL && ignored_by_default) {
+        return Ok(0);
+    }
+    if act.handler != SIG_DFL {
+        crate::kinfo!("signal {} has a handler, but handlers are not run yet: taking the default action", name(sig));
+    }
+    crate::kinfo!("app killed by {} ({sig}) that it sent itself", name(sig));
+    process::kill_by_signal(sig)
+}
+
+pub fn kill(a: &mut Args) -> SysResult {
+    let pid = a.i32(0);
+    if pid != PID as i32 && pid != 0 && pid != -1 {
+        return Err(Errno::ESRCH);
+    }
+    raise(a.u32(1))
+}
+
+pub fn tkill(a: &mut Args) -> SysResult {
+    if a.i32(0) != PID as i32 {
+        return Err(Errno::ESRCH);
+    }
+    raise(a.u32(1))
+}
+
+pub fn tgkill(a: &mut Args) -> SysResult {
+    if a.i32(0) != PID as i32 || a.i32(1) != PID as i32 {
+        return Err(Errno::ESRCH);
+    }
+    raise(a.u32(2))
+}

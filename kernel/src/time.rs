@@ -1,0 +1,28 @@
+//! Clocks: monotonic time from the calibrated TSC, wall time anchored to
+//! the RTC at boot.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static BOOT_EPOCH_NS: AtomicU64 = AtomicU64::new(0);
+
+pub fn init() {
+    let secs = crate::drivers::rtc::unix_time();
+    BOOT_EPOCH_NS.store(secs * 1_000_000_000, Ordering::Relaxed);
+}
+
+pub fn monotonic_ns() -> u64 {
+    crate::drivers::tsc::monotonic_ns()
+}
+
+pub fn realtime_ns() -> u64 {
+    BOOT_EPOCH_NS.load(Ordering::Relaxed) + monotonic_ns()
+}
+
+/// Waits until the monotonic clock reaches `deadline`. The kernel has no
+/// timer interrupt yet, so it polls; under TCG icount the loop is counted
+/// as guest instructions like any other wait.
+pub fn sleep_until(deadline: u64) {
+    while monotonic_ns() < deadline {
+        core::hint::spin_loop();
+    }
+}

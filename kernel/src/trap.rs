@@ -1,0 +1,104 @@
+//! What happens on a CPU exception. A user page fault inside a VMA is
+//! demand paging; any other fault in the app ends it the way Linux's default
+//! signal action would (128+signal), after a one-screen report. A fault in
+//! the kernel is a panic.
+
+use crate::arch::cpu::read_cr2;
+use crate::arch::idt::TrapFrame;
+use crate::process;
+use linux_abi::signal::*;
+
+const PF: u64 = 14;
+
+fn vector_name(v: u64) -> &'static str {
+    match v {
+        0 => "divide error (#DE)",
+        1 => "debug (#DB)",
+        3 => "breakpoint (#BP)",
+        4 => "overflow (#OF)",
+        5 => "bound range (#BR)",
+        6 => "invalid opcode (#UD)",
+        7 => "device not available (#NM)",
+        8 => "double fault (#DF)",
+        10 => "invalid TSS (#TS)",
+        11 => "segment not present (#NP)",
+        12 => "stack fault (#SS)",
+        13 => "general protection (#GP)",
+        14 => "page fault (#PF)",
+        16 => "x87 floating point (#MF)",
+        17 => "alignment check (#AC)",
+        18 => "machine check (#MC)",
+        19 => "SIMD floating point (#XM)",
+        _ => "exception",
+    }
+}
+
+fn signal_for(v: u64) -> u32 {
+    match v {
+        0 | 16 | 19 => SIGFPE,
+        1 | 3 => SIGTRAP,
+        6 => SIGILL,
+        17 => SIGBUS,
+        _ => SIGSEGV,
+    }
+}
+
+fn dump_regs(f: &TrapFrame) {
+    crate::kinfo!("  rax {:016x} rbx {:016x} rcx {:016x} rdx {:016x}", f.rax, f.rbx, f.rcx, f.rdx);
+    crate::kinfo!("  rsi {:016x} rdi {:016x} rbp {:016x} rsp {:016x}", f.rsi, f.rdi, f.rbp, f.rsp);
+    crate::kinfo!("  r8  {:016x} r9  {:016x} r10 {:016x} r11 {:016x}", f.r8, f.r9, f.r10, f.r11);
+    crate::kinfo!("  r12 {:016x} r13 {:016x} r14 {:016x} r15 {:016x}", f.r12, f.r13, f.r14, f.r15);
+    crate::kinfo!("  rip {:016x} rflags {:08x} cs {:x} ss {:x}", f.rip, f.rflags, f.cs, f.ss);
+}
+
+fn user_fault(f: &TrapFrame) -> ! {
+    let sig = signal_for(f.vector);
+    let cr2 = read_cr2();
+    crate::kinfo!("app killed by {} ({}): {} at rip {:#x}", name(sig), sig, vector_name(f.vector), f.rip);
+    let (sym, maps) = process::with(|p| {
+        let sym = p.symbols.lookup(f.rip).map(|(n, off)| alloc::format!("{n}+{off:#x}"));
+        (sym, p.mm.find(f.rip).is_some())
+    });
+    match sym {
+        Some(s) => crate::kinfo!("  in function {s}"),
+        None => crate::kinfo!("  in an unknown function{}", if maps { " (no symbol table)" } else { " (rip outside any mapping)" }),
+    }
+    if f.vector == PF {
+        let what = if f.error & 2 != 0 { "write to" } else if f.error & 16 != 0 { "execute at" } else { "read from" };
+        let why = if f.error & 1 != 0 { "page protection" } else { "unmapped address" };
+        crate::kinfo!("  {what} {cr2:#x} ({why}){}", if cr2 < 4096 { ": NULL pointer dereference" } else { "" });
+    } else if f.error != 0 {
+        crate::kinfo!("  error code {:#x}", f.error);
+    }
+    dump_regs(f);
+    process::kill_by_signal(sig)
+}
+
+fn kernel_fault(f: &TrapFrame) -> ! {
+    crate::kinfo!("KERNEL PANIC: {} (vector {}, error {:#x}) at rip {:#x}, cr2 {:#x}", vector_name(f.vector), f.vector, f.error, f.rip, read_cr2());
+    dump_regs(f);
+    crate::drivers::qemu::finish(runproto::CtlEvent::Panic)
+}
+
+/// Called by the exception stubs with the saved registers.
+pub extern "C" fn handle(f: &mut TrapFrame) {
+    if f.vector >= crate::arch::idt::SPURIOUS_VECTOR as u64 {
+        return; // an external interrupt nobody asked for: ignore
+    }
+    if f.vector == PF && f.from_user() {
+        let addr = read_cr2();
+        let write = f.error & 2 != 0;
+        let exec = f.error & 16 != 0;
+        // Not-present pages inside a VMA are filled in; a present page
+        // fails fault_in unless the VMA allows the access, so retrying the
+        // instruction cannot loop.
+        if process::with(|p| p.mm.fault_in(addr, write, exec)).is_ok() {
+            return;
+        }
+    }
+    if f.from_user() {
+        user_fault(f)
+    } else {
+        kernel_fault(f)
+    }
+}
