@@ -1,1 +1,13 @@
-//! End-to-end test support.
+//! End-to-end test support: finds the real `ushell` binary, the kernel it
+//! boots and the C test apps built by `build.rs`, runs `ushell run` under a
+//! hard timeout, and runs many cases on a few threads.
+//!
+//! Nothing here mocks anything: every run is a real QEMU boot.
+
+mod locate;
+mod parallel;
+mod vm;
+
+pub use locate::{app, apps_dir, kernel_image, ushell_bin, workspace_root, FLAVORS};
+pub use parallel::par_map;
+pub use vm::{default_accel, kvm_absent_reason, Output, Vm};
