@@ -125,14 +125,19 @@ pub fn creat(a: &mut Args) -> SysResult {
     do_open(AT_FDCWD, a.u64(0), O_CREAT | O_WRONLY | O_TRUNC, a.u32(1))
 }
 
+/// stat of (dirfd, path); with AT_EMPTY_PATH and an empty path, of the
+/// open file itself, whatever kind it is (pipes, the console, devices).
+fn metadata_at(dirfd: i32, path: &[u8], follow: bool, flags: u32) -> Result<ramfs::Metadata, Errno> {
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        return file(dirfd)?.lock().metadata();
+    }
+    let ino = resolve(dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?;
+    fs::with(|v| v.tree.metadata(ino))
+}
+
 fn stat_common(dirfd: i32, path_addr: u64, out: u64, follow: bool, flags: u32) -> SysResult {
     let path = path_arg(path_addr)?;
-    let ino = resolve(dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)?;
-    let m = if path.is_empty() && dirfd != AT_FDCWD {
-        file(dirfd)?.lock().metadata()?
-    } else {
-        fs::with(|v| v.tree.metadata(ino))?
-    };
+    let m = metadata_at(dirfd, &path, follow, flags)?;
     process::with(|p| user::write_val(&mut p.mm, out, &to_stat(&m)))?;
     Ok(0)
 }
@@ -153,12 +158,7 @@ pub fn newfstatat(a: &mut Args) -> SysResult {
 pub fn statx(a: &mut Args) -> SysResult {
     let (dirfd, flags, out) = (a.i32(0), a.u32(2), a.u64(4));
     let path = path_arg(a.u64(1))?;
-    let ino = resolve(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
-    let m = if path.is_empty() && dirfd != AT_FDCWD {
-        file(dirfd)?.lock().metadata()?
-    } else {
-        fs::with(|v| v.tree.metadata(ino))?
-    };
+    let m = metadata_at(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags)?;
     let ts = StatxTimestamp { tv_sec: (m.mtime_ns / 1_000_000_000) as i64, tv_nsec: (m.mtime_ns % 1_000_000_000) as u32, _reserved: 0 };
     let sx = Statx {
         stx_mask: STATX_BASIC_STATS,

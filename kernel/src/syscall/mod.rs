@@ -152,6 +152,7 @@ const fn table() -> [Option<Handler>; TABLE_SIZE] {
     t[nr::SYSINFO] = Some(process::sysinfo);
     t[nr::GETRANDOM] = Some(process::getrandom);
     t[nr::PRCTL] = Some(process::prctl);
+    t[nr::RSEQ] = Some(process::rseq);
     // time
     t[nr::CLOCK_GETTIME] = Some(time::clock_gettime);
     t[nr::CLOCK_GETRES] = Some(time::clock_getres);

@@ -202,3 +202,9 @@ pub fn prctl(a: &mut Args) -> SysResult {
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// Restartable sequences are optional: glibc and others check for ENOSYS
+/// and fall back, so this answers quietly instead of logging as unknown.
+pub fn rseq(_: &mut Args) -> SysResult {
+    Err(Errno::ENOSYS)
+}
