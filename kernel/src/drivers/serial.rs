@@ -22,7 +22,8 @@ impl Uart {
         outb(b, 0x01); // 115200 baud (QEMU ignores it)
         outb(b + 1, 0x00);
         outb(b + 3, 0x03); // 8N1
-        outb(b + 2, 0xc7); // FIFO on, cleared
+        // FCR stays untouched: enabling the FIFOs clears them, which would
+        // drop stdin bytes the host sent before boot finished.
         outb(b + 4, 0x03); // DTR | RTS
     }
 
