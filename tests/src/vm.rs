@@ -89,6 +89,12 @@ impl Vm {
         self
     }
 
+    /// `ushell run --timeout SECS` (the harness kills it a bit later still).
+    pub fn timeout(mut self, secs: u64) -> Vm {
+        self.timeout = secs;
+        self
+    }
+
     /// Runs `ushell` in this host directory (for relative APP paths).
     pub fn current_dir(mut self, d: &Path) -> Vm {
         self.dir = Some(d.to_path_buf());
