@@ -165,6 +165,10 @@ impl AddressSpace {
                 va += PAGE_SIZE;
             }
         }
+        // Like Linux, rejoin neighbours that became alike, so a later
+        // mremap sees one VMA again.
+        self.merge_at(end);
+        self.merge_at(start);
         Ok(())
     }
 
