@@ -32,9 +32,12 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     let boot_tsc = arch::cpu::rdtsc();
     COM1.init();
     COM2.init();
+    kdebug_early("entry");
     let kstack_top = (&raw const SYSCALL_STACK as u64) + core::mem::size_of::<KernelStack>() as u64;
     arch::gdt::init(kstack_top);
+    kdebug_early("gdt");
     arch::idt::init();
+    kdebug_early("idt");
     // Mask the legacy PICs: the kernel polls and wants no stray IRQs.
     arch::port::outb(0x21, 0xff);
     arch::port::outb(0xa1, 0xff);
@@ -45,14 +48,20 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
             log::set_debug(true);
         }
     }
+    kdebug_early("info");
     boot_info::give_ram_to_heap(&info);
+    kdebug_early("heap");
     arch::paging::drop_identity_map();
+    kdebug_early("paging");
     if !drivers::tsc::calibrate(boot_tsc) {
         kinfo!("warning: the PIT does not count; assuming a 1 GHz TSC");
     }
+    kdebug_early("tsc");
     time::init();
     random::init();
+    kdebug_early("rand");
     arch::cpu::enable_user_fpu();
+    kdebug_early("fpu");
     arch::syscall::init(kstack_top);
     kdebug!("boot: tsc {} Hz, {} MiB heap, initrd {} bytes", drivers::tsc::hz(), arch::mem::stats().0 >> 20, info.initrd.len());
 
@@ -84,4 +93,10 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     kinfo!("KERNEL PANIC: {info}");
     drivers::qemu::finish(runproto::CtlEvent::Panic)
+}
+
+/// Boot progress with the TSC, for `ushell.log=debug` (ring-0 code is
+/// slow under PVM, so knowing where boot time goes matters).
+fn kdebug_early(s: &str) {
+    kdebug!("boot: {} at tsc {}", s, arch::cpu::rdtsc());
 }

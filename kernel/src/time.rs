@@ -6,8 +6,17 @@ use core::sync::atomic::{AtomicU64, Ordering};
 static BOOT_EPOCH_NS: AtomicU64 = AtomicU64::new(0);
 
 pub fn init() {
-    let secs = crate::drivers::rtc::unix_time();
-    BOOT_EPOCH_NS.store(secs * 1_000_000_000, Ordering::Relaxed);
+    let ns = match crate::drivers::rtc::unix_time() {
+        Some(secs) => secs * 1_000_000_000,
+        None => match crate::drivers::kvmclock::wall_clock_ns() {
+            Some(ns) => ns,
+            None => {
+                crate::kinfo!("warning: no RTC and no KVM wall clock: CLOCK_REALTIME starts at 1970");
+                0
+            }
+        },
+    };
+    BOOT_EPOCH_NS.store(ns, Ordering::Relaxed);
 }
 
 pub fn monotonic_ns() -> u64 {

@@ -85,6 +85,9 @@ pub extern "C" fn handle(f: &mut TrapFrame) {
     if f.vector >= crate::arch::idt::SPURIOUS_VECTOR as u64 {
         return; // an external interrupt nobody asked for: ignore
     }
+    if crate::arch::syscall::complete_faulted_syscall(f) {
+        return;
+    }
     if f.vector == PF && f.from_user() {
         let addr = read_cr2();
         let write = f.error & 2 != 0;

@@ -88,3 +88,44 @@ pub fn init(kstack_top: u64) {
     // Clear IF, DF, TF, AC and NT on entry, as Linux does.
     wrmsr(MSR_FMASK, 0x47700);
 }
+
+/// Second entry path. PVM runs `syscall` from ring 3 by loading rcx, r11
+/// and rip = LSTAR but leaves the CPU in ring 3, so the first instruction of
+/// the entry stub faults (supervisor page). That fault is really a system
+/// call: answer it from the trap frame and return to the caller. Returns
+/// false if `f` is an ordinary fault.
+pub fn complete_faulted_syscall(f: &mut super::idt::TrapFrame) -> bool {
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static NOTED: AtomicBool = AtomicBool::new(false);
+    if !(f.vector == 14 && f.from_user() && f.rip == syscall_entry as *const () as u64) {
+        return false;
+    }
+    if !NOTED.swap(true, Ordering::Relaxed) {
+        crate::kdebug!("syscall did not enter ring 0 (PVM): taking system calls through the page-fault path");
+    }
+    let mut s = SyscallFrame {
+        r15: f.r15,
+        r14: f.r14,
+        r13: f.r13,
+        r12: f.r12,
+        rbp: f.rbp,
+        rbx: f.rbx,
+        r9: f.r9,
+        r8: f.r8,
+        r10: f.r10,
+        rdx: f.rdx,
+        rsi: f.rsi,
+        rdi: f.rdi,
+        rax: f.rax,
+        rip: f.rcx,
+        cs: USER_CS as u64,
+        rflags: f.r11,
+        rsp: f.rsp,
+        ss: USER_DS as u64,
+    };
+    crate::syscall::dispatch(&mut s);
+    (f.r15, f.r14, f.r13, f.r12, f.rbp, f.rbx) = (s.r15, s.r14, s.r13, s.r12, s.rbp, s.rbx);
+    (f.r9, f.r8, f.r10, f.rdx, f.rsi, f.rdi, f.rax) = (s.r9, s.r8, s.r10, s.rdx, s.rsi, s.rdi, s.rax);
+    (f.rip, f.rcx, f.rflags, f.r11, f.rsp) = (s.rip, s.rip, s.rflags, s.rflags, s.rsp);
+    true
+}

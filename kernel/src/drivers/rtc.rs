@@ -22,10 +22,23 @@ fn days_from_civil(y: i64, m: u64, d: u64) -> i64 {
     era * 146097 + doe - 719468
 }
 
-/// Seconds since the epoch, as the RTC reports them (UTC in QEMU).
-pub fn unix_time() -> u64 {
-    while reg(0x0a) & 0x80 != 0 {
-        core::hint::spin_loop(); // update in progress
+/// Seconds since the epoch, as the RTC reports them (UTC in QEMU), or
+/// `None` when there is no RTC (microvm under KVM has none by default).
+pub fn unix_time() -> Option<u64> {
+    let mut tries = 0;
+    loop {
+        let status = reg(0x0a);
+        if status == 0xff {
+            return None; // floating bus: no device
+        }
+        if status & 0x80 == 0 {
+            break;
+        }
+        tries += 1;
+        if tries > 100_000 {
+            return None; // update-in-progress never clears
+        }
+        core::hint::spin_loop();
     }
     let b = reg(0x0b);
     let conv = |v: u8| if b & 0x04 != 0 { v as u64 } else { bcd(v) };
@@ -40,5 +53,5 @@ pub fn unix_time() -> u64 {
     let month = conv(reg(0x08));
     let year = 2000 + conv(reg(0x09)) as i64;
     let days = days_from_civil(year, month, day);
-    (days.max(0) as u64) * 86400 + hour * 3600 + min * 60 + sec
+    Some((days.max(0) as u64) * 86400 + hour * 3600 + min * 60 + sec)
 }
