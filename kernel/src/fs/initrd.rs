@@ -93,6 +93,9 @@ pub fn add_system_files(vfs: &mut Vfs) {
         if let Ok(ino) = t.create_file(proc_dir, b"cpuinfo", 0o444, Data::Borrowed(b"")) {
             specials.push((ino, Special::ProcCpuinfo));
         }
+        if let Ok(ino) = t.create_file(proc_dir, b"mounts", 0o444, Data::Borrowed(b"")) {
+            specials.push((ino, Special::ProcMounts));
+        }
     }
     vfs.special.extend(specials);
     ensure_file(vfs, b"/etc", b"passwd", b"root:x:0:0:root:/root:/bin/sh\n");

@@ -21,6 +21,7 @@ pub enum Special {
     ProcMeminfo,
     ProcCpuinfo,
     ProcStat,
+    ProcMounts,
 }
 
 pub struct Vfs {

@@ -46,6 +46,9 @@ pub fn generate(kind: Special, p: &Process) -> Vec<u8> {
                 mhz
             );
         }
+        Special::ProcMounts => {
+            s.push_str("ramfs / ramfs rw 0 0\nproc /proc proc rw 0 0\n");
+        }
         Special::ProcStat => {
             let _ = writeln!(s, "1 ({}) R 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0", p.comm);
         }

@@ -211,6 +211,7 @@ impl AddressSpace {
             if self.map_fixed(old_end, new_end - old_end, Prot::RW, VmaName::Heap).is_err() {
                 return self.brk;
             }
+            self.merge_at(old_end);
         } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
             return self.brk;
         }

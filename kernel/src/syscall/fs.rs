@@ -401,3 +401,25 @@ pub fn poll(a: &mut Args) -> SysResult {
     }
     Ok(ready)
 }
+
+/// What statfs reports for the ramfs: its capacity is the kernel heap.
+pub fn ramfs_statfs() -> linux_abi::structs::Statfs {
+    let (total, used) = crate::arch::mem::stats();
+    let free = (total - used) / 4096;
+    linux_abi::structs::Statfs {
+        f_type: linux_abi::structs::RAMFS_MAGIC,
+        f_bsize: 4096,
+        f_blocks: total / 4096,
+        f_bfree: free,
+        f_bavail: free,
+        f_namelen: 255,
+        f_frsize: 4096,
+        ..Default::default()
+    }
+}
+
+pub fn fstatfs(a: &mut Args) -> SysResult {
+    file(a.i32(0))?;
+    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &ramfs_statfs()))?;
+    Ok(0)
+}

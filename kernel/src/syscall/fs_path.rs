@@ -425,3 +425,10 @@ pub fn utimensat(a: &mut Args) -> SysResult {
 pub fn umask(a: &mut Args) -> SysResult {
     Ok(process::with(|p| core::mem::replace(&mut p.umask, a.u32(0) & 0o777)) as usize)
 }
+
+pub fn statfs(a: &mut Args) -> SysResult {
+    let path = path_arg(a.u64(0))?;
+    resolve(AT_FDCWD, &path, true, false)?;
+    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &super::fs::ramfs_statfs()))?;
+    Ok(0)
+}

@@ -115,6 +115,8 @@ const fn table() -> [Option<Handler>; TABLE_SIZE] {
     t[nr::TRUNCATE] = Some(fs_path::truncate);
     t[nr::UTIMENSAT] = Some(fs_path::utimensat);
     t[nr::UMASK] = Some(fs_path::umask);
+    t[nr::STATFS] = Some(fs_path::statfs);
+    t[nr::FSTATFS] = Some(fs::fstatfs);
     // mm
     t[nr::BRK] = Some(mm::brk);
     t[nr::MMAP] = Some(mm::mmap);

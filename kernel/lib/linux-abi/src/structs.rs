@@ -134,6 +134,25 @@ pub struct Rlimit {
 }
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
+/// `struct statfs` (120 bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, IntoBytes, FromBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Statfs {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+pub const RAMFS_MAGIC: i64 = 0x858458f6;
+
 /// `struct winsize` for TIOCGWINSZ.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, IntoBytes, FromBytes, Immutable, KnownLayout)]
 #[repr(C)]
@@ -163,6 +182,7 @@ mod tests {
         assert_eq!(size_of::<Statx>(), 256);
         assert_eq!(size_of::<Utsname>(), 390);
         assert_eq!(size_of::<Sysinfo>(), 112);
+        assert_eq!(size_of::<Statfs>(), 120);
         assert_eq!(size_of::<crate::signal::KSigaction>(), 32);
         assert_eq!(size_of::<crate::signal::StackT>(), 24);
     }
