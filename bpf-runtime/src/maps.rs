@@ -18,6 +18,10 @@ use crate::spec::{MapSpec, MapType};
 /// Upper bound on the bytes one map may allocate; a hostile object must not be
 /// able to exhaust the kernel heap by declaring `max_entries = 4G`.
 pub const MAX_MAP_BYTES: u64 = 64 << 20;
+/// Upper bound on all maps of one object together.
+pub const MAX_OBJECT_MAP_BYTES: u64 = 256 << 20;
+/// Most maps one object may declare (Linux allows 64 per program).
+pub const MAX_MAPS_PER_OBJECT: usize = 64;
 
 /// `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`: update flags.
 pub const BPF_ANY: u64 = 0;
@@ -91,55 +95,59 @@ pub struct Map {
     store: Store,
 }
 
+/// Bytes a map may come to hold: values, plus keys and a free list for
+/// hashes, plus records for ring buffers.
+pub fn map_bytes(spec: &MapSpec) -> u64 {
+    let n = spec.max_entries as u64;
+    let values = spec.value_size as u64 * n;
+    match spec.kind {
+        MapType::Hash => values + (spec.key_size as u64 + 4 + 16) * n,
+        MapType::Ringbuf => n,
+        _ => values,
+    }
+}
+
 /// Bytes a ring-buffer record occupies.
 pub fn ringbuf_record_cost(len: usize) -> usize {
     8 + ((len + 7) & !7)
 }
 
+/// Checks a map definition without allocating anything.
+pub fn check_spec(spec: &MapSpec) -> Result<(), MapError> {
+    let bad = |reason| Err(MapError::BadSpec { name: spec.name.clone(), reason });
+    if spec.max_entries == 0 {
+        return bad("max_entries is 0");
+    }
+    match spec.kind {
+        MapType::Array | MapType::PercpuArray if spec.key_size != 4 => return bad("array maps need a 4-byte key"),
+        MapType::Array | MapType::PercpuArray if spec.value_size == 0 => return bad("value_size is 0"),
+        MapType::Hash if spec.key_size == 0 || spec.value_size == 0 => return bad("key_size and value_size must be non-zero"),
+        MapType::Ringbuf if spec.key_size != 0 || spec.value_size != 0 => return bad("ring buffers have no key or value"),
+        MapType::Ringbuf if !spec.max_entries.is_power_of_two() || spec.max_entries < 16 => {
+            return bad("ring buffer size (max_entries) must be a power of two >= 16")
+        }
+        _ => {}
+    }
+    if map_bytes(spec) > MAX_MAP_BYTES {
+        return bad("larger than MAX_MAP_BYTES (64 MiB)");
+    }
+    if spec.initial.as_ref().is_some_and(|i| i.len() as u64 > spec.value_size as u64 * spec.max_entries as u64) {
+        return bad("initial data longer than the value");
+    }
+    Ok(())
+}
+
 impl Map {
     /// Allocates a map after checking its definition.
     pub fn new(spec: &MapSpec) -> Result<Map, MapError> {
-        let bad = |reason| Err(MapError::BadSpec { name: spec.name.clone(), reason });
-        if spec.max_entries == 0 {
-            return bad("max_entries is 0");
-        }
+        check_spec(spec)?;
         let store = match spec.kind {
-            MapType::Array | MapType::PercpuArray => {
-                if spec.key_size != 4 {
-                    return bad("array maps need a 4-byte key");
-                }
-                if spec.value_size == 0 {
-                    return bad("value_size is 0");
-                }
-                Store::Array
-            }
-            MapType::Hash => {
-                if spec.key_size == 0 || spec.value_size == 0 {
-                    return bad("key_size and value_size must be non-zero");
-                }
-                Store::Hash(HashStore { index: HashMap::new(), free: (0..spec.max_entries).rev().collect() })
-            }
-            MapType::Ringbuf => {
-                if spec.key_size != 0 || spec.value_size != 0 {
-                    return bad("ring buffers have no key or value");
-                }
-                if !spec.max_entries.is_power_of_two() || spec.max_entries < 16 {
-                    return bad("ring buffer size (max_entries) must be a power of two >= 16");
-                }
-                Store::Ringbuf(Ringbuf { records: VecDeque::new(), used: 0, dropped: 0 })
-            }
+            MapType::Array | MapType::PercpuArray => Store::Array,
+            MapType::Hash => Store::Hash(HashStore { index: HashMap::new(), free: (0..spec.max_entries).rev().collect() }),
+            MapType::Ringbuf => Store::Ringbuf(Ringbuf { records: VecDeque::new(), used: 0, dropped: 0 }),
         };
-        let value_bytes = spec.value_size as u64 * spec.max_entries as u64;
-        let key_bytes = if spec.kind == MapType::Hash { spec.key_size as u64 * spec.max_entries as u64 } else { 0 };
-        let ring_bytes = if spec.kind == MapType::Ringbuf { spec.max_entries as u64 } else { 0 };
-        if value_bytes + key_bytes + ring_bytes > MAX_MAP_BYTES {
-            return bad("larger than MAX_MAP_BYTES (64 MiB)");
-        }
-        let mut values = vec![0u8; value_bytes as usize];
+        let mut values = vec![0u8; spec.value_size as usize * spec.max_entries as usize];
         if let Some(init) = &spec.initial {
-            if init.len() > values.len() {
-                return bad("initial data longer than the value");
-            }
             values[..init.len()].copy_from_slice(init);
         }
         Ok(Map { spec: spec.clone(), values, store })
@@ -365,6 +373,13 @@ pub struct MapSet {
 
 impl MapSet {
     pub fn new(specs: &[MapSpec]) -> Result<MapSet, MapError> {
+        let too_many = |reason| Err(MapError::BadSpec { name: specs.last().map(|s| s.name.clone()).unwrap_or_default(), reason });
+        if specs.len() > MAX_MAPS_PER_OBJECT {
+            return too_many("more than 64 maps in one object");
+        }
+        if specs.iter().map(map_bytes).sum::<u64>() > MAX_OBJECT_MAP_BYTES {
+            return too_many("the object's maps together exceed 256 MiB");
+        }
         Ok(MapSet { maps: specs.iter().map(Map::new).collect::<Result<_, _>>()? })
     }
 
@@ -382,11 +397,11 @@ impl MapSet {
     }
 
     pub fn get(&self, idx: usize) -> Result<&Map, MapError> {
-        self.maps.get(idx).ok_or(MapError::NoSuchMap(idx))
+        self.maps.get(idx).ok_or_else(|| MapError::NoSuchMap(idx))
     }
 
     pub fn get_mut(&mut self, idx: usize) -> Result<&mut Map, MapError> {
-        self.maps.get_mut(idx).ok_or(MapError::NoSuchMap(idx))
+        self.maps.get_mut(idx).ok_or_else(|| MapError::NoSuchMap(idx))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Map> {

@@ -36,7 +36,7 @@ fn parse_case(text: &str) -> Case {
     let mut case = Case::default();
     let mut section = String::new();
     let mut body = String::new();
-    let mut flush = |section: &str, body: &str, case: &mut Case| match section {
+    let flush = |section: &str, body: &str, case: &mut Case| match section {
         "asm" => case.asm = Some(body.to_string()),
         "raw" => case.raw = Some(body.to_string()),
         "mem" => case.mem = body.split_whitespace().map(|b| u8::from_str_radix(b, 16).expect("mem byte")).collect(),

@@ -133,11 +133,33 @@ fn map_of(v: u64) -> Result<usize, HelperError> {
     mem::decode_map_handle(v).ok_or(HelperError::BadArg("argument is not a map pointer"))
 }
 
-/// Copies a key out of program memory; keys may live in a map value, which
-/// the map operation then borrows mutably.
-fn key_of(m: &Mem<'_>, map: usize, ptr: u64) -> Result<vec::Vec<u8>, HelperError> {
+/// A key copied out of program memory (it may live in a map value, which
+/// the map operation then borrows mutably). Small keys stay off the heap.
+enum Key {
+    Small([u8; 64], usize),
+    Large(vec::Vec<u8>),
+}
+
+impl core::ops::Deref for Key {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Key::Small(b, n) => &b[..*n],
+            Key::Large(v) => v,
+        }
+    }
+}
+
+fn key_of(m: &Mem<'_>, map: usize, ptr: u64) -> Result<Key, HelperError> {
     let ks = m.maps.get(map)?.spec().key_size as usize;
-    Ok(m.slice(ptr, ks)?.to_vec())
+    let src = m.slice(ptr, ks)?;
+    Ok(if ks <= 64 {
+        let mut b = [0u8; 64];
+        b[..ks].copy_from_slice(src);
+        Key::Small(b, ks)
+    } else {
+        Key::Large(src.to_vec())
+    })
 }
 
 fn errno_or_zero(r: Result<(), crate::maps::MapError>) -> u64 {

@@ -7,7 +7,7 @@ use super::{ExecError, ExecErrorKind, Helpers, Op};
 use crate::isa::{MAX_CALL_DEPTH, STACK_SIZE};
 
 #[derive(Clone, Copy, Default)]
-struct Frame {
+pub(super) struct Frame {
     ret: usize,
     saved: [u64; 4],
     fp: u64,
@@ -88,16 +88,24 @@ fn atomic<const N: usize>(m: &mut Mem<'_>, addr: u64, op: i64, src: u64, r0: u64
     Ok((old, new))
 }
 
-pub(super) fn run<H: Helpers + ?Sized>(ops: &[Op], m: &mut Mem<'_>, helpers: &mut H, step_limit: u64) -> Result<u64, ExecError> {
+/// Runs `ops`. `budget` bounds the taken jumps and calls (every loop takes a
+/// jump, so straight-line stretches between them are bounded by the program
+/// length); counting only those keeps the check off the ALU path.
+pub(super) fn run<H: Helpers + ?Sized>(
+    ops: &[Op],
+    m: &mut Mem<'_>,
+    helpers: &mut H,
+    frames: &mut [Frame; MAX_CALL_DEPTH],
+    budget: u64,
+) -> Result<u64, ExecError> {
     let mut regs = [0u64; 16];
     let top = (STACK_SIZE * MAX_CALL_DEPTH) as u32;
     regs[1] = mem::addr(mem::TAG_INPUT, 0);
     regs[2] = m.input.len() as u64;
     regs[10] = mem::addr(mem::TAG_STACK, top);
-    let mut frames = [Frame::default(); MAX_CALL_DEPTH];
     let mut depth = 0usize;
     let mut pc = 0usize;
-    let mut steps: u64 = 0;
+    let mut left = budget;
 
     macro_rules! fail {
         ($k:expr) => {
@@ -117,19 +125,24 @@ pub(super) fn run<H: Helpers + ?Sized>(ops: &[Op], m: &mut Mem<'_>, helpers: &mu
         let Some(&op) = ops.get(pc) else {
             return Err(ExecError { pc, kind: ExecErrorKind::PcOutOfRange });
         };
-        steps += 1;
-        if steps > step_limit {
-            return Err(ExecError { pc, kind: ExecErrorKind::StepLimit(step_limit) });
-        }
         pc += 1;
         let d = (op.dst & 15) as usize;
         let s = (op.src & 15) as usize;
         let imm = op.imm as u64;
         let imm32 = op.imm as u32 as u64;
         let ea = |base: u64| base.wrapping_add(op.off as i64 as u64);
+        macro_rules! spend {
+            () => {
+                if left == 0 {
+                    fail!(ExecErrorKind::StepLimit(budget));
+                }
+                left -= 1;
+            };
+        }
         macro_rules! jump {
             ($cond:expr) => {
                 if $cond {
+                    spend!();
                     pc = pc.wrapping_add(op.off as isize as usize);
                 }
             };
@@ -301,7 +314,10 @@ pub(super) fn run<H: Helpers + ?Sized>(ops: &[Op], m: &mut Mem<'_>, helpers: &mu
             0xdd => jump!((regs[d] as i64) <= regs[s] as i64),
 
             // Jumps, 32-bit comparisons; `ja32` takes its offset from imm.
-            0x06 => pc = pc.wrapping_add(op.imm as isize as usize),
+            0x06 => {
+                spend!();
+                pc = pc.wrapping_add(op.imm as isize as usize);
+            }
             0x16 => jump!(regs[d] as u32 == imm32 as u32),
             0x1e => jump!(regs[d] as u32 == regs[s] as u32),
             0x26 => jump!(regs[d] as u32 > imm32 as u32),
@@ -327,6 +343,7 @@ pub(super) fn run<H: Helpers + ?Sized>(ops: &[Op], m: &mut Mem<'_>, helpers: &mu
 
             // Calls and exit.
             0x85 | 0x8d => {
+                spend!();
                 if op.code == 0x85 && op.src == crate::isa::PSEUDO_CALL {
                     if depth + 1 >= MAX_CALL_DEPTH {
                         fail!(ExecErrorKind::CallDepth);
@@ -338,8 +355,10 @@ pub(super) fn run<H: Helpers + ?Sized>(ops: &[Op], m: &mut Mem<'_>, helpers: &mu
                 } else if op.code == 0x8d || op.src == 0 {
                     // `callx` (ubpf/bpf_conformance): the helper ID is in dst.
                     let id = if op.code == 0x8d { regs[d] as i32 } else { op.imm as i32 };
-                    let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-                    match helpers.call(id, &args, m) {
+                    // Borrowed in place: copying r1-r5 out costs a
+                    // store-forwarding stall right after the stores.
+                    let args = <&[u64; 5]>::try_from(&regs[1..6]).unwrap_or(&[0; 5]);
+                    match helpers.call(id, args, m) {
                         Ok(v) => regs[0] = v,
                         Err(err) => fail!(ExecErrorKind::Helper { id, err }),
                     }

@@ -128,7 +128,7 @@ pub enum ExecErrorKind {
     Fault(#[from] Fault),
     #[error("bpf-to-bpf call depth exceeds {max}", max = isa::MAX_CALL_DEPTH)]
     CallDepth,
-    #[error("step limit of {0} instructions reached (runaway program)")]
+    #[error("limit of {0} taken jumps and calls reached (runaway program)")]
     StepLimit(u64),
     #[error("no program with index {0}")]
     NoSuchProgram(usize),
@@ -144,8 +144,9 @@ pub struct ExecError {
     pub kind: ExecErrorKind,
 }
 
-/// Default step limit: generous for verified (bounded) programs, small
-/// enough that a runaway one returns within a fraction of a second.
+/// Default budget of taken jumps and calls per run: generous for verified
+/// (bounded) programs, small enough that a runaway one returns within a
+/// fraction of a second.
 pub const DEFAULT_STEP_LIMIT: u64 = 1 << 24;
 
 /// Reusable execution state: the stack (all frames) and the ring-buffer
@@ -155,6 +156,8 @@ pub const DEFAULT_STEP_LIMIT: u64 = 1 << 24;
 pub struct Vm {
     stack: Vec<u8>,
     reservations: Vec<Option<mem::Reservation>>,
+    frames: [exec::Frame; isa::MAX_CALL_DEPTH],
+    /// Taken jumps and calls one run may make before it is stopped.
     pub step_limit: u64,
 }
 
@@ -166,7 +169,7 @@ impl Default for Vm {
 
 impl Vm {
     pub fn new() -> Vm {
-        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), step_limit: DEFAULT_STEP_LIMIT }
+        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), frames: Default::default(), step_limit: DEFAULT_STEP_LIMIT }
     }
 
     /// Runs `prog` with r1 = the input (r2 = its length) and returns r0.
@@ -178,12 +181,14 @@ impl Vm {
         helpers: &mut H,
     ) -> Result<u64, ExecError> {
         let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations };
-        let r = exec::run(&prog.ops, &mut m, helpers, self.step_limit);
+        let r = exec::run(&prog.ops, &mut m, helpers, &mut self.frames, self.step_limit);
         // Records a faulting program reserved but never submitted give their
         // space back; the verifier forbids leaking them in accepted programs.
-        for r in self.reservations.drain(..).flatten() {
-            if let Ok(map) = maps.get_mut(r.map) {
-                let _ = map.ringbuf_release(r.data.len());
+        if !self.reservations.is_empty() {
+            for r in self.reservations.drain(..).flatten() {
+                if let Ok(map) = maps.get_mut(r.map) {
+                    let _ = map.ringbuf_release(r.data.len());
+                }
             }
         }
         r

@@ -213,8 +213,12 @@ pub fn parse(bytes: &[u8]) -> Result<Object, LoadError> {
             });
         }
     }
-    if cx.maps.len() > crate::interp::mem::MAX_MAPS {
-        return Err(err(None, None, LoadErrorKind::BadMap(format!("{} maps, more than the limit of {}", cx.maps.len(), crate::interp::mem::MAX_MAPS))));
+    if cx.maps.len() > crate::maps::MAX_MAPS_PER_OBJECT {
+        return Err(err(None, None, LoadErrorKind::BadMap(format!("{} maps, more than the limit of {}", cx.maps.len(), crate::maps::MAX_MAPS_PER_OBJECT))));
+    }
+    let total: u64 = cx.maps.iter().map(crate::maps::map_bytes).sum();
+    if total > crate::maps::MAX_OBJECT_MAP_BYTES {
+        return Err(err(None, None, LoadErrorKind::BadMap(format!("the maps need {total} bytes together, more than the limit of 256 MiB"))));
     }
     let mut programs = Vec::new();
     for i in 0..n {
@@ -238,6 +242,9 @@ fn read_btf_maps(cx: &mut Ctx<'_>) -> Result<(), LoadError> {
     };
     let btf = btf::Btf::parse(cx.sec_bytes(btf_idx)?).map_err(|e| err(Some(".BTF"), None, LoadErrorKind::Btf(e)))?;
     let defs = btf.map_defs().map_err(|(sym, e)| err(Some(".maps"), Some(&sym), LoadErrorKind::Btf(e)))?;
+    if defs.len() > crate::maps::MAX_MAPS_PER_OBJECT {
+        return Err(err(Some(".maps"), None, LoadErrorKind::BadMap(format!("{} maps, more than the limit of {}", defs.len(), crate::maps::MAX_MAPS_PER_OBJECT))));
+    }
     for d in defs {
         let bad = |why: String| err(Some(".maps"), Some(&d.name), LoadErrorKind::BadMap(why));
         let raw_kind = d.kind.ok_or_else(|| bad("missing __uint(type, ...)".into()))?;
@@ -250,8 +257,8 @@ fn read_btf_maps(cx: &mut Ctx<'_>) -> Result<(), LoadError> {
             (d.key_size.ok_or_else(|| bad("missing key type or key_size".into()))?, d.value_size.ok_or_else(|| bad("missing value type or value_size".into()))?)
         };
         let spec = MapSpec { name: d.name.clone(), kind, key_size, value_size, max_entries, initial: None, read_only: false };
-        // Check sizes now so the error names the map, not a later allocation.
-        crate::maps::Map::new(&spec).map_err(|e| bad(e.to_string()))?;
+        // Check the definition now so the error names the map.
+        crate::maps::check_spec(&spec).map_err(|e| bad(e.to_string()))?;
         cx.maps.push(spec);
     }
     let _ = maps_idx;

@@ -12,7 +12,10 @@ use bpf_runtime::helpers::Env;
 /// or fails: these tests need real clang output, they never skip.
 pub fn build_prog(name: &str) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs").join(format!("{name}.c"));
-    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bpf-progs");
+    // Integration tests get a scratch dir from cargo; examples use the
+    // system temp dir.
+    let tmp = option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let out_dir = tmp.join(format!("bpf-progs-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join(format!("{name}.o"));
     let res = Command::new("clang")
@@ -23,7 +26,9 @@ pub fn build_prog(name: &str) -> Vec<u8> {
         .output()
         .unwrap_or_else(|e| panic!("cannot run clang (apt-get install clang libbpf-dev): {e}"));
     assert!(res.status.success(), "clang failed on {}:\n{}", src.display(), String::from_utf8_lossy(&res.stderr));
-    std::fs::read(&out).unwrap()
+    let bytes = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    bytes
 }
 
 /// Every example program, by file name.

@@ -1,0 +1,212 @@
+//! Interpreter speed, ours against plain rbpf on the same programs, in one
+//! run: `cargo bench -p bpf-runtime --bench interp`.
+//!
+//! - noop: `bpf-progs/noop.c` as clang compiles it (ns per execution);
+//! - count: a hash-map counter (lookup, increment, update on a miss) written
+//!   without atomics, because rbpf has no atomic instructions; ours also
+//!   runs clang's `bpf-progs/count.c`, which uses `lock xadd`;
+//! - alu: a loop of 1,003 ALU and jump instructions (ns per instruction).
+//!
+//! Both VMs call the same map implementation (`bpf_runtime::maps::Map`), so
+//! the difference is the VM. Numbers are printed, never asserted.
+
+use std::cell::RefCell;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use bpf_runtime::asm::assemble;
+use bpf_runtime::helpers::{Env, LinuxHelpers};
+use bpf_runtime::interp::{Input, Prepared, Vm};
+use bpf_runtime::isa::{Insn, PSEUDO_MAP_FD};
+use bpf_runtime::loader;
+use bpf_runtime::maps::{Map, MapSet};
+use bpf_runtime::spec::{MapSpec, MapType};
+
+const FUNC_IP: u64 = 0xffff_ffff_8100_1000;
+
+struct BenchEnv;
+impl Env for BenchEnv {
+    fn ktime_ns(&mut self) -> u64 {
+        0
+    }
+    fn trace(&mut self, _: &str) {}
+    fn prandom_u32(&mut self) -> u32 {
+        0
+    }
+    fn pid_tgid(&mut self) -> u64 {
+        0
+    }
+    fn comm(&mut self) -> [u8; 16] {
+        [0; 16]
+    }
+    fn func_ip(&mut self) -> u64 {
+        FUNC_IP
+    }
+}
+
+fn counts_spec() -> MapSpec {
+    MapSpec { name: "counts".into(), kind: MapType::Hash, key_size: 8, value_size: 8, max_entries: 1024, initial: None, read_only: false }
+}
+
+const COUNT_ASM: &str = "
+call 173
+stxdw [%r10-8], %r0
+lddw %r1, 0
+mov %r2, %r10
+add %r2, -8
+call 1
+jeq %r0, 0, miss
+ldxdw %r1, [%r0]
+add %r1, 1
+stxdw [%r0], %r1
+mov %r0, 0
+exit
+miss:
+stdw [%r10-16], 1
+lddw %r1, 0
+mov %r2, %r10
+add %r2, -8
+mov %r3, %r10
+add %r3, -16
+mov %r4, 0
+call 2
+mov %r0, 0
+exit";
+
+const ALU_ASM: &str = "
+mov %r0, 0
+mov %r1, 0
+loop:
+add %r0, %r1
+xor %r0, 0x5a
+mul %r0, 3
+add %r1, 1
+jlt %r1, 200, loop
+exit";
+const ALU_STEPS: f64 = 2.0 + 200.0 * 5.0 + 1.0;
+
+fn clang_prog(name: &str) -> Vec<Insn> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs").join(format!("{name}.c"));
+    let out = std::env::temp_dir().join(format!("bpf-bench-{name}-{}.o", std::process::id()));
+    let st = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang (apt-get install clang libbpf-dev)");
+    assert!(st.success());
+    let obj = loader::parse(&std::fs::read(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(PathBuf::from(&out));
+    obj.programs[0].insns.clone()
+}
+
+fn bytes(insns: &[Insn]) -> Vec<u8> {
+    insns.iter().flat_map(|i| i.encode()).collect()
+}
+
+/// ns per call of `f`, best of five rounds of `iters` calls.
+fn time(iters: u32, mut f: impl FnMut() -> u64) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            black_box(f());
+        }
+        best = best.min(t.elapsed().as_nanos() as f64 / iters as f64);
+    }
+    best
+}
+
+// rbpf helpers are plain `fn`s, so its map lives in a thread-local.
+thread_local! {
+    static RB_MAP: RefCell<Map> = RefCell::new(Map::new(&counts_spec()).unwrap());
+}
+
+fn rb_func_ip(_: u64, _: u64, _: u64, _: u64, _: u64) -> u64 {
+    FUNC_IP
+}
+
+fn rb_lookup(_map: u64, key: u64, _: u64, _: u64, _: u64) -> u64 {
+    // SAFETY: rbpf passes a pointer into its own stack, which it checked
+    // when the program stored the key there; keys are 8 bytes.
+    let key = unsafe { std::slice::from_raw_parts(key as *const u8, 8) };
+    RB_MAP.with(|m| {
+        let mut m = m.borrow_mut();
+        match m.lookup_offset(key).unwrap() {
+            Some(off) => m.values_mut().0[off..].as_mut_ptr() as u64,
+            None => 0,
+        }
+    })
+}
+
+fn rb_update(_map: u64, key: u64, value: u64, flags: u64, _: u64) -> u64 {
+    // SAFETY: as in `rb_lookup`; key and value are 8 bytes on rbpf's stack.
+    let (key, value) = unsafe { (std::slice::from_raw_parts(key as *const u8, 8), std::slice::from_raw_parts(value as *const u8, 8)) };
+    RB_MAP.with(|m| m.borrow_mut().update(key, value, flags).map_or_else(|e| e.errno() as u64, |_| 0))
+}
+
+fn rbpf_vm(code: &[u8]) -> rbpf::EbpfVmRaw<'_> {
+    let mut vm = rbpf::EbpfVmRaw::new(Some(code)).unwrap();
+    vm.register_helper(173, rb_func_ip).unwrap();
+    vm.register_helper(1, rb_lookup).unwrap();
+    vm.register_helper(2, rb_update).unwrap();
+    let (start, len) = RB_MAP.with(|m| {
+        let mut m = m.borrow_mut();
+        let v = m.values_mut().0;
+        (v.as_ptr() as u64, v.len() as u64)
+    });
+    vm.register_allowed_memory(start..start + len);
+    vm
+}
+
+fn main() {
+    let noop = clang_prog("noop");
+    let count_clang = clang_prog("count");
+    let mut count = assemble(COUNT_ASM).unwrap();
+    let alu = assemble(ALU_ASM).unwrap();
+    // rbpf gets the map's lddw as a plain constant; ours names map 0.
+    let count_rbpf = bytes(&count);
+    for i in (0..count.len()).filter(|&i| count[i].opc == bpf_runtime::isa::LDDW).collect::<Vec<_>>() {
+        count[i].src = PSEUDO_MAP_FD;
+    }
+
+    let mut vm = Vm::new();
+    let mut maps = MapSet::new(&[counts_spec()]).unwrap();
+    let mut env = BenchEnv;
+    let ctx = [0u8; 64];
+    let mut ours = |prog: &Prepared, maps: &mut MapSet| vm.run(prog, Input::ReadOnly(&ctx), maps, &mut LinuxHelpers { env: &mut env }).unwrap();
+
+    let p_noop = Prepared::new(&noop, 0).unwrap();
+    let p_count = Prepared::new(&count, 1).unwrap();
+    let p_count_clang = Prepared::new(&count_clang, 1).unwrap();
+    let p_alu = Prepared::new(&alu, 0).unwrap();
+
+    let o_noop = time(2_000_000, || ours(&p_noop, &mut maps));
+    let o_count = time(1_000_000, || ours(&p_count, &mut maps));
+    let o_count_clang = time(1_000_000, || ours(&p_count_clang, &mut maps));
+    let o_alu = time(20_000, || ours(&p_alu, &mut maps)) / ALU_STEPS;
+    let total = maps.get(0).unwrap().lookup(&FUNC_IP.to_le_bytes()).unwrap().map(|v| u64::from_le_bytes(v.try_into().unwrap()));
+    assert_eq!(total, Some(2 * 5 * 1_000_000), "both count programs counted every call");
+
+    let (noop_b, alu_b) = (bytes(&noop), bytes(&alu));
+    let rb_noop = rbpf_vm(&noop_b);
+    let rb_count = rbpf_vm(&count_rbpf);
+    let rb_alu = rbpf_vm(&alu_b);
+    let mut mem = [0u8; 64];
+    let r_noop = time(2_000_000, || rb_noop.execute_program(&mut mem).unwrap());
+    let r_count = time(1_000_000, || rb_count.execute_program(&mut mem).unwrap());
+    let r_alu = time(20_000, || rb_alu.execute_program(&mut mem).unwrap()) / ALU_STEPS;
+    let rb_total = RB_MAP.with(|m| m.borrow().lookup(&FUNC_IP.to_le_bytes()).unwrap().map(|v| u64::from_le_bytes(v.try_into().unwrap())));
+    assert_eq!(rb_total, Some(5 * 1_000_000), "rbpf's count ran once per call");
+
+    println!("{:<34} {:>12} {:>12} {:>8}", "benchmark", "ours", "rbpf 0.4", "ratio");
+    let row = |name: &str, o: f64, r: f64, unit: &str| println!("{name:<34} {:>9.2} {unit} {:>9.2} {unit} {:>7.2}x", o, r, r / o);
+    row("noop (ns/exec)", o_noop, r_noop, "ns");
+    row("count, hash update (ns/exec)", o_count, r_count, "ns");
+    row("alu loop, 1003 insns (ns/insn)", o_alu, r_alu, "ns");
+    println!("{:<34} {:>9.2} ns {:>12}", "count.c from clang, atomic (ns/exec)", o_count_clang, "n/a (no atomics)");
+    println!("goals: <= 2 ns/insn on the ALU loop, count <= 50 ns");
+}
