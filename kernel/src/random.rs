@@ -6,19 +6,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 static STATE: AtomicU64 = AtomicU64::new(0);
 
-fn rdrand() -> Option<u64> {
-    if crate::arch::cpu::cpuid(1, 0).ecx & (1 << 30) == 0 {
-        return None;
-    }
-    let v: u64;
-    let ok: u8;
-    // SAFETY: rdrand is available (checked above) and only writes registers.
-    unsafe { core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
-    (ok != 0).then_some(v)
-}
-
 pub fn init() {
-    let seed = crate::arch::cpu::rdtsc() ^ rdrand().unwrap_or(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d;
+    let seed = crate::arch::cpu::rdtsc() ^ crate::arch::cpu::rdrand().unwrap_or(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d;
     STATE.store(seed | 1, Ordering::Relaxed);
 }
 

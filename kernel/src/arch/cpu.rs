@@ -6,7 +6,6 @@ pub const MSR_LSTAR: u32 = 0xC000_0082;
 pub const MSR_FMASK: u32 = 0xC000_0084;
 pub const MSR_FS_BASE: u32 = 0xC000_0100;
 pub const MSR_GS_BASE: u32 = 0xC000_0101;
-pub const MSR_KERNEL_GS_BASE: u32 = 0xC000_0102;
 
 pub fn rdmsr(msr: u32) -> u64 {
     let (lo, hi): (u32, u32);
@@ -91,9 +90,16 @@ pub fn enable_user_fpu() {
     }
 }
 
-/// Waits politely in a polling loop.
-pub fn spin_hint() {
-    core::hint::spin_loop();
+/// A hardware random number, if the CPU has RDRAND and it delivered one.
+pub fn rdrand() -> Option<u64> {
+    if cpuid(1, 0).ecx & (1 << 30) == 0 {
+        return None;
+    }
+    let v: u64;
+    let ok: u8;
+    // SAFETY: rdrand is available (checked above) and only writes registers.
+    unsafe { core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
+    (ok != 0).then_some(v)
 }
 
 /// Stops the CPU for good (interrupts off).

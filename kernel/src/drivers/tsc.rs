@@ -53,7 +53,3 @@ pub fn monotonic_ns() -> u64 {
     let d = rdtsc().saturating_sub(TSC_AT_BOOT.load(Ordering::Relaxed));
     (d as u128 * 1_000_000_000 / hz() as u128) as u64
 }
-
-pub fn boot_tsc() -> u64 {
-    TSC_AT_BOOT.load(Ordering::Relaxed)
-}

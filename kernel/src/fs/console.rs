@@ -49,8 +49,3 @@ pub fn read_stdin(buf: &mut [u8]) -> usize {
         }
     }
 }
-
-/// Whether a read would return at once (for poll-like checks).
-pub fn stdin_eof() -> bool {
-    STDIN.lock().eof
-}

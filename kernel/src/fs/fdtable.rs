@@ -68,9 +68,4 @@ impl FdTable {
             _ => Err(Errno::EBADF),
         }
     }
-
-    /// Open descriptor numbers (for /proc/self/fd).
-    pub fn open_fds(&self) -> impl Iterator<Item = usize> + '_ {
-        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i)
-    }
 }

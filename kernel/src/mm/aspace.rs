@@ -273,19 +273,4 @@ impl AddressSpace {
             }
         }
     }
-
-    /// Bytes of user memory actually backed by frames (for reports).
-    pub fn mapped_bytes(&self) -> u64 {
-        let mut n = 0;
-        for (s, v) in self.vmas() {
-            let mut va = s;
-            while va < v.end {
-                if paging::has_frame(va) {
-                    n += PAGE_SIZE;
-                }
-                va += PAGE_SIZE;
-            }
-        }
-        n
-    }
 }

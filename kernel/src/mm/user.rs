@@ -48,12 +48,6 @@ pub fn copy_to_user(mm: &mut AddressSpace, addr: u64, data: &[u8]) -> Result<(),
     for_each_chunk(mm, addr, data.len(), true, |phys, off, n| write_phys(phys, &data[off..off + n]))
 }
 
-/// Zero-fills user memory (e.g. the bss tail of a segment).
-pub fn zero_user(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<(), Errno> {
-    static ZEROS: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
-    for_each_chunk(mm, addr, len, true, |phys, _, n| write_phys(phys, &ZEROS[..n]))
-}
-
 pub fn read_bytes(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut v = alloc::vec![0u8; len];
     copy_from_user(mm, addr, &mut v)?;

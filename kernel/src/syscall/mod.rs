@@ -16,14 +16,12 @@ use linux_abi::Errno;
 pub type SysResult = Result<usize, Errno>;
 type Handler = fn(&mut Args) -> SysResult;
 
-/// A syscall's arguments with checked decoders, plus the saved frame for
-/// the few calls that need more (arch_prctl, exit).
-pub struct Args<'a> {
+/// A syscall's arguments with checked decoders.
+pub struct Args {
     raw: [u64; 6],
-    pub frame: &'a mut SyscallFrame,
 }
 
-impl Args<'_> {
+impl Args {
     pub fn u64(&self, i: usize) -> u64 {
         self.raw[i]
     }
@@ -197,8 +195,7 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
     let handler = usize::try_from(n).ok().and_then(|i| TABLE.get(i)).copied().flatten();
     let ret = match handler {
         Some(h) => {
-            let raw = frame.args();
-            let mut args = Args { raw, frame };
+            let mut args = Args { raw: frame.args() };
             match h(&mut args) {
                 Ok(v) => v as u64,
                 Err(e) => e.as_ret() as u64,
