@@ -10,7 +10,7 @@ pub enum RunError {
     QemuNotFound { qemu: String },
     #[error("--accel kvm: {0}")]
     KvmUnavailable(String),
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}: {why}", path.display())]
     BadApp { path: PathBuf, why: String },

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds the kernel and the host
+# tools, then `cargo test --release` over the default workspace members (all
+# host crates and the end-to-end suite, which boots the real kernel in QEMU).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "cargo kernel (the unikernel image)"
+cargo kernel
+step "cargo build --release (ushell and the host crates)"
+cargo build --release
+step "cargo test --release"
+cargo test --release
+step "all tests passed"
