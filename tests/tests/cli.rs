@@ -5,6 +5,8 @@ use e2e::{app, Vm};
 use std::path::Path;
 use std::process::Command;
 
+const HOST_FAILURE: Option<i32> = Some(runproto::HOST_FAILURE_STATUS);
+
 fn host_busybox(args: &[&str], stdin: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut c = Command::new("/bin/busybox")
@@ -91,7 +93,7 @@ fn rootfs_tree_is_the_guest_root() {
 #[test]
 fn timeout_kills_the_vm_with_status_125() {
     let out = Vm::new("/bin/busybox").args(["sleep", "600"]).timeout(5).run();
-    assert_eq!(out.status, Some(125), "{}", out.describe());
+    assert_eq!(out.status, HOST_FAILURE, "{}", out.describe());
     assert!(out.stderr.contains("timed out after 5 s"), "{}", out.describe());
 }
 
@@ -103,7 +105,7 @@ fn ushell(args: &[&str]) -> std::process::Output {
 fn missing_kernel_says_how_to_build_it() {
     let out = ushell(&["run", "-q", "--kernel", "/nonexistent/kernel", "/bin/busybox", "true"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(out.status.code(), HOST_FAILURE, "{err}");
     assert!(err.contains("/nonexistent/kernel") && err.contains("cargo kernel"), "{err}");
 }
 
@@ -125,7 +127,7 @@ fn apps_it_cannot_run_get_clear_errors() {
         }
         let out = ushell(&["run", "-q", "--kernel", k, path]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{path}: {err}");
+        assert_eq!(out.status.code(), HOST_FAILURE, "{path}: {err}");
         assert!(err.contains(want), "{path}: want {want:?} in {err}");
     }
     // A dynamically linked host binary: the loader is not in the initrd.
@@ -136,7 +138,7 @@ fn apps_it_cannot_run_get_clear_errors() {
         Some(p) => {
             let out = ushell(&["run", "-q", "--kernel", k, p]);
             let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(125), "{err}");
+            assert_eq!(out.status.code(), HOST_FAILURE, "{err}");
             assert!(err.contains("dynamically linked"), "{err}");
         }
         None => println!("note: no dynamically linked /bin/ls or /usr/bin/env here; that case was not checked"),
