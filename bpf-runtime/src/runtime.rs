@@ -18,7 +18,7 @@ use crate::verifier::{self, VerifierError};
 pub enum Error {
     #[error("{0}")]
     Load(#[from] LoadError),
-    #[error("program `{program}` (section `{section}`) rejected: instruction {}: {:?}", .err.insn, .err.kind)]
+    #[error("program `{program}` (section `{section}`) rejected: {err}")]
     Rejected { program: String, section: String, err: VerifierError },
     #[error(transparent)]
     Map(#[from] MapError),

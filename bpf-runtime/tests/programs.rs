@@ -1,37 +1,33 @@
-//! The example programs in `bpf-progs/`, compiled by clang, through the
-//! loader and the interpreter with real maps.
-//!
-//! Execution here is built from the public pieces (`loader::parse`,
-//! `MapSet`, `Prepared`) so that it tests the loader and the runtime on their
-//! own; `examples_verify.rs` checks the verifier's verdict on the same
-//! objects through `runtime::load`.
+//! The example programs in `bpf-progs/`, compiled by clang, loaded the way
+//! the kernel loads them (`runtime::load`: parse, verify, allocate maps) and
+//! run against their real maps. `verifier_examples.rs` checks the verdicts
+//! on the programs that must be rejected.
 
 mod common;
 
-use bpf_runtime::helpers::LinuxHelpers;
-use bpf_runtime::interp::{Input, Prepared, Vm};
-use bpf_runtime::loader::{self, LoadErrorKind, Object};
-use bpf_runtime::maps::MapSet;
+use bpf_runtime::interp::Vm;
+use bpf_runtime::loader::{self, LoadErrorKind};
+use bpf_runtime::runtime::{self, Loaded};
 use bpf_runtime::spec::{MapType, ProgType};
 use common::{build_prog, TestEnv};
 
 struct Inst {
-    obj: Object,
-    maps: MapSet,
-    progs: Vec<Prepared>,
+    obj: loader::Object,
+    loaded: Loaded,
+    vm: Vm,
 }
 
 fn instantiate(name: &str) -> Inst {
-    let obj = loader::parse(&build_prog(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let maps = MapSet::new(&obj.maps).unwrap();
-    let progs = obj.programs.iter().map(|p| Prepared::new(&p.insns, obj.maps.len()).unwrap()).collect();
-    Inst { obj, maps, progs }
+    let bytes = build_prog(name);
+    let obj = loader::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let loaded = runtime::load(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    Inst { obj, loaded, vm: Vm::new() }
 }
 
 impl Inst {
     fn run(&mut self, prog: &str, ctx: &[u8], env: &mut TestEnv) -> u64 {
-        let i = self.obj.programs.iter().position(|p| p.name == prog).unwrap();
-        Vm::new().run(&self.progs[i], Input::ReadOnly(ctx), &mut self.maps, &mut LinuxHelpers { env }).unwrap()
+        let i = self.loaded.find(prog).unwrap();
+        self.loaded.run(&mut self.vm, i, ctx, env).unwrap()
     }
 }
 
@@ -40,6 +36,9 @@ fn every_example_compiles_and_parses() {
     for name in common::EXAMPLES {
         let obj = loader::parse(&build_prog(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!obj.programs.is_empty(), "{name}");
+        // loop_fail and oob exist to be rejected by the verifier.
+        let loads = runtime::load(&build_prog(name));
+        assert_eq!(loads.is_ok(), !["loop_fail", "oob"].contains(name), "{name}: {:?}", loads.err());
     }
 }
 
@@ -75,7 +74,7 @@ fn count_and_get_count_share_a_hash_map() {
         env.func_ip = ip;
         assert_eq!(inst.run("count", &ctx, &mut env), 0);
     }
-    let counts = inst.maps.get(0).unwrap();
+    let counts = inst.loaded.maps.get(0).unwrap();
     assert_eq!(counts.len(), 2);
     assert_eq!(counts.lookup(&0x1234u64.to_le_bytes()).unwrap().unwrap(), 3u64.to_le_bytes());
     assert_eq!(counts.lookup(&0x5678u64.to_le_bytes()).unwrap().unwrap(), 1u64.to_le_bytes());
@@ -95,7 +94,7 @@ fn ringbuf_program_emits_events_and_updates_globals() {
     for _ in 0..3 {
         assert_eq!(inst.run("on_openat", &ctx, &mut env), 0);
     }
-    let events = inst.maps.get_mut(0).unwrap();
+    let events = inst.loaded.maps.get_mut(0).unwrap();
     for seq in 1000..1003u64 {
         let rec = events.ringbuf_pop().unwrap().expect("one record per call");
         assert_eq!(rec.len(), 48);
@@ -107,8 +106,8 @@ fn ringbuf_program_emits_events_and_updates_globals() {
         assert_eq!(&rec[32..40], b"testapp\0");
     }
     assert_eq!(events.ringbuf_pop().unwrap(), None);
-    let bss = inst.maps.find(".bss").unwrap();
-    assert_eq!(inst.maps.get(bss).unwrap().lookup(&0u32.to_le_bytes()).unwrap().unwrap(), 3u64.to_le_bytes());
+    let bss = inst.loaded.maps.find(".bss").unwrap();
+    assert_eq!(inst.loaded.maps.get(bss).unwrap().lookup(&0u32.to_le_bytes()).unwrap().unwrap(), 3u64.to_le_bytes());
 }
 
 #[test]
@@ -119,7 +118,7 @@ fn ringbuf_full_drops_records_without_faulting() {
     for _ in 0..100 {
         assert_eq!(inst.run("on_openat", &[0u8; 64], &mut env), 0);
     }
-    let events = inst.maps.get(0).unwrap();
+    let events = inst.loaded.maps.get(0).unwrap();
     assert_eq!(events.len(), 4096 / 56);
     assert_eq!(events.ringbuf_dropped(), 100 - 4096 / 56);
 }
