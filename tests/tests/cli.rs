@@ -161,3 +161,23 @@ fn dry_run_prints_the_qemu_command() {
     assert!(list.contains("bin/busybox") && list.contains(".ushell/argv"), "initrd lacks entries");
     std::fs::remove_dir_all(Path::new(initrd).parent().unwrap()).unwrap();
 }
+
+#[test]
+fn auto_accel_explains_its_choice_and_quiet_hides_it() {
+    let out = Vm::new(app("hello", "musl")).accel("auto").run();
+    let line = out.stderr.lines().find(|l| l.starts_with("ushell: accel ")).unwrap_or_default().to_string();
+    assert!(line.contains('(') && line.ends_with(')'), "no accelerator line with a reason:\n{}", out.describe());
+    let pvm = Path::new("/sys/module/kvm_pvm").exists();
+    if pvm || !Path::new("/dev/kvm").exists() {
+        assert!(line.starts_with("ushell: accel tcg"), "{line}");
+    }
+    if pvm {
+        assert!(line.contains("PVM"), "{line}");
+    }
+    // On PVM this boots with TCG; on hardware KVM with KVM: either way hello runs.
+    assert_eq!((out.status, out.stdout_str().as_str()), (Some(0), "hello, world\n"), "{}", out.describe());
+
+    let quiet = Vm::new(app("hello", "musl")).opt("-q").run();
+    assert!(!quiet.stderr.contains("ushell: accel"), "{}", quiet.describe());
+    assert_eq!(quiet.status, Some(0), "{}", quiet.describe());
+}
