@@ -3,8 +3,11 @@
  * Under QEMU TCG with `-icount shift=0,sleep=off` the guest TSC advances one
  * tick per guest instruction, so rdtsc differences count instructions.
  *
- *   bench [exit-port] syscall  -> "GUESTBENCH main_tsc=T syscall_min=S ..."
+ *   bench [exit-port] syscall  -> "GUESTBENCH entry_tsc=T main_tsc=T sys_min=S ..."
  *   bench [exit-port] hello    -> "hello, world"
+ *
+ * Link with `-Wl,-e,bench_entry`: the TSC is read at the app's very first
+ * instruction, before musl's _start runs.
  *
  * `exit-port`: end the run through QEMU's isa-debug-exit (port 0xf4), for
  * Linux as /init, which must never return (and halts instead of powering
@@ -17,6 +20,20 @@
 #include <unistd.h>
 #include <sys/io.h>
 #include <sys/syscall.h>
+
+/* The TSC at the app's first instruction. Nothing at process entry is
+ * needed in rax or rdx (musl's _start only reads rsp), so rdtsc may clobber
+ * them; rdx is zeroed again as the ABI asks (no exit handler to register). */
+uint64_t entry_tsc;
+__asm__(".text\n"
+	".globl bench_entry\n"
+	"bench_entry:\n"
+	"	rdtsc\n"
+	"	shl $32, %rdx\n"
+	"	or %rdx, %rax\n"
+	"	mov %rax, entry_tsc(%rip)\n"
+	"	xor %edx, %edx\n"
+	"	jmp _start\n");
 
 static inline uint64_t rdtsc(void)
 {
@@ -44,15 +61,25 @@ static inline long raw_nothing(void)
 #define ITERS 2000
 #define REPS 25
 
-static uint64_t time_loop(int with_syscall)
+enum loop { LOOP_RAW, LOOP_EMPTY, LOOP_LIBC };
+
+static uint64_t time_loop(enum loop kind)
 {
 	uint64_t t0 = rdtsc();
-	if (with_syscall)
+	switch (kind) {
+	case LOOP_RAW:
 		for (int i = 0; i < ITERS; i++)
 			raw_getppid();
-	else
+		break;
+	case LOOP_EMPTY:
 		for (int i = 0; i < ITERS; i++)
 			raw_nothing();
+		break;
+	case LOOP_LIBC: /* musl's syscall() wrapper, as most code would call it */
+		for (int i = 0; i < ITERS; i++)
+			syscall(SYS_getppid);
+		break;
+	}
 	return rdtsc() - t0;
 }
 
@@ -67,26 +94,31 @@ static int cmp_u64(const void *a, const void *b)
  * the median is printed too so a reader can see the spread. */
 static void bench_syscall(uint64_t main_tsc)
 {
-	uint64_t sys[REPS], empty[REPS];
-	time_loop(1); /* warm-up: caches, TLB, lazy kernel state */
-	time_loop(0);
+	uint64_t sys[REPS], empty[REPS], libc[REPS];
+	/* warm-up: caches, TLB, lazy kernel state */
+	time_loop(LOOP_RAW);
+	time_loop(LOOP_EMPTY);
+	time_loop(LOOP_LIBC);
 	for (int r = 0; r < REPS; r++) {
-		sys[r] = time_loop(1);
-		empty[r] = time_loop(0);
+		sys[r] = time_loop(LOOP_RAW);
+		empty[r] = time_loop(LOOP_EMPTY);
+		libc[r] = time_loop(LOOP_LIBC);
 	}
 	qsort(sys, REPS, sizeof sys[0], cmp_u64);
 	qsort(empty, REPS, sizeof empty[0], cmp_u64);
-	printf("GUESTBENCH main_tsc=%llu iters=%d reps=%d sys_min=%llu sys_med=%llu "
-	       "empty_min=%llu empty_med=%llu ppid=%ld\n",
-	       (unsigned long long)main_tsc, ITERS, REPS,
+	qsort(libc, REPS, sizeof libc[0], cmp_u64);
+	printf("GUESTBENCH entry_tsc=%llu main_tsc=%llu iters=%d reps=%d sys_min=%llu sys_med=%llu "
+	       "empty_min=%llu empty_med=%llu libc_min=%llu libc_med=%llu ppid=%ld\n",
+	       (unsigned long long)entry_tsc, (unsigned long long)main_tsc, ITERS, REPS,
 	       (unsigned long long)sys[0], (unsigned long long)sys[REPS / 2],
 	       (unsigned long long)empty[0], (unsigned long long)empty[REPS / 2],
+	       (unsigned long long)libc[0], (unsigned long long)libc[REPS / 2],
 	       raw_getppid());
 }
 
 int main(int argc, char **argv)
 {
-	/* First thing in main (not _start: libc start-up runs before it). */
+	/* libc start-up ran between entry_tsc and here. */
 	uint64_t main_tsc = rdtsc();
 	int exit_port = 0, i = 1;
 	if (i < argc && strcmp(argv[i], "exit-port") == 0) {

@@ -1,7 +1,8 @@
 //! Compiles the guest programs from `tests/bench/apps/` at run time, so the
 //! numbers always come from the sources in the tree:
 //! * `bench`: static musl binary (`musl-gcc -static -O2`), run unmodified on
-//!   our kernel and as Linux's `/init`;
+//!   our kernel and as Linux's `/init`; its entry point is a 6-instruction
+//!   stub that reads the TSC and jumps to musl's `_start`;
 //! * `floor`: the smallest PVH kernel, for QEMU's own boot cost.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ pub fn build(workspace: &Path, out: &Path) -> anyhow::Result<Apps> {
     let bench = out.join("bench");
     compile(
         Command::new("musl-gcc")
-            .args(["-static", "-O2", "-Wall", "-o"])
+            .args(["-static", "-O2", "-Wall", "-Wl,-e,bench_entry", "-o"])
             .arg(&bench)
             .arg(src.join("bench.c")),
         "musl-gcc (install it with `apt-get install musl-tools`)",

@@ -16,9 +16,11 @@ use anyhow::{bail, Context};
 use crate::qemu::{self, Vm, VmResult};
 
 /// Console on COM1, no boot messages (printing them costs instructions),
-/// reboot on panic (which `-no-reboot` turns into QEMU exiting). The words
-/// after `--` are /init's arguments: end through isa-debug-exit.
-pub const CMDLINE: &str = "console=ttyS0 quiet panic=-1 -- exit-port";
+/// no KASLR (with it, whether hello fits in a given -m varies from boot to
+/// boot; our kernel does not randomize itself either), reboot on panic
+/// (which `-no-reboot` turns into QEMU exiting). The words after `--` are
+/// /init's arguments: end through isa-debug-exit.
+pub const CMDLINE: &str = "console=ttyS0 quiet nokaslr panic=-1 -- exit-port";
 
 pub struct Linux {
     pub bzimage: PathBuf,

@@ -5,7 +5,9 @@
 /// under icount).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BenchLine {
-    /// TSC read first thing in `main`.
+    /// TSC read at the app's first instruction (its ELF entry point).
+    pub entry_tsc: u64,
+    /// TSC read first thing in `main`, after libc start-up.
     pub main_tsc: u64,
     pub iters: u64,
     /// Fastest repetition of `iters` getppid round trips.
@@ -14,6 +16,9 @@ pub struct BenchLine {
     /// Fastest repetition of the same loop without the `syscall` instruction.
     pub empty_min: u64,
     pub empty_med: u64,
+    /// The same round trips through musl's `syscall()` wrapper.
+    pub libc_min: u64,
+    pub libc_med: u64,
 }
 
 impl BenchLine {
@@ -26,6 +31,11 @@ impl BenchLine {
     pub fn per_syscall_median(&self) -> f64 {
         self.sys_med.saturating_sub(self.empty_med) as f64 / self.iters as f64
     }
+
+    /// Instructions per `syscall(SYS_getppid)` call, wrapper included.
+    pub fn per_libc_syscall(&self) -> f64 {
+        self.libc_min.saturating_sub(self.empty_min) as f64 / self.iters as f64
+    }
 }
 
 pub fn parse_bench(serial: &str) -> Option<BenchLine> {
@@ -34,12 +44,15 @@ pub fn parse_bench(serial: &str) -> Option<BenchLine> {
         line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
     };
     Some(BenchLine {
+        entry_tsc: field("entry_tsc")?,
         main_tsc: field("main_tsc")?,
         iters: field("iters").filter(|n| *n > 0)?,
         sys_min: field("sys_min")?,
         sys_med: field("sys_med")?,
         empty_min: field("empty_min")?,
         empty_med: field("empty_med")?,
+        libc_min: field("libc_min")?,
+        libc_med: field("libc_med")?,
     })
 }
 
@@ -54,18 +67,22 @@ mod tests {
 
     #[test]
     fn bench_line_amid_boot_noise() {
-        let s = "[    0.1] booting\nGUESTBENCH main_tsc=6161705425 iters=2000 reps=25 sys_min=650007 \
-                 sys_med=650100 empty_min=6007 empty_med=6009 ppid=0\n";
+        let s = "[    0.1] booting\nGUESTBENCH entry_tsc=6161700000 main_tsc=6161705425 iters=2000 reps=25 \
+                 sys_min=650007 sys_med=650100 empty_min=6007 empty_med=6009 libc_min=682007 libc_med=682007 ppid=0\n";
         let b = parse_bench(s).unwrap();
+        assert_eq!(b.entry_tsc, 6161700000);
         assert_eq!(b.main_tsc, 6161705425);
         assert_eq!(b.per_syscall(), 322.0);
+        assert_eq!(b.per_libc_syscall(), 338.0);
         assert_eq!(b.per_syscall_median(), (650100.0 - 6009.0) / 2000.0);
     }
 
     #[test]
     fn bench_line_missing_field_or_zero_iters() {
         assert_eq!(parse_bench("GUESTBENCH main_tsc=1 iters=2 sys_min=3\n"), None);
-        assert_eq!(parse_bench("GUESTBENCH main_tsc=1 iters=0 sys_min=3 sys_med=3 empty_min=1 empty_med=1"), None);
+        assert_eq!(parse_bench(
+                "GUESTBENCH entry_tsc=1 main_tsc=1 iters=0 sys_min=3 sys_med=3 empty_min=1 empty_med=1 libc_min=1 libc_med=1"
+            ), None);
         assert_eq!(parse_bench("hello\n"), None);
     }
 

@@ -21,3 +21,19 @@ pub fn elf(path: &Path) -> anyhow::Result<ElfSize> {
 pub fn file(path: &Path) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(path).with_context(|| format!("stat {}", path.display()))?.len())
 }
+
+/// File size after `strip --strip-all` (debug info and symbols are not
+/// loaded, so this is the image a deployment would ship).
+pub fn stripped(path: &Path, out_dir: &Path) -> anyhow::Result<u64> {
+    let name = path.file_name().context("image path has no file name")?;
+    let out = out_dir.join(name).with_extension("stripped");
+    let st = std::process::Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&out)
+        .arg(path)
+        .status()
+        .context("running strip (binutils)")?;
+    anyhow::ensure!(st.success(), "strip --strip-all {} failed ({st})", path.display());
+    file(&out)
+}
