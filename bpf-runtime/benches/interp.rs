@@ -109,6 +109,8 @@ fn bytes(insns: &[Insn]) -> Vec<u8> {
 
 /// ns per call of `f`, best of five rounds of `iters` calls.
 fn time(iters: u32, mut f: impl FnMut() -> u64) -> f64 {
+    // BENCH_SCALE=10 runs ten times longer (for profiling one case).
+    let iters = iters * std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let mut best = f64::MAX;
     for _ in 0..5 {
         let t = Instant::now();

@@ -127,10 +127,26 @@ impl Gen {
             0x1e, 0x26, 0x2e, 0x56, 0x5e, 0xa6, 0xae, 0x85, 0x85, 0x85, 0x95, 0x95,
         ];
         const HELPERS: &[i32] = &[1, 2, 3, 5, 6, 7, 8, 14, 16, 130, 131, 132, 133, 173, 179];
-        let mut v = Vec::with_capacity(len);
+        let mut v = Vec::with_capacity(len + 16);
+        // Half the programs start by initializing registers and some stack,
+        // so more of them get past the verifier into the interpreter.
+        if self.below(2) == 0 {
+            for r in 0..10 {
+                v.push(Insn::new(0xb7, r, 0, 0, self.below(64) as i32 - 8));
+            }
+            for k in 1..=4 {
+                v.push(Insn::new(0x7a, 10, 0, -8 * k, self.below(16) as i32));
+            }
+        }
+        let len = len + v.len();
         while v.len() < len {
             let opc = OPS[self.below(OPS.len() as u64) as usize];
-            let dst = self.below(11) as u8;
+            // Stores mostly go to the stack; everything else rarely names r10.
+            let dst = match opc & 7 {
+                isa::CLS_ST | isa::CLS_STX if self.below(2) == 0 => 10,
+                _ if self.below(20) == 0 => 10,
+                _ => self.below(10) as u8,
+            };
             let src = self.below(11) as u8;
             let off = match self.below(4) {
                 0 => -(self.below(520) as i16),
@@ -162,13 +178,64 @@ impl Gen {
                     }
                 }
                 0x95 => v.push(Insn::new(opc, 0, 0, 0, 0)),
-                _ => v.push(Insn::new(opc, dst, src, off, imm)),
+                _ if self.below(10) == 0 => v.push(Insn::new(opc, dst, src, off, imm)),
+                _ if matches!(opc & 7, isa::CLS_JMP | isa::CLS_JMP32) && self.below(4) != 0 => {
+                    // A forward jump that lands inside the program.
+                    let room = len.saturating_sub(v.len() + 1) as u64;
+                    let off = self.below(room + 1) as i16;
+                    let mut i = Self::zero_reserved(Insn::new(opc, dst, src, off, imm));
+                    if opc == 0x06 {
+                        (i.off, i.imm) = (0, off as i32);
+                    }
+                    v.push(i);
+                }
+                _ => v.push(Self::zero_reserved(Insn::new(opc, dst, src, off, imm))),
             }
         }
         if self.below(2) == 0 {
             v.push(Insn::new(0x95, 0, 0, 0, 0));
         }
         v
+    }
+
+    /// Clears the fields an instruction does not use, as a compiler would.
+    fn zero_reserved(mut i: Insn) -> Insn {
+        let class = i.opc & 7;
+        let x = i.opc & 0x08 != 0;
+        let op = i.opc & 0xf0;
+        match class {
+            isa::CLS_ALU | isa::CLS_ALU64 => {
+                let keeps_off = matches!(op, isa::ALU_DIV | isa::ALU_MOD) && i.off == 1 || op == isa::ALU_MOV && x;
+                if !keeps_off {
+                    i.off = 0;
+                }
+                if op == isa::ALU_MOV && x && ![0, 8, 16, 32].contains(&i.off) {
+                    i.off = 0;
+                }
+                if op == isa::ALU_NEG {
+                    (i.src, i.imm) = (0, 0);
+                } else if op == isa::ALU_END {
+                    i.src = 0;
+                    i.imm = [16, 32, 64][(i.imm as u32 % 3) as usize];
+                } else if x {
+                    i.imm = 0;
+                } else {
+                    i.src = 0;
+                }
+            }
+            isa::CLS_JMP | isa::CLS_JMP32 => {
+                if x {
+                    i.imm = 0;
+                } else {
+                    i.src = 0;
+                }
+            }
+            isa::CLS_LDX => i.imm = 0,
+            isa::CLS_ST => i.src = 0,
+            isa::CLS_STX if i.opc & 0xe0 == isa::MODE_MEM => i.imm = 0,
+            _ => {}
+        }
+        i
     }
 
     /// Mutates a valid object: byte flips, overwrites with boundary values,

@@ -126,9 +126,9 @@ pub(super) fn run<H: Helpers + ?Sized>(
             return Err(ExecError { pc, kind: ExecErrorKind::PcOutOfRange });
         };
         pc += 1;
-        let d = (op.dst & 15) as usize;
-        let s = (op.src & 15) as usize;
-        let imm = op.imm as u64;
+        let d = (op.regs & 15) as usize;
+        let s = (op.regs >> 4) as usize;
+        let imm = op.imm as i64 as u64;
         let imm32 = op.imm as u32 as u64;
         let ea = |base: u64| base.wrapping_add(op.off as i64 as u64);
         macro_rules! spend {
@@ -255,7 +255,10 @@ pub(super) fn run<H: Helpers + ?Sized>(
 
             // Loads and stores.
             0x18 => {
-                regs[d] = imm;
+                let Some(hi) = ops.get(pc) else {
+                    return Err(ExecError { pc, kind: ExecErrorKind::PcOutOfRange });
+                };
+                regs[d] = imm32 | ((hi.imm as u32 as u64) << 32);
                 pc += 1;
             }
             0x61 => ld!(4, u32),
@@ -277,13 +280,13 @@ pub(super) fn run<H: Helpers + ?Sized>(
                 let a = ea(regs[d]);
                 let src = if op.code == 0xc3 { regs[s] as u32 as u64 } else { regs[s] };
                 let (old, _) = if op.code == 0xc3 {
-                    tryk!(atomic::<4>(m, a, op.imm, src, regs[0]))
+                    tryk!(atomic::<4>(m, a, op.imm as i64, src, regs[0]))
                 } else {
-                    tryk!(atomic::<8>(m, a, op.imm, src, regs[0]))
+                    tryk!(atomic::<8>(m, a, op.imm as i64, src, regs[0]))
                 };
-                if op.imm == crate::isa::ATOMIC_CMPXCHG as i64 {
+                if op.imm == crate::isa::ATOMIC_CMPXCHG {
                     regs[0] = old;
-                } else if op.imm as i32 & crate::isa::ATOMIC_FETCH != 0 {
+                } else if op.imm & crate::isa::ATOMIC_FETCH != 0 {
                     regs[s] = old;
                 }
             }
@@ -344,7 +347,7 @@ pub(super) fn run<H: Helpers + ?Sized>(
             // Calls and exit.
             0x85 | 0x8d => {
                 spend!();
-                if op.code == 0x85 && op.src == crate::isa::PSEUDO_CALL {
+                if op.code == 0x85 && s == crate::isa::PSEUDO_CALL as usize {
                     if depth + 1 >= MAX_CALL_DEPTH {
                         fail!(ExecErrorKind::CallDepth);
                     }
@@ -352,9 +355,9 @@ pub(super) fn run<H: Helpers + ?Sized>(
                     depth += 1;
                     regs[10] = mem::addr(mem::TAG_STACK, top - (depth * STACK_SIZE) as u32);
                     pc = pc.wrapping_add(op.imm as isize as usize);
-                } else if op.code == 0x8d || op.src == 0 {
+                } else if op.code == 0x8d || s == 0 {
                     // `callx` (ubpf/bpf_conformance): the helper ID is in dst.
-                    let id = if op.code == 0x8d { regs[d] as i32 } else { op.imm as i32 };
+                    let id = if op.code == 0x8d { regs[d] as i32 } else { op.imm };
                     // Borrowed in place: copying r1-r5 out costs a
                     // store-forwarding stall right after the stores.
                     let args = <&[u64; 5]>::try_from(&regs[1..6]).unwrap_or(&[0; 5]);

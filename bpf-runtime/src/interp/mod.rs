@@ -18,15 +18,17 @@ use crate::isa::{self, Insn};
 use crate::maps::MapError;
 pub use mem::{Fault, Input, Mem};
 
-/// One executable slot: the original opcode and registers, the offset, and
-/// the immediate sign-extended to 64 bits (or the whole `lddw` constant).
+/// One executable slot, 8 bytes like the encoding so the loop loads it in
+/// one go: opcode, registers (dst low nibble, src high), offset, immediate.
+/// An `lddw` keeps its constant split over its two slots, with map
+/// references already turned into region addresses.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(8))]
 pub(crate) struct Op {
     pub code: u8,
-    pub dst: u8,
-    pub src: u8,
+    pub regs: u8,
     pub off: i16,
-    pub imm: i64,
+    pub imm: i32,
 }
 
 /// Why a program could not be prepared for execution.
@@ -63,7 +65,7 @@ impl Prepared {
         let mut i = 0;
         while i < insns.len() {
             let ins = insns[i];
-            let mut op = Op { code: ins.opc, dst: ins.dst, src: ins.src, off: ins.off, imm: ins.imm as i64 };
+            ops[i] = Op { code: ins.opc, regs: (ins.dst & 15) | (ins.src << 4), off: ins.off, imm: ins.imm };
             if ins.opc == isa::LDDW {
                 let Some(hi) = insns.get(i + 1) else {
                     return Err(PrepareError::TruncatedLddw(i));
@@ -71,20 +73,20 @@ impl Prepared {
                 let map = |idx: i32| {
                     usize::try_from(idx).ok().filter(|&m| m < num_maps && m < mem::MAX_MAPS).ok_or(PrepareError::BadMapIndex(i, idx, num_maps))
                 };
-                op.imm = match ins.src {
-                    0 => ((ins.imm as u32 as u64) | ((hi.imm as u32 as u64) << 32)) as i64,
-                    isa::PSEUDO_MAP_FD => mem::map_handle(map(ins.imm)?) as i64,
-                    isa::PSEUDO_MAP_VALUE => mem::addr(mem::TAG_MAP_BASE + map(ins.imm)? as u64, hi.imm as u32) as i64,
+                let v = match ins.src {
+                    0 => (ins.imm as u32 as u64) | ((hi.imm as u32 as u64) << 32),
+                    isa::PSEUDO_MAP_FD => mem::map_handle(map(ins.imm)?),
+                    isa::PSEUDO_MAP_VALUE => mem::addr(mem::TAG_MAP_BASE + map(ins.imm)? as u64, hi.imm as u32),
                     s => return Err(PrepareError::BadPseudo(i, s)),
                 };
-                op.src = 0;
-                ops[i] = op;
-                // The second slot keeps opcode 0, which is invalid: a jump
-                // into the middle of an lddw faults.
+                ops[i].regs = ins.dst & 15;
+                ops[i].imm = v as u32 as i32;
+                // The second slot carries the high half under opcode 0,
+                // which is invalid: a jump into the middle of an lddw faults.
+                ops[i + 1] = Op { code: 0, regs: 0, off: 0, imm: (v >> 32) as u32 as i32 };
                 i += 2;
                 continue;
             }
-            ops[i] = op;
             i += 1;
         }
         Ok(Prepared { ops })
