@@ -35,7 +35,7 @@ pub struct RunArgs {
     /// Accelerator: auto uses KVM only where it is hardware-backed.
     #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
     pub accel: AccelChoice,
-    /// Guest RAM, e.g. 64M, 512K, 1G (plain numbers are MiB).
+    /// Guest RAM, e.g. 64M or 1G (plain numbers are MiB).
     #[arg(short = 'm', long = "memory", default_value = "64M", value_name = "SIZE")]
     pub memory: String,
     /// Kernel image [env: USHELL_KERNEL] [default: x86_64-unknown-none/release/kernel in this binary's target dir]
@@ -83,12 +83,13 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let kernel = qemu::resolve_kernel(args.kernel.clone().or_else(|| std::env::var_os("USHELL_KERNEL").map(PathBuf::from)))?;
     let qemu_bin = qemu::find_qemu()?;
     let memory = qemu::parse_memory(&args.memory)?;
-    let timeout = match args.timeout {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
-            return Err(RunError::BadOption { option: "--timeout", value: t.to_string(), why: "must be > 0".into() }.into())
-        }
-        t => t,
-    };
+    let timeout = args
+        .timeout
+        .map(|t| match Duration::try_from_secs_f64(t) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(RunError::BadOption { option: "--timeout", value: t.to_string(), why: "must be a number of seconds > 0".into() }),
+        })
+        .transpose()?;
 
     let initrd = build_initrd(&args)?;
     for w in &initrd.warnings {
@@ -162,7 +163,7 @@ fn build_initrd(args: &RunArgs) -> Result<Initrd, RunError> {
 }
 
 /// Runs QEMU to the end, forwarding our stdin to COM1.
-fn boot(cfg: &VmConfig, timeout: Option<f64>) -> anyhow::Result<Outcome> {
+fn boot(cfg: &VmConfig, timeout: Option<Duration>) -> anyhow::Result<Outcome> {
     let mut child = Command::new(&cfg.qemu)
         .args(cfg.args())
         .stdin(Stdio::piped())
@@ -177,12 +178,12 @@ fn boot(cfg: &VmConfig, timeout: Option<f64>) -> anyhow::Result<Outcome> {
 
     let status = match timeout {
         None => Some(child.wait().context("waiting for QEMU")?),
-        Some(secs) => child.wait_timeout(Duration::from_secs_f64(secs)).context("waiting for QEMU")?,
+        Some(limit) => child.wait_timeout(limit).context("waiting for QEMU")?,
     };
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();
-        return Ok(Outcome::TimedOut { secs: timeout.unwrap_or_default() });
+        return Ok(Outcome::TimedOut { secs: timeout.unwrap_or_default().as_secs_f64() });
     };
     let ctl = std::fs::read(&cfg.ctl).unwrap_or_default();
     Ok(Outcome::from_run(&String::from_utf8_lossy(&ctl), status.code()))
