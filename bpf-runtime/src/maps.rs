@@ -68,9 +68,60 @@ impl MapError {
     }
 }
 
+/// key -> slot; the value lives at `slot * value_size` in `values`. Keys of
+/// up to 8 bytes (the common case: a pid, an address) are packed into a u64,
+/// which hashes and compares without touching the heap.
+enum Index {
+    Small(HashMap<u64, u32>),
+    Large(HashMap<Box<[u8]>, u32>),
+}
+
+fn pack(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..key.len()].copy_from_slice(key);
+    u64::from_le_bytes(b)
+}
+
+impl Index {
+    fn get(&self, key: &[u8]) -> Option<u32> {
+        match self {
+            Index::Small(m) => m.get(&pack(key)).copied(),
+            Index::Large(m) => m.get(key).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: &[u8], slot: u32) {
+        match self {
+            Index::Small(m) => m.insert(pack(key), slot),
+            Index::Large(m) => m.insert(key.into(), slot),
+        };
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<u32> {
+        match self {
+            Index::Small(m) => m.remove(&pack(key)),
+            Index::Large(m) => m.remove(key),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Index::Small(m) => m.len(),
+            Index::Large(m) => m.len(),
+        }
+    }
+
+    /// `(key, slot)` pairs; small keys are unpacked to `key_size` bytes.
+    fn pairs(&self, key_size: usize) -> Vec<(Vec<u8>, u32)> {
+        match self {
+            Index::Small(m) => m.iter().map(|(k, &s)| (k.to_le_bytes()[..key_size].to_vec(), s)).collect(),
+            Index::Large(m) => m.iter().map(|(k, &s)| (k.to_vec(), s)).collect(),
+        }
+    }
+}
+
 struct HashStore {
-    /// key -> slot; the value lives at `slot * value_size` in `values`.
-    index: HashMap<Box<[u8]>, u32>,
+    index: Index,
     free: Vec<u32>,
 }
 
@@ -143,7 +194,10 @@ impl Map {
         check_spec(spec)?;
         let store = match spec.kind {
             MapType::Array | MapType::PercpuArray => Store::Array,
-            MapType::Hash => Store::Hash(HashStore { index: HashMap::new(), free: (0..spec.max_entries).rev().collect() }),
+            MapType::Hash => {
+                let index = if spec.key_size <= 8 { Index::Small(HashMap::new()) } else { Index::Large(HashMap::new()) };
+                Store::Hash(HashStore { index, free: (0..spec.max_entries).rev().collect() })
+            }
             MapType::Ringbuf => Store::Ringbuf(Ringbuf { records: VecDeque::new(), used: 0, dropped: 0 }),
         };
         let mut values = vec![0u8; spec.value_size as usize * spec.max_entries as usize];
@@ -179,7 +233,7 @@ impl Map {
             }
             Store::Hash(h) => {
                 self.check("key", key.len(), self.spec.key_size)?;
-                Ok(h.index.get(key).map(|&slot| slot as usize * vs))
+                Ok(h.index.get(key).map(|slot| slot as usize * vs))
             }
             Store::Ringbuf(_) => Err(MapError::Unsupported(self.spec.name.clone())),
         }
@@ -214,7 +268,7 @@ impl Map {
                     return Err(MapError::BadSize { map: self.spec.name.clone(), what: "key", got: key.len(), want: self.spec.key_size as usize });
                 }
                 match h.index.get(key) {
-                    Some(&slot) => {
+                    Some(slot) => {
                         if flags == BPF_NOEXIST {
                             return Err(MapError::Exists(self.spec.name.clone()));
                         }
@@ -227,7 +281,7 @@ impl Map {
                         let Some(slot) = h.free.pop() else {
                             return Err(MapError::Full(self.spec.name.clone()));
                         };
-                        h.index.insert(key.into(), slot);
+                        h.index.insert(key, slot);
                         slot as usize * vs
                     }
                 }
@@ -271,8 +325,9 @@ impl Map {
                 .collect(),
             Store::Hash(h) => h
                 .index
-                .iter()
-                .map(|(k, &slot)| (k.to_vec(), self.values[slot as usize * vs..(slot as usize + 1) * vs].to_vec()))
+                .pairs(self.spec.key_size as usize)
+                .into_iter()
+                .map(|(k, slot)| (k, self.values[slot as usize * vs..(slot as usize + 1) * vs].to_vec()))
                 .collect(),
             Store::Ringbuf(_) => Vec::new(),
         }

@@ -182,8 +182,10 @@ impl<E: Env + ?Sized> Helpers for LinuxHelpers<'_, E> {
         Ok(match helper {
             id::MAP_LOOKUP_ELEM => {
                 let map = map_of(a[0])?;
-                let key = key_of(m, map, a[1])?;
-                match m.maps.get(map)?.lookup_offset(&key)? {
+                // Read-only on both sides: the key is used in place.
+                let mp = m.maps.get(map)?;
+                let key = m.slice(a[1], mp.spec().key_size as usize)?;
+                match mp.lookup_offset(key)? {
                     Some(off) => mem::addr(mem::TAG_MAP_BASE + map as u64, off as u32),
                     None => 0,
                 }
