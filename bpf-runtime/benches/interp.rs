@@ -10,14 +10,15 @@
 //! Both VMs call the same map implementation (`bpf_runtime::maps::Map`), so
 //! the difference is the VM. Numbers are printed, never asserted.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::cell::RefCell;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use bpf_runtime::asm::assemble;
-use bpf_runtime::helpers::{Env, LinuxHelpers};
+use bpf_runtime::helpers::LinuxHelpers;
 use bpf_runtime::interp::{Input, Prepared, Vm};
 use bpf_runtime::isa::{Insn, PSEUDO_MAP_FD};
 use bpf_runtime::loader;
@@ -25,26 +26,6 @@ use bpf_runtime::maps::{Map, MapSet};
 use bpf_runtime::spec::{MapSpec, MapType};
 
 const FUNC_IP: u64 = 0xffff_ffff_8100_1000;
-
-struct BenchEnv;
-impl Env for BenchEnv {
-    fn ktime_ns(&mut self) -> u64 {
-        0
-    }
-    fn trace(&mut self, _: &str) {}
-    fn prandom_u32(&mut self) -> u32 {
-        0
-    }
-    fn pid_tgid(&mut self) -> u64 {
-        0
-    }
-    fn comm(&mut self) -> [u8; 16] {
-        [0; 16]
-    }
-    fn func_ip(&mut self) -> u64 {
-        FUNC_IP
-    }
-}
 
 fn counts_spec() -> MapSpec {
     MapSpec { name: "counts".into(), kind: MapType::Hash, key_size: 8, value_size: 8, max_entries: 1024, initial: None, read_only: false }
@@ -88,19 +69,7 @@ exit";
 const ALU_STEPS: f64 = 2.0 + 200.0 * 5.0 + 1.0;
 
 fn clang_prog(name: &str) -> Vec<Insn> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs").join(format!("{name}.c"));
-    let out = std::env::temp_dir().join(format!("bpf-bench-{name}-{}.o", std::process::id()));
-    let st = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang (apt-get install clang libbpf-dev)");
-    assert!(st.success());
-    let obj = loader::parse(&std::fs::read(&out).unwrap()).unwrap();
-    let _ = std::fs::remove_file(PathBuf::from(&out));
-    obj.programs[0].insns.clone()
+    loader::parse(&common::build_prog(name)).unwrap().programs[0].insns.clone()
 }
 
 fn bytes(insns: &[Insn]) -> Vec<u8> {
@@ -177,7 +146,7 @@ fn main() {
 
     let mut vm = Vm::new();
     let mut maps = MapSet::new(&[counts_spec()]).unwrap();
-    let mut env = BenchEnv;
+    let mut env = common::TestEnv { func_ip: FUNC_IP, ..Default::default() };
     let ctx = [0u8; 64];
     let mut ours = |prog: &Prepared, maps: &mut MapSet| vm.run(prog, Input::ReadOnly(&ctx), maps, &mut LinuxHelpers { env: &mut env }).unwrap();
 

@@ -1,37 +1,18 @@
 //! The fuzzing harness shared by the proptest target (`tests/fuzz.rs`), the
 //! long-run driver (`examples/fuzz.rs`) and the cargo-fuzz target
-//! (`fuzz/fuzz_targets/pipeline.rs`): whatever the input, loader, verifier
+//! (`fuzz/fuzz_targets/pipeline.rs`), each of which also declares
+//! `mod common` (`tests/common/mod.rs`): whatever the input, loader, verifier
 //! and interpreter must return, never panic. Out-of-bounds accesses would be
 //! panics too: the runtime is safe Rust, so every slice access is checked.
 #![allow(dead_code)]
 
-use bpf_runtime::helpers::{Env, LinuxHelpers};
+use bpf_runtime::helpers::LinuxHelpers;
 use bpf_runtime::interp::{Input, Prepared, Vm};
 use bpf_runtime::isa::{self, Insn};
 use bpf_runtime::loader;
 use bpf_runtime::maps::MapSet;
 use bpf_runtime::spec::{MapSpec, MapType, ProgType};
 use bpf_runtime::verifier;
-
-pub struct FuzzEnv;
-impl Env for FuzzEnv {
-    fn ktime_ns(&mut self) -> u64 {
-        1
-    }
-    fn trace(&mut self, _: &str) {}
-    fn prandom_u32(&mut self) -> u32 {
-        7
-    }
-    fn pid_tgid(&mut self) -> u64 {
-        1
-    }
-    fn comm(&mut self) -> [u8; 16] {
-        *b"fuzz\0\0\0\0\0\0\0\0\0\0\0\0"
-    }
-    fn kallsyms_lookup(&mut self, _: &str) -> Option<u64> {
-        Some(0x1000)
-    }
-}
 
 /// Maps offered to raw programs: hash, array, `.rodata`, ring buffer.
 pub fn fuzz_maps() -> Vec<MapSpec> {
@@ -62,7 +43,7 @@ pub fn run_insns(insns: &[Insn], prog_type: ProgType, specs: &[MapSpec]) -> bool
         let mut vm = Vm::new();
         vm.step_limit = 10_000;
         let ctx = vec![0x5au8; prog_type.ctx_size()];
-        let r = vm.run(&prog, Input::ReadOnly(&ctx), &mut maps, &mut LinuxHelpers { env: &mut FuzzEnv });
+        let r = vm.run(&prog, Input::ReadOnly(&ctx), &mut maps, &mut LinuxHelpers { env: &mut crate::common::TestEnv::default() });
         if accepted {
             // A verified program may still hit the budget or a helper's
             // error value, but never a memory fault or a bad opcode.

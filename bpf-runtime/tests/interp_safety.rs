@@ -3,28 +3,13 @@
 //! outside the region a pointer names.
 
 use bpf_runtime::asm::assemble;
-use bpf_runtime::helpers::{Env, LinuxHelpers};
+mod common;
+
+use bpf_runtime::helpers::LinuxHelpers;
 use bpf_runtime::interp::{ExecError, ExecErrorKind, Fault, HelperError, Input, Prepared, Vm};
 use bpf_runtime::isa::{Insn, PSEUDO_MAP_FD, PSEUDO_MAP_VALUE};
 use bpf_runtime::maps::MapSet;
 use bpf_runtime::spec::{MapSpec, MapType};
-
-struct NullEnv;
-impl Env for NullEnv {
-    fn ktime_ns(&mut self) -> u64 {
-        0
-    }
-    fn trace(&mut self, _: &str) {}
-    fn prandom_u32(&mut self) -> u32 {
-        0
-    }
-    fn pid_tgid(&mut self) -> u64 {
-        0
-    }
-    fn comm(&mut self) -> [u8; 16] {
-        [0; 16]
-    }
-}
 
 fn maps() -> MapSet {
     let m = |name: &str, kind, k, v, n, ro| MapSpec { name: name.into(), kind, key_size: k, value_size: v, max_entries: n, initial: None, read_only: ro };
@@ -37,7 +22,7 @@ fn run_with(insns: &[Insn], ctx: &[u8]) -> Result<u64, ExecError> {
     let prog = Prepared::new(insns, 3).unwrap();
     let mut vm = Vm::new();
     vm.step_limit = 100_000;
-    vm.run(&prog, Input::ReadOnly(ctx), &mut maps(), &mut LinuxHelpers { env: &mut NullEnv })
+    vm.run(&prog, Input::ReadOnly(ctx), &mut maps(), &mut LinuxHelpers { env: &mut common::TestEnv::default() })
 }
 
 fn run(src: &str) -> Result<u64, ExecError> {

@@ -2,6 +2,8 @@
 //! an ELF object; both go through loader, verifier and interpreter.
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
 #[path = "../harness.rs"]
 mod harness;
 
