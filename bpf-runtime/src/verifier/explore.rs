@@ -28,8 +28,12 @@ use crate::spec::{MapSpec, ProgType};
 pub const MAX_PROCESSED: usize = 1_000_000;
 /// Checkpoints kept in total; past this, paths are only bounded by the budget.
 const MAX_CHECKPOINTS: usize = 32 * 1024;
-/// Checkpoints compared at one pc, newest first.
-const MAX_COMPARE: usize = 64;
+/// Checkpoints looked at per pc, newest first: bounds the cost of a
+/// lookup when a long loop has left many states at its header.
+const MAX_COMPARE: usize = 128;
+/// Ancestors at a loop header compared on each back edge, newest first. A
+/// loop whose state repeats with a longer period runs into the budget.
+const MAX_LOOP_COMPARE: usize = 8;
 
 /// What every transfer function needs besides the state.
 pub struct Env<'a> {
@@ -174,9 +178,9 @@ impl<'a, 'l> Explorer<'a, 'l> {
         self.by_pc[pc]
             .iter()
             .rev()
+            .take(MAX_COMPARE)
             .map(|&i| &self.cps[i as usize])
             .filter(|c| c.pending == 0)
-            .take(MAX_COMPARE)
             .any(|c| st.subsumed_by(&c.state))
     }
 
@@ -189,9 +193,10 @@ impl<'a, 'l> Explorer<'a, 'l> {
         let looping = self.by_pc[to]
             .iter()
             .rev()
+            .take(MAX_COMPARE)
             .map(|&i| &self.cps[i as usize])
             .filter(|c| c.pending > 0)
-            .take(MAX_COMPARE)
+            .take(MAX_LOOP_COMPARE)
             .any(|c| st.subsumed_by(&c.state));
         if looping {
             return Err(fail(pc, ErrorKind::InfiniteLoop { pc, header: to }));

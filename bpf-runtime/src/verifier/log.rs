@@ -179,7 +179,13 @@ impl Display for ShowState<'_> {
                     (0, _) => continue,
                     (_, Some(r)) => write!(f, " fp{off}={}", ShowReg(r, self.1))?,
                     (0xff, None) => write!(f, " fp{off}=data")?,
-                    (m, None) => write!(f, " fp{off}=data(bytes {m:08b})")?,
+                    (m, None) => {
+                        // Lowest address first: `d` written, `?` not.
+                        write!(f, " fp{off}=")?;
+                        for j in 0..8 {
+                            f.write_str(if m & (1 << j) != 0 { "d" } else { "?" })?;
+                        }
+                    }
                 }
             }
             if n + 1 < st.frames.len() {
