@@ -25,7 +25,7 @@ proptest! {
 fn plausible_programs_and_mutated_objects_never_panic() {
     let objects: Vec<Vec<u8>> = common::EXAMPLES.iter().map(|n| common::build_prog(n)).collect();
     let mut g = harness::Gen(0x9e37_79b9_7f4a_7c15);
-    for i in 0..20_000u32 {
+    for i in 0..10_000u32 {
         let len = 1 + if g.below(2) == 0 { g.below(6) } else { g.below(40) } as usize;
         let p = g.insn(len);
         harness::run_insns(&p, bpf_runtime::spec::ProgType::Syscall, &harness::fuzz_maps());
