@@ -14,6 +14,6 @@ step "cargo kernel (the unikernel image)"
 cargo kernel
 step "cargo build --release (ushell and the host crates)"
 cargo build --release
-step "cargo test --release"
-cargo test --release
+step "cargo test --release --no-fail-fast (every crate, even after a failure)"
+cargo test --release --no-fail-fast
 step "all tests passed"
