@@ -28,6 +28,7 @@ mod state;
 
 pub use error::{ErrorKind, LeakTarget, RegKind, VerifierError};
 pub use explore::MAX_PROCESSED;
+pub use log::Disasm;
 
 use crate::isa::Insn;
 use crate::spec::{MapSpec, ProgType};
