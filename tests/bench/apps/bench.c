@@ -9,8 +9,8 @@
  * Link with `-Wl,-e,bench_entry`: the TSC is read at the app's very first
  * instruction, before musl's _start runs.
  *
- * `exit-port`: end the run through QEMU's isa-debug-exit (port 0xf4), for
- * Linux as /init, which must never return (and halts instead of powering
+ * `exit-port` (words before it are ignored): end the run through QEMU's
+ * isa-debug-exit (port 0xf4), for Linux as /init, which must never return (and halts instead of powering
  * off on microvm with acpi=off). QEMU exits with (code << 1) | 1.
  */
 #include <stdint.h>
@@ -121,9 +121,14 @@ int main(int argc, char **argv)
 	/* libc start-up ran between entry_tsc and here. */
 	uint64_t main_tsc = rdtsc();
 	int exit_port = 0, i = 1;
-	if (i < argc && strcmp(argv[i], "exit-port") == 0) {
-		exit_port = 1;
-		i++;
+	/* As /init, Linux passes the boot parameters it does not know (such as
+	 * `nokaslr`) before the words after `--`: skip up to the marker. */
+	for (int k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "exit-port") == 0) {
+			exit_port = 1;
+			i = k + 1;
+			break;
+		}
 	}
 	const char *mode = i < argc ? argv[i] : "syscall";
 	int status = 0;

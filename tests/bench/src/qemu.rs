@@ -48,10 +48,18 @@ impl VmResult {
             Some(TIMED_OUT) => "timed out".into(),
             Some(1) => "exit 0".into(),
             Some(s) if s & 1 == 1 => format!("guest exit {}", s >> 1),
-            Some(0) => "QEMU exited 0 (triple fault or guest reset)".into(),
+            Some(0) => format!("guest reset (a Linux panic with panic=-1, or a triple fault): {}", self.serial_hint()),
             Some(s) => format!("QEMU status {s}: {}", last_line(&self.stderr)),
             None => "QEMU killed by a signal".into(),
         }
+    }
+}
+
+impl VmResult {
+    /// The console line most likely to say what went wrong.
+    fn serial_hint(&self) -> &str {
+        let panic = self.serial.lines().find(|l| l.contains("Kernel panic"));
+        panic.map_or_else(|| last_line(&self.serial), str::trim)
     }
 }
 
