@@ -65,3 +65,38 @@ pub fn format(fmt: &[u8], args: &[u64], m: &Mem<'_>) -> Result<String, HelperErr
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interp::mem::{addr, Input, TAG_STACK};
+    use crate::maps::MapSet;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn fmt(f: &[u8], args: &[u64]) -> Result<String, HelperError> {
+        let mut stack = vec![0u8; 64];
+        stack[..6].copy_from_slice(b"hello\0");
+        let mut maps = MapSet::default();
+        let mut res = Vec::new();
+        let m = Mem { stack: &mut stack, input: Input::None, maps: &mut maps, reservations: &mut res };
+        format(f, args, &m)
+    }
+
+    #[test]
+    fn conversions_follow_c() {
+        let s = addr(TAG_STACK, 0);
+        assert_eq!(fmt(b"%d %u %x %X\0", &[-5i64 as u64, u64::MAX, 255, 255]).unwrap(), "-5 4294967295 ff FF");
+        assert_eq!(fmt(b"%lld %llu %lx\0", &[-5i64 as u64, u64::MAX, 1 << 40]).unwrap(), "-5 18446744073709551615 10000000000");
+        assert_eq!(fmt(b"%s! %c 100%%\0", &[s, b'x' as u64, 0]).unwrap(), "hello! x 100%");
+        assert_eq!(fmt(b"%p %pK\0", &[0x1000, 0x2000]).unwrap(), "0x1000 0x2000");
+    }
+
+    #[test]
+    fn bad_formats_are_errors() {
+        assert!(fmt(b"no terminator", &[]).is_err());
+        assert!(fmt(b"%d %d %d %d\0", &[1, 2, 3]).is_err());
+        assert!(fmt(b"%q\0", &[1]).is_err());
+        assert!(fmt(b"%s\0", &[0x1234]).is_err(), "a %s pointer must point into a region");
+    }
+}
