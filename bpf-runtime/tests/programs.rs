@@ -165,3 +165,22 @@ fn non_bpf_or_broken_files_are_errors() {
     obj.truncate(obj.len() / 2);
     assert!(loader::parse(&obj).is_err());
 }
+
+fn test_input(name: &str) -> Vec<u8> {
+    common::build_c(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/progs").join(format!("{name}.c")))
+}
+
+#[test]
+fn loader_errors_name_section_symbol_and_reason() {
+    let e = loader::parse(&test_input("lru_map")).unwrap_err();
+    assert_eq!((e.section.as_deref(), e.symbol.as_deref()), (Some(".maps"), Some("lru")), "{e}");
+    assert!(e.to_string().contains("map type 9 is not supported"), "{e}");
+
+    let e = loader::parse(&test_input("two_in_one")).unwrap_err();
+    assert_eq!(e.section.as_deref(), Some("prog"));
+    assert_eq!(e.kind, LoadErrorKind::SeveralPrograms(vec!["first".into(), "second".into()]));
+
+    let e = loader::parse(&test_input("callback")).unwrap_err();
+    assert_eq!((e.section.as_deref(), e.symbol.as_deref()), (Some("prog"), Some("step")), "{e}");
+    assert!(e.to_string().contains("callbacks"), "{e}");
+}

@@ -174,6 +174,16 @@ impl<'a> Ctx<'a> {
     fn sym_name(&self, s: &sym::Sym) -> &'a str {
         self.elf.strtab.get_at(s.st_name).unwrap_or("")
     }
+
+    /// The name of a function or object defined at `off` in section `shndx`.
+    fn sym_at(&self, shndx: usize, off: u64) -> Option<&'a str> {
+        self.elf
+            .syms
+            .iter()
+            .find(|s| s.st_shndx == shndx && s.st_value == off && matches!(s.st_type(), sym::STT_FUNC | sym::STT_OBJECT))
+            .map(|s| self.sym_name(&s))
+            .filter(|n| !n.is_empty())
+    }
 }
 
 /// Parses a BPF ELF object.
@@ -282,7 +292,15 @@ fn relocate(cx: &Ctx<'_>, prog_sec: &str, sec: usize, base: usize, sec_len: usiz
     for (off, _rtype, sym_idx) in relocs_for(cx, sec) {
         let s = cx.elf.syms.get(sym_idx).ok_or_else(|| err(Some(prog_sec), None, LoadErrorKind::Reloc(format!("symbol index {sym_idx} out of range"))))?;
         let sym_name = cx.sym_name(&s);
-        let shown = if sym_name.is_empty() { cx.sec_name(s.st_shndx) } else { sym_name };
+        let at_probe = (base + (off / 8) as usize).min(image.len().saturating_sub(1));
+        // A section symbol (static function, string literal) shows as the
+        // symbol defined at the target offset, if there is one.
+        let target_off = match image.get(at_probe) {
+            Some(i) if i.opc == isa::CLS_JMP | isa::JMP_CALL => s.st_value.wrapping_add((i.imm as i64 + 1).wrapping_mul(8) as u64),
+            Some(i) => s.st_value.wrapping_add(i.imm as i64 as u64),
+            None => s.st_value,
+        };
+        let shown = if sym_name.is_empty() { cx.sym_at(s.st_shndx, target_off).unwrap_or(cx.sec_name(s.st_shndx)) } else { sym_name };
         let fail = |why: String| err(Some(prog_sec), Some(shown), LoadErrorKind::Reloc(why));
         if off % 8 != 0 || off / 8 >= sec_len as u64 {
             return Err(fail(format!("relocation offset {off:#x} is not an instruction of `{}`", cx.sec_name(sec))));

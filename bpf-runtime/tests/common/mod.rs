@@ -11,7 +11,12 @@ use bpf_runtime::helpers::Env;
 /// the object's bytes. Panics with the compiler's output if clang is missing
 /// or fails: these tests need real clang output, they never skip.
 pub fn build_prog(name: &str) -> Vec<u8> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs").join(format!("{name}.c"));
+    build_c(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs").join(format!("{name}.c")))
+}
+
+/// Compiles one BPF C file, like [`build_prog`].
+pub fn build_c(src: &Path) -> Vec<u8> {
+    let name = src.file_stem().unwrap().to_string_lossy();
     // Integration tests get a scratch dir from cargo; examples use the
     // system temp dir.
     let tmp = option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
