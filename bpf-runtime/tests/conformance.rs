@@ -5,7 +5,8 @@
 //! Each case's program is assembled from `-- asm` (or taken from `-- raw`),
 //! run with r1 pointing at the writable `-- mem` bytes and r2 holding their
 //! length, and r0 is compared with `-- result`. The report lists every file
-//! with pass or fail.
+//! with pass or fail (`-- --nocapture` shows it; it is also written to
+//! `conformance-report.txt` in cargo's test scratch directory).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -124,10 +125,16 @@ fn conformance_suite() {
     let files = data_files(&suite_dir().join("tests"));
     assert_eq!(files.len(), 313, "the suite has 313 cases");
     let (mut pass, mut fail, mut skipped) = (0, Vec::new(), 0);
+    let mut report = String::new();
+    let mut line = |l: String| {
+        println!("{l}");
+        report.push_str(&l);
+        report.push('\n');
+    };
     for f in &files {
         let name = f.file_stem().unwrap().to_str().unwrap();
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
-            println!("SKIP {name}: {why}");
+            line(format!("SKIP {name}: {why}"));
             skipped += 1;
             continue;
         }
@@ -139,14 +146,18 @@ fn conformance_suite() {
             _ => false,
         };
         if ok {
-            println!("PASS {name}");
+            line(format!("PASS {name}"));
             pass += 1;
         } else {
-            println!("FAIL {name}: expected {:?} / error {:?}, got {outcome:?}", case.result.map(|r| format!("{r:#x}")), case.error);
+            line(format!("FAIL {name}: expected {:?} / error {:?}, got {outcome:?}", case.result.map(|r| format!("{r:#x}")), case.error));
             fail.push(name.to_string());
         }
     }
-    println!("conformance: {pass} passed, {} failed, {skipped} unsupported, of {}", fail.len(), files.len());
+    line(format!("conformance: {pass} passed, {} failed, {skipped} unsupported, of {}", fail.len(), files.len()));
+    // The per-file report, also kept as a file (`cargo test` captures stdout).
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-report.txt");
+    fs::write(&out, &report).unwrap();
+    eprintln!("conformance report: {}", out.display());
     assert!(fail.is_empty(), "failing cases: {fail:?}");
 }
 
