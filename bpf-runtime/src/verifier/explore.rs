@@ -260,8 +260,10 @@ impl<'a, 'l> Explorer<'a, 'l> {
     }
 
     fn exit(&mut self, pc: usize, st: &mut State) -> Result<Flow, VerifierError> {
-        let r0 = read(st, pc, 0)?;
         if st.frames.len() > 1 {
+            // clang leaves r0 unset when no caller uses the result (as Linux
+            // allows); the caller then cannot read it either.
+            let r0 = st.cur().regs[0];
             if matches!(r0, Reg::Ptr(p) if p.kind == PtrKind::Stack { frame: st.depth() }) {
                 return Err(fail(pc, ErrorKind::StackPointerEscape));
             }
@@ -272,6 +274,7 @@ impl<'a, 'l> Explorer<'a, 'l> {
             f.regs[1..=5].fill(Reg::Uninit);
             return Ok(Flow::Goto(ret));
         }
+        let r0 = read(st, pc, 0)?;
         if matches!(r0, Reg::Ptr(_)) {
             return Err(fail(pc, ErrorKind::PointerLeak { reg: 0, to: LeakTarget::ReturnValue }));
         }
