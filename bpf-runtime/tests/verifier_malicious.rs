@@ -80,6 +80,11 @@ fn r0_not_set_before_exit() {
 }
 
 #[test]
+fn result_of_a_callee_that_sets_no_r0() {
+    rejects("call local f\n exit\n f:\n mov %r1, 0\n exit", 1, |k| *k == K::UninitRegister { reg: 0 });
+}
+
+#[test]
 fn registers_are_clobbered_by_calls() {
     rejects("mov %r3, 1\n call 5\n mov %r0, %r3\n exit", 2, |k| *k == K::UninitRegister { reg: 3 });
 }

@@ -101,7 +101,10 @@ pub enum ErrorKind {
     // ---- termination and budget ----
     #[error("infinite loop at PC {pc}: jumping back to {header} repeats a state already seen there, so the loop may never end")]
     InfiniteLoop { pc: usize, header: usize },
-    #[error("program too complex: {processed} instructions explored without finishing (loop at PC {last_back_edge:?} not bounded?)")]
+    #[error(
+        "program too complex: {processed} instructions explored without finishing{}",
+        .last_back_edge.map(|pc| alloc::format!("; is the loop that jumps back at PC {pc} bounded by a constant?")).unwrap_or_default()
+    )]
     TooComplex { processed: usize, last_back_edge: Option<usize> },
     #[error("bpf-to-bpf calls nest deeper than {max} frames (recursion?)", max = crate::isa::MAX_CALL_DEPTH)]
     CallTooDeep,
