@@ -22,7 +22,10 @@ pub fn build_c(src: &Path) -> Vec<u8> {
     let tmp = option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let out_dir = tmp.join(format!("bpf-progs-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
-    let out = out_dir.join(format!("{name}.o"));
+    // Tests run in parallel threads and may build the same program at once.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = out_dir.join(format!("{name}-{n}.o"));
     let res = Command::new("clang")
         .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-Wall", "-c"])
         .arg(&src)
