@@ -181,10 +181,9 @@ pub fn binop(op: u8, is64: bool, off: i16, a: Scalar, b: Scalar) -> Scalar {
             _ => full,
         },
         ALU_DIV if off == 0 => {
-            if b.umin == 0 {
-                Scalar::urange(0, a.umax)
-            } else {
-                Scalar::urange(a.umin / b.umax, a.umax / b.umin)
+            match a.umax.checked_div(b.umin) {
+                Some(hi) => Scalar::urange(a.umin / b.umax, hi),
+                None => Scalar::urange(0, a.umax),
             }
         }
         ALU_MOD if off == 0 => {
@@ -284,10 +283,13 @@ pub fn sign_extended(bytes: usize) -> Scalar {
     Scalar::srange(-half, half - 1)
 }
 
+/// The operands' values on one side of a branch; `None` if it cannot happen.
+pub type Branch = Option<(Scalar, Scalar)>;
+
 /// Refines `a op b` for a conditional jump: the pair of (new a, new b) on
 /// the taken branch, and on the fall-through; `None` where the branch is
 /// impossible. `op` is a JMP operation other than JA/CALL/EXIT.
-pub fn refine(op: u8, a: Scalar, b: Scalar) -> (Option<(Scalar, Scalar)>, Option<(Scalar, Scalar)>) {
+pub fn refine(op: u8, a: Scalar, b: Scalar) -> (Branch, Branch) {
     let swap = |r: Option<(Scalar, Scalar)>| r.map(|(x, y)| (y, x));
     match op {
         JMP_JEQ => (eq(a, b), ne(a, b)),
@@ -382,7 +384,7 @@ fn sge(a: Scalar, b: Scalar) -> Option<(Scalar, Scalar)> {
 /// `jmp32`: compares the low 32 bits. Refines only when both values are
 /// their own low 32 bits (unsigned) or non-negative `i32`s (signed); else
 /// only decides a branch when even the truncated ranges settle it.
-pub fn refine32(op: u8, a: Scalar, b: Scalar) -> (Option<(Scalar, Scalar)>, Option<(Scalar, Scalar)>) {
+pub fn refine32(op: u8, a: Scalar, b: Scalar) -> (Branch, Branch) {
     let signed = matches!(op, JMP_JSGT | JMP_JSGE | JMP_JSLT | JMP_JSLE);
     let exact = if signed { a.umax <= i32::MAX as u64 && b.umax <= i32::MAX as u64 } else { a.fits32() && b.fits32() };
     if exact {
