@@ -243,6 +243,13 @@ fn read_only_global_data_write() {
 }
 
 #[test]
+fn read_only_map_update_through_helper() {
+    let src = "stw [%r10-4], 0\n stdw [%r10-24], 0\n stdw [%r10-16], 0\n mov %r2, %r10\n add %r2, -4\n mov %r3, %r10\n add %r3, -24\n \
+               mov %r4, 0\n lddw %r1, map1\n call 2\n mov %r0, 0\n exit";
+    rejects(src, 10, |k| *k == K::ReadOnlyMap { map: ".rodata".into() });
+}
+
+#[test]
 fn pointer_comparison() {
     rejects("jgt %r1, %r10, +0\n mov %r0, 0\n exit", 0, |k| *k == K::PointerComparison { reg: 1 });
 }

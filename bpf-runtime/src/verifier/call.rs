@@ -77,6 +77,9 @@ impl Call<'_> {
         if ringbuf_helper != (m.kind == MapType::Ringbuf) {
             return Err(self.err(ErrorKind::WrongMapType { helper: self.proto.name, map: m.name.clone() }));
         }
+        if m.read_only && matches!(self.proto.id, id::MAP_UPDATE_ELEM | id::MAP_DELETE_ELEM) {
+            return Err(self.err(ErrorKind::ReadOnlyMap { map: m.name.clone() }));
+        }
         Ok(map)
     }
 }
