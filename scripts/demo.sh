@@ -2,12 +2,7 @@
 # The quickest tour: installs what is missing, builds the unikernel and
 # `ushell`, then runs unmodified Linux binaries in the unikernel under QEMU.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PATH"
-
-step() { printf '\n==> %s\n' "$*" >&2; }
+source "$(dirname "$0")/common.sh"
 
 step "building the kernel (cargo kernel) and ushell (cargo build --release)"
 cargo kernel

@@ -3,12 +3,7 @@
 # tools, then `cargo test --release` over the default workspace members (all
 # host crates and the end-to-end suite, which boots the real kernel in QEMU).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PATH"
-
-step() { printf '\n==> %s\n' "$*" >&2; }
+source "$(dirname "$0")/common.sh"
 
 step "cargo kernel (the unikernel image)"
 cargo kernel
