@@ -190,7 +190,7 @@ pub(super) fn run<H: Helpers + ?Sized>(
                 regs[d] = match op.off {
                     0 => regs[s],
                     8 | 16 | 32 => sx(regs[s], op.off as u32),
-                    _ | 0xe0 | 0xf0 => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
                 }
             }
             0xc7 => regs[d] = ((regs[d] as i64) >> (imm & 63)) as u64,
@@ -200,7 +200,7 @@ pub(super) fn run<H: Helpers + ?Sized>(
                     16 => (regs[d] as u16).swap_bytes() as u64,
                     32 => (regs[d] as u32).swap_bytes() as u64,
                     64 => regs[d].swap_bytes(),
-                    _ | 0xe0 | 0xf0 => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
                 }
             }
 
@@ -231,7 +231,7 @@ pub(super) fn run<H: Helpers + ?Sized>(
                 regs[d] = match op.off {
                     0 => regs[s] as u32 as u64,
                     8 | 16 => sx(regs[s], op.off as u32) as u32 as u64,
-                    _ | 0xe0 | 0xf0 => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
                 }
             }
             0xc4 => regs[d] = ((regs[d] as i32) >> (imm32 & 31)) as u32 as u64,
@@ -241,7 +241,7 @@ pub(super) fn run<H: Helpers + ?Sized>(
                     16 => regs[d] as u16 as u64,
                     32 => regs[d] as u32 as u64,
                     64 => regs[d],
-                    _ | 0xe0 | 0xf0 => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
                 }
             }
             0xdc => {
@@ -249,7 +249,7 @@ pub(super) fn run<H: Helpers + ?Sized>(
                     16 => (regs[d] as u16).swap_bytes() as u64,
                     32 => (regs[d] as u32).swap_bytes() as u64,
                     64 => regs[d].swap_bytes(),
-                    _ | 0xe0 | 0xf0 => fail!(ExecErrorKind::InvalidOpcode(op.code)),
+                    _ => fail!(ExecErrorKind::InvalidOpcode(op.code)),
                 }
             }
 
