@@ -173,7 +173,8 @@ pub fn load() -> Result<(Process, Entry), ExecError> {
         clear_child_tid: 0,
         exe_path: exe_abs,
         comm,
-        symbols: elfload::symbols::Symbols::from_elf(image, bias),
+        image,
+        load_bias: bias,
     };
     Ok((process, Entry { rip: TRAMPOLINE, rsp: img.sp }))
 }

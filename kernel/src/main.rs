@@ -53,9 +53,7 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     kdebug_early("heap");
     arch::paging::drop_identity_map();
     kdebug_early("paging");
-    if !drivers::tsc::calibrate(boot_tsc) {
-        kinfo!("warning: the PIT does not count; assuming a 1 GHz TSC");
-    }
+    drivers::tsc::init(boot_tsc);
     kdebug_early("tsc");
     time::init();
     random::init();
@@ -63,7 +61,7 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     arch::cpu::enable_user_fpu();
     kdebug_early("fpu");
     arch::syscall::init(kstack_top);
-    kdebug!("boot: tsc {} Hz, {} MiB heap, initrd {} bytes", drivers::tsc::hz(), arch::mem::stats().0 >> 20, info.initrd.len());
+    kdebug!("boot: {} MiB heap, initrd {} bytes", arch::mem::stats().0 >> 20, info.initrd.len());
 
     fs::init();
     let seeded = fs::with(|v| {

@@ -24,7 +24,18 @@ pub struct Process {
     pub exe_path: String,
     /// Name for /proc and bpf_get_current_comm (basename of argv[0], 15 bytes max).
     pub comm: String,
-    pub symbols: Symbols,
+    /// The executable as loaded and its load bias: symbols are parsed from
+    /// it only when a fault report needs them, keeping boot short.
+    pub image: &'static [u8],
+    pub load_bias: u64,
+}
+
+impl Process {
+    /// "function+0xoff" for a code address in the app, if its symtab says.
+    pub fn symbolize(&self, addr: u64) -> Option<String> {
+        let syms = Symbols::from_elf(self.image, self.load_bias);
+        syms.lookup(addr).map(|(n, off)| alloc::format!("{n}+{off:#x}"))
+    }
 }
 
 pub static PROCESS: Mutex<Option<Process>> = Mutex::new(None);

@@ -23,6 +23,13 @@ pub fn monotonic_ns() -> u64 {
     crate::drivers::tsc::monotonic_ns()
 }
 
+/// Wall time for file timestamps: exact once the clock is calibrated, the
+/// boot time before (so seeding the ramfs at boot does not pay for a
+/// calibration that many programs never need).
+pub fn coarse_realtime_ns() -> u64 {
+    BOOT_EPOCH_NS.load(Ordering::Relaxed) + crate::drivers::tsc::monotonic_ns_if_calibrated().unwrap_or(0)
+}
+
 pub fn realtime_ns() -> u64 {
     BOOT_EPOCH_NS.load(Ordering::Relaxed) + monotonic_ns()
 }

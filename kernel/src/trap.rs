@@ -56,7 +56,7 @@ fn user_fault(f: &TrapFrame) -> ! {
     let cr2 = read_cr2();
     crate::kinfo!("app killed by {} ({}): {} at rip {:#x}", name(sig), sig, vector_name(f.vector), f.rip);
     let (sym, maps) = process::with(|p| {
-        let sym = p.symbols.lookup(f.rip).map(|(n, off)| alloc::format!("{n}+{off:#x}"));
+        let sym = p.symbolize(f.rip);
         (sym, p.mm.find(f.rip).is_some())
     });
     match sym {

@@ -38,7 +38,7 @@ pub fn with<R>(f: impl FnOnce(&mut Vfs) -> R) -> R {
 }
 
 fn now_ns() -> u64 {
-    crate::time::realtime_ns()
+    crate::time::coarse_realtime_ns()
 }
 
 pub fn init() {
