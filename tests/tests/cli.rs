@@ -27,7 +27,9 @@ fn host_busybox(args: &[&str], stdin: &[u8]) -> Vec<u8> {
 fn stdin_reaches_the_app() {
     let out = Vm::new("/bin/busybox").args(["tr", "a-z", "A-Z"]).stdin("hi\n").run();
     assert_eq!((out.status, out.stdout_str().as_str()), (Some(0), "HI\n"), "{}", out.describe());
-    assert!(out.stderr.contains("ushell: accel tcg (requested with --accel tcg)"), "{}", out.describe());
+    let accel = e2e::default_accel();
+    let line = format!("ushell: accel {accel} (requested with --accel {accel}");
+    assert!(out.stderr.contains(&line), "{}", out.describe());
 }
 
 #[test]
