@@ -10,8 +10,9 @@
  * instruction, before musl's _start runs.
  *
  * `exit-port` (words before it are ignored): end the run through QEMU's
- * isa-debug-exit (port 0xf4), for Linux as /init, which must never return (and halts instead of powering
- * off on microvm with acpi=off). QEMU exits with (code << 1) | 1.
+ * isa-debug-exit (port 0xf4), for Linux as /init, which must never return
+ * (and Linux halts instead of powering off on microvm with acpi=off). QEMU
+ * exits with (code << 1) | 1.
  */
 #include <stdint.h>
 #include <stdio.h>
