@@ -1,5 +1,5 @@
 //! The reference guest: Debian's `linux-image-amd64` kernel in the same QEMU,
-//! with a one-file initramfs whose `/init` is the bench app.
+//! with an initramfs holding only `/init` (the bench app) and `/proc`.
 //!
 //! Linux boots two ways here:
 //! * the bzImage as shipped (real-mode setup, then xz decompression of the
@@ -47,6 +47,8 @@ impl Linux {
         let mut w = cpio::Writer::new();
         let exe = std::fs::read(bench).with_context(|| format!("reading {}", bench.display()))?;
         w.file("init", &cpio::Meta { perm: 0o755, ..cpio::Meta::default() }, &exe)?;
+        // Mount point for /init's look at /proc/uptime (idle time).
+        w.dir("proc", &cpio::Meta { perm: 0o555, ..cpio::Meta::default() })?;
         std::fs::write(&initrd, w.finish()).with_context(|| format!("writing {}", initrd.display()))?;
         Ok(Linux { bzimage, vmlinux, initrd, release })
     }

@@ -257,5 +257,12 @@ fn print_details(ours: &Side, linux: Option<&LinuxSide>) {
     if let Some(l) = linux {
         show("Linux bzImage", &l.bz.bench);
         show("Linux vmlinux (PVH)", &l.pvh);
+        let idle = |m: &Measure| m.as_ref().map_or_else(|e| format!("n/a ({e})"), |s| format!("{s:.3} s"));
+        println!(
+            "  Linux idle (halted) time by /proc/uptime after the run, in 10 ms units: bzImage {}, vmlinux (PVH) {}\n  \
+             (idle time would advance the TSC without instructions; none means Linux's boot count is all instructions)",
+            idle(&l.bz_idle),
+            idle(&l.pvh_idle)
+        );
     }
 }

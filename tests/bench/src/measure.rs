@@ -62,13 +62,25 @@ pub struct LinuxSide {
     pub bz: Side,
     /// The syscall run of the vmlinux booted through PVH.
     pub pvh: Result<BenchLine, String>,
+    /// Seconds Linux was idle by `/proc/uptime` at the end of each syscall
+    /// run (bzImage, PVH); all of it during boot, the bench never sleeps.
+    pub bz_idle: Measure,
+    pub pvh_idle: Measure,
 }
 
 pub fn linux(l: &Linux, runs: usize, mem_search: bool) -> LinuxSide {
-    let bench = |kernel: &Path, what: &str| -> Result<BenchLine, String> {
+    let bench = |kernel: &Path, what: &str| -> (Result<BenchLine, String>, Measure) {
         progress(&format!("Linux {what}, icount syscall run (about 30 s)"));
-        let r = l.run(kernel, "syscall", MEM_MIB, true).map_err(|e| format!("Linux {what}: {e:#}"))?;
-        report::parse_bench(&r.serial).ok_or_else(|| format!("Linux {what}: no GUESTBENCH line ({})", r.describe()))
+        let r = match l.run(kernel, "syscall", MEM_MIB, true) {
+            Ok(r) => r,
+            Err(e) => return (Err(format!("Linux {what}: {e:#}")), Err(format!("Linux {what}: {e:#}"))),
+        };
+        let line = report::parse_bench(&r.serial)
+            .ok_or_else(|| format!("Linux {what}: no GUESTBENCH line ({})", r.describe()));
+        let idle = report::parse_linux_uptime(&r.serial)
+            .map(|(_, idle)| idle)
+            .ok_or_else(|| format!("Linux {what}: no LINUXUPTIME line"));
+        (line, idle)
     };
     let hello_ok = |mem: u32| -> Result<Duration, String> {
         let r = l.run(&l.bzimage, "hello", mem, false).map_err(|e| format!("Linux: {e:#}"))?;
@@ -78,8 +90,8 @@ pub fn linux(l: &Linux, runs: usize, mem_search: bool) -> LinuxSide {
             Err(format!("Linux hello with -m {mem}M: {}", r.describe()))
         }
     };
-    let bz = bench(&l.bzimage, "bzImage");
-    let pvh = bench(&l.vmlinux, "vmlinux via PVH");
+    let (bz, bz_idle) = bench(&l.bzimage, "bzImage");
+    let (pvh, pvh_idle) = bench(&l.vmlinux, "vmlinux via PVH");
     progress(&format!("Linux hello, wall time x{runs}"));
     let wall = (0..runs).map(|_| hello_ok(MEM_MIB)).collect::<Result<Vec<_>, _>>().map(median);
     let min_mem = if mem_search {
@@ -88,7 +100,7 @@ pub fn linux(l: &Linux, runs: usize, mem_search: bool) -> LinuxSide {
     } else {
         Err("skipped (--no-mem)".into())
     };
-    LinuxSide { bz: Side { bench: bz, wall, min_mem }, pvh }
+    LinuxSide { bz: Side { bench: bz, wall, min_mem }, pvh, bz_idle, pvh_idle }
 }
 
 pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {

@@ -56,6 +56,13 @@ pub fn parse_bench(serial: &str) -> Option<BenchLine> {
     })
 }
 
+/// Linux's `/proc/uptime` as /init printed it: (uptime, idle) in seconds.
+pub fn parse_linux_uptime(serial: &str) -> Option<(f64, f64)> {
+    let line = serial.lines().find_map(|l| l.trim().strip_prefix("LINUXUPTIME "))?;
+    let mut it = line.split_whitespace().map(|w| w.parse::<f64>().ok());
+    Some((it.next()??, it.next()??))
+}
+
 pub fn parse_floor(serial: &str) -> Option<u64> {
     let hex = serial.lines().find_map(|l| l.trim().strip_prefix("FLOOR tsc="))?;
     u64::from_str_radix(hex.trim(), 16).ok()
@@ -84,6 +91,12 @@ mod tests {
                 "GUESTBENCH entry_tsc=1 main_tsc=1 iters=0 sys_min=3 sys_med=3 empty_min=1 empty_med=1 libc_min=1 libc_med=1"
             ), None);
         assert_eq!(parse_bench("hello\n"), None);
+    }
+
+    #[test]
+    fn linux_uptime_line() {
+        assert_eq!(parse_linux_uptime("x\nLINUXUPTIME 1.75 0.42\n"), Some((1.75, 0.42)));
+        assert_eq!(parse_linux_uptime("LINUXUPTIME 1.75\n"), None);
     }
 
     #[test]
