@@ -174,7 +174,11 @@ fn boot(cfg: &VmConfig, timeout: Option<Duration>) -> anyhow::Result<Outcome> {
     let to_guest = child.stdin.take().context("QEMU's stdin pipe")?;
     // Kept (not joined) until we exit: it holds the pipe open after EOF and
     // may stay blocked reading a terminal the app never asked for.
-    let _forwarder = std::thread::spawn(move || stdin::forward(std::io::stdin().lock(), to_guest));
+    let ctl_path = cfg.ctl.clone();
+    let _forwarder = std::thread::spawn(move || {
+        stdin::wait_until_ready(&ctl_path);
+        stdin::forward(std::io::stdin().lock(), to_guest)
+    });
 
     let status = match timeout {
         None => Some(child.wait().context("waiting for QEMU")?),

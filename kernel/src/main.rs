@@ -30,8 +30,10 @@ static mut SYSCALL_STACK: KernelStack = KernelStack([0; 65536]);
 #[no_mangle]
 pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     let boot_tsc = arch::cpu::rdtsc();
-    COM1.init();
-    COM2.init();
+    COM1.init(true);
+    COM2.init(false);
+    // The host holds stdin back until now, so the FIFO reset loses nothing.
+    drivers::qemu::send(runproto::CtlEvent::Ready);
     kdebug_early("entry");
     let kstack_top = (&raw const SYSCALL_STACK as u64) + core::mem::size_of::<KernelStack>() as u64;
     arch::gdt::init(kstack_top);

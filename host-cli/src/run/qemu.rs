@@ -175,7 +175,7 @@ impl Outcome {
         match CtlEvent::parse_last(ctl_text) {
             Some(CtlEvent::Exit(n)) => Outcome::Exited(n),
             Some(CtlEvent::Panic) => Outcome::Panicked,
-            None => Outcome::NoEvent { qemu_status },
+            Some(CtlEvent::Ready) | None => Outcome::NoEvent { qemu_status },
         }
     }
 

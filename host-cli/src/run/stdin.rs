@@ -2,6 +2,24 @@
 //! end-of-file (see `runproto::stdin`).
 
 use std::io::{self, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// Blocks until the kernel's control channel (a file QEMU appends to)
+/// shows its first event, `ready` (or an early exit): the guest switches on
+/// its UART FIFO at boot, which discards whatever arrived before. Boot takes
+/// a fraction of a second; the file is checked every 2 ms. If QEMU dies
+/// first this never returns, which is fine: the caller does not join it.
+pub fn wait_until_ready(ctl: &Path) {
+    loop {
+        if let Ok(text) = std::fs::read_to_string(ctl) {
+            if text.lines().any(|l| runproto::CtlEvent::parse(l).is_some()) {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
 
 /// Copies `from` to `to` framed, then sends the EOF frame. Returns `to` so
 /// the caller can keep the pipe open until QEMU exits. A write error (QEMU

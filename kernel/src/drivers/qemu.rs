@@ -15,13 +15,18 @@ impl core::fmt::Write for Ctl {
     }
 }
 
-/// Tells the host how the run ended, then powers the VM off.
-pub fn finish(ev: CtlEvent) -> ! {
+/// Sends a control event to the host.
+pub fn send(ev: CtlEvent) {
     use core::fmt::Write;
     let _ = write!(Ctl, "{ev}");
+}
+
+/// Tells the host how the run ended, then powers the VM off.
+pub fn finish(ev: CtlEvent) -> ! {
+    send(ev);
     let code = match ev {
         CtlEvent::Exit(s) => s as u32,
-        CtlEvent::Panic => 0x7f,
+        CtlEvent::Panic | CtlEvent::Ready => 0x7f,
     };
     outl(runproto::EXIT_PORT, code);
     // Without the debug-exit device QEMU keeps running: stop here.

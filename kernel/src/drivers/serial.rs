@@ -15,15 +15,17 @@ pub const COM1: Uart = Uart { base: runproto::STDIO_PORT };
 pub const COM2: Uart = Uart { base: runproto::STDERR_PORT };
 
 impl Uart {
-    pub fn init(&self) {
+    /// Programs the UART for polling. With `fifo`, the 16-byte FIFOs are
+    /// switched on (which clears them): the host hands over 16 bytes per
+    /// QEMU main-loop pass instead of one.
+    pub fn init(&self, fifo: bool) {
         let b = self.base;
         outb(b + 1, 0x00); // no interrupts: the kernel polls
         outb(b + 3, 0x80); // DLAB
         outb(b, 0x01); // 115200 baud (QEMU ignores it)
         outb(b + 1, 0x00);
         outb(b + 3, 0x03); // 8N1
-        // FCR stays untouched: enabling the FIFOs clears them, which would
-        // drop stdin bytes the host sent before boot finished.
+        outb(b + 2, if fifo { 0x07 } else { 0x00 });
         outb(b + 4, 0x03); // DTR | RTS
     }
 
