@@ -136,12 +136,7 @@ pub fn decode_all(bytes: &[u8]) -> Option<alloc::vec::Vec<Insn>> {
     if bytes.len() % 8 != 0 {
         return None;
     }
-    Some(
-        bytes
-            .chunks_exact(8)
-            .map(|c| Insn::decode(c.try_into().expect("chunks_exact(8)")))
-            .collect(),
-    )
+    Some(bytes.as_chunks::<8>().0.iter().map(Insn::decode).collect())
 }
 
 /// Linux helper function IDs this runtime implements.

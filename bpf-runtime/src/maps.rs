@@ -451,10 +451,14 @@ impl MapSet {
         self.maps.iter().position(|m| m.spec.name == name)
     }
 
+    // `ok_or_else`: with `ok_or` the error is built and dropped on every
+    // successful call, which showed up in the helper-call profile.
+    #[allow(clippy::unnecessary_lazy_evaluations)]
     pub fn get(&self, idx: usize) -> Result<&Map, MapError> {
         self.maps.get(idx).ok_or_else(|| MapError::NoSuchMap(idx))
     }
 
+    #[allow(clippy::unnecessary_lazy_evaluations)]
     pub fn get_mut(&mut self, idx: usize) -> Result<&mut Map, MapError> {
         self.maps.get_mut(idx).ok_or_else(|| MapError::NoSuchMap(idx))
     }

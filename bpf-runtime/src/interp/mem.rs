@@ -165,7 +165,7 @@ impl Mem<'_> {
             }
         }
         let s = self.slice(addr, N)?;
-        Ok(s.try_into().map_err(|_| Fault::OutOfBounds { addr, len: N })?)
+        s.try_into().map_err(|_| Fault::OutOfBounds { addr, len: N })
     }
 
     #[inline(always)]

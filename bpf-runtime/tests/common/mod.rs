@@ -28,7 +28,7 @@ pub fn build_c(src: &Path) -> Vec<u8> {
     let out = out_dir.join(format!("{name}-{n}.o"));
     let res = Command::new("clang")
         .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-Wall", "-c"])
-        .arg(&src)
+        .arg(src)
         .arg("-o")
         .arg(&out)
         .output()
