@@ -36,6 +36,18 @@ fn write_entry(table_phys: u64, idx: usize, v: u64) {
     unsafe { entry(table_phys, idx).write_volatile(v) }
 }
 
+/// A present user leaf entry for `phys` with `flags`.
+fn leaf(phys: u64, flags: PageFlags) -> u64 {
+    let mut e = phys | P | U;
+    if flags.write {
+        e |= W;
+    }
+    if !flags.exec {
+        e |= NX;
+    }
+    e
+}
+
 fn indices(va: u64) -> [usize; 4] {
     [((va >> 39) & 511) as usize, ((va >> 30) & 511) as usize, ((va >> 21) & 511) as usize, ((va >> 12) & 511) as usize]
 }
@@ -77,14 +89,7 @@ pub fn map_user(va: u64, phys: u64, flags: PageFlags) -> Result<(), ()> {
         return Err(());
     }
     let (table, i) = walk(va, true).ok_or(())?;
-    let mut e = phys | P | U;
-    if flags.write {
-        e |= W;
-    }
-    if !flags.exec {
-        e |= NX;
-    }
-    write_entry(table, i, e);
+    write_entry(table, i, leaf(phys, flags));
     invlpg(va);
     Ok(())
 }
@@ -107,19 +112,7 @@ pub fn protect_user(va: u64, flags: Option<PageFlags>) {
     if let Some((table, i)) = walk(va, false) {
         let e = read_entry(table, i);
         if e & ADDR_MASK != 0 {
-            let n = match flags {
-                None => e & ADDR_MASK,
-                Some(f) => {
-                    let mut n = (e & ADDR_MASK) | P | U;
-                    if f.write {
-                        n |= W;
-                    }
-                    if !f.exec {
-                        n |= NX;
-                    }
-                    n
-                }
-            };
+            let n = flags.map_or(e & ADDR_MASK, |f| leaf(e & ADDR_MASK, f));
             write_entry(table, i, n);
             invlpg(va);
         }

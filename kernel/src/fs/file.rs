@@ -167,16 +167,9 @@ impl OpenFile {
     }
 
     pub fn metadata(&self) -> Result<Metadata, Errno> {
-        let chr = |major: u64, minor: u64, ino: u64| Metadata {
-            ino,
-            mode: S_IFCHR | 0o620,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            rdev: (major << 8) | minor,
-            mtime_ns: 0,
-        };
+        // Objects outside the ramfs: fixed inode numbers, root-owned, empty.
+        let synthetic = |ino: u64, mode: u32, rdev: u64| Metadata { ino, mode, nlink: 1, uid: 0, gid: 0, size: 0, rdev, mtime_ns: 0 };
+        let chr = |major: u64, minor: u64, ino: u64| synthetic(ino, S_IFCHR | 0o620, (major << 8) | minor);
         Ok(match &self.kind {
             FileKind::Node(ino) | FileKind::Generated { ino, .. } => {
                 let ino = *ino;
@@ -186,31 +179,15 @@ impl OpenFile {
                 }
                 m
             }
-            FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Metadata {
-                ino: 0x7000_0000,
-                mode: S_IFIFO | 0o600,
-                nlink: 1,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                rdev: 0,
-                mtime_ns: 0,
-            },
+            FileKind::PipeRead(_) | FileKind::PipeWrite(_) => synthetic(0x7000_0000, S_IFIFO | 0o600, 0),
             FileKind::Null => chr(1, 3, 0x6000_0003),
             FileKind::Zero => chr(1, 5, 0x6000_0005),
             FileKind::Full => chr(1, 7, 0x6000_0007),
             FileKind::Random => chr(1, 9, 0x6000_0009),
             // The host side is a pipe or file as far as the app can tell.
-            FileKind::Stdin | FileKind::Stdout | FileKind::Stderr | FileKind::Console => Metadata {
-                ino: 0x5000_0001,
-                mode: S_IFIFO | 0o600,
-                nlink: 1,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                rdev: 0,
-                mtime_ns: 0,
-            },
+            FileKind::Stdin | FileKind::Stdout | FileKind::Stderr | FileKind::Console => {
+                synthetic(0x5000_0001, S_IFIFO | 0o600, 0)
+            }
         })
     }
 }
