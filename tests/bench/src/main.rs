@@ -119,7 +119,7 @@ fn run() -> anyhow::Result<()> {
     println!("  wall rows: TCG without icount, median of {} runs", opts.runs);
     match &linux {
         Some(l) => println!(
-            "  Linux: {} ({}), cmdline \"{} <mode>\", initramfs = /init only",
+            "  Linux: {} ({}), cmdline \"{} <mode>\", initramfs = /init and /proc",
             l.release,
             l.bzimage.display(),
             linux::CMDLINE
@@ -254,6 +254,9 @@ fn print_details(ours: &Side, linux: Option<&LinuxSide>) {
         Err(e) => println!("  {who:<22} n/a: {e}"),
     };
     show("ours", &ours.bench);
+    if ours.min_mem.as_ref().is_ok_and(|m| *m <= 2.0) {
+        println!("  ours: 2 MiB is the floor of the -m search: ushell rejects -m below 2M");
+    }
     if let Some(l) = linux {
         show("Linux bzImage", &l.bz.bench);
         show("Linux vmlinux (PVH)", &l.pvh);

@@ -60,6 +60,7 @@ impl Table {
         let mut lines = vec![["metric", "ours", "Linux", "QEMU floor", "Linux/ours", "goal"].map(String::from)];
         for r in &self.rows {
             let ratio = match (&r.ours, &r.linux) {
+                (Ok(o), Ok(l)) if *o > 0.0 && l / o >= 100.0 => format!("{:.0}x", l / o),
                 (Ok(o), Ok(l)) if *o > 0.0 => format!("{:.1}x", l / o),
                 _ => "-".into(),
             };
