@@ -97,6 +97,12 @@ impl AddressSpace {
         removed
     }
 
+    /// Drops the frames under `[start, start+len)` but keeps the VMAs:
+    /// demand paging refills the pages with zeros (MADV_DONTNEED).
+    pub fn discard(&mut self, start: u64, len: u64) {
+        Self::free_pages(start, start.saturating_add(len).min(USER_END));
+    }
+
     fn free_pages(start: u64, end: u64) {
         let mut va = start;
         while va < end {

@@ -106,19 +106,8 @@ pub fn madvise(a: &mut Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     if advice == MADV_DONTNEED {
-        // Private anonymous pages read back as zeros afterwards: drop the
-        // frames and let demand paging refill them.
-        process::with(|p| {
-            let end = addr.saturating_add(len);
-            let mut va = addr;
-            while va < end {
-                if let Some(frame) = crate::arch::paging::unmap_user(va) {
-                    crate::arch::mem::free_frame(frame);
-                }
-                va += PAGE_SIZE;
-            }
-            let _ = &p.mm;
-        });
+        // Private anonymous pages read back as zeros afterwards.
+        process::with(|p| p.mm.discard(addr, len.saturating_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)));
     }
     // Other advice is a hint Linux may ignore as well.
     Ok(0)
