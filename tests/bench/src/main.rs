@@ -117,6 +117,10 @@ fn run() -> anyhow::Result<()> {
     println!("  instruction rows: {} (guest TSC = 1 tick per guest instruction;", qemu::ICOUNT.join(" "));
     println!("    idle time is skipped to the next timer, so guest halts still add ticks)");
     println!("  wall rows: TCG without icount, median of {} runs", opts.runs);
+    println!(
+        "  memory: -m {}M for both guests' instruction runs and Linux's wall runs; ushell's default for ours' wall runs",
+        measure::MEM_MIB
+    );
     match &linux {
         Some(l) => println!(
             "  Linux: {} ({}), cmdline \"{} <mode>\", initramfs = /init and /proc",

@@ -15,7 +15,8 @@ use crate::table::Measure;
 pub const HELLO: &str = "hello, world";
 /// Upper end of the `-m` search, MiB.
 const MEM_MAX_MIB: u32 = 512;
-/// Memory for all other runs, MiB.
+/// Memory for the instruction-count runs of both guests and Linux's wall-time
+/// runs, MiB. (Ours' wall-time runs use ushell's default, as users run it.)
 pub const MEM_MIB: u32 = 256;
 
 pub fn progress(what: &str) {
@@ -110,7 +111,7 @@ pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {
     };
     progress("ours, icount syscall run");
     let bench = o
-        .run(&["syscall"], None, true)
+        .run(&["syscall"], Some(MEM_MIB), true) // the same RAM as Linux's run
         .map_err(|e| format!("ours: {e:#}"))
         .and_then(|r| report::parse_bench(&r.stdout).ok_or_else(|| format!("ours: no GUESTBENCH line ({})", r.describe())));
     let hello_ok = |mem: Option<u32>| -> Result<Duration, String> {
