@@ -54,6 +54,8 @@ impl Linux {
     }
 
     /// Boots `kernel` (the bzImage or the vmlinux) with /init running `mode`.
+    /// Icount runs get 300 s, the others 120 s: a boot short of memory can
+    /// hang instead of panicking, and the `-m` search should not wait long.
     pub fn run(&self, kernel: &Path, mode: &str, mem_mib: u32, icount: bool) -> anyhow::Result<VmResult> {
         qemu::run(&Vm {
             kernel: kernel.to_path_buf(),
@@ -61,7 +63,7 @@ impl Linux {
             append: Some(format!("{CMDLINE} {mode}")),
             mem_mib,
             icount,
-            timeout_s: 300,
+            timeout_s: if icount { 300 } else { 120 },
         })
     }
 }

@@ -57,7 +57,8 @@ impl Ours {
     /// `ushell run --accel tcg [-m N] ./bench ARGS...`, under `timeout`.
     pub fn run(&self, args: &[&str], mem_mib: Option<u32>, icount: bool) -> anyhow::Result<RunOut> {
         let mut cmd = Command::new("timeout");
-        cmd.args(["--kill-after=5", "300"])
+        // As for Linux: 300 s for icount runs, 120 s for the others.
+        cmd.args(["--kill-after=5", if icount { "300" } else { "120" }])
             .arg(&self.ushell)
             .args(["run", "--accel", "tcg", "--quiet", "--kernel"])
             .arg(&self.kernel);
