@@ -20,12 +20,9 @@ pub struct SyscallFrame {
     pub r12: u64,
     pub rbp: u64,
     pub rbx: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub r10: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
+    /// rdi, rsi, rdx, r10, r8, r9: the arguments in ABI order, contiguous so
+    /// handlers can borrow them without copying.
+    pub args: [u64; 6],
     /// Syscall number on entry, return value on exit.
     pub rax: u64,
     pub rip: u64,
@@ -35,11 +32,6 @@ pub struct SyscallFrame {
     pub ss: u64,
 }
 
-impl SyscallFrame {
-    pub fn args(&self) -> [u64; 6] {
-        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
-    }
-}
 
 #[no_mangle]
 static mut SYSCALL_USER_RSP: u64 = 0;
@@ -58,12 +50,12 @@ core::arch::global_asm!(
     "push {user_cs}",
     "push rcx",
     "push rax",
-    "push rdi", "push rsi", "push rdx", "push r10", "push r8", "push r9",
+    "push r9", "push r8", "push r10", "push rdx", "push rsi", "push rdi",
     "push rbx", "push rbp", "push r12", "push r13", "push r14", "push r15",
     "mov rdi, rsp",
     "call {dispatch}",
     "pop r15", "pop r14", "pop r13", "pop r12", "pop rbp", "pop rbx",
-    "pop r9", "pop r8", "pop r10", "pop rdx", "pop rsi", "pop rdi",
+    "pop rdi", "pop rsi", "pop rdx", "pop r10", "pop r8", "pop r9",
     "pop rax",
     "mov rcx, [rsp]",
     "mov r11, [rsp + 16]",
@@ -110,12 +102,7 @@ pub fn complete_faulted_syscall(f: &mut super::idt::TrapFrame) -> bool {
         r12: f.r12,
         rbp: f.rbp,
         rbx: f.rbx,
-        r9: f.r9,
-        r8: f.r8,
-        r10: f.r10,
-        rdx: f.rdx,
-        rsi: f.rsi,
-        rdi: f.rdi,
+        args: [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9],
         rax: f.rax,
         rip: f.rcx,
         cs: USER_CS as u64,
@@ -125,7 +112,8 @@ pub fn complete_faulted_syscall(f: &mut super::idt::TrapFrame) -> bool {
     };
     crate::syscall::dispatch(&mut s);
     (f.r15, f.r14, f.r13, f.r12, f.rbp, f.rbx) = (s.r15, s.r14, s.r13, s.r12, s.rbp, s.rbx);
-    (f.r9, f.r8, f.r10, f.rdx, f.rsi, f.rdi, f.rax) = (s.r9, s.r8, s.r10, s.rdx, s.rsi, s.rdi, s.rax);
+    [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9] = s.args;
+    f.rax = s.rax;
     (f.rip, f.rcx, f.rflags, f.r11, f.rsp) = (s.rip, s.rip, s.rflags, s.rflags, s.rsp);
     true
 }

@@ -14,14 +14,14 @@ use linux_abi::sysno::nr;
 use linux_abi::Errno;
 
 pub type SysResult = Result<usize, Errno>;
-type Handler = fn(&mut Args) -> SysResult;
+type Handler = fn(&mut Args<'_>) -> SysResult;
 
-/// A syscall's arguments with checked decoders.
-pub struct Args {
-    raw: [u64; 6],
+/// A syscall's arguments (borrowed from the saved frame) with decoders.
+pub struct Args<'a> {
+    raw: &'a [u64; 6],
 }
 
-impl Args {
+impl Args<'_> {
     pub fn u64(&self, i: usize) -> u64 {
         self.raw[i]
     }
@@ -195,7 +195,7 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
     let handler = usize::try_from(n).ok().and_then(|i| TABLE.get(i)).copied().flatten();
     let ret = match handler {
         Some(h) => {
-            let mut args = Args { raw: frame.args() };
+            let mut args = Args { raw: &frame.args };
             match h(&mut args) {
                 Ok(v) => v as u64,
                 Err(e) => e.as_ret() as u64,
@@ -207,7 +207,8 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
         }
     };
     if crate::log::debug_enabled() {
-        crate::kdebug!("syscall {}({:#x}, {:#x}, {:#x}) = {:#x}", linux_abi::syscall_name(n as usize).unwrap_or("?"), frame.rdi, frame.rsi, frame.rdx, ret);
+        let a = &frame.args;
+        crate::kdebug!("syscall {}({:#x}, {:#x}, {:#x}) = {:#x}", linux_abi::syscall_name(n as usize).unwrap_or("?"), a[0], a[1], a[2], ret);
     }
     frame.rax = ret;
 }
