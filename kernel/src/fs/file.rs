@@ -141,6 +141,26 @@ impl OpenFile {
         Ok(n)
     }
 
+    /// How many bytes a read could return at most right now, so callers
+    /// size their buffer by the data, not by the caller's count (a 1 MiB
+    /// buffer per 1-byte console read would dominate the cost).
+    pub fn read_hint(&self, at: Option<u64>) -> usize {
+        const STREAM_CHUNK: usize = 4096;
+        let off = at.unwrap_or(self.offset);
+        let remaining = |len: u64| usize::try_from(len.saturating_sub(off)).unwrap_or(usize::MAX);
+        match &self.kind {
+            FileKind::Node(ino) => {
+                let ino = *ino;
+                with(|v| v.tree.metadata(ino)).map_or(0, |m| remaining(m.size))
+            }
+            FileKind::Generated { data, .. } => remaining(data.len() as u64),
+            FileKind::PipeRead(p) => p.lock().buf.len(),
+            FileKind::Null => 0,
+            FileKind::Zero | FileKind::Full | FileKind::Random => usize::MAX,
+            _ => STREAM_CHUNK,
+        }
+    }
+
     pub fn seekable(&self) -> bool {
         matches!(self.kind, FileKind::Node(_) | FileKind::Generated { .. })
     }

@@ -48,6 +48,11 @@ pub fn copy_to_user(mm: &mut AddressSpace, addr: u64, data: &[u8]) -> Result<(),
     for_each_chunk(mm, addr, data.len(), true, |phys, off, n| write_phys(phys, &data[off..off + n]))
 }
 
+/// Checks (and faults in) a user range for writing without touching it.
+pub fn check_writable(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<(), Errno> {
+    for_each_chunk(mm, addr, len, true, |_, _, _| {})
+}
+
 pub fn read_bytes(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut v = alloc::vec![0u8; len];
     copy_from_user(mm, addr, &mut v)?;

@@ -49,9 +49,9 @@ pub fn to_stat(m: &Metadata) -> Stat {
 
 fn do_read(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     let f = file(fd)?;
-    let mut kbuf = vec![0u8; count.min(MAX_IO)];
+    let mut kbuf = vec![0u8; count.min(MAX_IO).min(f.lock().read_hint(at))];
     // Check the destination first so a bad pointer does not consume input.
-    process::with(|p| user::copy_to_user(&mut p.mm, buf, &kbuf[..kbuf.len().min(1)]))?;
+    process::with(|p| user::check_writable(&mut p.mm, buf, kbuf.len()))?;
     let n = f.lock().read(&mut kbuf, at)?;
     process::with(|p| user::copy_to_user(&mut p.mm, buf, &kbuf[..n]))?;
     Ok(n)
@@ -357,7 +357,7 @@ pub fn sendfile(a: &mut Args) -> SysResult {
     let (out_fd, in_fd, off_ptr, count) = (a.i32(0), a.i32(1), a.u64(2), a.usize(3));
     let (fin, fout) = (file(in_fd)?, file(out_fd)?);
     let at = if off_ptr != 0 { Some(process::with(|p| user::read_val::<u64>(&mut p.mm, off_ptr))?) } else { None };
-    let mut buf = vec![0u8; count.min(MAX_IO)];
+    let mut buf = vec![0u8; count.min(MAX_IO).min(fin.lock().read_hint(at))];
     let n = fin.lock().read(&mut buf, at)?;
     let written = fout.lock().write(&buf[..n], None)?;
     if let Some(off) = at {
