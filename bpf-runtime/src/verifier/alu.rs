@@ -4,7 +4,7 @@
 //! turn an address into a number or forge one, so it is rejected.
 
 use super::error::{ErrorKind, VerifierError};
-use super::explore::{fail, read};
+use super::explore::{fail, operand, read};
 use super::scalar::{self, Scalar};
 use super::state::{Ptr, PtrKind, Reg, State};
 use crate::isa::*;
@@ -37,13 +37,7 @@ pub fn alu(st: &mut State, pc: usize, insn: &Insn) -> Result<(), VerifierError> 
     let op = insn.opc & 0xf0;
     let x = insn.opc & SRC_X != 0;
     let dst = insn.dst as usize;
-    let b = if x {
-        read(st, pc, insn.src)?
-    } else if is64 {
-        Reg::Scalar(Scalar::konst(insn.imm as i64 as u64))
-    } else {
-        Reg::Scalar(Scalar::konst(insn.imm as u32 as u64))
-    };
+    let b = operand(st, pc, insn, is64)?;
     let ptr_err = |reg: u8, r: &Reg| fail(pc, ErrorKind::PointerArithmetic { reg, found: r.kind(), op: op_name(op, is64) });
     let result = match op {
         ALU_MOV => match b {

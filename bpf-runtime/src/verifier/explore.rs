@@ -62,6 +62,19 @@ pub fn read(st: &State, pc: usize, r: u8) -> Result<Reg, VerifierError> {
     }
 }
 
+/// The second operand of an ALU or jump instruction: the source register
+/// (BPF_X) or the immediate, sign-extended to 64 bits when `wide` and
+/// zero-extended from 32 bits otherwise.
+pub fn operand(st: &State, pc: usize, insn: &Insn, wide: bool) -> Result<Reg, VerifierError> {
+    Ok(if insn.opc & SRC_X != 0 {
+        read(st, pc, insn.src)?
+    } else if wide {
+        Reg::Scalar(Scalar::konst(insn.imm as i64 as u64))
+    } else {
+        Reg::Scalar(Scalar::konst(insn.imm as u32 as u64))
+    })
+}
+
 struct Checkpoint {
     state: State,
     parent: Option<usize>,
@@ -290,13 +303,7 @@ impl<'a, 'l> Explorer<'a, 'l> {
         let x = insn.opc & SRC_X != 0;
         let target = (pc as i64 + insn.off as i64 + 1) as usize;
         let a = read(st, pc, insn.dst)?;
-        let b = if x {
-            read(st, pc, insn.src)?
-        } else if jmp32 {
-            Reg::Scalar(Scalar::konst(insn.imm as u32 as u64))
-        } else {
-            Reg::Scalar(Scalar::konst(insn.imm as i64 as u64))
-        };
+        let b = operand(st, pc, insn, !jmp32)?;
         let (taken, fall) = match (a, b) {
             (Reg::Scalar(sa), Reg::Scalar(sb)) => {
                 let (t, f) = if jmp32 { scalar::refine32(op, sa, sb) } else { scalar::refine(op, sa, sb) };
