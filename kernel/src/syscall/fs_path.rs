@@ -34,6 +34,16 @@ fn base_dir(dirfd: i32) -> Result<Ino, Errno> {
     }
 }
 
+/// Where resolution of `path` starts: `/` for absolute paths, else the cwd
+/// or `dirfd`.
+fn start_dir(dirfd: i32, path: &[u8]) -> Result<Ino, Errno> {
+    if path.starts_with(b"/") {
+        Ok(ramfs::ROOT)
+    } else {
+        base_dir(dirfd)
+    }
+}
+
 /// Resolves (dirfd, path); with AT_EMPTY_PATH an empty path names `dirfd` itself.
 fn resolve(dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Ino, Errno> {
     if path.is_empty() {
@@ -48,13 +58,13 @@ fn resolve(dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Ino,
             _ => Err(Errno::EBADF),
         };
     }
-    let base = if path.starts_with(b"/") { ramfs::ROOT } else { base_dir(dirfd)? };
+    let base = start_dir(dirfd, path)?;
     fs::with(|v| v.tree.lookup(base, path, follow))
 }
 
 fn do_open(dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
     let path = path_arg(path_addr)?;
-    let base = if path.starts_with(b"/") { ramfs::ROOT } else { base_dir(dirfd)? };
+    let base = start_dir(dirfd, &path)?;
     let umask = process::with(|p| p.umask);
     let follow = flags & O_NOFOLLOW == 0;
     let ino = fs::with(|v| -> Result<Ino, Errno> {
@@ -250,7 +260,7 @@ pub fn faccessat(a: &mut Args) -> SysResult {
 
 fn do_mkdir(dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
     let path = path_arg(path_addr)?;
-    let base = if path.starts_with(b"/") { ramfs::ROOT } else { base_dir(dirfd)? };
+    let base = start_dir(dirfd, &path)?;
     let umask = process::with(|p| p.umask);
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
@@ -269,7 +279,7 @@ pub fn mkdirat(a: &mut Args) -> SysResult {
 
 fn do_remove(dirfd: i32, path_addr: u64, dir: bool) -> SysResult {
     let path = path_arg(path_addr)?;
-    let base = if path.starts_with(b"/") { ramfs::ROOT } else { base_dir(dirfd)? };
+    let base = start_dir(dirfd, &path)?;
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
         v.tree.remove(parent, name, dir)
@@ -299,8 +309,8 @@ fn do_rename(olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysRes
         return Err(Errno::EINVAL);
     }
     let (op, np) = (path_arg(old)?, path_arg(new)?);
-    let ob = if op.starts_with(b"/") { ramfs::ROOT } else { base_dir(olddir)? };
-    let nb = if np.starts_with(b"/") { ramfs::ROOT } else { base_dir(newdir)? };
+    let ob = start_dir(olddir, &op)?;
+    let nb = start_dir(newdir, &np)?;
     fs::with(|v| {
         let (opar, oname) = v.tree.lookup_parent(ob, &op)?;
         let (npar, nname) = v.tree.lookup_parent(nb, &np)?;
@@ -326,7 +336,7 @@ pub fn renameat2(a: &mut Args) -> SysResult {
 
 fn do_symlink(target: u64, dirfd: i32, path_addr: u64) -> SysResult {
     let (t, path) = (path_arg(target)?, path_arg(path_addr)?);
-    let base = if path.starts_with(b"/") { ramfs::ROOT } else { base_dir(dirfd)? };
+    let base = start_dir(dirfd, &path)?;
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
         v.tree.symlink(parent, name, &t)
@@ -345,7 +355,7 @@ pub fn symlinkat(a: &mut Args) -> SysResult {
 fn do_link(olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResult {
     let (op, np) = (path_arg(old)?, path_arg(new)?);
     let ino = resolve(olddir, &op, flags & 0x400 != 0, flags & AT_EMPTY_PATH != 0)?; // AT_SYMLINK_FOLLOW
-    let nb = if np.starts_with(b"/") { ramfs::ROOT } else { base_dir(newdir)? };
+    let nb = start_dir(newdir, &np)?;
     fs::with(|v| {
         let (npar, nname) = v.tree.lookup_parent(nb, &np)?;
         v.tree.link(ino, npar, nname)
