@@ -105,7 +105,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         ctl: dir.path().join("ctl"),
         accel,
         memory,
-        cmdline: if args.verbose { "ushell.log=debug".into() } else { String::new() },
+        cmdline: kernel_cmdline(args.verbose, std::env::var("USHELL_KERNEL_ARGS").ok().as_deref()),
     };
 
     if args.dry_run {
@@ -221,5 +221,30 @@ mod tests {
         let a = parse(&["--", "-weird-name", "x"]);
         assert_eq!(a.app(), "-weird-name");
         assert!(Cli::try_parse_from(["run", "-q"]).is_err(), "APP is required");
+    }
+}
+
+/// The kernel command line: `ushell.log=debug` for `-v`, then the words of
+/// `USHELL_KERNEL_ARGS` (kernel options for tests and benchmarks, such as
+/// `ushell.test=ticker` or `ushell.sleep=poll`).
+fn kernel_cmdline(verbose: bool, extra: Option<&str>) -> String {
+    let mut words: Vec<&str> = Vec::new();
+    if verbose {
+        words.push("ushell.log=debug");
+    }
+    words.extend(extra.unwrap_or("").split_whitespace());
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod cmdline_tests {
+    use super::kernel_cmdline;
+
+    #[test]
+    fn verbose_and_extra_words() {
+        assert_eq!(kernel_cmdline(false, None), "");
+        assert_eq!(kernel_cmdline(true, None), "ushell.log=debug");
+        assert_eq!(kernel_cmdline(true, Some("  ushell.test=ticker  ushell.sleep=poll ")), "ushell.log=debug ushell.test=ticker ushell.sleep=poll");
+        assert_eq!(kernel_cmdline(false, Some("a")), "a");
     }
 }

@@ -16,15 +16,14 @@ mod log;
 mod mm;
 mod process;
 mod random;
+mod sync;
 mod syscall;
+mod task;
+mod testhooks;
 mod time;
 mod trap;
 
 use drivers::serial::{COM1, COM2};
-
-#[repr(C, align(16))]
-struct KernelStack([u8; 65536]);
-static mut SYSCALL_STACK: KernelStack = KernelStack([0; 65536]);
 
 /// Called by the boot stub in long mode, on the boot stack.
 #[no_mangle]
@@ -35,19 +34,24 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     // The host holds stdin back until now, so the FIFO reset loses nothing.
     drivers::qemu::send(runproto::CtlEvent::Ready);
     kdebug_early("entry");
-    let kstack_top = (&raw const SYSCALL_STACK as u64) + core::mem::size_of::<KernelStack>() as u64;
-    arch::gdt::init(kstack_top);
+    // rsp0 is set per task by the context switch.
+    arch::gdt::init(0);
+    arch::percpu::init();
     kdebug_early("gdt");
-    arch::idt::init();
+    arch::idt::init(trap::handle);
     kdebug_early("idt");
     // Mask the legacy PICs: the kernel polls and wants no stray IRQs.
     arch::port::outb(0x21, 0xff);
     arch::port::outb(0xa1, 0xff);
 
     let info = boot_info::read(start_info_phys as u64);
-    for line in info.cmdline.split_whitespace() {
-        if line == "ushell.log=debug" {
-            log::set_debug(true);
+    let mut test_hooks = None;
+    for word in info.cmdline.split_whitespace() {
+        match word.split_once('=') {
+            Some(("ushell.log", "debug")) => log::set_debug(true),
+            Some(("ushell.sleep", "poll")) => time::set_polling_sleep(true),
+            Some(("ushell.test", list)) => test_hooks = Some(list),
+            _ => {}
         }
     }
     kdebug_early("info");
@@ -62,7 +66,11 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     kdebug_early("rand");
     arch::cpu::enable_user_fpu();
     kdebug_early("fpu");
-    arch::syscall::init(kstack_top);
+    arch::syscall::init(syscall::dispatch);
+    task::init();
+    if let Some(list) = test_hooks {
+        testhooks::enable(list);
+    }
     kdebug!("boot: {} MiB heap, initrd {} bytes", arch::mem::stats().0 >> 20, info.initrd.len());
 
     fs::init();
@@ -86,7 +94,13 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     };
     *process::PROCESS.lock() = Some(proc);
     kdebug!("boot: entering app at {:#x} after {} TSC ticks", entry.rip, arch::cpu::rdtsc() - boot_tsc);
-    arch::usermode::enter(entry.rip, entry.rsp)
+    if let Err(e) = task::spawn("app", move || arch::usermode::enter(entry.rip, entry.rsp)) {
+        kinfo!("cannot start the app: no memory for its task ({e:?})");
+        drivers::qemu::finish(runproto::CtlEvent::Exit(126));
+    }
+    // The boot context becomes the idle task; it ends the run once the
+    // app has exited.
+    task::idle_loop(process::run_over)
 }
 
 #[panic_handler]

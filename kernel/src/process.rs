@@ -8,6 +8,7 @@ use elfload::symbols::Symbols;
 use linux_abi::signal::{KSigaction, StackT};
 use ramfs::Ino;
 use runproto::CtlEvent;
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 
 pub const PID: u32 = 1;
@@ -46,13 +47,27 @@ pub fn with<R>(f: impl FnOnce(&mut Process) -> R) -> R {
     f(g.as_mut().unwrap_or_else(|| unreachable!("process exists once syscalls arrive")))
 }
 
-/// Ends the run with the app's exit status.
+/// The exit status once the process is a zombie (`u32::MAX` while it runs).
+static EXIT_STATUS: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Ends the process with `status`: it becomes a zombie holding the status,
+/// and its thread's task ends. The first process has no parent to reap it:
+/// the idle task reports the status to the host and powers off
+/// ([`run_over`]).
 pub fn exit(status: u8) -> ! {
     crate::kdebug!("app exited with status {status}");
-    crate::drivers::qemu::finish(CtlEvent::Exit(status))
+    EXIT_STATUS.store(status as u32, Ordering::Relaxed);
+    crate::task::shutdown();
+    crate::task::exit_current()
 }
 
-/// Ends the run as a fatal signal would: status 128+sig.
+/// Ends the process as a fatal signal would: status 128+sig.
 pub fn kill_by_signal(sig: u32) -> ! {
-    crate::drivers::qemu::finish(CtlEvent::Exit((128 + sig) as u8))
+    exit((128 + sig) as u8)
+}
+
+/// How the run ended, once the first process has exited.
+pub fn run_over() -> Option<CtlEvent> {
+    let s = EXIT_STATUS.load(Ordering::Relaxed);
+    (s != u32::MAX).then_some(CtlEvent::Exit(s as u8))
 }

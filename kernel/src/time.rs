@@ -34,11 +34,22 @@ pub fn realtime_ns() -> u64 {
     BOOT_EPOCH_NS.load(Ordering::Relaxed) + monotonic_ns()
 }
 
-/// Waits until the monotonic clock reaches `deadline`. The kernel has no
-/// timer interrupt yet, so it polls; under TCG icount the loop is counted
-/// as guest instructions like any other wait.
+static POLLING_SLEEP: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// `ushell.sleep=poll`: sleeps spin on the clock, as before the scheduler,
+/// so the benchmark can show what blocking saves in the same run.
+pub fn set_polling_sleep(on: bool) {
+    POLLING_SLEEP.store(on, Ordering::Relaxed);
+}
+
+/// Puts the current task to sleep until the monotonic clock reaches
+/// `deadline`; the CPU runs other tasks or halts meanwhile.
 pub fn sleep_until(deadline: u64) {
-    while monotonic_ns() < deadline {
-        core::hint::spin_loop();
+    if POLLING_SLEEP.load(Ordering::Relaxed) {
+        while monotonic_ns() < deadline {
+            core::hint::spin_loop();
+        }
+        return;
     }
+    crate::task::sleep_until(deadline);
 }

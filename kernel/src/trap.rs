@@ -82,6 +82,12 @@ fn kernel_fault(f: &TrapFrame) -> ! {
 
 /// Called by the exception stubs with the saved registers.
 pub extern "C" fn handle(f: &mut TrapFrame) {
+    if f.vector == crate::arch::idt::TIMER_VECTOR as u64 {
+        // Acknowledge first: the tick may switch to another task.
+        crate::arch::apic::eoi();
+        crate::task::on_timer_tick(f.from_user());
+        return;
+    }
     if f.vector >= crate::arch::idt::SPURIOUS_VECTOR as u64 {
         return; // an external interrupt nobody asked for: ignore
     }

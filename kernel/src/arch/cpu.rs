@@ -6,6 +6,7 @@ pub const MSR_LSTAR: u32 = 0xC000_0082;
 pub const MSR_FMASK: u32 = 0xC000_0084;
 pub const MSR_FS_BASE: u32 = 0xC000_0100;
 pub const MSR_GS_BASE: u32 = 0xC000_0101;
+pub const MSR_KERNEL_GS_BASE: u32 = 0xC000_0102;
 
 pub fn rdmsr(msr: u32) -> u64 {
     let (lo, hi): (u32, u32);
@@ -108,4 +109,35 @@ pub fn halt_forever() -> ! {
         // SAFETY: cli; hlt only stops this CPU.
         unsafe { core::arch::asm!("cli; hlt", options(nomem, nostack)) }
     }
+}
+
+/// Disables interrupts; returns whether they were on, for [`irq_restore`].
+pub fn irq_save() -> bool {
+    let flags: u64;
+    // SAFETY: reads rflags and clears IF; no memory is touched.
+    unsafe { core::arch::asm!("pushfq", "pop {}", "cli", out(reg) flags, options(nomem, preserves_flags)) };
+    flags & (1 << 9) != 0
+}
+
+/// Re-enables interrupts if `was_on` (the value [`irq_save`] returned).
+pub fn irq_restore(was_on: bool) {
+    if was_on {
+        // SAFETY: sti only lets pending interrupts in; the handlers are set up.
+        unsafe { core::arch::asm!("sti", options(nomem, nostack)) };
+    }
+}
+
+/// Lets pending interrupts in for one instruction, then disables them
+/// again: for kernel loops that poll a device with interrupts off, so the
+/// timer still fires.
+pub fn let_interrupts_in() {
+    // SAFETY: as for irq_restore; the window is the nop after sti.
+    unsafe { core::arch::asm!("sti", "nop", "cli", options(nomem, nostack)) };
+}
+
+/// Waits for the next interrupt with interrupts enabled, then disables
+/// them (the idle loop). `sti; hlt` is atomic: no wake-up is lost between.
+pub fn wait_for_interrupt() {
+    // SAFETY: as for irq_restore; hlt only pauses this CPU.
+    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
 }

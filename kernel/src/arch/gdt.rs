@@ -61,6 +61,14 @@ static mut DOUBLE_FAULT_STACK: Stack = Stack([0; 16384]);
 /// IST slot (1-based) used for double faults.
 pub const IST_DOUBLE_FAULT: u8 = 1;
 
+/// The stack the CPU switches to on an interrupt from ring 3 (the current
+/// task's kernel stack).
+pub fn set_rsp0(top: u64) {
+    // SAFETY: the TSS is 'static; the CPU reads rsp0 only on a ring change,
+    // which cannot happen while the kernel runs this with interrupts off.
+    unsafe { (*TABLES.tss.get()).rsp[0] = top };
+}
+
 /// Loads the GDT and TSS. `rsp0` is the stack the CPU switches to when an
 /// interrupt or exception arrives from ring 3.
 pub fn init(rsp0: u64) {

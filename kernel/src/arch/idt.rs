@@ -44,16 +44,26 @@ core::arch::global_asm!(
     ".text",
     ".global trap_common",
     "trap_common:",
+    // From ring 3 (the saved CS, above vector and error code, has RPL 3):
+    // switch GS to the per-CPU area, and back on the way out.
+    "test qword ptr [rsp + 24], 3",
+    "jz 1f",
+    "swapgs",
+    "1:",
     "push rax", "push rbx", "push rcx", "push rdx", "push rsi", "push rdi", "push rbp",
     "push r8", "push r9", "push r10", "push r11", "push r12", "push r13", "push r14", "push r15",
     "mov rdi, rsp",
     "cld",
-    "call {handler}",
+    "call [rip + {handler}]",
     "pop r15", "pop r14", "pop r13", "pop r12", "pop r11", "pop r10", "pop r9", "pop r8",
     "pop rbp", "pop rdi", "pop rsi", "pop rdx", "pop rcx", "pop rbx", "pop rax",
     "add rsp, 16",
+    "test qword ptr [rsp + 8], 3",
+    "jz 2f",
+    "swapgs",
+    "2:",
     "iretq",
-    handler = sym crate::trap::handle,
+    handler = sym TRAP_HANDLER,
 );
 
 core::arch::global_asm!(
@@ -71,19 +81,22 @@ core::arch::global_asm!(
     "STUB 8,1", "STUB 9,0", "STUB 10,1", "STUB 11,1", "STUB 12,1", "STUB 13,1", "STUB 14,1", "STUB 15,0",
     "STUB 16,0", "STUB 17,1", "STUB 18,0", "STUB 19,0", "STUB 20,0", "STUB 21,1", "STUB 22,0", "STUB 23,0",
     "STUB 24,0", "STUB 25,0", "STUB 26,0", "STUB 27,0", "STUB 28,0", "STUB 29,1", "STUB 30,1", "STUB 31,0",
-    "STUB 32,0",
+    "STUB 32,0", "STUB 33,0",
     ".section .rodata",
     ".balign 8",
     ".global trap_stub_table",
     "trap_stub_table:",
-    ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32",
+    ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33",
     ".quad trap_stub_\\n",
     ".endr",
     ".text",
 );
 
-/// Vector used for any external interrupt that sneaks through (spurious).
-pub const SPURIOUS_VECTOR: usize = 32;
+/// The local APIC timer's vector.
+pub const TIMER_VECTOR: usize = 32;
+/// Vector used for any other external interrupt (the APIC's spurious one
+/// included): ignored.
+pub const SPURIOUS_VECTOR: usize = 33;
 
 #[derive(Clone, Copy)]
 #[repr(C)]
@@ -106,10 +119,23 @@ unsafe impl Sync for Idt {}
 static IDT: Idt = Idt(UnsafeCell::new([EMPTY; 256]));
 
 extern "C" {
-    static trap_stub_table: [u64; 33];
+    static trap_stub_table: [u64; 34];
 }
 
-pub fn init() {
+/// The kernel's trap handler, called by every stub with the saved registers.
+/// Registered by [`init`], so this layer never names the code above it.
+#[no_mangle]
+static mut TRAP_HANDLER: extern "C" fn(&mut TrapFrame) = unregistered;
+
+extern "C" fn unregistered(_: &mut TrapFrame) {
+    super::cpu::halt_forever()
+}
+
+/// Loads the IDT; every exception and interrupt calls `handler`.
+pub fn init(handler: extern "C" fn(&mut TrapFrame)) {
+    // SAFETY: single-threaded boot, interrupts off: no stub runs while the
+    // pointer is written.
+    unsafe { TRAP_HANDLER = handler };
     // SAFETY: single-threaded boot; the IDT is 'static; stub addresses come
     // from the assembler table above.
     unsafe {

@@ -3,8 +3,8 @@
 //! Return is through `iretq`, which works everywhere (PVM raises #GP on
 //! `sysretq`); rcx and r11 come back holding rip and rflags as on Linux.
 //!
-//! The scratch slots are plain statics: there is one CPU and the kernel is
-//! not preemptible. SMP will move them to per-CPU data behind `swapgs`.
+//! The stub `swapgs`es to the per-CPU area (`percpu`) for its scratch slot
+//! and the current task's kernel stack.
 
 use super::cpu::{wrmsr, MSR_EFER, MSR_FMASK, MSR_LSTAR, MSR_STAR};
 use super::gdt::{KERNEL_CS, USER_CS, USER_DS};
@@ -33,19 +33,24 @@ pub struct SyscallFrame {
 }
 
 
+/// The kernel's syscall handler, registered by [`init`] so this layer
+/// never names the code above it.
 #[no_mangle]
-static mut SYSCALL_USER_RSP: u64 = 0;
-#[no_mangle]
-static mut SYSCALL_KSTACK_TOP: u64 = 0;
+static mut SYSCALL_HANDLER: extern "C" fn(&mut SyscallFrame) = unregistered;
+
+extern "C" fn unregistered(_: &mut SyscallFrame) {
+    super::cpu::halt_forever()
+}
 
 core::arch::global_asm!(
     ".text",
     ".global syscall_entry",
     "syscall_entry:",
-    "mov [rip + SYSCALL_USER_RSP], rsp",
-    "mov rsp, [rip + SYSCALL_KSTACK_TOP]",
+    "swapgs",
+    "mov gs:[{user_rsp}], rsp",
+    "mov rsp, gs:[{kstack}]",
     "push {user_ds}",
-    "push qword ptr [rip + SYSCALL_USER_RSP]",
+    "push qword ptr gs:[{user_rsp}]",
     "push r11",
     "push {user_cs}",
     "push rcx",
@@ -53,27 +58,30 @@ core::arch::global_asm!(
     "push r9", "push r8", "push r10", "push rdx", "push rsi", "push rdi",
     "push rbx", "push rbp", "push r12", "push r13", "push r14", "push r15",
     "mov rdi, rsp",
-    "call {dispatch}",
+    "call [rip + {handler}]",
     "pop r15", "pop r14", "pop r13", "pop r12", "pop rbp", "pop rbx",
     "pop rdi", "pop rsi", "pop rdx", "pop r10", "pop r8", "pop r9",
     "pop rax",
     "mov rcx, [rsp]",
     "mov r11, [rsp + 16]",
+    "swapgs",
     "iretq",
     user_ds = const USER_DS as u64,
     user_cs = const USER_CS as u64,
-    dispatch = sym crate::syscall::dispatch,
+    user_rsp = const super::percpu::USER_RSP,
+    kstack = const super::percpu::KSTACK_TOP,
+    handler = sym SYSCALL_HANDLER,
 );
 
 extern "C" {
     fn syscall_entry();
 }
 
-/// Enables `syscall` and points it at the entry stub, running handlers on
-/// the stack whose top is `kstack_top`.
-pub fn init(kstack_top: u64) {
+/// Enables `syscall` and points it at the entry stub, which calls
+/// `handler` on the current task's kernel stack (see `percpu`).
+pub fn init(handler: extern "C" fn(&mut SyscallFrame)) {
     // SAFETY: single-threaded boot, before any syscall can arrive.
-    unsafe { SYSCALL_KSTACK_TOP = kstack_top };
+    unsafe { SYSCALL_HANDLER = handler };
     wrmsr(MSR_EFER, super::cpu::rdmsr(MSR_EFER) | 1); // SCE
     wrmsr(MSR_STAR, ((KERNEL_CS as u64) << 32) | (((USER_CS as u64 - 16) | 3) << 48));
     wrmsr(MSR_LSTAR, syscall_entry as *const () as u64);
@@ -110,7 +118,9 @@ pub fn complete_faulted_syscall(f: &mut super::idt::TrapFrame) -> bool {
         rsp: f.rsp,
         ss: USER_DS as u64,
     };
-    crate::syscall::dispatch(&mut s);
+    // SAFETY: the handler was registered at boot and is never changed after.
+    let handler = unsafe { SYSCALL_HANDLER };
+    handler(&mut s);
     (f.r15, f.r14, f.r13, f.r12, f.rbp, f.rbx) = (s.r15, s.r14, s.r13, s.r12, s.rbp, s.rbx);
     [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9] = s.args;
     f.rax = s.rax;

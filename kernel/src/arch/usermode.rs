@@ -18,6 +18,8 @@ pub fn enter(rip: u64, rsp: u64) -> ! {
             "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
             "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
             "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d", "xor r15d, r15d",
+            // The app's GS base into GS, the per-CPU area into KERNEL_GS_BASE.
+            "swapgs",
             "iretq",
             ss = in(reg) USER_DS as u64,
             rsp = in(reg) rsp,

@@ -45,7 +45,12 @@ pub fn read_stdin(buf: &mut [u8]) -> usize {
                 Decoded::Pending => {}
             },
             None if n > 0 => return n,
-            None => core::hint::spin_loop(),
+            // The UART raises no interrupt (yet): poll, letting the timer
+            // in and other tasks run between polls.
+            None => {
+                crate::arch::cpu::let_interrupts_in();
+                crate::task::yield_now();
+            }
         }
     }
 }

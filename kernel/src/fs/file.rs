@@ -22,8 +22,8 @@ pub enum FileKind {
     Zero,
     Full,
     Random,
-    PipeRead(Arc<Mutex<Pipe>>),
-    PipeWrite(Arc<Mutex<Pipe>>),
+    PipeRead(Arc<Pipe>),
+    PipeWrite(Arc<Pipe>),
     /// Contents generated when opened (/proc files).
     Generated { ino: Ino, data: Vec<u8> },
 }
@@ -44,8 +44,8 @@ impl Drop for OpenFile {
                 let ino = *ino;
                 with(|v| v.tree.unpin(ino));
             }
-            FileKind::PipeRead(p) => p.lock().readers -= 1,
-            FileKind::PipeWrite(p) => p.lock().writers -= 1,
+            FileKind::PipeRead(p) => p.close_reader(),
+            FileKind::PipeWrite(p) => p.close_writer(),
             _ => {}
         }
     }
@@ -90,7 +90,7 @@ impl OpenFile {
                 crate::random::fill(buf);
                 buf.len()
             }
-            FileKind::PipeRead(p) => p.lock().read(buf)?,
+            FileKind::PipeRead(p) => p.read(buf)?,
             FileKind::PipeWrite(_) => return Err(Errno::EBADF),
             FileKind::Generated { data, .. } => {
                 let start = usize::try_from(off).unwrap_or(usize::MAX).min(data.len());
@@ -135,7 +135,7 @@ impl OpenFile {
             }
             FileKind::Null | FileKind::Zero | FileKind::Random => data.len(),
             FileKind::Full => return Err(Errno::ENOSPC),
-            FileKind::PipeWrite(p) => p.lock().write(data)?,
+            FileKind::PipeWrite(p) => p.write(data)?,
             FileKind::PipeRead(_) | FileKind::Generated { .. } => return Err(Errno::EBADF),
         };
         Ok(n)
@@ -159,6 +159,19 @@ impl OpenFile {
             FileKind::Zero | FileKind::Full | FileKind::Random => usize::MAX,
             _ => STREAM_CHUNK,
         }
+    }
+
+    /// The pipe behind a pipe end, so callers can wait on it without
+    /// holding this description's lock.
+    pub fn pipe(&self) -> Option<Arc<Pipe>> {
+        match &self.kind {
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags & O_NONBLOCK != 0
     }
 
     pub fn seekable(&self) -> bool {

@@ -70,6 +70,10 @@ pub fn add_system_files(vfs: &mut Vfs) {
         ] {
             let _ = t.mknod_chr(dev, name, perm, major, minor);
         }
+        if crate::testhooks::pipe_hook_enabled() {
+            let (major, minor) = crate::testhooks::TEST_PIPE_DEV;
+            let _ = t.mknod_chr(dev, crate::testhooks::TEST_PIPE_NAME, 0o444, major, minor);
+        }
         let _ = t.symlink(dev, b"stdin", b"/proc/self/fd/0");
         let _ = t.symlink(dev, b"stdout", b"/proc/self/fd/1");
         let _ = t.symlink(dev, b"stderr", b"/proc/self/fd/2");

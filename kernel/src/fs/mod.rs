@@ -41,6 +41,20 @@ fn now_ns() -> u64 {
     crate::time::coarse_realtime_ns()
 }
 
+/// Woken whenever a file's readiness may have changed (a pipe filled,
+/// drained or lost an end): what poll(2) with a timeout sleeps on.
+static READINESS: crate::task::WaitQueue = crate::task::WaitQueue::new();
+
+pub fn readiness_changed() {
+    READINESS.wake_all();
+}
+
+/// Waits until `ready` gives a value, or until `deadline_ns` (monotonic)
+/// passes (None), re-checking whenever readiness may have changed.
+pub fn wait_ready<R>(deadline_ns: Option<u64>, ready: impl FnMut() -> Option<R>) -> Option<R> {
+    READINESS.wait_until(deadline_ns, ready)
+}
+
 pub fn init() {
     *VFS.lock() = Some(Vfs { tree: RamFs::new(now_ns), special: BTreeMap::new() });
 }

@@ -13,7 +13,6 @@ use linux_abi::flags::*;
 use linux_abi::structs::{Iovec, Stat};
 use linux_abi::Errno;
 use ramfs::Metadata;
-use spin::Mutex;
 
 /// Largest transfer done in one call; Linux also returns short counts.
 const MAX_IO: usize = 1 << 20;
@@ -49,6 +48,12 @@ pub fn to_stat(m: &Metadata) -> Stat {
 
 fn do_read(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     let f = file(fd)?;
+    // Block (outside the description's lock) until a pipe has data or EOF.
+    let pipe = f.lock().pipe().filter(|_| count > 0);
+    if let Some(p) = pipe {
+        let nonblock = f.lock().nonblocking();
+        p.wait_readable(nonblock)?;
+    }
     let mut kbuf = vec![0u8; count.min(MAX_IO).min(f.lock().read_hint(at))];
     // Check the destination first so a bad pointer does not consume input.
     process::with(|p| user::check_writable(&mut p.mm, buf, kbuf.len()))?;
@@ -60,12 +65,40 @@ fn do_read(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
 fn do_write(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     let f = file(fd)?;
     let data = process::with(|p| user::read_bytes(&mut p.mm, buf, count.min(MAX_IO)))?;
-    let r = f.lock().write(&data, at);
+    let pipe = f.lock().pipe();
+    let r = match pipe {
+        Some(p) => write_pipe(&f, &p, &data),
+        None => f.lock().write(&data, at),
+    };
     if r == Err(Errno::EPIPE) {
         // Linux raises SIGPIPE, whose default action ends the program.
         crate::process::kill_by_signal(linux_abi::signal::SIGPIPE);
     }
     r
+}
+
+/// A blocking pipe write puts all of `data` in, waiting for room as the
+/// reader drains it (Linux does the same); non-blocking writes what fits.
+fn write_pipe(f: &FileRef, p: &Pipe, data: &[u8]) -> SysResult {
+    let nonblock = f.lock().nonblocking();
+    if data.is_empty() {
+        return f.lock().write(data, None);
+    }
+    let mut done = 0;
+    while done < data.len() {
+        if let Err(e) = p.wait_writable(nonblock) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
+        match f.lock().write(&data[done..], None) {
+            Ok(n) => done += n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+        if nonblock {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 pub fn read(a: &mut Args) -> SysResult {
@@ -282,7 +315,7 @@ fn make_pipe(fds_addr: u64, flags: u32) -> SysResult {
     if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
-    let pipe = Arc::new(Mutex::new(Pipe { readers: 1, writers: 1, ..Default::default() }));
+    let pipe = Arc::new(Pipe::new());
     let r = OpenFile::new(FileKind::PipeRead(pipe.clone()), O_RDONLY | (flags & O_NONBLOCK));
     let w = OpenFile::new(FileKind::PipeWrite(pipe), O_WRONLY | (flags & O_NONBLOCK));
     let cloexec = flags & O_CLOEXEC != 0;
@@ -367,39 +400,67 @@ pub fn sendfile(a: &mut Args) -> SysResult {
 }
 
 /// poll(2): regular files, devices and the console are always ready; pipes
-/// are ready when they hold data or their other end is closed.
+/// are ready when they hold data (or room) or their other end is closed.
+/// With nothing ready, the task sleeps until something changes or the
+/// timeout (ms; negative = forever) passes.
 pub fn poll(a: &mut Args) -> SysResult {
-    let (fds, nfds) = (a.u64(0), a.usize(1));
+    let (fds, nfds, timeout_ms) = (a.u64(0), a.usize(1), a.i32(2));
     if nfds > crate::fs::fdtable::MAX_FDS {
         return Err(Errno::EINVAL);
     }
-    let mut ready = 0;
-    for i in 0..nfds {
-        let addr = fds + i as u64 * 8;
-        let raw: u64 = process::with(|p| user::read_val(&mut p.mm, addr))?;
-        let fd = raw as u32 as i32;
-        let events = (raw >> 32) as u16;
-        let revents: u16 = if fd < 0 {
-            0
-        } else {
-            match file(fd) {
-                Err(_) => 0x20, // POLLNVAL
-                Ok(f) => match &f.lock().kind {
-                    FileKind::PipeRead(p) => {
-                        let p = p.lock();
-                        if !p.buf.is_empty() { events & 1 } else if p.writers == 0 { 0x10 } else { 0 }
-                    }
-                    _ => events & (1 | 4), // POLLIN | POLLOUT
-                },
-            }
-        };
-        if revents != 0 {
-            ready += 1;
+    let entries: Vec<u64> = process::with(|p| (0..nfds).map(|i| user::read_val(&mut p.mm, fds + i as u64 * 8)).collect::<Result<_, _>>())?;
+    let scan = || {
+        let revents: Vec<u16> = entries.iter().map(|&raw| revents_of(raw as u32 as i32, (raw >> 32) as u16)).collect();
+        revents.iter().any(|r| *r != 0).then_some(revents)
+    };
+    let revents = match timeout_ms {
+        0 => scan(),
+        t => {
+            let deadline = (t > 0).then(|| crate::time::monotonic_ns().saturating_add(t as u64 * 1_000_000));
+            crate::fs::wait_ready(deadline, scan)
         }
-        let out = (raw & 0x0000_ffff_ffff_ffff) | ((revents as u64) << 48);
-        process::with(|p| user::write_val(&mut p.mm, addr, &out))?;
     }
-    Ok(ready)
+    .unwrap_or_else(|| alloc::vec![0; nfds]);
+    for (i, (&raw, &r)) in entries.iter().zip(&revents).enumerate() {
+        let out = (raw & 0x0000_ffff_ffff_ffff) | ((r as u64) << 48);
+        process::with(|p| user::write_val(&mut p.mm, fds + i as u64 * 8, &out))?;
+    }
+    Ok(revents.iter().filter(|r| **r != 0).count())
+}
+
+fn revents_of(fd: i32, events: u16) -> u16 {
+    const POLLIN: u16 = 1;
+    const POLLOUT: u16 = 4;
+    const POLLHUP: u16 = 0x10;
+    const POLLNVAL: u16 = 0x20;
+    if fd < 0 {
+        return 0;
+    }
+    let Ok(f) = file(fd) else { return POLLNVAL };
+    let f = f.lock();
+    match &f.kind {
+        FileKind::PipeRead(p) => {
+            let p = p.lock();
+            if !p.buf.is_empty() {
+                events & POLLIN
+            } else if p.writers == 0 {
+                POLLHUP
+            } else {
+                0
+            }
+        }
+        FileKind::PipeWrite(p) => {
+            let p = p.lock();
+            if p.readers == 0 {
+                0x8 // POLLERR
+            } else if p.buf.len() < crate::fs::pipe::PIPE_BUF_CAP {
+                events & POLLOUT
+            } else {
+                0
+            }
+        }
+        _ => events & (POLLIN | POLLOUT),
+    }
 }
 
 /// What statfs reports for the ramfs: its capacity is the kernel heap.

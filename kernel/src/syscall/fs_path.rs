@@ -110,6 +110,7 @@ fn do_open(dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
             (1, 7) => FileKind::Full,
             (1, 8) | (1, 9) => FileKind::Random,
             (5, 1) => FileKind::Console,
+            (10, 250) if crate::testhooks::pipe_hook_enabled() => FileKind::PipeRead(crate::testhooks::open_test_pipe()?),
             // No controlling terminal: Linux answers /dev/tty with ENXIO.
             (5, 0) => return Err(Errno::ENXIO),
             _ => return Err(Errno::ENODEV),

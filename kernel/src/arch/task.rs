@@ -1,0 +1,176 @@
+//! Kernel stacks and the context switch. A [`TaskContext`] is the saved
+//! kernel state of one task: its stack and, while it is switched out, the
+//! stack pointer to resume from. The scheduler above decides who runs; this
+//! module only switches, and keeps every stack alive while it is in use:
+//! the running context is held in a per-CPU slot, and the one just left is
+//! dropped only after the switch, by the code now running on another stack.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+
+/// Bytes of kernel stack per task (syscall handlers run on it).
+pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+
+type Entry = Box<dyn FnOnce() + Send>;
+
+pub struct TaskContext {
+    /// Saved rsp while switched out; written only by `switch_stacks`.
+    rsp: UnsafeCell<u64>,
+    /// None for the boot context, which runs on the boot stack.
+    stack: Option<Vec<MaybeUninit<u64>>>,
+}
+
+// SAFETY: `rsp` is touched only by the context switch, with interrupts off
+// on the one CPU; the stack memory is owned and only used by the task.
+unsafe impl Sync for TaskContext {}
+// SAFETY: as above.
+unsafe impl Send for TaskContext {}
+
+/// What runs when a task's function returns: the scheduler's exit path.
+/// Registered by [`init`], so this layer never names the code above it.
+static mut ON_TASK_RETURN: fn() -> ! = super::cpu::halt_forever;
+
+struct Slots {
+    current: Option<Arc<TaskContext>>,
+    prev: Option<Arc<TaskContext>>,
+}
+struct Cpu0Slots(UnsafeCell<Slots>);
+// SAFETY: one CPU; accessed only with interrupts off (asserted by callers'
+// contracts below: `switch_to` disables them itself).
+unsafe impl Sync for Cpu0Slots {}
+static SLOTS: Cpu0Slots = Cpu0Slots(UnsafeCell::new(Slots { current: None, prev: None }));
+
+core::arch::global_asm!(
+    ".text",
+    // switch_stacks(save: *mut u64 [rdi], next_rsp: u64 [rsi])
+    ".global switch_stacks",
+    "switch_stacks:",
+    "push rbp", "push rbx", "push r12", "push r13", "push r14", "push r15",
+    "mov [rdi], rsp",
+    "mov rsp, rsi",
+    "pop r15", "pop r14", "pop r13", "pop r12", "pop rbx", "pop rbp",
+    "ret",
+    // First run of a new task: r12 holds its boxed entry.
+    ".global task_trampoline",
+    "task_trampoline:",
+    "mov rdi, r12",
+    "call {start}",
+    "ud2",
+    start = sym task_start,
+);
+
+extern "C" {
+    fn switch_stacks(save: *mut u64, next_rsp: u64);
+    fn task_trampoline();
+}
+
+/// Registers the boot context as the running one and the function a task
+/// returns into.
+pub fn init(on_task_return: fn() -> !) -> Arc<TaskContext> {
+    let boot = Arc::new(TaskContext { rsp: UnsafeCell::new(0), stack: None });
+    let irq = super::cpu::irq_save();
+    // SAFETY: interrupts off, boot: nothing else uses the slots.
+    unsafe {
+        ON_TASK_RETURN = on_task_return;
+        (*SLOTS.0.get()).current = Some(boot.clone());
+    }
+    super::cpu::irq_restore(irq);
+    boot
+}
+
+impl TaskContext {
+    /// A context that will run `entry` on a fresh kernel stack, with
+    /// interrupts off, the first time it is switched to. None if out of memory.
+    pub fn new(entry: Entry) -> Option<Arc<TaskContext>> {
+        let words = KERNEL_STACK_SIZE / 8;
+        // Left uninitialised: zeroing 64 KiB per task would be most of
+        // the boot's instruction count.
+        let mut stack: Vec<MaybeUninit<u64>> = Vec::new();
+        stack.try_reserve_exact(words).ok()?;
+        stack.resize_with(words, MaybeUninit::uninit);
+        let entry = Box::into_raw(Box::new(entry)) as u64;
+        // Initial frame popped by switch_stacks: r15 r14 r13 r12 rbx rbp, ret.
+        // One more word keeps rsp 16-byte aligned + 8 at the trampoline's
+        // call, as the ABI wants.
+        let frame = [0, 0, 0, entry, 0, 0, task_trampoline as *const () as u64, 0];
+        let at = words - frame.len();
+        for (slot, v) in stack[at..].iter_mut().zip(frame) {
+            slot.write(v);
+        }
+        let rsp = stack.as_ptr() as u64 + (at * 8) as u64;
+        Some(Arc::new(TaskContext { rsp: UnsafeCell::new(rsp), stack: Some(stack) }))
+    }
+
+    /// Top of the kernel stack (0 for the boot context).
+    pub fn stack_top(&self) -> u64 {
+        self.stack.as_ref().map_or(0, |s| s.as_ptr() as u64 + (s.len() * 8) as u64)
+    }
+}
+
+impl Drop for TaskContext {
+    fn drop(&mut self) {
+        // A task that never ran still owns its boxed entry.
+        if let Some(stack) = &self.stack {
+            let words = stack.len();
+            // SAFETY: reading our own stack memory: if the task never ran,
+            // the frame written by `new` is intact and its rsp points at it.
+            let never_ran = unsafe { *self.rsp.get() } == stack.as_ptr() as u64 + ((words - 8) * 8) as u64;
+            if never_ran {
+                // SAFETY: the pointer came from Box::into_raw in `new` and
+                // was never taken by task_start.
+                drop(unsafe { Box::from_raw(stack[words - 5].assume_init() as *mut Entry) });
+            }
+        }
+    }
+}
+
+extern "C" fn task_start(entry: u64) -> ! {
+    finish_switch();
+    // SAFETY: `entry` is the pointer `TaskContext::new` leaked for this
+    // task; the trampoline runs once per task, so it is taken once.
+    let f = unsafe { Box::from_raw(entry as *mut Entry) };
+    f();
+    // SAFETY: the pointer is registered once at boot.
+    let on_return = unsafe { ON_TASK_RETURN };
+    on_return()
+}
+
+/// Drops the context switched away from, now that nothing runs on it.
+fn finish_switch() {
+    // SAFETY: interrupts are off across a switch (see switch_to).
+    let prev = unsafe { (*SLOTS.0.get()).prev.take() };
+    drop(prev);
+}
+
+/// Switches this CPU to `next`, returning when the current context is
+/// switched back to. The current context stays alive while switched out as
+/// long as someone holds it; if nobody does (a task that exited), its stack
+/// is freed right after the switch.
+pub fn switch_to(next: Arc<TaskContext>) {
+    let irq = super::cpu::irq_save();
+    // SAFETY: interrupts are off for the whole switch on the only CPU, so
+    // the slots and the contexts' rsp fields have a single user.
+    unsafe {
+        let slots = &mut *SLOTS.0.get();
+        let prev = slots.current.take().unwrap_or_else(|| unreachable!("task::init ran at boot"));
+        if Arc::ptr_eq(&prev, &next) {
+            slots.current = Some(prev);
+            super::cpu::irq_restore(irq);
+            return;
+        }
+        let save = prev.rsp.get();
+        let next_rsp = *next.rsp.get();
+        let top = next.stack_top();
+        if top != 0 {
+            super::percpu::set_kernel_stack(top);
+        }
+        slots.current = Some(next);
+        slots.prev = Some(prev);
+        switch_stacks(save, next_rsp);
+    }
+    finish_switch();
+    super::cpu::irq_restore(irq);
+}

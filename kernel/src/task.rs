@@ -1,0 +1,303 @@
+//! Tasks and the scheduler's mechanism. A task is a kernel stack with a
+//! saved context (`arch::task`) and a scheduling state; the app's thread is
+//! a task that lives in ring 3 most of the time, a kernel task (the shell's
+//! console server, test hooks) is a plain function. The policy, round robin
+//! and timers, is the host-tested `sched` crate.
+//!
+//! The kernel is not preemptible: syscall handlers and kernel tasks run
+//! with interrupts off and give the CPU up only by blocking ([`WaitQueue`],
+//! [`sleep_until`]) or yielding. The timer preempts ring 3 code, so an app
+//! that spins without syscalls still lets kernel tasks run. When nothing is
+//! runnable the boot context, which is the idle task, halts until the next
+//! interrupt.
+
+use crate::arch::task::{self as context, TaskContext};
+use crate::sync::IrqMutex;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use linux_abi::Errno;
+use sched::{RunQueue, TimerQueue};
+
+pub type TaskId = u64;
+
+/// The boot context: runs when nothing else can.
+const IDLE: TaskId = 0;
+/// Timer interrupts per second.
+pub const HZ: u32 = 100;
+/// Ticks a task runs before a waiting task gets the CPU (20 ms).
+const SLICE_TICKS: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ready,
+    Running,
+    Blocked,
+}
+
+struct Task {
+    name: &'static str,
+    ctx: Arc<TaskContext>,
+    state: State,
+}
+
+struct Scheduler {
+    tasks: BTreeMap<TaskId, Task>,
+    run_queue: RunQueue<TaskId>,
+    timers: TimerQueue<TaskId>,
+    current: TaskId,
+    next_id: TaskId,
+    /// Set when the run is over: only the idle task runs from then on.
+    shutdown: bool,
+}
+
+static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static TIMER_RUNNING: AtomicBool = AtomicBool::new(false);
+
+fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
+    let mut g = SCHED.lock();
+    f(g.as_mut().unwrap_or_else(|| unreachable!("task::init runs at boot")))
+}
+
+/// Makes the running boot code the idle task and starts the timer.
+pub fn init() {
+    let boot = context::init(exit_current);
+    let mut tasks = BTreeMap::new();
+    tasks.insert(IDLE, Task { name: "idle", ctx: boot, state: State::Running });
+    *SCHED.lock() = Some(Scheduler {
+        tasks,
+        run_queue: RunQueue::new(SLICE_TICKS),
+        timers: TimerQueue::new(),
+        current: IDLE,
+        next_id: 1,
+        shutdown: false,
+    });
+    use crate::arch::idt::{SPURIOUS_VECTOR, TIMER_VECTOR};
+    if !crate::arch::apic::start_timer(TIMER_VECTOR as u8, 0xff, HZ) {
+        crate::kinfo!("warning: no local APIC: no preemption, sleeps poll the clock");
+    }
+    let _ = SPURIOUS_VECTOR;
+}
+
+/// Starts `f` as a new task, runnable at once. `f` may return, which ends
+/// the task.
+pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<TaskId, Errno> {
+    let ctx = TaskContext::new(Box::new(f)).ok_or(Errno::ENOMEM)?;
+    Ok(with(|s| {
+        let id = s.next_id;
+        s.next_id += 1;
+        s.tasks.insert(id, Task { name, ctx, state: State::Ready });
+        s.run_queue.enqueue(id);
+        id
+    }))
+}
+
+pub fn current() -> TaskId {
+    with(|s| s.current)
+}
+
+/// Switches to the next runnable task (the idle task if none). The caller
+/// has already put the current task where it belongs: back in the run
+/// queue, blocked on something, or gone.
+fn schedule() {
+    let next = with(|s| {
+        let next = if s.shutdown { IDLE } else { s.run_queue.pick_next().unwrap_or(IDLE) };
+        s.current = next;
+        let t = s.tasks.get_mut(&next).unwrap_or_else(|| unreachable!("queued tasks exist"));
+        t.state = State::Running;
+        t.ctx.clone()
+    });
+    context::switch_to(next);
+}
+
+/// Lets other runnable tasks go first.
+pub fn yield_now() {
+    let irq = crate::arch::cpu::irq_save();
+    let others = with(|s| {
+        let cur = s.current;
+        if cur != IDLE && !s.run_queue.is_empty() {
+            if let Some(t) = s.tasks.get_mut(&cur) {
+                t.state = State::Ready;
+            }
+            s.run_queue.enqueue(cur);
+            true
+        } else {
+            false
+        }
+    });
+    if others {
+        schedule();
+    }
+    crate::arch::cpu::irq_restore(irq);
+}
+
+/// Blocks the current task until [`wake`] (or `deadline_ns` passes).
+/// Interrupts must be off since the caller checked its wake-up condition,
+/// or a wake-up could be lost.
+fn block(deadline_ns: Option<u64>) {
+    let timer = with(|s| {
+        let cur = s.current;
+        if let Some(t) = s.tasks.get_mut(&cur) {
+            t.state = State::Blocked;
+        }
+        deadline_ns.map(|d| s.timers.add(d, cur))
+    });
+    schedule();
+    if let Some(t) = timer {
+        with(|s| s.timers.cancel(t));
+    }
+}
+
+fn wake_locked(s: &mut Scheduler, id: TaskId) {
+    if let Some(t) = s.tasks.get_mut(&id) {
+        if t.state == State::Blocked {
+            t.state = State::Ready;
+            s.run_queue.enqueue(id);
+        }
+    }
+}
+
+/// Sleeps until the monotonic clock reaches `deadline_ns`.
+pub fn sleep_until(deadline_ns: u64) {
+    loop {
+        let irq = crate::arch::cpu::irq_save();
+        if crate::time::monotonic_ns() >= deadline_ns {
+            crate::arch::cpu::irq_restore(irq);
+            return;
+        }
+        block(Some(deadline_ns));
+        crate::arch::cpu::irq_restore(irq);
+    }
+}
+
+/// Ends the current task; its stack is freed once the CPU has left it.
+pub fn exit_current() -> ! {
+    let _irq = crate::arch::cpu::irq_save();
+    with(|s| {
+        let cur = s.current;
+        if let Some(t) = s.tasks.remove(&cur) {
+            crate::kdebug!("task {} ({cur}) exited", t.name);
+        }
+        s.run_queue.remove(cur);
+    });
+    schedule();
+    unreachable!("an exited task is never switched back to")
+}
+
+/// From now on only the idle task runs (the run is over).
+pub fn shutdown() {
+    with(|s| s.shutdown = true);
+}
+
+/// Fires the timers that are due. Reading the clock calibrates the TSC on
+/// first use, so it is read only when someone sleeps.
+fn fire_timers(s: &mut Scheduler) {
+    if s.timers.is_empty() {
+        return;
+    }
+    let now = crate::time::monotonic_ns();
+    while let Some(id) = s.timers.pop_expired(now) {
+        wake_locked(s, id);
+    }
+}
+
+/// The timer interrupt, after EOI. `from_user`: it interrupted ring 3,
+/// the only place where the kernel preempts.
+pub fn on_timer_tick(from_user: bool) {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    TIMER_RUNNING.store(true, Ordering::Relaxed);
+    let preempt = with(|s| {
+        fire_timers(s);
+        s.current != IDLE && s.run_queue.tick() && from_user
+    });
+    if preempt {
+        yield_now();
+    }
+}
+
+/// The idle loop, on the boot stack: run whatever is runnable, else halt
+/// until an interrupt; end the VM once `finished` says the run is over.
+pub fn idle_loop(finished: fn() -> Option<runproto::CtlEvent>) -> ! {
+    loop {
+        let _irq = crate::arch::cpu::irq_save();
+        if let Some(ev) = finished() {
+            crate::drivers::qemu::finish(ev);
+        }
+        let runnable = with(|s| {
+            if !TIMER_RUNNING.load(Ordering::Relaxed) {
+                // No timer interrupt (yet): check the sleepers by polling.
+                fire_timers(s);
+            }
+            !s.run_queue.is_empty()
+        });
+        if runnable {
+            schedule();
+        } else if TIMER_RUNNING.load(Ordering::Relaxed) {
+            crate::arch::cpu::wait_for_interrupt();
+        } else {
+            crate::arch::cpu::let_interrupts_in();
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Timer ticks since boot.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+/// Tasks waiting for a condition. [`WaitQueue::wait_until`] re-checks the
+/// condition with interrupts off before blocking, and wakers call
+/// [`WaitQueue::wake_all`] after changing what the condition reads, so no
+/// wake-up is lost on this (single) CPU.
+pub struct WaitQueue {
+    waiters: IrqMutex<Vec<TaskId>>,
+}
+
+impl WaitQueue {
+    pub const fn new() -> WaitQueue {
+        WaitQueue { waiters: IrqMutex::new(Vec::new()) }
+    }
+
+    /// Blocks until `ready` returns a value, or until `deadline_ns`
+    /// (monotonic) passes, then returns None.
+    pub fn wait_until<R>(&self, deadline_ns: Option<u64>, mut ready: impl FnMut() -> Option<R>) -> Option<R> {
+        loop {
+            let irq = crate::arch::cpu::irq_save();
+            if let Some(r) = ready() {
+                crate::arch::cpu::irq_restore(irq);
+                return Some(r);
+            }
+            if deadline_ns.is_some_and(|d| crate::time::monotonic_ns() >= d) {
+                crate::arch::cpu::irq_restore(irq);
+                return None;
+            }
+            let me = current();
+            self.waiters.lock().push(me);
+            block(deadline_ns);
+            self.waiters.lock().retain(|w| *w != me);
+            crate::arch::cpu::irq_restore(irq);
+        }
+    }
+
+    pub fn wake_all(&self) {
+        let waiters = core::mem::take(&mut *self.waiters.lock());
+        if waiters.is_empty() {
+            return;
+        }
+        with(|s| {
+            for id in waiters {
+                wake_locked(s, id);
+            }
+        });
+    }
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,66 @@
+//! Kernel-side hooks for the end-to-end tests, off unless the kernel
+//! command line names them (`ushell.test=ticker,pipe`). They stand in for
+//! what later issues bring (a second process, the shell's console task)
+//! so the scheduler can be tested from the outside now:
+//!
+//! * `ticker`: a kernel task that logs `ticker: N` every 500 ms, to show
+//!   kernel tasks run while the app spins in ring 3.
+//! * `pipe`: `/dev/ushell-test-pipe` opens the read end of a pipe whose
+//!   writer is a kernel task, writing `tick N` every 300 ms, three times,
+//!   then closing: reads block until data arrives, then see end-of-file.
+
+use crate::fs::pipe::Pipe;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
+use linux_abi::Errno;
+
+static PIPE_HOOK: AtomicBool = AtomicBool::new(false);
+
+/// Device number of /dev/ushell-test-pipe (a misc minor Linux leaves free).
+pub const TEST_PIPE_DEV: (u32, u32) = (10, 250);
+pub const TEST_PIPE_NAME: &[u8] = b"ushell-test-pipe";
+
+/// Turns on the hooks named in a `ushell.test=` value.
+pub fn enable(list: &str) {
+    for name in list.split(',') {
+        match name {
+            "ticker" => {
+                if crate::task::spawn("ticker", ticker).is_err() {
+                    crate::kinfo!("test hook ticker: out of memory");
+                }
+            }
+            "pipe" => PIPE_HOOK.store(true, Ordering::Relaxed),
+            other => crate::kinfo!("unknown test hook {other:?} ignored"),
+        }
+    }
+}
+
+pub fn pipe_hook_enabled() -> bool {
+    PIPE_HOOK.load(Ordering::Relaxed)
+}
+
+fn ticker() {
+    let mut n = 0u64;
+    loop {
+        crate::time::sleep_until(crate::time::monotonic_ns() + 500_000_000);
+        n += 1;
+        crate::kinfo!("ticker: {n} (timer ticks {})", crate::task::ticks());
+    }
+}
+
+/// Opening /dev/ushell-test-pipe: a new pipe, its writer a kernel task.
+pub fn open_test_pipe() -> Result<Arc<Pipe>, Errno> {
+    let pipe = Arc::new(Pipe::new());
+    let writer = pipe.clone();
+    crate::task::spawn("test-pipe-writer", move || {
+        for i in 1..=3 {
+            crate::time::sleep_until(crate::time::monotonic_ns() + 300_000_000);
+            let line = alloc::format!("tick {i}\n");
+            if writer.wait_writable(false).is_err() || writer.write(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+        writer.close_writer();
+    })?;
+    Ok(pipe)
+}
