@@ -39,6 +39,7 @@ pub struct Vm {
     accel: String,
     timeout: u64,
     dir: Option<std::path::PathBuf>,
+    kernel_args: String,
 }
 
 impl Vm {
@@ -51,7 +52,15 @@ impl Vm {
             accel: default_accel(),
             timeout: RUN_TIMEOUT_SECS,
             dir: None,
+            kernel_args: String::new(),
         }
+    }
+
+    /// Extra kernel command-line words (`USHELL_KERNEL_ARGS`), e.g. the
+    /// kernel's test hooks.
+    pub fn kernel_args(mut self, words: &str) -> Vm {
+        self.kernel_args = words.to_string();
+        self
     }
 
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Vm {
@@ -124,6 +133,7 @@ impl Vm {
         let mut cmd = Command::new(ushell_bin());
         cmd.args(&argv)
             .env("USHELL_KERNEL", &kernel)
+            .env("USHELL_KERNEL_ARGS", &self.kernel_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
