@@ -16,6 +16,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -155,6 +156,11 @@ int main(int argc, char **argv)
 	int status = 0;
 	if (strcmp(mode, "hello") == 0) {
 		printf("hello, world\n");
+	} else if (strcmp(mode, "sleep") == 0) {
+		/* One nanosleep(1 s): the kernel reports its busy TSC ticks. */
+		struct timespec req = {1, 0};
+		nanosleep(&req, NULL);
+		printf("slept\n");
 	} else if (strcmp(mode, "syscall") == 0) {
 		bench_syscall(main_tsc);
 		if (exit_port)

@@ -258,6 +258,18 @@ fn print_details(ours: &Side, linux: Option<&LinuxSide>) {
         Err(e) => println!("  {who:<22} n/a: {e}"),
     };
     show("ours", &ours.bench);
+    println!("  ours per getppid before the scheduler (commit ff2e662, tests/bench/README.md): 80 raw, 114 libc");
+    match &ours.sleep {
+        Ok(s) => println!(
+            "  ours nanosleep(1 s), guest instructions (sleep run minus hello run, halted time excluded):\n    \
+             blocking (task sleeps, CPU halts): {}\n    polling the clock (ushell.sleep=poll, the method before): {}\n    \
+             polling/blocking: {:.0}x",
+            s.blocking,
+            s.polling,
+            s.polling as f64 / s.blocking.max(1) as f64
+        ),
+        Err(e) => println!("  ours nanosleep(1 s): n/a: {e}"),
+    }
     if ours.min_mem.as_ref().is_ok_and(|m| *m <= 2.0) {
         println!("  ours: 2 MiB is the floor of the -m search: ushell rejects -m below 2M");
     }

@@ -57,6 +57,8 @@ pub struct Side {
     pub bench: Result<BenchLine, String>,
     pub wall: Measure,
     pub min_mem: Measure,
+    /// Ours only: what one nanosleep(1 s) costs in instructions.
+    pub sleep: Result<SleepCost, String>,
 }
 
 pub struct LinuxSide {
@@ -101,13 +103,16 @@ pub fn linux(l: &Linux, runs: usize, mem_search: bool) -> LinuxSide {
     } else {
         Err("skipped (--no-mem)".into())
     };
-    LinuxSide { bz: Side { bench: bz, wall, min_mem }, pvh, bz_idle, pvh_idle }
+    let sleep = Err("not measured for Linux".into());
+    LinuxSide { bz: Side { bench: bz, wall, min_mem, sleep }, pvh, bz_idle, pvh_idle }
 }
 
 pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {
     let o = match o {
         Ok(o) => o,
-        Err(why) => return Side { bench: Err(why.clone()), wall: Err(why.clone()), min_mem: Err(why.clone()) },
+        Err(why) => {
+            return Side { bench: Err(why.clone()), wall: Err(why.clone()), min_mem: Err(why.clone()), sleep: Err(why.clone()) }
+        }
     };
     progress("ours, icount syscall run");
     let bench = o
@@ -130,7 +135,24 @@ pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {
     } else {
         Err("skipped (--no-mem)".into())
     };
-    Side { bench, wall, min_mem }
+    progress("ours, icount nanosleep(1 s) runs: blocking, polling, and a hello baseline");
+    let sleep = sleep_cost(o);
+    Side { bench, wall, min_mem, sleep }
+}
+
+/// Instructions one nanosleep(1 s) costs: a sleeping run minus a hello run,
+/// with the scheduler (the task blocks, the CPU halts) and with
+/// `ushell.sleep=poll` (the clock-polling loop the kernel used before).
+fn sleep_cost(o: &Ours) -> Result<SleepCost, String> {
+    let base = o.busy_insns(&["hello"], "")?;
+    let blocking = o.busy_insns(&["sleep"], "")?;
+    let polling = o.busy_insns(&["sleep"], "ushell.sleep=poll")?;
+    Ok(SleepCost { blocking: blocking.saturating_sub(base), polling: polling.saturating_sub(base) })
+}
+
+pub struct SleepCost {
+    pub blocking: u64,
+    pub polling: u64,
 }
 
 fn search(ok: impl FnMut(u32) -> bool, who: &str) -> Measure {

@@ -56,6 +56,24 @@ impl Ours {
 
     /// `ushell run --accel tcg [-m N] ./bench ARGS...`, under `timeout`.
     pub fn run(&self, args: &[&str], mem_mib: Option<u32>, icount: bool) -> anyhow::Result<RunOut> {
+        self.run_with(args, mem_mib, icount, None)
+    }
+
+    /// Guest instructions a whole run executes (kernel and app, halted time
+    /// excluded), from the kernel's `cpu: busy N` debug line under icount.
+    /// `kernel_args` go on the kernel command line (`ushell.sleep=poll`).
+    pub fn busy_insns(&self, args: &[&str], kernel_args: &str) -> Result<u64, String> {
+        let r = self.run_with(args, Some(crate::measure::MEM_MIB), true, Some(kernel_args)).map_err(|e| format!("ours: {e:#}"))?;
+        if r.status != Some(0) {
+            return Err(format!("ours {}: {}", args.join(" "), r.describe()));
+        }
+        r.stderr
+            .lines()
+            .find_map(|l| l.split("cpu: busy ").nth(1)?.split_whitespace().next()?.parse().ok())
+            .ok_or_else(|| format!("ours {}: no `cpu: busy` line in the kernel log", args.join(" ")))
+    }
+
+    fn run_with(&self, args: &[&str], mem_mib: Option<u32>, icount: bool, debug_kernel_args: Option<&str>) -> anyhow::Result<RunOut> {
         let mut cmd = Command::new("timeout");
         // As for Linux: 300 s for icount runs, 120 s for the others.
         cmd.args(["--kill-after=5", if icount { "300" } else { "120" }])
@@ -64,6 +82,14 @@ impl Ours {
             .arg(&self.kernel);
         if let Some(m) = mem_mib {
             cmd.arg("-m").arg(format!("{m}M"));
+        }
+        match debug_kernel_args {
+            Some(k) => {
+                cmd.arg("--verbose").env("USHELL_KERNEL_ARGS", k);
+            }
+            None => {
+                cmd.env_remove("USHELL_KERNEL_ARGS");
+            }
         }
         cmd.arg("./bench").args(args).current_dir(&self.app_dir).stdin(Stdio::null());
         if icount {
