@@ -14,12 +14,22 @@ pub use zerocopy;
 
 pub use errno::Errno;
 
-/// The name of syscall `nr`, if it is a known x86_64 syscall.
-pub fn syscall_name(nr: usize) -> Option<&'static str> {
-    sysno::SYSCALLS
-        .binary_search_by_key(&nr, |&(n, _)| n)
-        .ok()
-        .map(|i| sysno::SYSCALLS[i].1)
+/// The name of syscall `nr`, if it is a known x86_64 syscall. A `const fn`, so
+/// declarations (see [`decl`]) take their names from the generated table.
+pub const fn syscall_name(nr: usize) -> Option<&'static str> {
+    let t = sysno::SYSCALLS;
+    let (mut lo, mut hi) = (0, t.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if t[mid].0 == nr {
+            return Some(t[mid].1);
+        } else if t[mid].0 < nr {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -32,7 +42,14 @@ mod tests {
         assert_eq!(syscall_name(39), Some("getpid"));
         assert_eq!(syscall_name(163), Some("acct"));
         assert_eq!(syscall_name(999), None);
+        assert_eq!(syscall_name(450), Some("set_mempolicy_home_node"));
+        assert_eq!(syscall_name(335), None);
         assert!(sysno::SYSCALLS.windows(2).all(|w| w[0].0 < w[1].0));
+        for &(n, name) in sysno::SYSCALLS {
+            assert_eq!(syscall_name(n), Some(name));
+        }
+        assert_eq!(sysno::nr::READ, 0);
+        assert_eq!(sysno::nr::EXIT_GROUP, 231);
     }
 
     #[test]
