@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod auxv;
+pub mod decl;
 pub mod errno;
 pub mod flags;
 pub mod signal;
