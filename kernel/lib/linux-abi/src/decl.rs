@@ -131,6 +131,8 @@ pub enum FlagSet {
     Msync,
     /// `POLL*` event bits (inside `struct pollfd`).
     Poll,
+    /// `SA_*` flags (inside `struct sigaction`).
+    Sigaction,
 }
 
 /// Value sets: one named constant per value (`SEEK_END`, `CLOCK_MONOTONIC`).
