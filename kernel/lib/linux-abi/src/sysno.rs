@@ -1,735 +1,386 @@
 //! x86_64 Linux system call numbers and names, generated from
-//! `/usr/include/x86_64-linux-gnu/asm/unistd_64.h` (Debian 12 linux-libc-dev).
+//! `/usr/include/x86_64-linux-gnu/asm/unistd_64.h` (Debian 12 linux-libc-dev)
+//! by `kernel/lib/linux-abi/gen/sysno.py`. Do not edit by hand: rerun the
+//! generator. The list below is the only copy; the macro turns it into the
+//! `SYSCALLS` table and the `nr` constants.
 
-/// `(number, name)` for every x86_64 syscall, sorted by number.
-pub const SYSCALLS: &[(usize, &str)] = &[
-    (0, "read"),
-    (1, "write"),
-    (2, "open"),
-    (3, "close"),
-    (4, "stat"),
-    (5, "fstat"),
-    (6, "lstat"),
-    (7, "poll"),
-    (8, "lseek"),
-    (9, "mmap"),
-    (10, "mprotect"),
-    (11, "munmap"),
-    (12, "brk"),
-    (13, "rt_sigaction"),
-    (14, "rt_sigprocmask"),
-    (15, "rt_sigreturn"),
-    (16, "ioctl"),
-    (17, "pread64"),
-    (18, "pwrite64"),
-    (19, "readv"),
-    (20, "writev"),
-    (21, "access"),
-    (22, "pipe"),
-    (23, "select"),
-    (24, "sched_yield"),
-    (25, "mremap"),
-    (26, "msync"),
-    (27, "mincore"),
-    (28, "madvise"),
-    (29, "shmget"),
-    (30, "shmat"),
-    (31, "shmctl"),
-    (32, "dup"),
-    (33, "dup2"),
-    (34, "pause"),
-    (35, "nanosleep"),
-    (36, "getitimer"),
-    (37, "alarm"),
-    (38, "setitimer"),
-    (39, "getpid"),
-    (40, "sendfile"),
-    (41, "socket"),
-    (42, "connect"),
-    (43, "accept"),
-    (44, "sendto"),
-    (45, "recvfrom"),
-    (46, "sendmsg"),
-    (47, "recvmsg"),
-    (48, "shutdown"),
-    (49, "bind"),
-    (50, "listen"),
-    (51, "getsockname"),
-    (52, "getpeername"),
-    (53, "socketpair"),
-    (54, "setsockopt"),
-    (55, "getsockopt"),
-    (56, "clone"),
-    (57, "fork"),
-    (58, "vfork"),
-    (59, "execve"),
-    (60, "exit"),
-    (61, "wait4"),
-    (62, "kill"),
-    (63, "uname"),
-    (64, "semget"),
-    (65, "semop"),
-    (66, "semctl"),
-    (67, "shmdt"),
-    (68, "msgget"),
-    (69, "msgsnd"),
-    (70, "msgrcv"),
-    (71, "msgctl"),
-    (72, "fcntl"),
-    (73, "flock"),
-    (74, "fsync"),
-    (75, "fdatasync"),
-    (76, "truncate"),
-    (77, "ftruncate"),
-    (78, "getdents"),
-    (79, "getcwd"),
-    (80, "chdir"),
-    (81, "fchdir"),
-    (82, "rename"),
-    (83, "mkdir"),
-    (84, "rmdir"),
-    (85, "creat"),
-    (86, "link"),
-    (87, "unlink"),
-    (88, "symlink"),
-    (89, "readlink"),
-    (90, "chmod"),
-    (91, "fchmod"),
-    (92, "chown"),
-    (93, "fchown"),
-    (94, "lchown"),
-    (95, "umask"),
-    (96, "gettimeofday"),
-    (97, "getrlimit"),
-    (98, "getrusage"),
-    (99, "sysinfo"),
-    (100, "times"),
-    (101, "ptrace"),
-    (102, "getuid"),
-    (103, "syslog"),
-    (104, "getgid"),
-    (105, "setuid"),
-    (106, "setgid"),
-    (107, "geteuid"),
-    (108, "getegid"),
-    (109, "setpgid"),
-    (110, "getppid"),
-    (111, "getpgrp"),
-    (112, "setsid"),
-    (113, "setreuid"),
-    (114, "setregid"),
-    (115, "getgroups"),
-    (116, "setgroups"),
-    (117, "setresuid"),
-    (118, "getresuid"),
-    (119, "setresgid"),
-    (120, "getresgid"),
-    (121, "getpgid"),
-    (122, "setfsuid"),
-    (123, "setfsgid"),
-    (124, "getsid"),
-    (125, "capget"),
-    (126, "capset"),
-    (127, "rt_sigpending"),
-    (128, "rt_sigtimedwait"),
-    (129, "rt_sigqueueinfo"),
-    (130, "rt_sigsuspend"),
-    (131, "sigaltstack"),
-    (132, "utime"),
-    (133, "mknod"),
-    (134, "uselib"),
-    (135, "personality"),
-    (136, "ustat"),
-    (137, "statfs"),
-    (138, "fstatfs"),
-    (139, "sysfs"),
-    (140, "getpriority"),
-    (141, "setpriority"),
-    (142, "sched_setparam"),
-    (143, "sched_getparam"),
-    (144, "sched_setscheduler"),
-    (145, "sched_getscheduler"),
-    (146, "sched_get_priority_max"),
-    (147, "sched_get_priority_min"),
-    (148, "sched_rr_get_interval"),
-    (149, "mlock"),
-    (150, "munlock"),
-    (151, "mlockall"),
-    (152, "munlockall"),
-    (153, "vhangup"),
-    (154, "modify_ldt"),
-    (155, "pivot_root"),
-    (156, "_sysctl"),
-    (157, "prctl"),
-    (158, "arch_prctl"),
-    (159, "adjtimex"),
-    (160, "setrlimit"),
-    (161, "chroot"),
-    (162, "sync"),
-    (163, "acct"),
-    (164, "settimeofday"),
-    (165, "mount"),
-    (166, "umount2"),
-    (167, "swapon"),
-    (168, "swapoff"),
-    (169, "reboot"),
-    (170, "sethostname"),
-    (171, "setdomainname"),
-    (172, "iopl"),
-    (173, "ioperm"),
-    (174, "create_module"),
-    (175, "init_module"),
-    (176, "delete_module"),
-    (177, "get_kernel_syms"),
-    (178, "query_module"),
-    (179, "quotactl"),
-    (180, "nfsservctl"),
-    (181, "getpmsg"),
-    (182, "putpmsg"),
-    (183, "afs_syscall"),
-    (184, "tuxcall"),
-    (185, "security"),
-    (186, "gettid"),
-    (187, "readahead"),
-    (188, "setxattr"),
-    (189, "lsetxattr"),
-    (190, "fsetxattr"),
-    (191, "getxattr"),
-    (192, "lgetxattr"),
-    (193, "fgetxattr"),
-    (194, "listxattr"),
-    (195, "llistxattr"),
-    (196, "flistxattr"),
-    (197, "removexattr"),
-    (198, "lremovexattr"),
-    (199, "fremovexattr"),
-    (200, "tkill"),
-    (201, "time"),
-    (202, "futex"),
-    (203, "sched_setaffinity"),
-    (204, "sched_getaffinity"),
-    (205, "set_thread_area"),
-    (206, "io_setup"),
-    (207, "io_destroy"),
-    (208, "io_getevents"),
-    (209, "io_submit"),
-    (210, "io_cancel"),
-    (211, "get_thread_area"),
-    (212, "lookup_dcookie"),
-    (213, "epoll_create"),
-    (214, "epoll_ctl_old"),
-    (215, "epoll_wait_old"),
-    (216, "remap_file_pages"),
-    (217, "getdents64"),
-    (218, "set_tid_address"),
-    (219, "restart_syscall"),
-    (220, "semtimedop"),
-    (221, "fadvise64"),
-    (222, "timer_create"),
-    (223, "timer_settime"),
-    (224, "timer_gettime"),
-    (225, "timer_getoverrun"),
-    (226, "timer_delete"),
-    (227, "clock_settime"),
-    (228, "clock_gettime"),
-    (229, "clock_getres"),
-    (230, "clock_nanosleep"),
-    (231, "exit_group"),
-    (232, "epoll_wait"),
-    (233, "epoll_ctl"),
-    (234, "tgkill"),
-    (235, "utimes"),
-    (236, "vserver"),
-    (237, "mbind"),
-    (238, "set_mempolicy"),
-    (239, "get_mempolicy"),
-    (240, "mq_open"),
-    (241, "mq_unlink"),
-    (242, "mq_timedsend"),
-    (243, "mq_timedreceive"),
-    (244, "mq_notify"),
-    (245, "mq_getsetattr"),
-    (246, "kexec_load"),
-    (247, "waitid"),
-    (248, "add_key"),
-    (249, "request_key"),
-    (250, "keyctl"),
-    (251, "ioprio_set"),
-    (252, "ioprio_get"),
-    (253, "inotify_init"),
-    (254, "inotify_add_watch"),
-    (255, "inotify_rm_watch"),
-    (256, "migrate_pages"),
-    (257, "openat"),
-    (258, "mkdirat"),
-    (259, "mknodat"),
-    (260, "fchownat"),
-    (261, "futimesat"),
-    (262, "newfstatat"),
-    (263, "unlinkat"),
-    (264, "renameat"),
-    (265, "linkat"),
-    (266, "symlinkat"),
-    (267, "readlinkat"),
-    (268, "fchmodat"),
-    (269, "faccessat"),
-    (270, "pselect6"),
-    (271, "ppoll"),
-    (272, "unshare"),
-    (273, "set_robust_list"),
-    (274, "get_robust_list"),
-    (275, "splice"),
-    (276, "tee"),
-    (277, "sync_file_range"),
-    (278, "vmsplice"),
-    (279, "move_pages"),
-    (280, "utimensat"),
-    (281, "epoll_pwait"),
-    (282, "signalfd"),
-    (283, "timerfd_create"),
-    (284, "eventfd"),
-    (285, "fallocate"),
-    (286, "timerfd_settime"),
-    (287, "timerfd_gettime"),
-    (288, "accept4"),
-    (289, "signalfd4"),
-    (290, "eventfd2"),
-    (291, "epoll_create1"),
-    (292, "dup3"),
-    (293, "pipe2"),
-    (294, "inotify_init1"),
-    (295, "preadv"),
-    (296, "pwritev"),
-    (297, "rt_tgsigqueueinfo"),
-    (298, "perf_event_open"),
-    (299, "recvmmsg"),
-    (300, "fanotify_init"),
-    (301, "fanotify_mark"),
-    (302, "prlimit64"),
-    (303, "name_to_handle_at"),
-    (304, "open_by_handle_at"),
-    (305, "clock_adjtime"),
-    (306, "syncfs"),
-    (307, "sendmmsg"),
-    (308, "setns"),
-    (309, "getcpu"),
-    (310, "process_vm_readv"),
-    (311, "process_vm_writev"),
-    (312, "kcmp"),
-    (313, "finit_module"),
-    (314, "sched_setattr"),
-    (315, "sched_getattr"),
-    (316, "renameat2"),
-    (317, "seccomp"),
-    (318, "getrandom"),
-    (319, "memfd_create"),
-    (320, "kexec_file_load"),
-    (321, "bpf"),
-    (322, "execveat"),
-    (323, "userfaultfd"),
-    (324, "membarrier"),
-    (325, "mlock2"),
-    (326, "copy_file_range"),
-    (327, "preadv2"),
-    (328, "pwritev2"),
-    (329, "pkey_mprotect"),
-    (330, "pkey_alloc"),
-    (331, "pkey_free"),
-    (332, "statx"),
-    (333, "io_pgetevents"),
-    (334, "rseq"),
-    (424, "pidfd_send_signal"),
-    (425, "io_uring_setup"),
-    (426, "io_uring_enter"),
-    (427, "io_uring_register"),
-    (428, "open_tree"),
-    (429, "move_mount"),
-    (430, "fsopen"),
-    (431, "fsconfig"),
-    (432, "fsmount"),
-    (433, "fspick"),
-    (434, "pidfd_open"),
-    (435, "clone3"),
-    (436, "close_range"),
-    (437, "openat2"),
-    (438, "pidfd_getfd"),
-    (439, "faccessat2"),
-    (440, "process_madvise"),
-    (441, "epoll_pwait2"),
-    (442, "mount_setattr"),
-    (443, "quotactl_fd"),
-    (444, "landlock_create_ruleset"),
-    (445, "landlock_add_rule"),
-    (446, "landlock_restrict_self"),
-    (447, "memfd_secret"),
-    (448, "process_mrelease"),
-    (449, "futex_waitv"),
-    (450, "set_mempolicy_home_node"),
-];
+macro_rules! syscalls {
+    ($(($nr:literal, $name:literal, $konst:ident)),* $(,)?) => {
+        /// `(number, name)` for every x86_64 syscall, sorted by number.
+        pub const SYSCALLS: &[(usize, &str)] = &[$(($nr, $name)),*];
 
-/// Syscall numbers as constants, for the dispatch table.
-#[allow(non_upper_case_globals, dead_code)]
-pub mod nr {
-    pub const READ: usize = 0;
-    pub const WRITE: usize = 1;
-    pub const OPEN: usize = 2;
-    pub const CLOSE: usize = 3;
-    pub const STAT: usize = 4;
-    pub const FSTAT: usize = 5;
-    pub const LSTAT: usize = 6;
-    pub const POLL: usize = 7;
-    pub const LSEEK: usize = 8;
-    pub const MMAP: usize = 9;
-    pub const MPROTECT: usize = 10;
-    pub const MUNMAP: usize = 11;
-    pub const BRK: usize = 12;
-    pub const RT_SIGACTION: usize = 13;
-    pub const RT_SIGPROCMASK: usize = 14;
-    pub const RT_SIGRETURN: usize = 15;
-    pub const IOCTL: usize = 16;
-    pub const PREAD64: usize = 17;
-    pub const PWRITE64: usize = 18;
-    pub const READV: usize = 19;
-    pub const WRITEV: usize = 20;
-    pub const ACCESS: usize = 21;
-    pub const PIPE: usize = 22;
-    pub const SELECT: usize = 23;
-    pub const SCHED_YIELD: usize = 24;
-    pub const MREMAP: usize = 25;
-    pub const MSYNC: usize = 26;
-    pub const MINCORE: usize = 27;
-    pub const MADVISE: usize = 28;
-    pub const SHMGET: usize = 29;
-    pub const SHMAT: usize = 30;
-    pub const SHMCTL: usize = 31;
-    pub const DUP: usize = 32;
-    pub const DUP2: usize = 33;
-    pub const PAUSE: usize = 34;
-    pub const NANOSLEEP: usize = 35;
-    pub const GETITIMER: usize = 36;
-    pub const ALARM: usize = 37;
-    pub const SETITIMER: usize = 38;
-    pub const GETPID: usize = 39;
-    pub const SENDFILE: usize = 40;
-    pub const SOCKET: usize = 41;
-    pub const CONNECT: usize = 42;
-    pub const ACCEPT: usize = 43;
-    pub const SENDTO: usize = 44;
-    pub const RECVFROM: usize = 45;
-    pub const SENDMSG: usize = 46;
-    pub const RECVMSG: usize = 47;
-    pub const SHUTDOWN: usize = 48;
-    pub const BIND: usize = 49;
-    pub const LISTEN: usize = 50;
-    pub const GETSOCKNAME: usize = 51;
-    pub const GETPEERNAME: usize = 52;
-    pub const SOCKETPAIR: usize = 53;
-    pub const SETSOCKOPT: usize = 54;
-    pub const GETSOCKOPT: usize = 55;
-    pub const CLONE: usize = 56;
-    pub const FORK: usize = 57;
-    pub const VFORK: usize = 58;
-    pub const EXECVE: usize = 59;
-    pub const EXIT: usize = 60;
-    pub const WAIT4: usize = 61;
-    pub const KILL: usize = 62;
-    pub const UNAME: usize = 63;
-    pub const SEMGET: usize = 64;
-    pub const SEMOP: usize = 65;
-    pub const SEMCTL: usize = 66;
-    pub const SHMDT: usize = 67;
-    pub const MSGGET: usize = 68;
-    pub const MSGSND: usize = 69;
-    pub const MSGRCV: usize = 70;
-    pub const MSGCTL: usize = 71;
-    pub const FCNTL: usize = 72;
-    pub const FLOCK: usize = 73;
-    pub const FSYNC: usize = 74;
-    pub const FDATASYNC: usize = 75;
-    pub const TRUNCATE: usize = 76;
-    pub const FTRUNCATE: usize = 77;
-    pub const GETDENTS: usize = 78;
-    pub const GETCWD: usize = 79;
-    pub const CHDIR: usize = 80;
-    pub const FCHDIR: usize = 81;
-    pub const RENAME: usize = 82;
-    pub const MKDIR: usize = 83;
-    pub const RMDIR: usize = 84;
-    pub const CREAT: usize = 85;
-    pub const LINK: usize = 86;
-    pub const UNLINK: usize = 87;
-    pub const SYMLINK: usize = 88;
-    pub const READLINK: usize = 89;
-    pub const CHMOD: usize = 90;
-    pub const FCHMOD: usize = 91;
-    pub const CHOWN: usize = 92;
-    pub const FCHOWN: usize = 93;
-    pub const LCHOWN: usize = 94;
-    pub const UMASK: usize = 95;
-    pub const GETTIMEOFDAY: usize = 96;
-    pub const GETRLIMIT: usize = 97;
-    pub const GETRUSAGE: usize = 98;
-    pub const SYSINFO: usize = 99;
-    pub const TIMES: usize = 100;
-    pub const PTRACE: usize = 101;
-    pub const GETUID: usize = 102;
-    pub const SYSLOG: usize = 103;
-    pub const GETGID: usize = 104;
-    pub const SETUID: usize = 105;
-    pub const SETGID: usize = 106;
-    pub const GETEUID: usize = 107;
-    pub const GETEGID: usize = 108;
-    pub const SETPGID: usize = 109;
-    pub const GETPPID: usize = 110;
-    pub const GETPGRP: usize = 111;
-    pub const SETSID: usize = 112;
-    pub const SETREUID: usize = 113;
-    pub const SETREGID: usize = 114;
-    pub const GETGROUPS: usize = 115;
-    pub const SETGROUPS: usize = 116;
-    pub const SETRESUID: usize = 117;
-    pub const GETRESUID: usize = 118;
-    pub const SETRESGID: usize = 119;
-    pub const GETRESGID: usize = 120;
-    pub const GETPGID: usize = 121;
-    pub const SETFSUID: usize = 122;
-    pub const SETFSGID: usize = 123;
-    pub const GETSID: usize = 124;
-    pub const CAPGET: usize = 125;
-    pub const CAPSET: usize = 126;
-    pub const RT_SIGPENDING: usize = 127;
-    pub const RT_SIGTIMEDWAIT: usize = 128;
-    pub const RT_SIGQUEUEINFO: usize = 129;
-    pub const RT_SIGSUSPEND: usize = 130;
-    pub const SIGALTSTACK: usize = 131;
-    pub const UTIME: usize = 132;
-    pub const MKNOD: usize = 133;
-    pub const USELIB: usize = 134;
-    pub const PERSONALITY: usize = 135;
-    pub const USTAT: usize = 136;
-    pub const STATFS: usize = 137;
-    pub const FSTATFS: usize = 138;
-    pub const SYSFS: usize = 139;
-    pub const GETPRIORITY: usize = 140;
-    pub const SETPRIORITY: usize = 141;
-    pub const SCHED_SETPARAM: usize = 142;
-    pub const SCHED_GETPARAM: usize = 143;
-    pub const SCHED_SETSCHEDULER: usize = 144;
-    pub const SCHED_GETSCHEDULER: usize = 145;
-    pub const SCHED_GET_PRIORITY_MAX: usize = 146;
-    pub const SCHED_GET_PRIORITY_MIN: usize = 147;
-    pub const SCHED_RR_GET_INTERVAL: usize = 148;
-    pub const MLOCK: usize = 149;
-    pub const MUNLOCK: usize = 150;
-    pub const MLOCKALL: usize = 151;
-    pub const MUNLOCKALL: usize = 152;
-    pub const VHANGUP: usize = 153;
-    pub const MODIFY_LDT: usize = 154;
-    pub const PIVOT_ROOT: usize = 155;
-    pub const _SYSCTL: usize = 156;
-    pub const PRCTL: usize = 157;
-    pub const ARCH_PRCTL: usize = 158;
-    pub const ADJTIMEX: usize = 159;
-    pub const SETRLIMIT: usize = 160;
-    pub const CHROOT: usize = 161;
-    pub const SYNC: usize = 162;
-    pub const ACCT: usize = 163;
-    pub const SETTIMEOFDAY: usize = 164;
-    pub const MOUNT: usize = 165;
-    pub const UMOUNT2: usize = 166;
-    pub const SWAPON: usize = 167;
-    pub const SWAPOFF: usize = 168;
-    pub const REBOOT: usize = 169;
-    pub const SETHOSTNAME: usize = 170;
-    pub const SETDOMAINNAME: usize = 171;
-    pub const IOPL: usize = 172;
-    pub const IOPERM: usize = 173;
-    pub const CREATE_MODULE: usize = 174;
-    pub const INIT_MODULE: usize = 175;
-    pub const DELETE_MODULE: usize = 176;
-    pub const GET_KERNEL_SYMS: usize = 177;
-    pub const QUERY_MODULE: usize = 178;
-    pub const QUOTACTL: usize = 179;
-    pub const NFSSERVCTL: usize = 180;
-    pub const GETPMSG: usize = 181;
-    pub const PUTPMSG: usize = 182;
-    pub const AFS_SYSCALL: usize = 183;
-    pub const TUXCALL: usize = 184;
-    pub const SECURITY: usize = 185;
-    pub const GETTID: usize = 186;
-    pub const READAHEAD: usize = 187;
-    pub const SETXATTR: usize = 188;
-    pub const LSETXATTR: usize = 189;
-    pub const FSETXATTR: usize = 190;
-    pub const GETXATTR: usize = 191;
-    pub const LGETXATTR: usize = 192;
-    pub const FGETXATTR: usize = 193;
-    pub const LISTXATTR: usize = 194;
-    pub const LLISTXATTR: usize = 195;
-    pub const FLISTXATTR: usize = 196;
-    pub const REMOVEXATTR: usize = 197;
-    pub const LREMOVEXATTR: usize = 198;
-    pub const FREMOVEXATTR: usize = 199;
-    pub const TKILL: usize = 200;
-    pub const TIME: usize = 201;
-    pub const FUTEX: usize = 202;
-    pub const SCHED_SETAFFINITY: usize = 203;
-    pub const SCHED_GETAFFINITY: usize = 204;
-    pub const SET_THREAD_AREA: usize = 205;
-    pub const IO_SETUP: usize = 206;
-    pub const IO_DESTROY: usize = 207;
-    pub const IO_GETEVENTS: usize = 208;
-    pub const IO_SUBMIT: usize = 209;
-    pub const IO_CANCEL: usize = 210;
-    pub const GET_THREAD_AREA: usize = 211;
-    pub const LOOKUP_DCOOKIE: usize = 212;
-    pub const EPOLL_CREATE: usize = 213;
-    pub const EPOLL_CTL_OLD: usize = 214;
-    pub const EPOLL_WAIT_OLD: usize = 215;
-    pub const REMAP_FILE_PAGES: usize = 216;
-    pub const GETDENTS64: usize = 217;
-    pub const SET_TID_ADDRESS: usize = 218;
-    pub const RESTART_SYSCALL: usize = 219;
-    pub const SEMTIMEDOP: usize = 220;
-    pub const FADVISE64: usize = 221;
-    pub const TIMER_CREATE: usize = 222;
-    pub const TIMER_SETTIME: usize = 223;
-    pub const TIMER_GETTIME: usize = 224;
-    pub const TIMER_GETOVERRUN: usize = 225;
-    pub const TIMER_DELETE: usize = 226;
-    pub const CLOCK_SETTIME: usize = 227;
-    pub const CLOCK_GETTIME: usize = 228;
-    pub const CLOCK_GETRES: usize = 229;
-    pub const CLOCK_NANOSLEEP: usize = 230;
-    pub const EXIT_GROUP: usize = 231;
-    pub const EPOLL_WAIT: usize = 232;
-    pub const EPOLL_CTL: usize = 233;
-    pub const TGKILL: usize = 234;
-    pub const UTIMES: usize = 235;
-    pub const VSERVER: usize = 236;
-    pub const MBIND: usize = 237;
-    pub const SET_MEMPOLICY: usize = 238;
-    pub const GET_MEMPOLICY: usize = 239;
-    pub const MQ_OPEN: usize = 240;
-    pub const MQ_UNLINK: usize = 241;
-    pub const MQ_TIMEDSEND: usize = 242;
-    pub const MQ_TIMEDRECEIVE: usize = 243;
-    pub const MQ_NOTIFY: usize = 244;
-    pub const MQ_GETSETATTR: usize = 245;
-    pub const KEXEC_LOAD: usize = 246;
-    pub const WAITID: usize = 247;
-    pub const ADD_KEY: usize = 248;
-    pub const REQUEST_KEY: usize = 249;
-    pub const KEYCTL: usize = 250;
-    pub const IOPRIO_SET: usize = 251;
-    pub const IOPRIO_GET: usize = 252;
-    pub const INOTIFY_INIT: usize = 253;
-    pub const INOTIFY_ADD_WATCH: usize = 254;
-    pub const INOTIFY_RM_WATCH: usize = 255;
-    pub const MIGRATE_PAGES: usize = 256;
-    pub const OPENAT: usize = 257;
-    pub const MKDIRAT: usize = 258;
-    pub const MKNODAT: usize = 259;
-    pub const FCHOWNAT: usize = 260;
-    pub const FUTIMESAT: usize = 261;
-    pub const NEWFSTATAT: usize = 262;
-    pub const UNLINKAT: usize = 263;
-    pub const RENAMEAT: usize = 264;
-    pub const LINKAT: usize = 265;
-    pub const SYMLINKAT: usize = 266;
-    pub const READLINKAT: usize = 267;
-    pub const FCHMODAT: usize = 268;
-    pub const FACCESSAT: usize = 269;
-    pub const PSELECT6: usize = 270;
-    pub const PPOLL: usize = 271;
-    pub const UNSHARE: usize = 272;
-    pub const SET_ROBUST_LIST: usize = 273;
-    pub const GET_ROBUST_LIST: usize = 274;
-    pub const SPLICE: usize = 275;
-    pub const TEE: usize = 276;
-    pub const SYNC_FILE_RANGE: usize = 277;
-    pub const VMSPLICE: usize = 278;
-    pub const MOVE_PAGES: usize = 279;
-    pub const UTIMENSAT: usize = 280;
-    pub const EPOLL_PWAIT: usize = 281;
-    pub const SIGNALFD: usize = 282;
-    pub const TIMERFD_CREATE: usize = 283;
-    pub const EVENTFD: usize = 284;
-    pub const FALLOCATE: usize = 285;
-    pub const TIMERFD_SETTIME: usize = 286;
-    pub const TIMERFD_GETTIME: usize = 287;
-    pub const ACCEPT4: usize = 288;
-    pub const SIGNALFD4: usize = 289;
-    pub const EVENTFD2: usize = 290;
-    pub const EPOLL_CREATE1: usize = 291;
-    pub const DUP3: usize = 292;
-    pub const PIPE2: usize = 293;
-    pub const INOTIFY_INIT1: usize = 294;
-    pub const PREADV: usize = 295;
-    pub const PWRITEV: usize = 296;
-    pub const RT_TGSIGQUEUEINFO: usize = 297;
-    pub const PERF_EVENT_OPEN: usize = 298;
-    pub const RECVMMSG: usize = 299;
-    pub const FANOTIFY_INIT: usize = 300;
-    pub const FANOTIFY_MARK: usize = 301;
-    pub const PRLIMIT64: usize = 302;
-    pub const NAME_TO_HANDLE_AT: usize = 303;
-    pub const OPEN_BY_HANDLE_AT: usize = 304;
-    pub const CLOCK_ADJTIME: usize = 305;
-    pub const SYNCFS: usize = 306;
-    pub const SENDMMSG: usize = 307;
-    pub const SETNS: usize = 308;
-    pub const GETCPU: usize = 309;
-    pub const PROCESS_VM_READV: usize = 310;
-    pub const PROCESS_VM_WRITEV: usize = 311;
-    pub const KCMP: usize = 312;
-    pub const FINIT_MODULE: usize = 313;
-    pub const SCHED_SETATTR: usize = 314;
-    pub const SCHED_GETATTR: usize = 315;
-    pub const RENAMEAT2: usize = 316;
-    pub const SECCOMP: usize = 317;
-    pub const GETRANDOM: usize = 318;
-    pub const MEMFD_CREATE: usize = 319;
-    pub const KEXEC_FILE_LOAD: usize = 320;
-    pub const BPF: usize = 321;
-    pub const EXECVEAT: usize = 322;
-    pub const USERFAULTFD: usize = 323;
-    pub const MEMBARRIER: usize = 324;
-    pub const MLOCK2: usize = 325;
-    pub const COPY_FILE_RANGE: usize = 326;
-    pub const PREADV2: usize = 327;
-    pub const PWRITEV2: usize = 328;
-    pub const PKEY_MPROTECT: usize = 329;
-    pub const PKEY_ALLOC: usize = 330;
-    pub const PKEY_FREE: usize = 331;
-    pub const STATX: usize = 332;
-    pub const IO_PGETEVENTS: usize = 333;
-    pub const RSEQ: usize = 334;
-    pub const PIDFD_SEND_SIGNAL: usize = 424;
-    pub const IO_URING_SETUP: usize = 425;
-    pub const IO_URING_ENTER: usize = 426;
-    pub const IO_URING_REGISTER: usize = 427;
-    pub const OPEN_TREE: usize = 428;
-    pub const MOVE_MOUNT: usize = 429;
-    pub const FSOPEN: usize = 430;
-    pub const FSCONFIG: usize = 431;
-    pub const FSMOUNT: usize = 432;
-    pub const FSPICK: usize = 433;
-    pub const PIDFD_OPEN: usize = 434;
-    pub const CLONE3: usize = 435;
-    pub const CLOSE_RANGE: usize = 436;
-    pub const OPENAT2: usize = 437;
-    pub const PIDFD_GETFD: usize = 438;
-    pub const FACCESSAT2: usize = 439;
-    pub const PROCESS_MADVISE: usize = 440;
-    pub const EPOLL_PWAIT2: usize = 441;
-    pub const MOUNT_SETATTR: usize = 442;
-    pub const QUOTACTL_FD: usize = 443;
-    pub const LANDLOCK_CREATE_RULESET: usize = 444;
-    pub const LANDLOCK_ADD_RULE: usize = 445;
-    pub const LANDLOCK_RESTRICT_SELF: usize = 446;
-    pub const MEMFD_SECRET: usize = 447;
-    pub const PROCESS_MRELEASE: usize = 448;
-    pub const FUTEX_WAITV: usize = 449;
-    pub const SET_MEMPOLICY_HOME_NODE: usize = 450;
+        /// Syscall numbers as constants, for the dispatch table.
+        #[allow(non_upper_case_globals, dead_code)]
+        pub mod nr {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                pub const $konst: usize = $nr;
+            )*
+        }
+    };
+}
+
+syscalls! {
+    (0, "read", READ),
+    (1, "write", WRITE),
+    (2, "open", OPEN),
+    (3, "close", CLOSE),
+    (4, "stat", STAT),
+    (5, "fstat", FSTAT),
+    (6, "lstat", LSTAT),
+    (7, "poll", POLL),
+    (8, "lseek", LSEEK),
+    (9, "mmap", MMAP),
+    (10, "mprotect", MPROTECT),
+    (11, "munmap", MUNMAP),
+    (12, "brk", BRK),
+    (13, "rt_sigaction", RT_SIGACTION),
+    (14, "rt_sigprocmask", RT_SIGPROCMASK),
+    (15, "rt_sigreturn", RT_SIGRETURN),
+    (16, "ioctl", IOCTL),
+    (17, "pread64", PREAD64),
+    (18, "pwrite64", PWRITE64),
+    (19, "readv", READV),
+    (20, "writev", WRITEV),
+    (21, "access", ACCESS),
+    (22, "pipe", PIPE),
+    (23, "select", SELECT),
+    (24, "sched_yield", SCHED_YIELD),
+    (25, "mremap", MREMAP),
+    (26, "msync", MSYNC),
+    (27, "mincore", MINCORE),
+    (28, "madvise", MADVISE),
+    (29, "shmget", SHMGET),
+    (30, "shmat", SHMAT),
+    (31, "shmctl", SHMCTL),
+    (32, "dup", DUP),
+    (33, "dup2", DUP2),
+    (34, "pause", PAUSE),
+    (35, "nanosleep", NANOSLEEP),
+    (36, "getitimer", GETITIMER),
+    (37, "alarm", ALARM),
+    (38, "setitimer", SETITIMER),
+    (39, "getpid", GETPID),
+    (40, "sendfile", SENDFILE),
+    (41, "socket", SOCKET),
+    (42, "connect", CONNECT),
+    (43, "accept", ACCEPT),
+    (44, "sendto", SENDTO),
+    (45, "recvfrom", RECVFROM),
+    (46, "sendmsg", SENDMSG),
+    (47, "recvmsg", RECVMSG),
+    (48, "shutdown", SHUTDOWN),
+    (49, "bind", BIND),
+    (50, "listen", LISTEN),
+    (51, "getsockname", GETSOCKNAME),
+    (52, "getpeername", GETPEERNAME),
+    (53, "socketpair", SOCKETPAIR),
+    (54, "setsockopt", SETSOCKOPT),
+    (55, "getsockopt", GETSOCKOPT),
+    (56, "clone", CLONE),
+    (57, "fork", FORK),
+    (58, "vfork", VFORK),
+    (59, "execve", EXECVE),
+    (60, "exit", EXIT),
+    (61, "wait4", WAIT4),
+    (62, "kill", KILL),
+    (63, "uname", UNAME),
+    (64, "semget", SEMGET),
+    (65, "semop", SEMOP),
+    (66, "semctl", SEMCTL),
+    (67, "shmdt", SHMDT),
+    (68, "msgget", MSGGET),
+    (69, "msgsnd", MSGSND),
+    (70, "msgrcv", MSGRCV),
+    (71, "msgctl", MSGCTL),
+    (72, "fcntl", FCNTL),
+    (73, "flock", FLOCK),
+    (74, "fsync", FSYNC),
+    (75, "fdatasync", FDATASYNC),
+    (76, "truncate", TRUNCATE),
+    (77, "ftruncate", FTRUNCATE),
+    (78, "getdents", GETDENTS),
+    (79, "getcwd", GETCWD),
+    (80, "chdir", CHDIR),
+    (81, "fchdir", FCHDIR),
+    (82, "rename", RENAME),
+    (83, "mkdir", MKDIR),
+    (84, "rmdir", RMDIR),
+    (85, "creat", CREAT),
+    (86, "link", LINK),
+    (87, "unlink", UNLINK),
+    (88, "symlink", SYMLINK),
+    (89, "readlink", READLINK),
+    (90, "chmod", CHMOD),
+    (91, "fchmod", FCHMOD),
+    (92, "chown", CHOWN),
+    (93, "fchown", FCHOWN),
+    (94, "lchown", LCHOWN),
+    (95, "umask", UMASK),
+    (96, "gettimeofday", GETTIMEOFDAY),
+    (97, "getrlimit", GETRLIMIT),
+    (98, "getrusage", GETRUSAGE),
+    (99, "sysinfo", SYSINFO),
+    (100, "times", TIMES),
+    (101, "ptrace", PTRACE),
+    (102, "getuid", GETUID),
+    (103, "syslog", SYSLOG),
+    (104, "getgid", GETGID),
+    (105, "setuid", SETUID),
+    (106, "setgid", SETGID),
+    (107, "geteuid", GETEUID),
+    (108, "getegid", GETEGID),
+    (109, "setpgid", SETPGID),
+    (110, "getppid", GETPPID),
+    (111, "getpgrp", GETPGRP),
+    (112, "setsid", SETSID),
+    (113, "setreuid", SETREUID),
+    (114, "setregid", SETREGID),
+    (115, "getgroups", GETGROUPS),
+    (116, "setgroups", SETGROUPS),
+    (117, "setresuid", SETRESUID),
+    (118, "getresuid", GETRESUID),
+    (119, "setresgid", SETRESGID),
+    (120, "getresgid", GETRESGID),
+    (121, "getpgid", GETPGID),
+    (122, "setfsuid", SETFSUID),
+    (123, "setfsgid", SETFSGID),
+    (124, "getsid", GETSID),
+    (125, "capget", CAPGET),
+    (126, "capset", CAPSET),
+    (127, "rt_sigpending", RT_SIGPENDING),
+    (128, "rt_sigtimedwait", RT_SIGTIMEDWAIT),
+    (129, "rt_sigqueueinfo", RT_SIGQUEUEINFO),
+    (130, "rt_sigsuspend", RT_SIGSUSPEND),
+    (131, "sigaltstack", SIGALTSTACK),
+    (132, "utime", UTIME),
+    (133, "mknod", MKNOD),
+    (134, "uselib", USELIB),
+    (135, "personality", PERSONALITY),
+    (136, "ustat", USTAT),
+    (137, "statfs", STATFS),
+    (138, "fstatfs", FSTATFS),
+    (139, "sysfs", SYSFS),
+    (140, "getpriority", GETPRIORITY),
+    (141, "setpriority", SETPRIORITY),
+    (142, "sched_setparam", SCHED_SETPARAM),
+    (143, "sched_getparam", SCHED_GETPARAM),
+    (144, "sched_setscheduler", SCHED_SETSCHEDULER),
+    (145, "sched_getscheduler", SCHED_GETSCHEDULER),
+    (146, "sched_get_priority_max", SCHED_GET_PRIORITY_MAX),
+    (147, "sched_get_priority_min", SCHED_GET_PRIORITY_MIN),
+    (148, "sched_rr_get_interval", SCHED_RR_GET_INTERVAL),
+    (149, "mlock", MLOCK),
+    (150, "munlock", MUNLOCK),
+    (151, "mlockall", MLOCKALL),
+    (152, "munlockall", MUNLOCKALL),
+    (153, "vhangup", VHANGUP),
+    (154, "modify_ldt", MODIFY_LDT),
+    (155, "pivot_root", PIVOT_ROOT),
+    (156, "_sysctl", _SYSCTL),
+    (157, "prctl", PRCTL),
+    (158, "arch_prctl", ARCH_PRCTL),
+    (159, "adjtimex", ADJTIMEX),
+    (160, "setrlimit", SETRLIMIT),
+    (161, "chroot", CHROOT),
+    (162, "sync", SYNC),
+    (163, "acct", ACCT),
+    (164, "settimeofday", SETTIMEOFDAY),
+    (165, "mount", MOUNT),
+    (166, "umount2", UMOUNT2),
+    (167, "swapon", SWAPON),
+    (168, "swapoff", SWAPOFF),
+    (169, "reboot", REBOOT),
+    (170, "sethostname", SETHOSTNAME),
+    (171, "setdomainname", SETDOMAINNAME),
+    (172, "iopl", IOPL),
+    (173, "ioperm", IOPERM),
+    (174, "create_module", CREATE_MODULE),
+    (175, "init_module", INIT_MODULE),
+    (176, "delete_module", DELETE_MODULE),
+    (177, "get_kernel_syms", GET_KERNEL_SYMS),
+    (178, "query_module", QUERY_MODULE),
+    (179, "quotactl", QUOTACTL),
+    (180, "nfsservctl", NFSSERVCTL),
+    (181, "getpmsg", GETPMSG),
+    (182, "putpmsg", PUTPMSG),
+    (183, "afs_syscall", AFS_SYSCALL),
+    (184, "tuxcall", TUXCALL),
+    (185, "security", SECURITY),
+    (186, "gettid", GETTID),
+    (187, "readahead", READAHEAD),
+    (188, "setxattr", SETXATTR),
+    (189, "lsetxattr", LSETXATTR),
+    (190, "fsetxattr", FSETXATTR),
+    (191, "getxattr", GETXATTR),
+    (192, "lgetxattr", LGETXATTR),
+    (193, "fgetxattr", FGETXATTR),
+    (194, "listxattr", LISTXATTR),
+    (195, "llistxattr", LLISTXATTR),
+    (196, "flistxattr", FLISTXATTR),
+    (197, "removexattr", REMOVEXATTR),
+    (198, "lremovexattr", LREMOVEXATTR),
+    (199, "fremovexattr", FREMOVEXATTR),
+    (200, "tkill", TKILL),
+    (201, "time", TIME),
+    (202, "futex", FUTEX),
+    (203, "sched_setaffinity", SCHED_SETAFFINITY),
+    (204, "sched_getaffinity", SCHED_GETAFFINITY),
+    (205, "set_thread_area", SET_THREAD_AREA),
+    (206, "io_setup", IO_SETUP),
+    (207, "io_destroy", IO_DESTROY),
+    (208, "io_getevents", IO_GETEVENTS),
+    (209, "io_submit", IO_SUBMIT),
+    (210, "io_cancel", IO_CANCEL),
+    (211, "get_thread_area", GET_THREAD_AREA),
+    (212, "lookup_dcookie", LOOKUP_DCOOKIE),
+    (213, "epoll_create", EPOLL_CREATE),
+    (214, "epoll_ctl_old", EPOLL_CTL_OLD),
+    (215, "epoll_wait_old", EPOLL_WAIT_OLD),
+    (216, "remap_file_pages", REMAP_FILE_PAGES),
+    (217, "getdents64", GETDENTS64),
+    (218, "set_tid_address", SET_TID_ADDRESS),
+    (219, "restart_syscall", RESTART_SYSCALL),
+    (220, "semtimedop", SEMTIMEDOP),
+    (221, "fadvise64", FADVISE64),
+    (222, "timer_create", TIMER_CREATE),
+    (223, "timer_settime", TIMER_SETTIME),
+    (224, "timer_gettime", TIMER_GETTIME),
+    (225, "timer_getoverrun", TIMER_GETOVERRUN),
+    (226, "timer_delete", TIMER_DELETE),
+    (227, "clock_settime", CLOCK_SETTIME),
+    (228, "clock_gettime", CLOCK_GETTIME),
+    (229, "clock_getres", CLOCK_GETRES),
+    (230, "clock_nanosleep", CLOCK_NANOSLEEP),
+    (231, "exit_group", EXIT_GROUP),
+    (232, "epoll_wait", EPOLL_WAIT),
+    (233, "epoll_ctl", EPOLL_CTL),
+    (234, "tgkill", TGKILL),
+    (235, "utimes", UTIMES),
+    (236, "vserver", VSERVER),
+    (237, "mbind", MBIND),
+    (238, "set_mempolicy", SET_MEMPOLICY),
+    (239, "get_mempolicy", GET_MEMPOLICY),
+    (240, "mq_open", MQ_OPEN),
+    (241, "mq_unlink", MQ_UNLINK),
+    (242, "mq_timedsend", MQ_TIMEDSEND),
+    (243, "mq_timedreceive", MQ_TIMEDRECEIVE),
+    (244, "mq_notify", MQ_NOTIFY),
+    (245, "mq_getsetattr", MQ_GETSETATTR),
+    (246, "kexec_load", KEXEC_LOAD),
+    (247, "waitid", WAITID),
+    (248, "add_key", ADD_KEY),
+    (249, "request_key", REQUEST_KEY),
+    (250, "keyctl", KEYCTL),
+    (251, "ioprio_set", IOPRIO_SET),
+    (252, "ioprio_get", IOPRIO_GET),
+    (253, "inotify_init", INOTIFY_INIT),
+    (254, "inotify_add_watch", INOTIFY_ADD_WATCH),
+    (255, "inotify_rm_watch", INOTIFY_RM_WATCH),
+    (256, "migrate_pages", MIGRATE_PAGES),
+    (257, "openat", OPENAT),
+    (258, "mkdirat", MKDIRAT),
+    (259, "mknodat", MKNODAT),
+    (260, "fchownat", FCHOWNAT),
+    (261, "futimesat", FUTIMESAT),
+    (262, "newfstatat", NEWFSTATAT),
+    (263, "unlinkat", UNLINKAT),
+    (264, "renameat", RENAMEAT),
+    (265, "linkat", LINKAT),
+    (266, "symlinkat", SYMLINKAT),
+    (267, "readlinkat", READLINKAT),
+    (268, "fchmodat", FCHMODAT),
+    (269, "faccessat", FACCESSAT),
+    (270, "pselect6", PSELECT6),
+    (271, "ppoll", PPOLL),
+    (272, "unshare", UNSHARE),
+    (273, "set_robust_list", SET_ROBUST_LIST),
+    (274, "get_robust_list", GET_ROBUST_LIST),
+    (275, "splice", SPLICE),
+    (276, "tee", TEE),
+    (277, "sync_file_range", SYNC_FILE_RANGE),
+    (278, "vmsplice", VMSPLICE),
+    (279, "move_pages", MOVE_PAGES),
+    (280, "utimensat", UTIMENSAT),
+    (281, "epoll_pwait", EPOLL_PWAIT),
+    (282, "signalfd", SIGNALFD),
+    (283, "timerfd_create", TIMERFD_CREATE),
+    (284, "eventfd", EVENTFD),
+    (285, "fallocate", FALLOCATE),
+    (286, "timerfd_settime", TIMERFD_SETTIME),
+    (287, "timerfd_gettime", TIMERFD_GETTIME),
+    (288, "accept4", ACCEPT4),
+    (289, "signalfd4", SIGNALFD4),
+    (290, "eventfd2", EVENTFD2),
+    (291, "epoll_create1", EPOLL_CREATE1),
+    (292, "dup3", DUP3),
+    (293, "pipe2", PIPE2),
+    (294, "inotify_init1", INOTIFY_INIT1),
+    (295, "preadv", PREADV),
+    (296, "pwritev", PWRITEV),
+    (297, "rt_tgsigqueueinfo", RT_TGSIGQUEUEINFO),
+    (298, "perf_event_open", PERF_EVENT_OPEN),
+    (299, "recvmmsg", RECVMMSG),
+    (300, "fanotify_init", FANOTIFY_INIT),
+    (301, "fanotify_mark", FANOTIFY_MARK),
+    (302, "prlimit64", PRLIMIT64),
+    (303, "name_to_handle_at", NAME_TO_HANDLE_AT),
+    (304, "open_by_handle_at", OPEN_BY_HANDLE_AT),
+    (305, "clock_adjtime", CLOCK_ADJTIME),
+    (306, "syncfs", SYNCFS),
+    (307, "sendmmsg", SENDMMSG),
+    (308, "setns", SETNS),
+    (309, "getcpu", GETCPU),
+    (310, "process_vm_readv", PROCESS_VM_READV),
+    (311, "process_vm_writev", PROCESS_VM_WRITEV),
+    (312, "kcmp", KCMP),
+    (313, "finit_module", FINIT_MODULE),
+    (314, "sched_setattr", SCHED_SETATTR),
+    (315, "sched_getattr", SCHED_GETATTR),
+    (316, "renameat2", RENAMEAT2),
+    (317, "seccomp", SECCOMP),
+    (318, "getrandom", GETRANDOM),
+    (319, "memfd_create", MEMFD_CREATE),
+    (320, "kexec_file_load", KEXEC_FILE_LOAD),
+    (321, "bpf", BPF),
+    (322, "execveat", EXECVEAT),
+    (323, "userfaultfd", USERFAULTFD),
+    (324, "membarrier", MEMBARRIER),
+    (325, "mlock2", MLOCK2),
+    (326, "copy_file_range", COPY_FILE_RANGE),
+    (327, "preadv2", PREADV2),
+    (328, "pwritev2", PWRITEV2),
+    (329, "pkey_mprotect", PKEY_MPROTECT),
+    (330, "pkey_alloc", PKEY_ALLOC),
+    (331, "pkey_free", PKEY_FREE),
+    (332, "statx", STATX),
+    (333, "io_pgetevents", IO_PGETEVENTS),
+    (334, "rseq", RSEQ),
+    (424, "pidfd_send_signal", PIDFD_SEND_SIGNAL),
+    (425, "io_uring_setup", IO_URING_SETUP),
+    (426, "io_uring_enter", IO_URING_ENTER),
+    (427, "io_uring_register", IO_URING_REGISTER),
+    (428, "open_tree", OPEN_TREE),
+    (429, "move_mount", MOVE_MOUNT),
+    (430, "fsopen", FSOPEN),
+    (431, "fsconfig", FSCONFIG),
+    (432, "fsmount", FSMOUNT),
+    (433, "fspick", FSPICK),
+    (434, "pidfd_open", PIDFD_OPEN),
+    (435, "clone3", CLONE3),
+    (436, "close_range", CLOSE_RANGE),
+    (437, "openat2", OPENAT2),
+    (438, "pidfd_getfd", PIDFD_GETFD),
+    (439, "faccessat2", FACCESSAT2),
+    (440, "process_madvise", PROCESS_MADVISE),
+    (441, "epoll_pwait2", EPOLL_PWAIT2),
+    (442, "mount_setattr", MOUNT_SETATTR),
+    (443, "quotactl_fd", QUOTACTL_FD),
+    (444, "landlock_create_ruleset", LANDLOCK_CREATE_RULESET),
+    (445, "landlock_add_rule", LANDLOCK_ADD_RULE),
+    (446, "landlock_restrict_self", LANDLOCK_RESTRICT_SELF),
+    (447, "memfd_secret", MEMFD_SECRET),
+    (448, "process_mrelease", PROCESS_MRELEASE),
+    (449, "futex_waitv", FUTEX_WAITV),
+    (450, "set_mempolicy_home_node", SET_MEMPOLICY_HOME_NODE),
 }
