@@ -255,7 +255,13 @@ pub fn access(a: &mut Args) -> SysResult {
     do_access(AT_FDCWD, a.u64(0), a.u32(1), 0)
 }
 
+/// The raw faccessat has no flags argument (glibc emulates them, or calls
+/// faccessat2).
 pub fn faccessat(a: &mut Args) -> SysResult {
+    do_access(a.i32(0), a.u64(1), a.u32(2), 0)
+}
+
+pub fn faccessat2(a: &mut Args) -> SysResult {
     do_access(a.i32(0), a.u64(1), a.u32(2), a.u32(3))
 }
 

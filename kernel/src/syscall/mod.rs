@@ -1,6 +1,7 @@
-//! System call dispatch: one table from Linux x86_64 numbers to handlers,
-//! one file per family. Unknown numbers return -ENOSYS and are logged once,
-//! by name.
+//! System call dispatch: one table binding each implemented syscall's
+//! declaration (`linux_abi::decl`: number, name, argument kinds) to its
+//! handler, one file of handlers per family. Unknown numbers return
+//! -ENOSYS and are logged once, by name.
 
 mod fs;
 mod fs_path;
@@ -10,6 +11,7 @@ mod signal;
 mod time;
 
 use crate::arch::syscall::SyscallFrame;
+use linux_abi::decl::{self, SyscallDecl};
 use linux_abi::sysno::nr;
 use linux_abi::Errno;
 
@@ -17,186 +19,264 @@ pub type SysResult = Result<usize, Errno>;
 type Handler = fn(&mut Args<'_>) -> SysResult;
 
 /// A syscall's arguments (borrowed from the saved frame) with decoders.
+/// Only the declared arguments are visible: past the declaration's arity a
+/// decoder reads 0, as the register would not be an argument on Linux
+/// either (linux-abi's tests check the handlers against the declarations).
 pub struct Args<'a> {
     raw: &'a [u64; 6],
+    arity: usize,
 }
 
 impl Args<'_> {
     pub fn u64(&self, i: usize) -> u64 {
-        self.raw[i]
+        if i < self.arity {
+            self.raw[i]
+        } else {
+            0
+        }
     }
 
     /// An `int` argument: Linux ignores the upper 32 bits.
     pub fn i32(&self, i: usize) -> i32 {
-        self.raw[i] as u32 as i32
+        self.u64(i) as u32 as i32
     }
 
     /// An `unsigned int` argument (flags, modes).
     pub fn u32(&self, i: usize) -> u32 {
-        self.raw[i] as u32
+        self.u64(i) as u32
     }
 
     /// A `size_t` count.
     pub fn usize(&self, i: usize) -> usize {
-        self.raw[i] as usize
+        self.u64(i) as usize
     }
 
     /// A signed `long`/`off_t`.
     pub fn i64(&self, i: usize) -> i64 {
-        self.raw[i] as i64
+        self.u64(i) as i64
     }
 }
 
 const TABLE_SIZE: usize = 512;
 
-const fn table() -> [Option<Handler>; TABLE_SIZE] {
-    let mut t: [Option<Handler>; TABLE_SIZE] = [None; TABLE_SIZE];
-    // fs: descriptors and I/O
-    t[nr::READ] = Some(fs::read);
-    t[nr::WRITE] = Some(fs::write);
-    t[nr::READV] = Some(fs::readv);
-    t[nr::WRITEV] = Some(fs::writev);
-    t[nr::PREAD64] = Some(fs::pread64);
-    t[nr::PWRITE64] = Some(fs::pwrite64);
-    t[nr::CLOSE] = Some(fs::close);
-    t[nr::FSTAT] = Some(fs::fstat);
-    t[nr::LSEEK] = Some(fs::lseek);
-    t[nr::GETDENTS64] = Some(fs::getdents64);
-    t[nr::FCNTL] = Some(fs::fcntl);
-    t[nr::DUP] = Some(fs::dup);
-    t[nr::DUP2] = Some(fs::dup2);
-    t[nr::DUP3] = Some(fs::dup3);
-    t[nr::IOCTL] = Some(fs::ioctl);
-    t[nr::PIPE] = Some(fs::pipe);
-    t[nr::PIPE2] = Some(fs::pipe2);
-    t[nr::FTRUNCATE] = Some(fs::ftruncate);
-    t[nr::FSYNC] = Some(fs::fsync);
-    t[nr::FDATASYNC] = Some(fs::fsync);
-    t[nr::SENDFILE] = Some(fs::sendfile);
-    t[nr::FCHMOD] = Some(fs::fchmod);
-    t[nr::FCHDIR] = Some(fs::fchdir);
-    t[nr::POLL] = Some(fs::poll);
-    t[nr::FADVISE64] = Some(fs::fadvise64);
-    // fs: paths
-    t[nr::OPEN] = Some(fs_path::open);
-    t[nr::OPENAT] = Some(fs_path::openat);
-    t[nr::CREAT] = Some(fs_path::creat);
-    t[nr::STAT] = Some(fs_path::stat);
-    t[nr::LSTAT] = Some(fs_path::lstat);
-    t[nr::NEWFSTATAT] = Some(fs_path::newfstatat);
-    t[nr::STATX] = Some(fs_path::statx);
-    t[nr::GETCWD] = Some(fs_path::getcwd);
-    t[nr::CHDIR] = Some(fs_path::chdir);
-    t[nr::READLINK] = Some(fs_path::readlink);
-    t[nr::READLINKAT] = Some(fs_path::readlinkat);
-    t[nr::ACCESS] = Some(fs_path::access);
-    t[nr::FACCESSAT] = Some(fs_path::faccessat);
-    t[nr::FACCESSAT2] = Some(fs_path::faccessat);
-    t[nr::MKDIR] = Some(fs_path::mkdir);
-    t[nr::MKDIRAT] = Some(fs_path::mkdirat);
-    t[nr::UNLINK] = Some(fs_path::unlink);
-    t[nr::UNLINKAT] = Some(fs_path::unlinkat);
-    t[nr::RMDIR] = Some(fs_path::rmdir);
-    t[nr::RENAME] = Some(fs_path::rename);
-    t[nr::RENAMEAT] = Some(fs_path::renameat);
-    t[nr::RENAMEAT2] = Some(fs_path::renameat2);
-    t[nr::SYMLINK] = Some(fs_path::symlink);
-    t[nr::SYMLINKAT] = Some(fs_path::symlinkat);
-    t[nr::LINK] = Some(fs_path::link);
-    t[nr::LINKAT] = Some(fs_path::linkat);
-    t[nr::CHMOD] = Some(fs_path::chmod);
-    t[nr::FCHMODAT] = Some(fs_path::fchmodat);
-    t[nr::CHOWN] = Some(fs_path::chown);
-    t[nr::LCHOWN] = Some(fs_path::chown);
-    t[nr::FCHOWN] = Some(fs_path::fchown);
-    t[nr::FCHOWNAT] = Some(fs_path::fchownat);
-    t[nr::TRUNCATE] = Some(fs_path::truncate);
-    t[nr::UTIMENSAT] = Some(fs_path::utimensat);
-    t[nr::UMASK] = Some(fs_path::umask);
-    t[nr::STATFS] = Some(fs_path::statfs);
-    t[nr::FSTATFS] = Some(fs::fstatfs);
-    // mm
-    t[nr::BRK] = Some(mm::brk);
-    t[nr::MMAP] = Some(mm::mmap);
-    t[nr::MUNMAP] = Some(mm::munmap);
-    t[nr::MPROTECT] = Some(mm::mprotect);
-    t[nr::MREMAP] = Some(mm::mremap);
-    t[nr::MADVISE] = Some(mm::madvise);
-    // process
-    t[nr::EXIT] = Some(process::exit);
-    t[nr::EXIT_GROUP] = Some(process::exit);
-    t[nr::GETPID] = Some(process::getpid);
-    t[nr::GETTID] = Some(process::getpid);
-    t[nr::GETPPID] = Some(process::getppid);
-    t[nr::GETUID] = Some(process::zero_id);
-    t[nr::GETEUID] = Some(process::zero_id);
-    t[nr::GETGID] = Some(process::zero_id);
-    t[nr::GETEGID] = Some(process::zero_id);
-    t[nr::GETPGRP] = Some(process::getpid);
-    t[nr::GETPGID] = Some(process::getpid);
-    t[nr::GETSID] = Some(process::getpid);
-    t[nr::SETUID] = Some(process::set_id);
-    t[nr::SETGID] = Some(process::set_id);
-    t[nr::GETRESUID] = Some(process::getresid);
-    t[nr::GETRESGID] = Some(process::getresid);
-    t[nr::GETGROUPS] = Some(process::getgroups);
-    t[nr::SET_TID_ADDRESS] = Some(process::set_tid_address);
-    t[nr::SET_ROBUST_LIST] = Some(process::set_robust_list);
-    t[nr::PRLIMIT64] = Some(process::prlimit64);
-    t[nr::GETRLIMIT] = Some(process::getrlimit);
-    t[nr::SETRLIMIT] = Some(process::setrlimit);
-    t[nr::ARCH_PRCTL] = Some(process::arch_prctl);
-    t[nr::SCHED_YIELD] = Some(process::sched_yield);
-    t[nr::SCHED_GETAFFINITY] = Some(process::sched_getaffinity);
-    t[nr::UNAME] = Some(process::uname);
-    t[nr::SYSINFO] = Some(process::sysinfo);
-    t[nr::GETRANDOM] = Some(process::getrandom);
-    t[nr::PRCTL] = Some(process::prctl);
-    t[nr::RSEQ] = Some(process::rseq);
-    // time
-    t[nr::CLOCK_GETTIME] = Some(time::clock_gettime);
-    t[nr::CLOCK_GETRES] = Some(time::clock_getres);
-    t[nr::GETTIMEOFDAY] = Some(time::gettimeofday);
-    t[nr::TIME] = Some(time::time);
-    t[nr::NANOSLEEP] = Some(time::nanosleep);
-    t[nr::CLOCK_NANOSLEEP] = Some(time::clock_nanosleep);
-    t[nr::TIMES] = Some(time::times);
-    // signals
-    t[nr::RT_SIGACTION] = Some(signal::rt_sigaction);
-    t[nr::RT_SIGPROCMASK] = Some(signal::rt_sigprocmask);
-    t[nr::SIGALTSTACK] = Some(signal::sigaltstack);
-    t[nr::KILL] = Some(signal::kill);
-    t[nr::TKILL] = Some(signal::tkill);
-    t[nr::TGKILL] = Some(signal::tgkill);
-    t
+/// One implemented syscall: its declaration (number, name and the kind of
+/// each argument, shared with the host through `linux_abi::decl`) and its
+/// handler. The dispatcher, the logs and the tracers read this one table.
+#[derive(Clone, Copy)]
+pub struct Syscall {
+    pub decl: &'static SyscallDecl,
+    handler: Handler,
 }
 
-static TABLE: [Option<Handler>; TABLE_SIZE] = table();
+/// `NAME => handler`: binds `linux_abi::decl::NAME` (and so `nr::NAME`) to
+/// the handler; a name without a declaration does not compile.
+macro_rules! syscalls {
+    ($($(#[$c:meta])* $name:ident => $handler:path,)*) => {
+        const fn table() -> [Option<Syscall>; TABLE_SIZE] {
+            let mut t: [Option<Syscall>; TABLE_SIZE] = [None; TABLE_SIZE];
+            $( t[nr::$name] = Some(Syscall { decl: &decl::$name, handler: $handler }); )*
+            t
+        }
+    };
+}
 
-/// One bit per syscall number already reported as unimplemented.
-static REPORTED: spin::Mutex<[u64; TABLE_SIZE / 64]> = spin::Mutex::new([0; TABLE_SIZE / 64]);
+syscalls! {
+    // fs: descriptors and I/O
+    READ => fs::read,
+    WRITE => fs::write,
+    READV => fs::readv,
+    WRITEV => fs::writev,
+    PREAD64 => fs::pread64,
+    PWRITE64 => fs::pwrite64,
+    CLOSE => fs::close,
+    FSTAT => fs::fstat,
+    LSEEK => fs::lseek,
+    GETDENTS64 => fs::getdents64,
+    FCNTL => fs::fcntl,
+    DUP => fs::dup,
+    DUP2 => fs::dup2,
+    DUP3 => fs::dup3,
+    IOCTL => fs::ioctl,
+    PIPE => fs::pipe,
+    PIPE2 => fs::pipe2,
+    FTRUNCATE => fs::ftruncate,
+    FSYNC => fs::fsync,
+    FDATASYNC => fs::fsync,
+    SENDFILE => fs::sendfile,
+    FCHMOD => fs::fchmod,
+    FCHDIR => fs::fchdir,
+    POLL => fs::poll,
+    FADVISE64 => fs::fadvise64,
+    // fs: paths
+    OPEN => fs_path::open,
+    OPENAT => fs_path::openat,
+    CREAT => fs_path::creat,
+    STAT => fs_path::stat,
+    LSTAT => fs_path::lstat,
+    NEWFSTATAT => fs_path::newfstatat,
+    STATX => fs_path::statx,
+    GETCWD => fs_path::getcwd,
+    CHDIR => fs_path::chdir,
+    READLINK => fs_path::readlink,
+    READLINKAT => fs_path::readlinkat,
+    ACCESS => fs_path::access,
+    FACCESSAT => fs_path::faccessat,
+    FACCESSAT2 => fs_path::faccessat2,
+    MKDIR => fs_path::mkdir,
+    MKDIRAT => fs_path::mkdirat,
+    UNLINK => fs_path::unlink,
+    UNLINKAT => fs_path::unlinkat,
+    RMDIR => fs_path::rmdir,
+    RENAME => fs_path::rename,
+    RENAMEAT => fs_path::renameat,
+    RENAMEAT2 => fs_path::renameat2,
+    SYMLINK => fs_path::symlink,
+    SYMLINKAT => fs_path::symlinkat,
+    LINK => fs_path::link,
+    LINKAT => fs_path::linkat,
+    CHMOD => fs_path::chmod,
+    FCHMODAT => fs_path::fchmodat,
+    CHOWN => fs_path::chown,
+    LCHOWN => fs_path::chown,
+    FCHOWN => fs_path::fchown,
+    FCHOWNAT => fs_path::fchownat,
+    TRUNCATE => fs_path::truncate,
+    UTIMENSAT => fs_path::utimensat,
+    UMASK => fs_path::umask,
+    STATFS => fs_path::statfs,
+    FSTATFS => fs::fstatfs,
+    // mm
+    BRK => mm::brk,
+    MMAP => mm::mmap,
+    MUNMAP => mm::munmap,
+    MPROTECT => mm::mprotect,
+    MREMAP => mm::mremap,
+    MADVISE => mm::madvise,
+    // process
+    EXIT => process::exit,
+    EXIT_GROUP => process::exit,
+    GETPID => process::getpid,
+    GETTID => process::getpid,
+    GETPPID => process::getppid,
+    GETUID => process::zero_id,
+    GETEUID => process::zero_id,
+    GETGID => process::zero_id,
+    GETEGID => process::zero_id,
+    GETPGRP => process::getpid,
+    GETPGID => process::getpid,
+    GETSID => process::getpid,
+    SETUID => process::set_id,
+    SETGID => process::set_id,
+    GETRESUID => process::getresid,
+    GETRESGID => process::getresid,
+    GETGROUPS => process::getgroups,
+    SET_TID_ADDRESS => process::set_tid_address,
+    SET_ROBUST_LIST => process::set_robust_list,
+    PRLIMIT64 => process::prlimit64,
+    GETRLIMIT => process::getrlimit,
+    SETRLIMIT => process::setrlimit,
+    ARCH_PRCTL => process::arch_prctl,
+    SCHED_YIELD => process::sched_yield,
+    SCHED_GETAFFINITY => process::sched_getaffinity,
+    UNAME => process::uname,
+    SYSINFO => process::sysinfo,
+    GETRANDOM => process::getrandom,
+    PRCTL => process::prctl,
+    RSEQ => process::rseq,
+    // time
+    CLOCK_GETTIME => time::clock_gettime,
+    CLOCK_GETRES => time::clock_getres,
+    GETTIMEOFDAY => time::gettimeofday,
+    TIME => time::time,
+    NANOSLEEP => time::nanosleep,
+    CLOCK_NANOSLEEP => time::clock_nanosleep,
+    TIMES => time::times,
+    // signals
+    RT_SIGACTION => signal::rt_sigaction,
+    RT_SIGPROCMASK => signal::rt_sigprocmask,
+    SIGALTSTACK => signal::sigaltstack,
+    KILL => signal::kill,
+    TKILL => signal::tkill,
+    TGKILL => signal::tgkill,
+}
 
+static TABLE: [Option<Syscall>; TABLE_SIZE] = table();
+
+/// The declaration and handler of syscall `n`, if implemented.
+pub fn lookup(n: u64) -> Option<Syscall> {
+    usize::try_from(n).ok().and_then(|i| TABLE.get(i)).copied().flatten()
+}
+
+/// One bit per syscall number below TABLE_SIZE already reported as
+/// unimplemented; larger numbers are remembered by value.
+struct Reported {
+    bits: [u64; TABLE_SIZE / 64],
+    large: alloc::collections::BTreeSet<u64>,
+}
+
+static REPORTED: crate::sync::IrqMutex<Reported> =
+    crate::sync::IrqMutex::new(Reported { bits: [0; TABLE_SIZE / 64], large: alloc::collections::BTreeSet::new() });
+
+/// Logs an unimplemented or unknown syscall number once.
 fn report_unknown(n: u64) {
-    let idx = (n as usize).min(TABLE_SIZE - 1);
-    let mut r = REPORTED.lock();
-    let (w, b) = (idx / 64, idx % 64);
-    if r[w] & (1 << b) == 0 {
-        r[w] |= 1 << b;
-        match linux_abi::syscall_name(n as usize) {
+    let first = {
+        let mut r = REPORTED.lock();
+        match usize::try_from(n).ok().filter(|&i| i < TABLE_SIZE) {
+            Some(i) => {
+                let (w, b) = (i / 64, i % 64);
+                let first = r.bits[w] & (1 << b) == 0;
+                r.bits[w] |= 1 << b;
+                first
+            }
+            // The set grows by one entry per distinct bad number; an app
+            // that tries millions of them costs memory, not correctness.
+            None => r.large.len() < 4096 && r.large.insert(n),
+        }
+    };
+    if first {
+        match usize::try_from(n).ok().and_then(linux_abi::syscall_name) {
             Some(name) => crate::kinfo!("unimplemented syscall {name} ({n}): returning ENOSYS"),
             None => crate::kinfo!("unknown syscall number {n}: returning ENOSYS"),
         }
     }
 }
 
+/// The hook point for tracing at syscall entry and exit. Tracers register
+/// here; with none registered the cost is one relaxed load per syscall.
+pub trait SyscallHook: Sync {
+    fn enter(&self, nr: u64, args: &[u64; 6]);
+    fn exit(&self, nr: u64, ret: u64);
+}
+
+static HOOKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static HOOK: crate::sync::IrqMutex<Option<&'static dyn SyscallHook>> = crate::sync::IrqMutex::new(None);
+
+/// Installs (or with None removes) the syscall hook.
+#[allow(dead_code)] // the syscall tracer (a later issue) is the first user
+pub fn set_hook(h: Option<&'static dyn SyscallHook>) {
+    *HOOK.lock() = h;
+    HOOKED.store(h.is_some(), core::sync::atomic::Ordering::Release);
+}
+
+fn hook() -> Option<&'static dyn SyscallHook> {
+    if HOOKED.load(core::sync::atomic::Ordering::Relaxed) {
+        *HOOK.lock()
+    } else {
+        None
+    }
+}
+
 /// Entered from the `syscall` stub with the saved registers.
 pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
     let n = frame.rax;
-    let handler = usize::try_from(n).ok().and_then(|i| TABLE.get(i)).copied().flatten();
-    let ret = match handler {
-        Some(h) => {
-            let mut args = Args { raw: &frame.args };
-            match h(&mut args) {
+    let hook = hook();
+    if let Some(h) = hook {
+        h.enter(n, &frame.args);
+    }
+    let ret = match lookup(n) {
+        Some(sc) => {
+            let mut args = Args { raw: &frame.args, arity: sc.decl.arity() };
+            match (sc.handler)(&mut args) {
                 Ok(v) => v as u64,
                 Err(e) => e.as_ret() as u64,
             }
@@ -208,7 +288,11 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
     };
     if crate::log::debug_enabled() {
         let a = &frame.args;
-        crate::kdebug!("syscall {}({:#x}, {:#x}, {:#x}) = {:#x}", linux_abi::syscall_name(n as usize).unwrap_or("?"), a[0], a[1], a[2], ret);
+        let name = lookup(n).map_or("?", |sc| sc.decl.name);
+        crate::kdebug!("syscall {name}({:#x}, {:#x}, {:#x}) = {:#x}", a[0], a[1], a[2], ret);
+    }
+    if let Some(h) = hook {
+        h.exit(n, ret);
     }
     frame.rax = ret;
 }
