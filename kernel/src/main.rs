@@ -3,24 +3,41 @@
 //! system calls the way Linux would. See ARCHITECTURE.md for the map.
 #![no_std]
 #![no_main]
+// Every unsafe block says why it is sound; only arch/ and drivers/ may
+// have them (the other modules are `deny(unsafe_code)` below).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 
 mod arch;
+#[deny(unsafe_code)]
 mod boot_info;
+#[deny(unsafe_code)]
 mod cpuinfo;
 mod drivers;
+#[deny(unsafe_code)]
 mod exec;
+#[deny(unsafe_code)]
 mod fs;
+#[deny(unsafe_code)]
 mod log;
+#[deny(unsafe_code)]
 mod mm;
+#[deny(unsafe_code)]
 mod process;
+#[deny(unsafe_code)]
 mod random;
+#[deny(unsafe_code)]
 mod sync;
+#[deny(unsafe_code)]
 mod syscall;
+#[deny(unsafe_code)]
 mod task;
+#[deny(unsafe_code)]
 mod testhooks;
+#[deny(unsafe_code)]
 mod time;
+#[deny(unsafe_code)]
 mod trap;
 
 use drivers::serial::{COM1, COM2};

@@ -39,7 +39,8 @@ pub fn start_timer(vector: u8, spurious: u8, hz: u32) -> bool {
     }
     let b = rdmsr(MSR_APIC_BASE);
     if b & APIC_ENABLE == 0 {
-        wrmsr(MSR_APIC_BASE, b | APIC_ENABLE);
+        // SAFETY: only the global-enable bit changes; the base stays.
+        unsafe { wrmsr(MSR_APIC_BASE, b | APIC_ENABLE) };
     }
     write(REG_SVR, SVR_ENABLE | spurious as u32);
     write(REG_TIMER_DIV, DIVIDE_BY_16);

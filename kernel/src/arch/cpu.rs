@@ -15,9 +15,15 @@ pub fn rdmsr(msr: u32) -> u64 {
     ((hi as u64) << 32) | lo as u64
 }
 
-pub fn wrmsr(msr: u32, v: u64) {
-    // SAFETY: callers write architectural MSRs with values valid for them
-    // (syscall setup, FS/GS base); none of them changes memory safety of Rust code.
+/// Writes a model-specific register.
+///
+/// # Safety
+/// Many MSRs change how the CPU runs code (syscall entry points, paging
+/// control, the APIC): the caller must write an MSR that exists with a
+/// value that keeps the kernel's invariants (entry points, GS for per-CPU
+/// data, EFER bits the kernel relies on).
+pub unsafe fn wrmsr(msr: u32, v: u64) {
+    // SAFETY: the caller's obligation above.
     unsafe {
         core::arch::asm!("wrmsr", in("ecx") msr, in("eax") v as u32, in("edx") (v >> 32) as u32, options(nostack, preserves_flags))
     }
@@ -140,4 +146,22 @@ pub fn let_interrupts_in() {
 pub fn wait_for_interrupt() {
     // SAFETY: as for irq_restore; hlt only pauses this CPU.
     unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+}
+
+/// The app's FS base (TLS pointer). Any canonical user address is fine:
+/// the kernel never uses FS.
+pub fn fs_base() -> u64 {
+    rdmsr(MSR_FS_BASE)
+}
+
+/// Sets the app's FS base; false (and nothing written) if `v` is not a
+/// user-half address.
+pub fn set_fs_base(v: u64) -> bool {
+    if v >= super::paging::USER_END {
+        return false;
+    }
+    // SAFETY: FS base is not used by the kernel; a user-half value can
+    // only affect the app's own FS-relative accesses.
+    unsafe { wrmsr(MSR_FS_BASE, v) };
+    true
 }

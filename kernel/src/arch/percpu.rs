@@ -33,8 +33,12 @@ pub fn init() {
     let base = CPU0.0.get() as u64;
     // SAFETY: boot, interrupts off, nothing else uses the area yet.
     unsafe { (*CPU0.0.get()).self_ptr = base };
-    wrmsr(MSR_GS_BASE, base);
-    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    // SAFETY: GS now points at the area the entry stubs expect; the app's
+    // GS starts at 0 as on Linux.
+    unsafe {
+        wrmsr(MSR_GS_BASE, base);
+        wrmsr(MSR_KERNEL_GS_BASE, 0);
+    }
 }
 
 /// Makes `top` the kernel stack for entries from ring 3 (syscall and
@@ -52,6 +56,13 @@ pub fn user_gs_base() -> u64 {
     super::cpu::rdmsr(MSR_KERNEL_GS_BASE)
 }
 
-pub fn set_user_gs_base(v: u64) {
-    wrmsr(MSR_KERNEL_GS_BASE, v);
+/// Sets the app's GS base; false (nothing written) outside the user half.
+pub fn set_user_gs_base(v: u64) -> bool {
+    if v >= super::paging::USER_END {
+        return false;
+    }
+    // SAFETY: while the kernel runs, KERNEL_GS_BASE holds the app's value,
+    // which only ring-3 GS-relative accesses use after the exit swapgs.
+    unsafe { wrmsr(MSR_KERNEL_GS_BASE, v) };
+    true
 }

@@ -82,11 +82,15 @@ extern "C" {
 pub fn init(handler: extern "C" fn(&mut SyscallFrame)) {
     // SAFETY: single-threaded boot, before any syscall can arrive.
     unsafe { SYSCALL_HANDLER = handler };
-    wrmsr(MSR_EFER, super::cpu::rdmsr(MSR_EFER) | 1); // SCE
-    wrmsr(MSR_STAR, ((KERNEL_CS as u64) << 32) | (((USER_CS as u64 - 16) | 3) << 48));
-    wrmsr(MSR_LSTAR, syscall_entry as *const () as u64);
-    // Clear IF, DF, TF, AC and NT on entry, as Linux does.
-    wrmsr(MSR_FMASK, 0x47700);
+    // SAFETY: boot, before ring 3 runs: SCE on, the GDT's selectors, the
+    // entry stub above, and the flags Linux clears on entry (IF, DF, TF,
+    // AC, NT).
+    unsafe {
+        wrmsr(MSR_EFER, super::cpu::rdmsr(MSR_EFER) | 1);
+        wrmsr(MSR_STAR, ((KERNEL_CS as u64) << 32) | (((USER_CS as u64 - 16) | 3) << 48));
+        wrmsr(MSR_LSTAR, syscall_entry as *const () as u64);
+        wrmsr(MSR_FMASK, 0x47700);
+    }
 }
 
 /// Second entry path. PVM runs `syscall` from ring 3 by loading rcx, r11

@@ -4,7 +4,12 @@ use super::gdt::{USER_CS, USER_DS};
 
 /// Jumps to `rip` in ring 3 with stack `rsp`, all other general registers
 /// zero (as Linux starts a program) and interrupts enabled in rflags.
+///
+/// Safe for any values: ring 3 cannot reach kernel memory, so a wrong rip
+/// or rsp only faults in the app. Non-user addresses are refused here,
+/// because iretq to a non-canonical rip would fault in the kernel instead.
 pub fn enter(rip: u64, rsp: u64) -> ! {
+    assert!(rip < super::paging::USER_END && rsp < super::paging::USER_END, "usermode::enter outside the user half");
     // SAFETY: the caller mapped `rip` as user-executable and `rsp` as a user
     // stack; the iretq frame uses the ring-3 selectors from our GDT.
     unsafe {

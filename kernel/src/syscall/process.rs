@@ -2,7 +2,6 @@
 //! uname, sysinfo, getrandom and the thread-setup calls libc makes at start.
 
 use super::{Args, SysResult};
-use crate::arch::cpu::{wrmsr, MSR_FS_BASE};
 use crate::mm::user;
 use crate::process::{self, PID};
 use linux_abi::flags::*;
@@ -103,14 +102,13 @@ pub fn setrlimit(a: &mut Args) -> SysResult {
 
 pub fn arch_prctl(a: &mut Args) -> SysResult {
     let (code, addr) = (a.u32(0), a.u64(1));
-    let canonical = addr < crate::arch::paging::USER_END;
     match code {
-        ARCH_SET_FS if canonical => wrmsr(MSR_FS_BASE, addr),
+        ARCH_SET_FS if crate::arch::cpu::set_fs_base(addr) => {}
         // The app's GS base waits in KERNEL_GS_BASE while the kernel runs.
-        ARCH_SET_GS if canonical => crate::arch::percpu::set_user_gs_base(addr),
+        ARCH_SET_GS if crate::arch::percpu::set_user_gs_base(addr) => {}
         ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
         ARCH_GET_FS | ARCH_GET_GS => {
-            let v = if code == ARCH_GET_FS { crate::arch::cpu::rdmsr(MSR_FS_BASE) } else { crate::arch::percpu::user_gs_base() };
+            let v = if code == ARCH_GET_FS { crate::arch::cpu::fs_base() } else { crate::arch::percpu::user_gs_base() };
             process::with(|p| user::write_val(&mut p.mm, addr, &v))?;
         }
         _ => return Err(Errno::EINVAL),
