@@ -1,6 +1,8 @@
-//! Starting the app: read the run description from the initrd, map the ELF
-//! (static or static-PIE), build the Linux initial stack and a one-page
-//! trampoline, and return where to enter ring 3.
+//! Starting a program. At boot, [`read_run_description`] takes argv and
+//! envp from the initrd; [`exec_image`], which execve will reuse, maps the
+//! ELF (static or static-PIE) into a fresh address space, builds the Linux
+//! initial stack and a one-page trampoline, and returns where to enter
+//! ring 3.
 
 use crate::arch::mem::PAGE_SIZE;
 use crate::fs::{self, fdtable::FdTable, file::{FileKind, OpenFile}};
@@ -90,8 +92,14 @@ fn map_segments(mm: &mut AddressSpace, image: &[u8], p: &elfload::LoadPlan, bias
     Ok(top)
 }
 
-/// Loads the program named by the run description into a fresh process.
-pub fn load() -> Result<(Process, Entry), ExecError> {
+/// The run description `ushell run` packed into the initrd: read once at
+/// boot, then removed so the app never sees it.
+pub struct RunDescription {
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+}
+
+pub fn read_run_description() -> Result<RunDescription, ExecError> {
     let argv = read_list(runproto::ARGV_FILE).filter(|a| !a.is_empty()).ok_or(ExecError::NoRunDescription)?;
     let envp = read_list(runproto::ENVP_FILE).unwrap_or_default();
     fs::with(|v| {
@@ -102,7 +110,46 @@ pub fn load() -> Result<(Process, Entry), ExecError> {
             let _ = v.tree.remove(ROOT, runproto::RUN_DIR.as_bytes(), true);
         }
     });
-    let exe = argv[0].clone();
+    Ok(RunDescription { argv, envp })
+}
+
+/// The first process, before any program is in it: standard descriptors
+/// on the console, root directory, no memory.
+fn new_process() -> Process {
+    let mut files = FdTable::default();
+    for (kind, flags) in [(FileKind::Stdin, O_RDONLY), (FileKind::Stdout, O_WRONLY), (FileKind::Stderr, O_WRONLY)] {
+        let _ = files.insert(OpenFile::new(kind, flags), false);
+    }
+    Process {
+        mm: AddressSpace::new(),
+        files,
+        cwd: ROOT,
+        umask: 0o022,
+        sigactions: [Default::default(); 64],
+        sigmask: 0,
+        altstack: linux_abi::signal::StackT { flags: linux_abi::signal::SS_DISABLE, ..Default::default() },
+        clear_child_tid: 0,
+        exe_path: String::new(),
+        comm: String::new(),
+        image: &[],
+        load_bias: 0,
+    }
+}
+
+/// Boot: the program named by the run description in a new process.
+pub fn load() -> Result<(Process, Entry), ExecError> {
+    let desc = read_run_description()?;
+    let mut process = new_process();
+    let entry = exec_image(&mut process, &desc.argv[0], &desc.argv, &desc.envp)?;
+    Ok((process, entry))
+}
+
+/// Replaces `process`'s program with the ELF at `path` (what execve will
+/// do): a fresh address space with the image, stack and trampoline, the
+/// identity the program is known by, and where to enter ring 3. The
+/// process is unchanged if this fails.
+pub fn exec_image(process: &mut Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Entry, ExecError> {
+    let exe = path.to_vec();
     let exe_str = String::from_utf8_lossy(&exe).into_owned();
     let image = file_bytes(&exe).ok_or_else(|| ExecError::NotFound(exe_str.clone()))?;
     let plan = plan::plan(image).map_err(ExecError::Elf)?;
@@ -156,25 +203,11 @@ pub fn load() -> Result<(Process, Entry), ExecError> {
 
     let exe_abs = if exe.starts_with(b"/") { exe_str.clone() } else { alloc::format!("/{exe_str}") };
     fs::with(|v| fs::initrd::set_exe_link(v, exe_abs.as_bytes()));
-    let comm: String = exe_str.rsplit('/').next().unwrap_or("").chars().take(15).collect();
-
-    let mut files = FdTable::default();
-    for (kind, flags) in [(FileKind::Stdin, O_RDONLY), (FileKind::Stdout, O_WRONLY), (FileKind::Stderr, O_WRONLY)] {
-        let _ = files.insert(OpenFile::new(kind, flags), false);
-    }
-    let process = Process {
-        mm,
-        files,
-        cwd: ROOT,
-        umask: 0o022,
-        sigactions: [Default::default(); 64],
-        sigmask: 0,
-        altstack: linux_abi::signal::StackT { flags: linux_abi::signal::SS_DISABLE, ..Default::default() },
-        clear_child_tid: 0,
-        exe_path: exe_abs,
-        comm,
-        image,
-        load_bias: bias,
-    };
-    Ok((process, Entry { rip: TRAMPOLINE, rsp: img.sp }))
+    // Nothing can fail from here on: the old program is replaced.
+    process.mm = mm;
+    process.comm = exe_str.rsplit('/').next().unwrap_or("").chars().take(15).collect();
+    process.exe_path = exe_abs;
+    process.image = image;
+    process.load_bias = bias;
+    Ok(Entry { rip: TRAMPOLINE, rsp: img.sp })
 }
