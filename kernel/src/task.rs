@@ -55,11 +55,13 @@ struct Scheduler {
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
 static TICKS: AtomicU64 = AtomicU64::new(0);
+/// The APIC timer was started: the idle task may halt.
 static TIMER_RUNNING: AtomicBool = AtomicBool::new(false);
 /// TSC ticks spent halted in the idle loop. Under TCG `-icount` the TSC
 /// counts guest instructions plus skipped idle time, so total minus this is
 /// the instructions executed (the benchmark's sleep figure).
 static IDLE_TSC: AtomicU64 = AtomicU64::new(0);
+static HALTS: AtomicU64 = AtomicU64::new(0);
 
 fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
     let mut g = SCHED.lock();
@@ -80,7 +82,12 @@ pub fn init() {
         shutdown: false,
     });
     use crate::arch::idt::{SPURIOUS_VECTOR, TIMER_VECTOR};
-    if !crate::arch::apic::start_timer(TIMER_VECTOR as u8, 0xff, HZ) {
+    // The idle task halts only when a timer will wake it; before the first
+    // tick arrives, waiting for it in a polling loop would cost up to a
+    // whole tick of instructions (the benchmark's sleep figure showed it).
+    if crate::arch::apic::start_timer(TIMER_VECTOR as u8, 0xff, HZ) {
+        TIMER_RUNNING.store(true, Ordering::Relaxed);
+    } else {
         crate::kinfo!("warning: no local APIC: no preemption, sleeps poll the clock");
     }
     let _ = SPURIOUS_VECTOR;
@@ -212,7 +219,6 @@ fn fire_timers(s: &mut Scheduler) {
 /// the only place where the kernel preempts.
 pub fn on_timer_tick(from_user: bool) {
     TICKS.fetch_add(1, Ordering::Relaxed);
-    TIMER_RUNNING.store(true, Ordering::Relaxed);
     let preempt = with(|s| {
         fire_timers(s);
         s.current != IDLE && s.run_queue.tick() && from_user
@@ -230,12 +236,12 @@ pub fn idle_loop(finished: fn() -> Option<runproto::CtlEvent>) -> ! {
         if let Some(ev) = finished() {
             let total = crate::arch::cpu::rdtsc();
             let idle = IDLE_TSC.load(Ordering::Relaxed);
-            crate::kdebug!("cpu: busy {} idle {} TSC ticks since boot", total.saturating_sub(idle), idle);
+            crate::kdebug!("cpu: busy {} idle {} TSC ticks since boot, {} timer ticks, {} halts", total.saturating_sub(idle), idle, ticks(), HALTS.load(Ordering::Relaxed));
             crate::drivers::qemu::finish(ev);
         }
         let runnable = with(|s| {
             if !TIMER_RUNNING.load(Ordering::Relaxed) {
-                // No timer interrupt (yet): check the sleepers by polling.
+                // No timer interrupt: check the sleepers by polling.
                 fire_timers(s);
             }
             !s.run_queue.is_empty()
@@ -246,6 +252,7 @@ pub fn idle_loop(finished: fn() -> Option<runproto::CtlEvent>) -> ! {
             let t0 = crate::arch::cpu::rdtsc();
             crate::arch::cpu::wait_for_interrupt();
             IDLE_TSC.fetch_add(crate::arch::cpu::rdtsc().saturating_sub(t0), Ordering::Relaxed);
+            HALTS.fetch_add(1, Ordering::Relaxed);
         } else {
             crate::arch::cpu::let_interrupts_in();
             core::hint::spin_loop();

@@ -261,7 +261,7 @@ fn print_details(ours: &Side, linux: Option<&LinuxSide>) {
     println!("  ours per getppid before the scheduler (commit ff2e662, tests/bench/README.md): 80 raw, 114 libc");
     match &ours.sleep {
         Ok(s) => println!(
-            "  ours nanosleep(1 s), guest instructions (sleep run minus hello run, halted time excluded):\n    \
+            "  ours nanosleep(1 s), guest instructions (sleep run minus clock-read run, halted time excluded):\n    \
              blocking (task sleeps, CPU halts): {}\n    polling the clock (ushell.sleep=poll, the method before): {}\n    \
              polling/blocking: {:.0}x",
             s.blocking,

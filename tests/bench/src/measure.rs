@@ -135,16 +135,17 @@ pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {
     } else {
         Err("skipped (--no-mem)".into())
     };
-    progress("ours, icount nanosleep(1 s) runs: blocking, polling, and a hello baseline");
+    progress("ours, icount nanosleep(1 s) runs: blocking, polling, and a clock-read baseline");
     let sleep = sleep_cost(o);
     Side { bench, wall, min_mem, sleep }
 }
 
-/// Instructions one nanosleep(1 s) costs: a sleeping run minus a hello run,
+/// Instructions one nanosleep(1 s) costs: a sleeping run minus a run that
+/// only reads the clock once (both pay the clock's calibration),
 /// with the scheduler (the task blocks, the CPU halts) and with
 /// `ushell.sleep=poll` (the clock-polling loop the kernel used before).
 fn sleep_cost(o: &Ours) -> Result<SleepCost, String> {
-    let base = o.busy_insns(&["hello"], "")?;
+    let base = o.busy_insns(&["clock"], "")?;
     let blocking = o.busy_insns(&["sleep"], "")?;
     let polling = o.busy_insns(&["sleep"], "ushell.sleep=poll")?;
     Ok(SleepCost { blocking: blocking.saturating_sub(base), polling: polling.saturating_sub(base) })
