@@ -10,4 +10,4 @@ mod vm;
 
 pub use locate::{app, apps_dir, kernel_image, ushell_bin, workspace_root, FLAVORS};
 pub use parallel::par_map;
-pub use vm::{default_accel, kvm_absent_reason, Output, Vm};
+pub use vm::{default_accel, KvmPlan, Output, Vm};

@@ -22,11 +22,33 @@ pub fn default_accel() -> String {
     std::env::var("E2E_ACCEL").unwrap_or_else(|_| "tcg".into())
 }
 
-/// Why KVM tests cannot run here, or `None` if /dev/kvm exists.
-pub fn kvm_absent_reason() -> Option<String> {
-    match std::fs::metadata("/dev/kvm") {
-        Ok(_) => None,
-        Err(e) => Some(format!("/dev/kvm is not available ({e})")),
+/// How the KVM tests run on this host. A test that cannot take its real path
+/// must not pass silently: without a usable /dev/kvm the same checks run
+/// under TCG, and the tests assert that they did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvmPlan {
+    /// The device opens read-write: run with `--accel kvm`.
+    Kvm,
+    /// It does not: run with `--accel tcg`; `why` says what was wrong.
+    TcgFallback { why: String },
+}
+
+impl KvmPlan {
+    /// Decides from `dev` (normally `/dev/kvm`) the way `ushell` does: the
+    /// device must open read-write, existing is not enough.
+    pub fn probe(dev: &Path) -> KvmPlan {
+        match std::fs::OpenOptions::new().read(true).write(true).open(dev) {
+            Ok(_) => KvmPlan::Kvm,
+            Err(e) => KvmPlan::TcgFallback { why: format!("{} cannot be opened read-write ({e})", dev.display()) },
+        }
+    }
+
+    /// The `--accel` value for this plan.
+    pub fn accel(&self) -> &'static str {
+        match self {
+            KvmPlan::Kvm => "kvm",
+            KvmPlan::TcgFallback { .. } => "tcg",
+        }
     }
 }
 
