@@ -5,6 +5,7 @@
 //! Nothing here mocks anything: every run is a real QEMU boot.
 
 mod locate;
+mod native;
 mod parallel;
 mod vm;
 
