@@ -62,6 +62,14 @@ fn mask_hex(line: &str) -> String {
     out + rest
 }
 
+/// Replaces the first run of digits in `line` with `N`.
+fn mask_first_number(line: &str) -> String {
+    match line.find(|c: char| c.is_ascii_digit()) {
+        Some(i) => format!("{}N{}", &line[..i], line[i..].trim_start_matches(|c: char| c.is_ascii_digit())),
+        None => line.to_string(),
+    }
+}
+
 /// Replaces the digits inside parentheses in `line` with `N`.
 fn mask_parenthesised_numbers(line: &str) -> String {
     let mut out = String::new();
@@ -97,6 +105,10 @@ fn normalise(app: &str, stdout: &str) -> String {
             "mmap" if l.starts_with("ok   brk(0) = ") => mask_hex(l),
             // Measured durations and the current time (in parentheses).
             "time" => mask_parenthesised_numbers(l),
+            // Measured sleep, poll and spin durations.
+            "sched" if ["ok   slept ", "ok   poll waited ", "ok   spun for "].iter().any(|p| l.starts_with(p)) => {
+                mask_first_number(l)
+            }
             // Random bytes, different on every run.
             "random" if l.starts_with("random: ") => "random: <random bytes>".to_string(),
             // acct(2) exists on Linux (CONFIG_BSD_PROCESS_ACCT, on in
@@ -228,6 +240,25 @@ fn self_checking_apps() {
     );
 }
 
+/// The sched app's modes that need no kernel test hook, here mainly for the
+/// native comparison (tests/tests/sched.rs checks the scheduling itself).
+/// `pipe` is left out: it reads /dev/ushell-test-pipe, which only our kernel
+/// provides (with `ushell.test=pipe`).
+#[test]
+fn sched_sleep_and_spin_match_native() {
+    let cases: Vec<(&str, &str)> = FLAVORS.iter().flat_map(|f| ["sleep", "spin"].map(|m| (*f, m))).collect();
+    run_table(
+        "sched",
+        &cases,
+        |(f, m)| format!("sched-{f} {m}"),
+        |(f, m)| match *m {
+            "spin" => Vm::new(app("sched", f)).args(["spin", "1"]),
+            _ => Vm::new(app("sched", f)).arg(m),
+        },
+        |_, out| passed(out),
+    );
+}
+
 #[test]
 fn fault_null_deref_is_sigsegv_with_symbol() {
     run_table(
@@ -276,6 +307,7 @@ fn unimplemented_syscall_is_enosys_and_logged() {
 fn normalisers_mask_only_what_they_should() {
     assert_eq!(mask_hex("ok   AT_ENTRY 0x5555f0 = &_start 0x5555f0"), "ok   AT_ENTRY 0x? = &_start 0x?");
     assert_eq!(mask_parenthesised_numbers("ok   at least 10 ms passed (16068569 ns)"), "ok   at least 10 ms passed (N ns)");
+    assert_eq!(mask_first_number("ok   slept 1003 ms >= 1000"), "ok   slept N ms >= 1000");
     assert_eq!(normalise("args", "ok   AT_PAGESZ = 4096\n"), "ok   AT_PAGESZ = 4096\n");
     assert_ne!(normalise("mmap", "ok   brk(0) = 0x1000\nok   x\n"), normalise("mmap", "ok   brk(0) = 0x2000\nFAIL x\n"));
 }
