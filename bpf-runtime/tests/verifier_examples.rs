@@ -62,17 +62,9 @@ fn compile(name: &str, src: &str) -> loader::Object {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verifier_c");
     std::fs::create_dir_all(&dir).unwrap();
     let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
     let head = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n";
     std::fs::write(&c, format!("{head}{src}")).unwrap();
-    let out = std::process::Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run clang (apt-get install clang libbpf-dev): {e}"));
-    assert!(out.status.success(), "clang failed on {name}:\n{}", String::from_utf8_lossy(&out.stderr));
+    let o = bpf_build::compile(&c, &dir);
     loader::parse(&std::fs::read(&o).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 

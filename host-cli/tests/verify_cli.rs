@@ -10,23 +10,14 @@ fn out_dir() -> PathBuf {
     d
 }
 
-/// Compiles a C file with the flags the build uses; panics (never skips)
-/// when clang is missing.
-fn clang(src: &Path, name: &str) -> PathBuf {
-    let out = out_dir().join(format!("{name}.o"));
-    let res = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c"])
-        .arg(src)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run clang (apt-get install clang libbpf-dev): {e}"));
-    assert!(res.status.success(), "clang failed on {}:\n{}", src.display(), String::from_utf8_lossy(&res.stderr));
-    out
+/// Compiles a C file with the shared clang command line; panics (never
+/// skips) when clang is missing.
+fn clang(src: &Path) -> PathBuf {
+    bpf_build::compile(src, &out_dir())
 }
 
 fn example(name: &str) -> PathBuf {
-    clang(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs").join(format!("{name}.c")), name)
+    clang(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf-progs").join(format!("{name}.c")))
 }
 
 fn ushell(args: &[&str]) -> (Output, String) {
@@ -85,7 +76,7 @@ char LICENSE[] SEC("license") = "GPL";
 "#,
     )
     .unwrap();
-    let obj = clang(&src, "mixed");
+    let obj = clang(&src);
     let (out, text) = ushell(&[obj.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("syscall: accepted"), "{text}");

@@ -5,9 +5,10 @@
 //! Nothing here mocks anything: every run is a real QEMU boot.
 
 mod locate;
+mod native;
 mod parallel;
 mod vm;
 
 pub use locate::{app, apps_dir, kernel_image, ushell_bin, workspace_root, FLAVORS};
 pub use parallel::par_map;
-pub use vm::{default_accel, kvm_absent_reason, Output, Vm};
+pub use vm::{default_accel, KvmPlan, Output, Vm};

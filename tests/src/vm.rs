@@ -4,7 +4,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
@@ -22,11 +22,33 @@ pub fn default_accel() -> String {
     std::env::var("E2E_ACCEL").unwrap_or_else(|_| "tcg".into())
 }
 
-/// Why KVM tests cannot run here, or `None` if /dev/kvm exists.
-pub fn kvm_absent_reason() -> Option<String> {
-    match std::fs::metadata("/dev/kvm") {
-        Ok(_) => None,
-        Err(e) => Some(format!("/dev/kvm is not available ({e})")),
+/// How the KVM tests run on this host. A test that cannot take its real path
+/// must not pass silently: without a usable /dev/kvm the same checks run
+/// under TCG, and the tests assert that they did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvmPlan {
+    /// The device opens read-write: run with `--accel kvm`.
+    Kvm,
+    /// It does not: run with `--accel tcg`; `why` says what was wrong.
+    TcgFallback { why: String },
+}
+
+impl KvmPlan {
+    /// Decides from `dev` (normally `/dev/kvm`) the way `ushell` does: the
+    /// device must open read-write, existing is not enough.
+    pub fn probe(dev: &Path) -> KvmPlan {
+        match std::fs::OpenOptions::new().read(true).write(true).open(dev) {
+            Ok(_) => KvmPlan::Kvm,
+            Err(e) => KvmPlan::TcgFallback { why: format!("{} cannot be opened read-write ({e})", dev.display()) },
+        }
+    }
+
+    /// The `--accel` value for this plan.
+    pub fn accel(&self) -> &'static str {
+        match self {
+            KvmPlan::Kvm => "kvm",
+            KvmPlan::TcgFallback { .. } => "tcg",
+        }
     }
 }
 
@@ -142,46 +164,68 @@ impl Vm {
         if let Some(d) = &self.dir {
             cmd.current_dir(d);
         }
-        let start = Instant::now();
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmdline}: {e}"));
-        let mut stdin = child.stdin.take().unwrap();
-        let input = self.stdin.clone();
-        let feeder = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input); // EPIPE if the app exits first
-        });
-        let mut out_pipe = child.stdout.take().unwrap();
-        let mut err_pipe = child.stderr.take().unwrap();
-        let out_reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = out_pipe.read_to_end(&mut v);
-            v
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = err_pipe.read_to_end(&mut v);
-            v
-        });
         let limit = Duration::from_secs(self.timeout + HARD_KILL_MARGIN_SECS);
-        let status = child.wait_timeout(limit).expect("waiting for ushell");
-        let hard_killed = status.is_none();
-        if hard_killed {
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
-            let _ = child.wait();
-        }
-        let _ = feeder.join();
-        let stdout = out_reader.join().unwrap();
-        let mut stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
-        if hard_killed {
-            stderr.push_str(&format!("\n[e2e] ushell did not exit within {limit:?}; killed its process group\n"));
-        }
-        Output { status: status.and_then(|s| s.code()), stdout, stderr, cmdline, elapsed: start.elapsed() }
+        let (status, out) = capture(cmd, self.stdin.clone(), limit, cmdline);
+        Output { status: status.and_then(|s| s.code()), ..out }
     }
+
+    /// The app's path and arguments, exactly as the guest gets them.
+    pub(crate) fn command(&self) -> &[OsString] {
+        &self.command
+    }
+
+    pub(crate) fn opts(&self) -> &[OsString] {
+        &self.opts
+    }
+
+    pub(crate) fn stdin_data(&self) -> &[u8] {
+        &self.stdin
+    }
+}
+
+/// Runs `cmd` (already set up with piped stdio and its own process group),
+/// feeds it `input`, collects its output and kills its process group if it
+/// outlives `limit`. `status` in the returned [`Output`] is left `None`; the
+/// caller maps the [`ExitStatus`] its way.
+pub(crate) fn capture(mut cmd: Command, input: Vec<u8>, limit: Duration, cmdline: String) -> (Option<ExitStatus>, Output) {
+    let start = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmdline}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input); // EPIPE if the app exits first
+    });
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let status = child.wait_timeout(limit).expect("waiting for the child");
+    let hard_killed = status.is_none();
+    if hard_killed {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+        let _ = child.wait();
+    }
+    let _ = feeder.join();
+    let stdout = out_reader.join().unwrap();
+    let mut stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
+    if hard_killed {
+        stderr.push_str(&format!("\n[e2e] {cmdline} did not exit within {limit:?}; killed its process group\n"));
+    }
+    (status, Output { status: None, stdout, stderr, cmdline, elapsed: start.elapsed() })
 }
 
 /// What a run produced.
 #[derive(Debug, Clone)]
 pub struct Output {
-    /// `ushell`'s exit status (`None` if it was killed).
+    /// `ushell`'s exit status (`None` if it was killed); for a native run
+    /// the app's, with 128+N for signal N.
     pub status: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: String,
