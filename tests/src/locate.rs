@@ -35,6 +35,12 @@ fn newest_mtime(paths: &[PathBuf]) -> Option<(SystemTime, PathBuf)> {
     while let Some(p) = stack.pop() {
         let Ok(md) = std::fs::metadata(&p) else { continue };
         if md.is_dir() {
+            // A crate's tests, benches, fuzzers and generators are not
+            // inputs of the binary: editing them must not make it stale.
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if matches!(name, "tests" | "benches" | "fuzz" | "gen" | "examples") {
+                continue;
+            }
             if let Ok(rd) = std::fs::read_dir(&p) {
                 stack.extend(rd.flatten().map(|e| e.path()));
             }
