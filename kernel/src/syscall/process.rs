@@ -61,8 +61,6 @@ pub fn set_robust_list(a: &mut Args) -> SysResult {
 }
 
 fn limit(resource: u32) -> Result<Rlimit, Errno> {
-    const RLIMIT_STACK: u32 = 3;
-    const RLIMIT_NOFILE: u32 = 7;
     match resource {
         RLIMIT_STACK => Ok(Rlimit { cur: 8 << 20, max: RLIM_INFINITY }),
         RLIMIT_NOFILE => Ok(Rlimit { cur: crate::fs::fdtable::MAX_FDS as u64, max: crate::fs::fdtable::MAX_FDS as u64 }),
@@ -167,7 +165,7 @@ pub fn sysinfo(a: &mut Args) -> SysResult {
 
 pub fn getrandom(a: &mut Args) -> SysResult {
     let (buf, len, flags) = (a.u64(0), a.usize(1), a.u32(2));
-    if flags & !(GRND_NONBLOCK | GRND_RANDOM | 4) != 0 {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
         return Err(Errno::EINVAL);
     }
     let len = len.min(33_554_431);
@@ -178,8 +176,6 @@ pub fn getrandom(a: &mut Args) -> SysResult {
 }
 
 pub fn prctl(a: &mut Args) -> SysResult {
-    const PR_SET_NAME: u32 = 15;
-    const PR_GET_NAME: u32 = 16;
     match a.u32(0) {
         PR_SET_NAME => {
             let name = process::with(|p| user::read_bytes(&mut p.mm, a.u64(1), 16))?;

@@ -9,8 +9,6 @@ use crate::process::{self, PID};
 use linux_abi::signal::*;
 use linux_abi::Errno;
 
-const SIG_DFL: u64 = 0;
-const SIG_IGN: u64 = 1;
 
 fn check_sig(sig: u32) -> Result<usize, Errno> {
     if sig == 0 || sig > NSIG {
@@ -93,7 +91,7 @@ fn raise(sig: u32) -> SysResult {
     }
     let idx = check_sig(sig)?;
     let act = process::with(|p| p.sigactions[idx]);
-    let ignored_by_default = matches!(sig, 17 | 23 | 28); // SIGCHLD, SIGURG, SIGWINCH
+    let ignored_by_default = default_ignored(sig);
     if act.handler == SIG_IGN || (act.handler == SIG_DFL && ignored_by_default) {
         return Ok(0);
     }
