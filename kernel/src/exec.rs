@@ -5,7 +5,7 @@
 //! ring 3.
 
 use crate::arch::mem::PAGE_SIZE;
-use crate::fs::{self, fdtable::FdTable, file::{FileKind, OpenFile}};
+use crate::fs::{self, fdtable::FdTable, console::Console, file::OpenFile};
 use crate::mm::aspace::{AddressSpace, Prot, VmaName};
 use crate::mm::user;
 use crate::process::Process;
@@ -117,8 +117,8 @@ pub fn read_run_description() -> Result<RunDescription, ExecError> {
 /// on the console, root directory, no memory.
 fn new_process() -> Process {
     let mut files = FdTable::default();
-    for (kind, flags) in [(FileKind::Stdin, O_RDONLY), (FileKind::Stdout, O_WRONLY), (FileKind::Stderr, O_WRONLY)] {
-        let _ = files.insert(OpenFile::new(kind, flags), false);
+    for (con, flags) in [(Console::Stdin, O_RDONLY), (Console::Stdout, O_WRONLY), (Console::Stderr, O_WRONLY)] {
+        let _ = files.insert(OpenFile::new(alloc::sync::Arc::new(con), flags), false);
     }
     Process {
         mm: AddressSpace::new(),

@@ -1,7 +1,11 @@
 //! The console: stdout on COM1, stderr on COM2, stdin from COM1 decoded
 //! with the run protocol's framing (which is how EOF from the host arrives).
 
+use super::file::{synthetic_metadata, FileLike, WriteAt};
 use crate::drivers::serial::{COM1, COM2};
+use linux_abi::flags::S_IFIFO;
+use linux_abi::Errno;
+use ramfs::Metadata;
 use runproto::stdin::{Decoded, Decoder};
 use spin::Mutex;
 
@@ -52,5 +56,38 @@ pub fn read_stdin(buf: &mut [u8]) -> usize {
                 crate::task::yield_now();
             }
         }
+    }
+}
+
+/// The console as files: the standard descriptors and /dev/console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    Stdin,
+    Stdout,
+    Stderr,
+    /// /dev/console and /dev/tty: reads stdin, writes stdout.
+    Tty,
+}
+
+impl FileLike for Console {
+    fn read(&self, buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+        match self {
+            Console::Stdin | Console::Tty => Ok(read_stdin(buf)),
+            Console::Stdout | Console::Stderr => Err(Errno::EBADF),
+        }
+    }
+
+    fn write(&self, data: &[u8], _at: WriteAt) -> Result<(usize, u64), Errno> {
+        match self {
+            Console::Stdout | Console::Tty => write_stdout(data),
+            Console::Stderr => write_stderr(data),
+            Console::Stdin => return Err(Errno::EBADF),
+        }
+        Ok((data.len(), 0))
+    }
+
+    /// The host side is a pipe or file as far as the app can tell.
+    fn stat(&self) -> Result<Metadata, Errno> {
+        Ok(synthetic_metadata(0x5000_0001, S_IFIFO | 0o600, 0))
     }
 }

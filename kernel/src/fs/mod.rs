@@ -1,13 +1,17 @@
 //! Files as the app sees them: the ramfs tree seeded from the initrd, device
 //! nodes, a minimal /proc, pipes and the console, behind open file
-//! descriptions and a descriptor table.
+//! descriptions (over the `file::FileLike` trait, one implementation per
+//! module) and a descriptor table.
 
 pub mod console;
+pub mod dev;
 pub mod fdtable;
 pub mod file;
 pub mod initrd;
+pub mod node;
 pub mod pipe;
 pub mod proc;
+pub mod stat;
 
 use alloc::collections::BTreeMap;
 use ramfs::{Ino, RamFs};

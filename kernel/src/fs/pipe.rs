@@ -1,11 +1,16 @@
 //! pipe(2) buffers. A read from an empty pipe whose writer is open blocks
 //! until data arrives or the last writer closes; a write to a full pipe
 //! blocks until there is room or the last reader closes (EPIPE). With
-//! O_NONBLOCK both return EAGAIN instead.
+//! O_NONBLOCK both return EAGAIN instead. The syscall layer blocks (via
+//! [`FileLike::pipe`]); the end files themselves never do.
 
+use super::file::{synthetic_metadata, FileLike, WriteAt, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::task::WaitQueue;
 use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use linux_abi::flags::{FIONREAD, S_IFIFO};
 use linux_abi::Errno;
+use ramfs::Metadata;
 
 pub const PIPE_BUF_CAP: usize = 65536;
 
@@ -126,5 +131,106 @@ impl Pipe {
 impl Default for Pipe {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+fn pipe_metadata() -> Metadata {
+    synthetic_metadata(0x7000_0000, S_IFIFO | 0o600, 0)
+}
+
+/// The read end; closing it (dropping the last reference) lets writers
+/// see EPIPE.
+pub struct PipeReader(Arc<Pipe>);
+
+/// The write end; closing it lets readers see end of file.
+pub struct PipeWriter(Arc<Pipe>);
+
+impl PipeReader {
+    /// Takes over one reader count of `pipe` (`Pipe::new` starts with one).
+    pub fn new(pipe: Arc<Pipe>) -> PipeReader {
+        PipeReader(pipe)
+    }
+}
+
+impl PipeWriter {
+    /// Takes over one writer count of `pipe`.
+    pub fn new(pipe: Arc<Pipe>) -> PipeWriter {
+        PipeWriter(pipe)
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.0.close_reader();
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.0.close_writer();
+    }
+}
+
+impl FileLike for PipeReader {
+    fn read(&self, buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+        self.0.read(buf)
+    }
+
+    fn read_hint(&self, _offset: u64) -> usize {
+        self.0.lock().buf.len()
+    }
+
+    fn poll(&self, events: u16) -> u16 {
+        let s = self.0.lock();
+        if !s.buf.is_empty() {
+            events & POLLIN
+        } else if s.writers == 0 {
+            POLLHUP
+        } else {
+            0
+        }
+    }
+
+    /// FIONREAD: the bytes buffered, stored as an int at `arg`.
+    fn ioctl(&self, cmd: u32, arg: u64) -> Result<usize, Errno> {
+        if cmd != FIONREAD {
+            return Err(Errno::ENOTTY);
+        }
+        let n = self.0.lock().buf.len() as i32;
+        crate::process::with(|p| crate::mm::user::write_val(&mut p.mm, arg, &n))?;
+        Ok(0)
+    }
+
+    fn stat(&self) -> Result<Metadata, Errno> {
+        Ok(pipe_metadata())
+    }
+
+    fn pipe(&self) -> Option<Arc<Pipe>> {
+        Some(self.0.clone())
+    }
+}
+
+impl FileLike for PipeWriter {
+    fn write(&self, data: &[u8], _at: WriteAt) -> Result<(usize, u64), Errno> {
+        Ok((self.0.write(data)?, 0))
+    }
+
+    fn poll(&self, events: u16) -> u16 {
+        let s = self.0.lock();
+        if s.readers == 0 {
+            POLLERR
+        } else if s.buf.len() < PIPE_BUF_CAP {
+            events & POLLOUT
+        } else {
+            0
+        }
+    }
+
+    fn stat(&self) -> Result<Metadata, Errno> {
+        Ok(pipe_metadata())
+    }
+
+    fn pipe(&self) -> Option<Arc<Pipe>> {
+        Some(self.0.clone())
     }
 }

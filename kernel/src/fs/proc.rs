@@ -1,12 +1,17 @@
-//! Contents of the generated /proc files.
+//! The generated /proc files: their contents and the file object that
+//! serves them.
 
+use super::file::{FileLike, SeekKind};
 use super::Special;
 use crate::mm::aspace::VmaName;
 use crate::process::Process;
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use linux_abi::Errno;
+use ramfs::{Ino, Metadata};
 
 pub fn generate(kind: Special, p: &Process) -> Vec<u8> {
     let mut s = String::new();
@@ -54,4 +59,49 @@ pub fn generate(kind: Special, p: &Process) -> Vec<u8> {
         }
     }
     s.into_bytes()
+}
+
+/// A /proc file: its contents generated when opened, its metadata that of
+/// its ramfs placeholder node with the generated size.
+pub struct GeneratedFile {
+    ino: Ino,
+    data: Vec<u8>,
+}
+
+impl GeneratedFile {
+    pub fn open(ino: Ino, kind: Special) -> Arc<GeneratedFile> {
+        let data = crate::process::with(|p| generate(kind, p));
+        Arc::new(GeneratedFile { ino, data })
+    }
+
+    fn remaining(&self, offset: u64) -> usize {
+        usize::try_from((self.data.len() as u64).saturating_sub(offset)).unwrap_or(usize::MAX)
+    }
+}
+
+impl FileLike for GeneratedFile {
+    fn read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.data.len());
+        let n = buf.len().min(self.data.len() - start);
+        buf[..n].copy_from_slice(&self.data[start..start + n]);
+        Ok(n)
+    }
+
+    fn read_hint(&self, offset: u64) -> usize {
+        self.remaining(offset)
+    }
+
+    fn stat(&self) -> Result<Metadata, Errno> {
+        let mut m = super::with(|v| v.tree.metadata(self.ino))?;
+        m.size = self.data.len() as u64;
+        Ok(m)
+    }
+
+    fn seek_kind(&self) -> SeekKind {
+        SeekKind::Positional
+    }
+
+    fn opened_node(&self) -> Option<Ino> {
+        Some(self.ino)
+    }
 }

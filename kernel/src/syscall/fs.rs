@@ -2,17 +2,17 @@
 //! directory reading and the small ioctls and fcntls programs rely on.
 
 use super::{Args, SysResult};
-use crate::fs::file::{FileKind, FileRef, OpenFile};
-use crate::fs::pipe::Pipe;
+use crate::fs::file::{FileRef, OpenFile};
+use crate::fs::pipe::{Pipe, PipeReader, PipeWriter};
+use crate::fs::stat::to_stat;
 use crate::mm::user;
 use crate::process;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use linux_abi::flags::*;
-use linux_abi::structs::{Iovec, Stat};
+use linux_abi::structs::Iovec;
 use linux_abi::Errno;
-use ramfs::Metadata;
 
 /// Largest transfer done in one call; Linux also returns short counts.
 const MAX_IO: usize = 1 << 20;
@@ -20,30 +20,6 @@ const IOV_MAX: usize = 1024;
 
 pub fn file(fd: i32) -> Result<FileRef, Errno> {
     process::with(|p| p.files.get(fd))
-}
-
-pub fn to_stat(m: &Metadata) -> Stat {
-    let secs = (m.mtime_ns / 1_000_000_000) as i64;
-    let nsec = (m.mtime_ns % 1_000_000_000) as i64;
-    Stat {
-        st_dev: 1,
-        st_ino: m.ino,
-        st_nlink: m.nlink as u64,
-        st_mode: m.mode,
-        st_uid: m.uid,
-        st_gid: m.gid,
-        st_rdev: m.rdev,
-        st_size: m.size as i64,
-        st_blksize: 4096,
-        st_blocks: m.size.div_ceil(512) as i64,
-        st_atime: secs,
-        st_atime_nsec: nsec,
-        st_mtime: secs,
-        st_mtime_nsec: nsec,
-        st_ctime: secs,
-        st_ctime_nsec: nsec,
-        ..Default::default()
-    }
 }
 
 fn do_read(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
@@ -192,7 +168,7 @@ pub fn getdents64(a: &mut Args) -> SysResult {
     let f = file(a.i32(0))?;
     let (buf, count) = (a.u64(1), a.usize(2));
     let mut of = f.lock();
-    let FileKind::Node(ino) = of.kind else { return Err(Errno::ENOTDIR) };
+    let Some(ino) = of.file.inode() else { return Err(Errno::ENOTDIR) };
     let start = of.offset as usize;
     let entries = crate::fs::with(|v| v.tree.readdir(ino, start))?;
     let mut out: Vec<u8> = Vec::new();
@@ -296,18 +272,14 @@ pub fn ioctl(a: &mut Args) -> SysResult {
             Ok(0)
         }
         FIOCLEX => process::with(|p| p.files.slot_mut(fd).map(|s| s.cloexec = true)).map(|_| 0),
-        FIONREAD => {
-            let n = match &f.lock().kind {
-                FileKind::PipeRead(pipe) => pipe.lock().buf.len() as i32,
-                _ => return Err(Errno::ENOTTY),
-            };
-            process::with(|p| user::write_val(&mut p.mm, arg, &n))?;
-            Ok(0)
+        // The rest is the file's (FIONREAD on pipes). The console is a
+        // serial line shared with the host's pipe or terminal; the app sees
+        // a non-tty, as `prog | cat` would on Linux, so TCGETS, TIOCGWINSZ
+        // and friends fail with ENOTTY. Called outside the description's lock.
+        _ => {
+            let obj = f.lock().file.clone();
+            obj.ioctl(req, arg)
         }
-        // The console is a serial line shared with the host's pipe or
-        // terminal; the app sees a non-tty, as `prog | cat` would on Linux,
-        // so TCGETS, TIOCGWINSZ and friends fail with ENOTTY.
-        _ => Err(Errno::ENOTTY),
     }
 }
 
@@ -316,8 +288,8 @@ fn make_pipe(fds_addr: u64, flags: u32) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let pipe = Arc::new(Pipe::new());
-    let r = OpenFile::new(FileKind::PipeRead(pipe.clone()), O_RDONLY | (flags & O_NONBLOCK));
-    let w = OpenFile::new(FileKind::PipeWrite(pipe), O_WRONLY | (flags & O_NONBLOCK));
+    let r = OpenFile::new(Arc::new(PipeReader::new(pipe.clone())), O_RDONLY | (flags & O_NONBLOCK));
+    let w = OpenFile::new(Arc::new(PipeWriter::new(pipe)), O_WRONLY | (flags & O_NONBLOCK));
     let cloexec = flags & O_CLOEXEC != 0;
     process::with(|p| {
         let rfd = p.files.insert(r, cloexec)?;
@@ -350,8 +322,8 @@ pub fn ftruncate(a: &mut Args) -> SysResult {
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let f = file(a.i32(0))?;
     let of = f.lock();
-    match of.kind {
-        FileKind::Node(ino) if of.flags & O_ACCMODE != O_RDONLY => crate::fs::with(|v| v.tree.truncate(ino, len)).map(|_| 0),
+    match of.file.inode() {
+        Some(ino) if of.flags & O_ACCMODE != O_RDONLY => crate::fs::with(|v| v.tree.truncate(ino, len)).map(|_| 0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -370,15 +342,15 @@ pub fn fadvise64(a: &mut Args) -> SysResult {
 pub fn fchmod(a: &mut Args) -> SysResult {
     let f = file(a.i32(0))?;
     let of = f.lock();
-    match of.kind {
-        FileKind::Node(ino) => crate::fs::with(|v| v.tree.set_perm(ino, a.u32(1))).map(|_| 0),
-        _ => Ok(0),
+    match of.file.inode() {
+        Some(ino) => crate::fs::with(|v| v.tree.set_perm(ino, a.u32(1))).map(|_| 0),
+        None => Ok(0),
     }
 }
 
 pub fn fchdir(a: &mut Args) -> SysResult {
     let f = file(a.i32(0))?;
-    let FileKind::Node(ino) = f.lock().kind else { return Err(Errno::ENOTDIR) };
+    let Some(ino) = f.lock().file.inode() else { return Err(Errno::ENOTDIR) };
     if !crate::fs::with(|v| v.tree.is_dir(ino)) {
         return Err(Errno::ENOTDIR);
     }
@@ -429,38 +401,13 @@ pub fn poll(a: &mut Args) -> SysResult {
 }
 
 fn revents_of(fd: i32, events: u16) -> u16 {
-    const POLLIN: u16 = 1;
-    const POLLOUT: u16 = 4;
-    const POLLHUP: u16 = 0x10;
     const POLLNVAL: u16 = 0x20;
     if fd < 0 {
         return 0;
     }
     let Ok(f) = file(fd) else { return POLLNVAL };
-    let f = f.lock();
-    match &f.kind {
-        FileKind::PipeRead(p) => {
-            let p = p.lock();
-            if !p.buf.is_empty() {
-                events & POLLIN
-            } else if p.writers == 0 {
-                POLLHUP
-            } else {
-                0
-            }
-        }
-        FileKind::PipeWrite(p) => {
-            let p = p.lock();
-            if p.readers == 0 {
-                0x8 // POLLERR
-            } else if p.buf.len() < crate::fs::pipe::PIPE_BUF_CAP {
-                events & POLLOUT
-            } else {
-                0
-            }
-        }
-        _ => events & (POLLIN | POLLOUT),
-    }
+    let revents = f.lock().file.poll(events);
+    revents
 }
 
 /// What statfs reports for the ramfs: its capacity is the kernel heap.

@@ -1,14 +1,15 @@
 //! Path-based syscalls: open, stat, directory and name operations, all
 //! resolved against the cwd or a directory descriptor (the *at family).
 
-use super::fs::{file, to_stat};
+use super::fs::file;
 use super::{Args, SysResult};
-use crate::fs::file::{FileKind, OpenFile};
+use crate::fs::file::{FileLike, OpenFile};
+use crate::fs::stat::{to_stat, to_statx};
 use crate::fs;
 use crate::mm::user;
 use crate::process;
 use linux_abi::flags::*;
-use linux_abi::structs::{Statx, StatxTimestamp, Timespec, STATX_BASIC_STATS};
+use linux_abi::structs::Timespec;
 use linux_abi::Errno;
 use ramfs::{Data, Ino, NodeKind};
 
@@ -27,9 +28,9 @@ fn base_dir(dirfd: i32) -> Result<Ino, Errno> {
         return Ok(process::with(|p| p.cwd));
     }
     let f = file(dirfd)?;
-    let of = f.lock();
-    match of.kind {
-        FileKind::Node(ino) if fs::with(|v| v.tree.is_dir(ino)) => Ok(ino),
+    let ino = f.lock().file.inode();
+    match ino {
+        Some(ino) if fs::with(|v| v.tree.is_dir(ino)) => Ok(ino),
         _ => Err(Errno::ENOTDIR),
     }
 }
@@ -53,10 +54,7 @@ fn resolve(dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Ino,
         if dirfd == AT_FDCWD {
             return Ok(process::with(|p| p.cwd));
         }
-        return match file(dirfd)?.lock().kind {
-            FileKind::Node(ino) | FileKind::Generated { ino, .. } => Ok(ino),
-            _ => Err(Errno::EBADF),
-        };
+        return file(dirfd)?.lock().file.opened_node().ok_or(Errno::EBADF);
     }
     let base = start_dir(dirfd, path)?;
     fs::with(|v| v.tree.lookup(base, path, follow))
@@ -99,28 +97,16 @@ fn do_open(dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
     if matches!(kind, NodeKind::Symlink(_)) && flags & O_PATH == 0 {
         return Err(Errno::ELOOP); // O_NOFOLLOW on a symlink
     }
-    let fkind = match (kind, special) {
-        (_, Some(s)) => {
-            let data = process::with(|p| crate::fs::proc::generate(s, p));
-            FileKind::Generated { ino, data }
-        }
-        (NodeKind::CharDev { major, minor }, _) => match (major, minor) {
-            (1, 3) => FileKind::Null,
-            (1, 5) => FileKind::Zero,
-            (1, 7) => FileKind::Full,
-            (1, 8) | (1, 9) => FileKind::Random,
-            (5, 1) => FileKind::Console,
-            (10, 250) if crate::testhooks::pipe_hook_enabled() => FileKind::PipeRead(crate::testhooks::open_test_pipe()?),
-            // No controlling terminal: Linux answers /dev/tty with ENXIO.
-            (5, 0) => return Err(Errno::ENXIO),
-            _ => return Err(Errno::ENODEV),
-        },
-        _ => FileKind::Node(ino),
+    let regular = special.is_none() && !matches!(kind, NodeKind::CharDev { .. });
+    let fobj: alloc::sync::Arc<dyn FileLike> = match (kind, special) {
+        (_, Some(s)) => fs::proc::GeneratedFile::open(ino, s),
+        (NodeKind::CharDev { major, minor }, _) => fs::dev::open_chardev(major, minor)?,
+        _ => fs::node::NodeFile::open(ino),
     };
-    if flags & O_TRUNC != 0 && acc != O_RDONLY && matches!(fkind, FileKind::Node(_)) && !is_dir {
+    if flags & O_TRUNC != 0 && acc != O_RDONLY && regular && !is_dir {
         fs::with(|v| v.tree.truncate(ino, 0))?;
     }
-    let of = OpenFile::new(fkind, flags & !(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC));
+    let of = OpenFile::new(fobj, flags & !(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC));
     process::with(|p| p.files.insert(of, flags & O_CLOEXEC != 0)).map(|fd| fd as usize)
 }
 
@@ -170,27 +156,7 @@ pub fn statx(a: &mut Args) -> SysResult {
     let (dirfd, flags, out) = (a.i32(0), a.u32(2), a.u64(4));
     let path = path_arg(a.u64(1))?;
     let m = metadata_at(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags)?;
-    let ts = StatxTimestamp { tv_sec: (m.mtime_ns / 1_000_000_000) as i64, tv_nsec: (m.mtime_ns % 1_000_000_000) as u32, _reserved: 0 };
-    let sx = Statx {
-        stx_mask: STATX_BASIC_STATS,
-        stx_blksize: 4096,
-        stx_nlink: m.nlink,
-        stx_uid: m.uid,
-        stx_gid: m.gid,
-        stx_mode: m.mode as u16,
-        stx_ino: m.ino,
-        stx_size: m.size,
-        stx_blocks: m.size.div_ceil(512),
-        stx_atime: ts,
-        stx_btime: ts,
-        stx_ctime: ts,
-        stx_mtime: ts,
-        stx_rdev_major: (m.rdev >> 8) as u32,
-        stx_rdev_minor: (m.rdev & 0xff) as u32,
-        stx_dev_major: 0,
-        stx_dev_minor: 1,
-        ..Default::default()
-    };
+    let sx = to_statx(&m);
     process::with(|p| user::write_val(&mut p.mm, out, &sx))?;
     Ok(0)
 }

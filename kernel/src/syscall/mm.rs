@@ -4,7 +4,6 @@
 use super::fs::file;
 use super::{Args, SysResult};
 use crate::arch::mem::PAGE_SIZE;
-use crate::fs::file::FileKind;
 use crate::mm::aspace::VmaName;
 use crate::mm::{user, Prot};
 use crate::process;
@@ -32,7 +31,7 @@ pub fn mmap(a: &mut Args) -> SysResult {
         if of.flags & O_ACCMODE == O_WRONLY {
             return Err(Errno::EACCES);
         }
-        let FileKind::Node(ino) = of.kind else { return Err(Errno::ENODEV) };
+        let Some(ino) = of.file.inode() else { return Err(Errno::ENODEV) };
         if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
             // Writes through a shared mapping would not reach the file.
             crate::kinfo!("mmap: MAP_SHARED|PROT_WRITE of a file is mapped privately; writes stay in memory");
