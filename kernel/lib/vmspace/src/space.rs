@@ -120,7 +120,7 @@ impl<P: PageTable> VmSpace<P> {
     /// Maps `[start, start+len)` with `prot`, replacing whatever was there (MAP_FIXED).
     pub fn map_fixed(&mut self, start: u64, len: u64, prot: Prot, name: VmaName) -> Result<(), Errno> {
         let end = Self::range_end(start, len, Errno::ENOMEM)?;
-        if start % PAGE_SIZE != 0 || end > self.limit || start >= end {
+        if !start.is_multiple_of(PAGE_SIZE) || end > self.limit || start >= end {
             return Err(Errno::EINVAL);
         }
         self.unmap(start, end - start)?;
@@ -153,7 +153,7 @@ impl<P: PageTable> VmSpace<P> {
     /// munmap(2): removes `[start, start+len)` and frees its frames.
     pub fn unmap(&mut self, start: u64, len: u64) -> Result<(), Errno> {
         let end = Self::range_end(start, len, Errno::EINVAL)?;
-        if start % PAGE_SIZE != 0 || end > self.limit || start >= end {
+        if !start.is_multiple_of(PAGE_SIZE) || end > self.limit || start >= end {
             return Err(Errno::EINVAL);
         }
         for (s, v) in self.carve(start, end) {
@@ -165,7 +165,7 @@ impl<P: PageTable> VmSpace<P> {
     /// mprotect(2). The whole range must be mapped (ENOMEM otherwise).
     pub fn protect(&mut self, start: u64, len: u64, prot: Prot) -> Result<(), Errno> {
         let end = Self::range_end(start, len, Errno::ENOMEM)?;
-        if start % PAGE_SIZE != 0 {
+        if !start.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let mut cur = start;
@@ -227,7 +227,7 @@ impl<P: PageTable> VmSpace<P> {
         let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
         let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
         // old_len 0 duplicates shared mappings on Linux; ours are all private.
-        if old % PAGE_SIZE != 0 || new_len == 0 || old_len == 0 {
+        if !old.is_multiple_of(PAGE_SIZE) || new_len == 0 || old_len == 0 {
             return Err(Errno::EINVAL);
         }
         let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
