@@ -155,6 +155,8 @@ pub fn exec_image(process: &mut Process, path: &[u8], argv: &[Vec<u8>], envp: &[
     let plan = plan::plan(image).map_err(ExecError::Elf)?;
 
     let mut mm = AddressSpace::new();
+    // user::copy_to_user translates through CR3: load the new tables first.
+    mm.activate();
     let bias = match plan.kind {
         ElfKind::Exec => 0,
         ElfKind::StaticPie => PIE_BASE + (crate::random::next_u64() % 0x10000) * PAGE_SIZE,

@@ -1,9 +1,13 @@
-//! 4-level page tables for the user half of the single address space. The
-//! upper half (direct map, kernel image) comes from the boot tables and is
-//! supervisor-only, so a ring-3 app cannot touch kernel memory.
+//! 4-level page tables for the user half of an address space. Each address
+//! space owns a [`PageTableRoot`]: its own PML4 whose upper half (direct map,
+//! kernel image) points at the boot tables and is supervisor-only, so a
+//! ring-3 app cannot touch kernel memory and every root sees the same kernel.
 
 use super::cpu::{invlpg, read_cr3};
-use super::mem::{alloc_frame, phys_to_virt, PAGE_SIZE};
+use super::mem::{alloc_frame, free_frame, phys_to_virt, PAGE_SIZE};
+use core::sync::atomic::{AtomicU64, Ordering};
+use linux_abi::Errno;
+pub use vmspace::{PageFlags, PageState};
 
 const P: u64 = 1 << 0;
 const W: u64 = 1 << 1;
@@ -13,11 +17,20 @@ const NX: u64 = 1 << 63;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// First address above the user half.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
+/// PML4 slots of the user half; the rest is the kernel's.
+const USER_SLOTS: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageFlags {
-    pub write: bool,
-    pub exec: bool,
+/// The boot PML4 (physical), the template for the kernel half of every root
+/// and what CR3 falls back to when the active root is dropped.
+static BOOT_PML4: AtomicU64 = AtomicU64::new(0);
+
+fn boot_pml4() -> u64 {
+    let cur = read_cr3() & ADDR_MASK;
+    // The first caller runs on the boot tables: no root exists before one is made.
+    match BOOT_PML4.compare_exchange(0, cur, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => cur,
+        Err(b) => b,
+    }
 }
 
 fn entry(table_phys: u64, idx: usize) -> *mut u64 {
@@ -25,19 +38,28 @@ fn entry(table_phys: u64, idx: usize) -> *mut u64 {
 }
 
 fn read_entry(table_phys: u64, idx: usize) -> u64 {
-    // SAFETY: table_phys is a page-table frame (from CR3 or a present
+    // SAFETY: table_phys is a page-table frame (a root, CR3 or a present
     // non-leaf entry), direct-mapped; idx < 512.
     unsafe { entry(table_phys, idx).read_volatile() }
 }
 
 fn write_entry(table_phys: u64, idx: usize, v: u64) {
     // SAFETY: as for read_entry; the page tables are only changed here,
-    // by the single kernel thread.
+    // under the lock of the process that owns the root.
     unsafe { entry(table_phys, idx).write_volatile(v) }
 }
 
-/// A present user leaf entry for `phys` with `flags`.
-fn leaf(phys: u64, flags: PageFlags) -> u64 {
+fn load_cr3(pml4: u64) {
+    // SAFETY: pml4 is the boot PML4 or a root built by PageTableRoot::new,
+    // whose kernel half is the boot one, so the code, stack and heap running
+    // now stay mapped at the same addresses.
+    unsafe { core::arch::asm!("mov cr3, {0}", in(reg) pml4, options(nostack)) };
+}
+
+/// A present user leaf entry for `phys` with `flags`; `None` keeps the frame
+/// but makes the page inaccessible (PROT_NONE).
+fn leaf(phys: u64, flags: Option<PageFlags>) -> u64 {
+    let Some(flags) = flags else { return phys };
     let mut e = phys | P | U;
     if flags.write {
         e |= W;
@@ -54,15 +76,18 @@ fn indices(va: u64) -> [usize; 4] {
 
 /// Drops the boot identity map so the whole lower half belongs to the app.
 pub fn drop_identity_map() {
-    write_entry(read_cr3() & ADDR_MASK, 0, 0);
-    // SAFETY: reloading CR3 with its own value only flushes the TLB.
-    unsafe { core::arch::asm!("mov cr3, {0}", in(reg) read_cr3(), options(nostack)) };
+    let pml4 = boot_pml4();
+    write_entry(pml4, 0, 0);
+    load_cr3(read_cr3());
 }
 
-/// Walks to the leaf entry of `va`, creating intermediate tables if asked.
-fn walk(va: u64, create: bool) -> Option<(u64, usize)> {
+/// Walks `pml4` to the leaf entry of `va`, creating intermediate tables if asked.
+fn walk(pml4: u64, va: u64, create: bool) -> Option<(u64, usize)> {
+    if va >= USER_END {
+        return None;
+    }
     let idx = indices(va);
-    let mut table = read_cr3() & ADDR_MASK;
+    let mut table = pml4;
     for &i in &idx[..3] {
         let e = read_entry(table, i);
         if e & P == 0 {
@@ -82,21 +107,29 @@ fn walk(va: u64, create: bool) -> Option<(u64, usize)> {
     Some((table, idx[3]))
 }
 
-/// Maps the user page at `va` to frame `phys`. Fails only when out of memory
-/// for page tables or if `va` is not a user address.
-pub fn map_user(va: u64, phys: u64, flags: PageFlags) -> Result<(), ()> {
-    if va >= USER_END || va % PAGE_SIZE != 0 {
+/// The frame behind the leaf entry of `va`, accessible or not.
+fn frame_at(pml4: u64, va: u64) -> Option<u64> {
+    walk(pml4, va, false).map(|(t, i)| read_entry(t, i) & ADDR_MASK).filter(|f| *f != 0)
+}
+
+fn translate_in(pml4: u64, va: u64) -> Option<(u64, PageFlags)> {
+    let (table, i) = walk(pml4, va & !(PAGE_SIZE - 1), false)?;
+    let e = read_entry(table, i);
+    (e & P != 0 && e & U != 0).then(|| (e & ADDR_MASK, PageFlags { write: e & W != 0, exec: e & NX == 0 }))
+}
+
+fn set_leaf(pml4: u64, va: u64, phys: u64, flags: Option<PageFlags>) -> Result<(), ()> {
+    if va % PAGE_SIZE != 0 {
         return Err(());
     }
-    let (table, i) = walk(va, true).ok_or(())?;
+    let (table, i) = walk(pml4, va, true).ok_or(())?;
     write_entry(table, i, leaf(phys, flags));
     invlpg(va);
     Ok(())
 }
 
-/// Unmaps the user page at `va`, returning the frame it mapped.
-pub fn unmap_user(va: u64) -> Option<u64> {
-    let (table, i) = walk(va, false)?;
+fn clear_leaf(pml4: u64, va: u64) -> Option<u64> {
+    let (table, i) = walk(pml4, va, false)?;
     let e = read_entry(table, i);
     if e & ADDR_MASK == 0 {
         return None;
@@ -106,30 +139,161 @@ pub fn unmap_user(va: u64) -> Option<u64> {
     Some(e & ADDR_MASK)
 }
 
-/// Changes the permissions of a mapped user page; `None` makes it
-/// inaccessible (PROT_NONE) while keeping its frame. No-op if unmapped.
-pub fn protect_user(va: u64, flags: Option<PageFlags>) {
-    if let Some((table, i)) = walk(va, false) {
+fn protect_in(pml4: u64, va: u64, flags: Option<PageFlags>) {
+    if let Some((table, i)) = walk(pml4, va, false) {
         let e = read_entry(table, i);
         if e & ADDR_MASK != 0 {
-            let n = flags.map_or(e & ADDR_MASK, |f| leaf(e & ADDR_MASK, f));
-            write_entry(table, i, n);
+            write_entry(table, i, leaf(e & ADDR_MASK, flags));
             invlpg(va);
         }
     }
 }
 
-/// Whether a frame sits at `va`, accessible or not.
-pub fn has_frame(va: u64) -> bool {
-    walk(va & !(PAGE_SIZE - 1), false).is_some_and(|(t, i)| read_entry(t, i) & ADDR_MASK != 0)
+/// Lowest page in `[from, to)` whose leaf holds a frame; absent tables are
+/// skipped whole (512 GiB, 1 GiB, 2 MiB at a time).
+fn next_mapped_in(pml4: u64, from: u64, to: u64) -> Option<u64> {
+    let to = to.min(USER_END);
+    let mut va = from & !(PAGE_SIZE - 1);
+    'outer: while va < to {
+        let idx = indices(va);
+        let mut table = pml4;
+        for (level, &i) in idx[..3].iter().enumerate() {
+            let e = read_entry(table, i);
+            if e & P == 0 || e & PS != 0 {
+                let span = 1u64 << (39 - 9 * level);
+                va = (va & !(span - 1)).checked_add(span)?;
+                continue 'outer;
+            }
+            table = e & ADDR_MASK;
+        }
+        let base = va & !((1 << 21) - 1);
+        for i in idx[3]..512 {
+            let page = base + i as u64 * PAGE_SIZE;
+            if page >= to {
+                return None;
+            }
+            if read_entry(table, i) & ADDR_MASK != 0 {
+                return Some(page);
+            }
+        }
+        va = base + (1 << 21);
+    }
+    None
 }
 
-/// The frame and permissions of the user page containing `va`, if mapped.
-pub fn translate_user(va: u64) -> Option<(u64, PageFlags)> {
-    if va >= USER_END {
-        return None;
+/// The page tables of one address space: a PML4 of its own, the kernel half
+/// shared with the boot tables. Owns every user frame and table it maps.
+pub struct PageTableRoot {
+    pml4: u64,
+}
+
+impl PageTableRoot {
+    /// A root with an empty user half; `None` when out of memory.
+    pub fn new() -> Option<PageTableRoot> {
+        let boot = boot_pml4();
+        let pml4 = alloc_frame()?;
+        for i in USER_SLOTS..512 {
+            write_entry(pml4, i, read_entry(boot, i));
+        }
+        Some(PageTableRoot { pml4 })
     }
-    let (table, i) = walk(va & !(PAGE_SIZE - 1), false)?;
-    let e = read_entry(table, i);
-    (e & P != 0 && e & U != 0).then(|| (e & ADDR_MASK, PageFlags { write: e & W != 0, exec: e & NX == 0 }))
+
+    /// Loads this root into CR3, making its user half the one ring 3 sees.
+    pub fn activate(&self) {
+        if !self.is_active() {
+            load_cr3(self.pml4);
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        read_cr3() & ADDR_MASK == self.pml4
+    }
+
+    /// The frame and permissions of the user page containing `va`, if accessible.
+    pub fn translate(&self, va: u64) -> Option<(u64, PageFlags)> {
+        translate_in(self.pml4, va)
+    }
+}
+
+impl vmspace::PageTable for PageTableRoot {
+    fn map(&mut self, va: u64, flags: PageFlags) -> Result<(), Errno> {
+        let frame = alloc_frame().ok_or(Errno::ENOMEM)?;
+        set_leaf(self.pml4, va, frame, Some(flags)).map_err(|_| {
+            free_frame(frame);
+            Errno::ENOMEM
+        })
+    }
+
+    fn unmap(&mut self, va: u64) -> bool {
+        clear_leaf(self.pml4, va).map(free_frame).is_some()
+    }
+
+    fn protect(&mut self, va: u64, flags: Option<PageFlags>) {
+        protect_in(self.pml4, va, flags)
+    }
+
+    fn query(&self, va: u64) -> Option<PageState> {
+        let (table, i) = walk(self.pml4, va, false)?;
+        let e = read_entry(table, i);
+        if e & ADDR_MASK == 0 {
+            None
+        } else if e & P == 0 {
+            Some(PageState::Inaccessible)
+        } else {
+            Some(PageState::Present(PageFlags { write: e & W != 0, exec: e & NX == 0 }))
+        }
+    }
+
+    fn move_page(&mut self, from: u64, to: u64, flags: Option<PageFlags>) -> Result<(), Errno> {
+        if from % PAGE_SIZE != 0 || to % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let Some(frame) = frame_at(self.pml4, from) else { return Ok(()) };
+        // Create the tables for `to` first so that failing changes nothing.
+        walk(self.pml4, to, true).ok_or(Errno::ENOMEM)?;
+        clear_leaf(self.pml4, from);
+        set_leaf(self.pml4, to, frame, flags).map_err(|_| Errno::ENOMEM)
+    }
+
+    fn next_mapped(&self, from: u64, to: u64) -> Option<u64> {
+        next_mapped_in(self.pml4, from, to)
+    }
+}
+
+impl Drop for PageTableRoot {
+    /// Frees every user frame and table; the kernel half is shared and stays.
+    fn drop(&mut self) {
+        if self.is_active() {
+            load_cr3(boot_pml4());
+        }
+        free_tables(self.pml4, 0, USER_SLOTS);
+        free_frame(self.pml4);
+    }
+}
+
+/// Frees what entries `0..hi` of `table` at `level` (0 = PML4) point to.
+fn free_tables(table: u64, level: usize, hi: usize) {
+    for i in 0..hi {
+        let e = read_entry(table, i);
+        if level == 3 {
+            if e & ADDR_MASK != 0 {
+                free_frame(e & ADDR_MASK);
+            }
+        } else if e & P != 0 && e & PS == 0 {
+            free_tables(e & ADDR_MASK, level + 1, 512);
+            free_frame(e & ADDR_MASK);
+        }
+    }
+}
+
+// The active address space, through CR3: for callers that hold no root.
+
+fn active() -> u64 {
+    read_cr3() & ADDR_MASK
+}
+
+/// The frame and permissions of the user page containing `va` in the active
+/// address space, if accessible.
+pub fn translate_user(va: u64) -> Option<(u64, PageFlags)> {
+    translate_in(active(), va)
 }
