@@ -149,6 +149,15 @@ pub fn load() -> Result<(Process, Entry), ExecError> {
 /// identity the program is known by, and where to enter ring 3. The
 /// process is unchanged if this fails.
 pub fn exec_image(process: &mut Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Entry, ExecError> {
+    let r = build_image(process, path, argv, envp);
+    if r.is_err() {
+        // Building switched CR3 to the new tables: back to the old ones.
+        process.mm.activate();
+    }
+    r
+}
+
+fn build_image(process: &mut Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Entry, ExecError> {
     let exe = path.to_vec();
     let exe_str = String::from_utf8_lossy(&exe).into_owned();
     let image = file_bytes(&exe).ok_or_else(|| ExecError::NotFound(exe_str.clone()))?;
