@@ -92,3 +92,46 @@ pub fn read_cstr(mm: &mut AddressSpace, addr: u64, max: usize) -> Result<Vec<u8>
         va += in_page as u64;
     }
 }
+
+/// The user memory of the calling process: the one way syscall handlers
+/// read and write it (`ctx.user()`). Every access goes through the checked
+/// functions above.
+#[derive(Clone, Copy)]
+pub struct UserSpace {
+    _only_from_context: (),
+}
+
+impl UserSpace {
+    /// The running process's memory (the syscall context builds it).
+    pub(crate) fn current() -> UserSpace {
+        UserSpace { _only_from_context: () }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> R {
+        crate::process::with(|p| f(&mut p.mm))
+    }
+
+    pub fn copy_to_user(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.with(|mm| copy_to_user(mm, addr, data))
+    }
+
+    pub fn check_writable(&self, addr: u64, len: usize) -> Result<(), Errno> {
+        self.with(|mm| check_writable(mm, addr, len))
+    }
+
+    pub fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        self.with(|mm| read_bytes(mm, addr, len))
+    }
+
+    pub fn read_val<T: FromBytes + IntoBytes>(&self, addr: u64) -> Result<T, Errno> {
+        self.with(|mm| read_val(mm, addr))
+    }
+
+    pub fn write_val<T: IntoBytes + Immutable>(&self, addr: u64, v: &T) -> Result<(), Errno> {
+        self.with(|mm| write_val(mm, addr, v))
+    }
+
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        self.with(|mm| read_cstr(mm, addr, max))
+    }
+}

@@ -1,7 +1,7 @@
 //! File-descriptor syscalls: I/O, seeking, descriptor management, pipes,
 //! directory reading and the small ioctls and fcntls programs rely on.
 
-use super::{Args, SysResult};
+use super::{Args, Context, SysResult};
 use crate::fs::file::{FileRef, OpenFile};
 use crate::fs::pipe::{Pipe, PipeReader, PipeWriter};
 use crate::fs::stat::to_stat;
@@ -22,7 +22,7 @@ pub fn file(fd: i32) -> Result<FileRef, Errno> {
     process::with(|p| p.files.get(fd))
 }
 
-fn do_read(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
+fn do_read(ctx: &Context, fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     let f = file(fd)?;
     // Block (outside the description's lock) until a pipe has data or EOF.
     let pipe = f.lock().pipe().filter(|_| count > 0);
@@ -32,15 +32,15 @@ fn do_read(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     }
     let mut kbuf = vec![0u8; count.min(MAX_IO).min(f.lock().read_hint(at))];
     // Check the destination first so a bad pointer does not consume input.
-    process::with(|p| user::check_writable(&mut p.mm, buf, kbuf.len()))?;
+    ctx.user().check_writable(buf, kbuf.len())?;
     let n = f.lock().read(&mut kbuf, at)?;
-    process::with(|p| user::copy_to_user(&mut p.mm, buf, &kbuf[..n]))?;
+    ctx.user().copy_to_user(buf, &kbuf[..n])?;
     Ok(n)
 }
 
-fn do_write(fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
+fn do_write(ctx: &Context, fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     let f = file(fd)?;
-    let data = process::with(|p| user::read_bytes(&mut p.mm, buf, count.min(MAX_IO)))?;
+    let data = ctx.user().read_bytes(buf, count.min(MAX_IO))?;
     let pipe = f.lock().pipe();
     let r = match pipe {
         Some(p) => write_pipe(&f, &p, &data),
@@ -77,32 +77,32 @@ fn write_pipe(f: &FileRef, p: &Pipe, data: &[u8]) -> SysResult {
     Ok(done)
 }
 
-pub fn read(a: &mut Args) -> SysResult {
-    do_read(a.i32(0), a.u64(1), a.usize(2), None)
+pub fn read(ctx: &Context, a: &mut Args) -> SysResult {
+    do_read(ctx, a.i32(0), a.u64(1), a.usize(2), None)
 }
 
-pub fn write(a: &mut Args) -> SysResult {
-    do_write(a.i32(0), a.u64(1), a.usize(2), None)
+pub fn write(ctx: &Context, a: &mut Args) -> SysResult {
+    do_write(ctx, a.i32(0), a.u64(1), a.usize(2), None)
 }
 
 fn offset_arg(a: &Args, i: usize) -> Result<u64, Errno> {
     u64::try_from(a.i64(i)).map_err(|_| Errno::EINVAL)
 }
 
-pub fn pread64(a: &mut Args) -> SysResult {
+pub fn pread64(ctx: &Context, a: &mut Args) -> SysResult {
     let off = offset_arg(a, 3)?;
     if !file(a.i32(0))?.lock().seekable() {
         return Err(Errno::ESPIPE);
     }
-    do_read(a.i32(0), a.u64(1), a.usize(2), Some(off))
+    do_read(ctx, a.i32(0), a.u64(1), a.usize(2), Some(off))
 }
 
-pub fn pwrite64(a: &mut Args) -> SysResult {
+pub fn pwrite64(ctx: &Context, a: &mut Args) -> SysResult {
     let off = offset_arg(a, 3)?;
     if !file(a.i32(0))?.lock().seekable() {
         return Err(Errno::ESPIPE);
     }
-    do_write(a.i32(0), a.u64(1), a.usize(2), Some(off))
+    do_write(ctx, a.i32(0), a.u64(1), a.usize(2), Some(off))
 }
 
 fn iovecs(addr: u64, count: usize) -> Result<Vec<Iovec>, Errno> {
@@ -112,14 +112,14 @@ fn iovecs(addr: u64, count: usize) -> Result<Vec<Iovec>, Errno> {
     process::with(|p| (0..count).map(|i| user::read_val::<Iovec>(&mut p.mm, addr + i as u64 * 16)).collect())
 }
 
-pub fn readv(a: &mut Args) -> SysResult {
+pub fn readv(ctx: &Context, a: &mut Args) -> SysResult {
     let (fd, iov) = (a.i32(0), iovecs(a.u64(1), a.usize(2))?);
     let mut total = 0;
     for v in iov {
         if v.len == 0 {
             continue;
         }
-        let n = do_read(fd, v.base, v.len as usize, None)?;
+        let n = do_read(ctx, fd, v.base, v.len as usize, None)?;
         total += n;
         if n < v.len as usize {
             break;
@@ -128,14 +128,14 @@ pub fn readv(a: &mut Args) -> SysResult {
     Ok(total)
 }
 
-pub fn writev(a: &mut Args) -> SysResult {
+pub fn writev(ctx: &Context, a: &mut Args) -> SysResult {
     let (fd, iov) = (a.i32(0), iovecs(a.u64(1), a.usize(2))?);
     let mut total = 0;
     for v in iov {
         if v.len == 0 {
             continue;
         }
-        let n = match do_write(fd, v.base, v.len as usize, None) {
+        let n = match do_write(ctx, fd, v.base, v.len as usize, None) {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
@@ -148,23 +148,23 @@ pub fn writev(a: &mut Args) -> SysResult {
     Ok(total)
 }
 
-pub fn close(a: &mut Args) -> SysResult {
+pub fn close(_ctx: &Context, a: &mut Args) -> SysResult {
     process::with(|p| p.files.close(a.i32(0)))?;
     Ok(0)
 }
 
-pub fn fstat(a: &mut Args) -> SysResult {
+pub fn fstat(ctx: &Context, a: &mut Args) -> SysResult {
     let m = file(a.i32(0))?.lock().metadata()?;
-    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &to_stat(&m)))?;
+    ctx.user().write_val(a.u64(1), &to_stat(&m))?;
     Ok(0)
 }
 
-pub fn lseek(a: &mut Args) -> SysResult {
+pub fn lseek(_ctx: &Context, a: &mut Args) -> SysResult {
     let off = file(a.i32(0))?.lock().seek(a.i64(1), a.u32(2))?;
     Ok(off as usize)
 }
 
-pub fn getdents64(a: &mut Args) -> SysResult {
+pub fn getdents64(ctx: &Context, a: &mut Args) -> SysResult {
     let f = file(a.i32(0))?;
     let (buf, count) = (a.u64(1), a.usize(2));
     let mut of = f.lock();
@@ -192,11 +192,11 @@ pub fn getdents64(a: &mut Args) -> SysResult {
     }
     of.offset += consumed as u64;
     drop(of);
-    process::with(|p| user::copy_to_user(&mut p.mm, buf, &out))?;
+    ctx.user().copy_to_user(buf, &out)?;
     Ok(out.len())
 }
 
-pub fn fcntl(a: &mut Args) -> SysResult {
+pub fn fcntl(_ctx: &Context, a: &mut Args) -> SysResult {
     let (fd, cmd, arg) = (a.i32(0), a.u32(1), a.u64(2));
     process::with(|p| match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
@@ -231,14 +231,14 @@ pub fn fcntl(a: &mut Args) -> SysResult {
     })
 }
 
-pub fn dup(a: &mut Args) -> SysResult {
+pub fn dup(_ctx: &Context, a: &mut Args) -> SysResult {
     process::with(|p| {
         let f = p.files.get(a.i32(0))?;
         Ok(p.files.insert(f, false)? as usize)
     })
 }
 
-pub fn dup2(a: &mut Args) -> SysResult {
+pub fn dup2(_ctx: &Context, a: &mut Args) -> SysResult {
     let (old, new) = (a.i32(0), a.i32(1));
     process::with(|p| {
         let f = p.files.get(old)?;
@@ -249,7 +249,7 @@ pub fn dup2(a: &mut Args) -> SysResult {
     })
 }
 
-pub fn dup3(a: &mut Args) -> SysResult {
+pub fn dup3(_ctx: &Context, a: &mut Args) -> SysResult {
     let (old, new, flags) = (a.i32(0), a.i32(1), a.u32(2));
     if old == new || flags & !O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
@@ -261,12 +261,12 @@ pub fn dup3(a: &mut Args) -> SysResult {
     })
 }
 
-pub fn ioctl(a: &mut Args) -> SysResult {
+pub fn ioctl(ctx: &Context, a: &mut Args) -> SysResult {
     let (fd, req, arg) = (a.i32(0), a.u32(1), a.u64(2));
     let f = file(fd)?;
     match req {
         FIONBIO => {
-            let on: i32 = process::with(|p| user::read_val(&mut p.mm, arg))?;
+            let on: i32 = ctx.user().read_val(arg)?;
             let mut of = f.lock();
             of.flags = if on != 0 { of.flags | O_NONBLOCK } else { of.flags & !O_NONBLOCK };
             Ok(0)
@@ -310,15 +310,15 @@ fn make_pipe(fds_addr: u64, flags: u32) -> SysResult {
     })
 }
 
-pub fn pipe(a: &mut Args) -> SysResult {
+pub fn pipe(_ctx: &Context, a: &mut Args) -> SysResult {
     make_pipe(a.u64(0), 0)
 }
 
-pub fn pipe2(a: &mut Args) -> SysResult {
+pub fn pipe2(_ctx: &Context, a: &mut Args) -> SysResult {
     make_pipe(a.u64(0), a.u32(1))
 }
 
-pub fn ftruncate(a: &mut Args) -> SysResult {
+pub fn ftruncate(_ctx: &Context, a: &mut Args) -> SysResult {
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let f = file(a.i32(0))?;
     let of = f.lock();
@@ -330,16 +330,16 @@ pub fn ftruncate(a: &mut Args) -> SysResult {
 
 /// Data lives in RAM; there is nothing to flush. Linux returns 0 for a
 /// valid descriptor on tmpfs as well.
-pub fn fsync(a: &mut Args) -> SysResult {
+pub fn fsync(_ctx: &Context, a: &mut Args) -> SysResult {
     file(a.i32(0)).map(|_| 0)
 }
 
 /// posix_fadvise is advice only; Linux accepts it on regular files.
-pub fn fadvise64(a: &mut Args) -> SysResult {
+pub fn fadvise64(_ctx: &Context, a: &mut Args) -> SysResult {
     file(a.i32(0)).map(|_| 0)
 }
 
-pub fn fchmod(a: &mut Args) -> SysResult {
+pub fn fchmod(_ctx: &Context, a: &mut Args) -> SysResult {
     let f = file(a.i32(0))?;
     let of = f.lock();
     match of.file.inode() {
@@ -348,7 +348,7 @@ pub fn fchmod(a: &mut Args) -> SysResult {
     }
 }
 
-pub fn fchdir(a: &mut Args) -> SysResult {
+pub fn fchdir(_ctx: &Context, a: &mut Args) -> SysResult {
     let f = file(a.i32(0))?;
     let Some(ino) = f.lock().file.inode() else { return Err(Errno::ENOTDIR) };
     if !crate::fs::with(|v| v.tree.is_dir(ino)) {
@@ -358,15 +358,15 @@ pub fn fchdir(a: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn sendfile(a: &mut Args) -> SysResult {
+pub fn sendfile(ctx: &Context, a: &mut Args) -> SysResult {
     let (out_fd, in_fd, off_ptr, count) = (a.i32(0), a.i32(1), a.u64(2), a.usize(3));
     let (fin, fout) = (file(in_fd)?, file(out_fd)?);
-    let at = if off_ptr != 0 { Some(process::with(|p| user::read_val::<u64>(&mut p.mm, off_ptr))?) } else { None };
+    let at = if off_ptr != 0 { Some(ctx.user().read_val::<u64>(off_ptr)?) } else { None };
     let mut buf = vec![0u8; count.min(MAX_IO).min(fin.lock().read_hint(at))];
     let n = fin.lock().read(&mut buf, at)?;
     let written = fout.lock().write(&buf[..n], None)?;
     if let Some(off) = at {
-        process::with(|p| user::write_val(&mut p.mm, off_ptr, &(off + written as u64)))?;
+        ctx.user().write_val(off_ptr, &(off + written as u64))?;
     }
     Ok(written)
 }
@@ -375,7 +375,7 @@ pub fn sendfile(a: &mut Args) -> SysResult {
 /// are ready when they hold data (or room) or their other end is closed.
 /// With nothing ready, the task sleeps until something changes or the
 /// timeout (ms; negative = forever) passes.
-pub fn poll(a: &mut Args) -> SysResult {
+pub fn poll(ctx: &Context, a: &mut Args) -> SysResult {
     let (fds, nfds, timeout_ms) = (a.u64(0), a.usize(1), a.i32(2));
     if nfds > crate::fs::fdtable::MAX_FDS {
         return Err(Errno::EINVAL);
@@ -395,7 +395,7 @@ pub fn poll(a: &mut Args) -> SysResult {
     .unwrap_or_else(|| alloc::vec![0; nfds]);
     for (i, (&raw, &r)) in entries.iter().zip(&revents).enumerate() {
         let out = (raw & 0x0000_ffff_ffff_ffff) | ((r as u64) << 48);
-        process::with(|p| user::write_val(&mut p.mm, fds + i as u64 * 8, &out))?;
+        ctx.user().write_val(fds + i as u64 * 8, &out)?;
     }
     Ok(revents.iter().filter(|r| **r != 0).count())
 }
@@ -426,8 +426,8 @@ pub fn ramfs_statfs() -> linux_abi::structs::Statfs {
     }
 }
 
-pub fn fstatfs(a: &mut Args) -> SysResult {
+pub fn fstatfs(ctx: &Context, a: &mut Args) -> SysResult {
     file(a.i32(0))?;
-    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &ramfs_statfs()))?;
+    ctx.user().write_val(a.u64(1), &ramfs_statfs())?;
     Ok(0)
 }

@@ -2,11 +2,10 @@
 //! resolved against the cwd or a directory descriptor (the *at family).
 
 use super::fs::file;
-use super::{Args, SysResult};
+use super::{Args, Context, SysResult};
 use crate::fs::file::{FileLike, OpenFile};
 use crate::fs::stat::{to_stat, to_statx};
 use crate::fs;
-use crate::mm::user;
 use crate::process;
 use linux_abi::flags::*;
 use linux_abi::structs::Timespec;
@@ -15,11 +14,11 @@ use ramfs::{Data, Ino, NodeKind};
 
 const PATH_MAX: usize = 4096;
 
-fn path_arg(addr: u64) -> Result<alloc::vec::Vec<u8>, Errno> {
+fn path_arg(ctx: &Context, addr: u64) -> Result<alloc::vec::Vec<u8>, Errno> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }
-    process::with(|p| user::read_cstr(&mut p.mm, addr, PATH_MAX - 1))
+    ctx.user().read_cstr(addr, PATH_MAX - 1)
 }
 
 /// The directory a relative path starts from: the cwd or `dirfd`.
@@ -60,8 +59,8 @@ fn resolve(dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Ino,
     fs::with(|v| v.tree.lookup(base, path, follow))
 }
 
-fn do_open(dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
-    let path = path_arg(path_addr)?;
+fn do_open(ctx: &Context, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
+    let path = path_arg(ctx, path_addr)?;
     let base = start_dir(dirfd, &path)?;
     let umask = process::with(|p| p.umask);
     let follow = flags & O_NOFOLLOW == 0;
@@ -110,16 +109,16 @@ fn do_open(dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
     process::with(|p| p.files.insert(of, flags & O_CLOEXEC != 0)).map(|fd| fd as usize)
 }
 
-pub fn open(a: &mut Args) -> SysResult {
-    do_open(AT_FDCWD, a.u64(0), a.u32(1), a.u32(2))
+pub fn open(ctx: &Context, a: &mut Args) -> SysResult {
+    do_open(ctx, AT_FDCWD, a.u64(0), a.u32(1), a.u32(2))
 }
 
-pub fn openat(a: &mut Args) -> SysResult {
-    do_open(a.i32(0), a.u64(1), a.u32(2), a.u32(3))
+pub fn openat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_open(ctx, a.i32(0), a.u64(1), a.u32(2), a.u32(3))
 }
 
-pub fn creat(a: &mut Args) -> SysResult {
-    do_open(AT_FDCWD, a.u64(0), O_CREAT | O_WRONLY | O_TRUNC, a.u32(1))
+pub fn creat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_open(ctx, AT_FDCWD, a.u64(0), O_CREAT | O_WRONLY | O_TRUNC, a.u32(1))
 }
 
 /// stat of (dirfd, path); with AT_EMPTY_PATH and an empty path, of the
@@ -132,36 +131,36 @@ fn metadata_at(dirfd: i32, path: &[u8], follow: bool, flags: u32) -> Result<ramf
     fs::with(|v| v.tree.metadata(ino))
 }
 
-fn stat_common(dirfd: i32, path_addr: u64, out: u64, follow: bool, flags: u32) -> SysResult {
-    let path = path_arg(path_addr)?;
+fn stat_common(ctx: &Context, dirfd: i32, path_addr: u64, out: u64, follow: bool, flags: u32) -> SysResult {
+    let path = path_arg(ctx, path_addr)?;
     let m = metadata_at(dirfd, &path, follow, flags)?;
-    process::with(|p| user::write_val(&mut p.mm, out, &to_stat(&m)))?;
+    ctx.user().write_val(out, &to_stat(&m))?;
     Ok(0)
 }
 
-pub fn stat(a: &mut Args) -> SysResult {
-    stat_common(AT_FDCWD, a.u64(0), a.u64(1), true, 0)
+pub fn stat(ctx: &Context, a: &mut Args) -> SysResult {
+    stat_common(ctx, AT_FDCWD, a.u64(0), a.u64(1), true, 0)
 }
 
-pub fn lstat(a: &mut Args) -> SysResult {
-    stat_common(AT_FDCWD, a.u64(0), a.u64(1), false, 0)
+pub fn lstat(ctx: &Context, a: &mut Args) -> SysResult {
+    stat_common(ctx, AT_FDCWD, a.u64(0), a.u64(1), false, 0)
 }
 
-pub fn newfstatat(a: &mut Args) -> SysResult {
+pub fn newfstatat(ctx: &Context, a: &mut Args) -> SysResult {
     let flags = a.u32(3);
-    stat_common(a.i32(0), a.u64(1), a.u64(2), flags & AT_SYMLINK_NOFOLLOW == 0, flags)
+    stat_common(ctx, a.i32(0), a.u64(1), a.u64(2), flags & AT_SYMLINK_NOFOLLOW == 0, flags)
 }
 
-pub fn statx(a: &mut Args) -> SysResult {
+pub fn statx(ctx: &Context, a: &mut Args) -> SysResult {
     let (dirfd, flags, out) = (a.i32(0), a.u32(2), a.u64(4));
-    let path = path_arg(a.u64(1))?;
+    let path = path_arg(ctx, a.u64(1))?;
     let m = metadata_at(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags)?;
     let sx = to_statx(&m);
-    process::with(|p| user::write_val(&mut p.mm, out, &sx))?;
+    ctx.user().write_val(out, &sx)?;
     Ok(0)
 }
 
-pub fn getcwd(a: &mut Args) -> SysResult {
+pub fn getcwd(ctx: &Context, a: &mut Args) -> SysResult {
     let (buf, size) = (a.u64(0), a.usize(1));
     let cwd = process::with(|p| p.cwd);
     let mut path = fs::with(|v| v.tree.path_of(cwd))?;
@@ -169,12 +168,12 @@ pub fn getcwd(a: &mut Args) -> SysResult {
     if path.len() > size {
         return Err(Errno::ERANGE);
     }
-    process::with(|p| user::copy_to_user(&mut p.mm, buf, &path))?;
+    ctx.user().copy_to_user(buf, &path)?;
     Ok(path.len())
 }
 
-pub fn chdir(a: &mut Args) -> SysResult {
-    let path = path_arg(a.u64(0))?;
+pub fn chdir(ctx: &Context, a: &mut Args) -> SysResult {
+    let path = path_arg(ctx, a.u64(0))?;
     let ino = resolve(AT_FDCWD, &path, true, false)?;
     if !fs::with(|v| v.tree.is_dir(ino)) {
         return Err(Errno::ENOTDIR);
@@ -183,28 +182,28 @@ pub fn chdir(a: &mut Args) -> SysResult {
     Ok(0)
 }
 
-fn do_readlink(dirfd: i32, path_addr: u64, buf: u64, size: usize) -> SysResult {
-    let path = path_arg(path_addr)?;
+fn do_readlink(ctx: &Context, dirfd: i32, path_addr: u64, buf: u64, size: usize) -> SysResult {
+    let path = path_arg(ctx, path_addr)?;
     if size == 0 {
         return Err(Errno::EINVAL);
     }
     let ino = resolve(dirfd, &path, false, false)?;
     let target = fs::with(|v| v.tree.readlink(ino).map(|t| t.to_vec()))?;
     let n = target.len().min(size);
-    process::with(|p| user::copy_to_user(&mut p.mm, buf, &target[..n]))?;
+    ctx.user().copy_to_user(buf, &target[..n])?;
     Ok(n)
 }
 
-pub fn readlink(a: &mut Args) -> SysResult {
-    do_readlink(AT_FDCWD, a.u64(0), a.u64(1), a.usize(2))
+pub fn readlink(ctx: &Context, a: &mut Args) -> SysResult {
+    do_readlink(ctx, AT_FDCWD, a.u64(0), a.u64(1), a.usize(2))
 }
 
-pub fn readlinkat(a: &mut Args) -> SysResult {
-    do_readlink(a.i32(0), a.u64(1), a.u64(2), a.usize(3))
+pub fn readlinkat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_readlink(ctx, a.i32(0), a.u64(1), a.u64(2), a.usize(3))
 }
 
-fn do_access(dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult {
-    let path = path_arg(path_addr)?;
+fn do_access(ctx: &Context, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult {
+    let path = path_arg(ctx, path_addr)?;
     if mode & !(R_OK | W_OK | X_OK) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -217,22 +216,22 @@ fn do_access(dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult {
     Ok(0)
 }
 
-pub fn access(a: &mut Args) -> SysResult {
-    do_access(AT_FDCWD, a.u64(0), a.u32(1), 0)
+pub fn access(ctx: &Context, a: &mut Args) -> SysResult {
+    do_access(ctx, AT_FDCWD, a.u64(0), a.u32(1), 0)
 }
 
 /// The raw faccessat has no flags argument (glibc emulates them, or calls
 /// faccessat2).
-pub fn faccessat(a: &mut Args) -> SysResult {
-    do_access(a.i32(0), a.u64(1), a.u32(2), 0)
+pub fn faccessat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_access(ctx, a.i32(0), a.u64(1), a.u32(2), 0)
 }
 
-pub fn faccessat2(a: &mut Args) -> SysResult {
-    do_access(a.i32(0), a.u64(1), a.u32(2), a.u32(3))
+pub fn faccessat2(ctx: &Context, a: &mut Args) -> SysResult {
+    do_access(ctx, a.i32(0), a.u64(1), a.u32(2), a.u32(3))
 }
 
-fn do_mkdir(dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
-    let path = path_arg(path_addr)?;
+fn do_mkdir(ctx: &Context, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
+    let path = path_arg(ctx, path_addr)?;
     let base = start_dir(dirfd, &path)?;
     let umask = process::with(|p| p.umask);
     fs::with(|v| {
@@ -242,16 +241,16 @@ fn do_mkdir(dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
     Ok(0)
 }
 
-pub fn mkdir(a: &mut Args) -> SysResult {
-    do_mkdir(AT_FDCWD, a.u64(0), a.u32(1))
+pub fn mkdir(ctx: &Context, a: &mut Args) -> SysResult {
+    do_mkdir(ctx, AT_FDCWD, a.u64(0), a.u32(1))
 }
 
-pub fn mkdirat(a: &mut Args) -> SysResult {
-    do_mkdir(a.i32(0), a.u64(1), a.u32(2))
+pub fn mkdirat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_mkdir(ctx, a.i32(0), a.u64(1), a.u32(2))
 }
 
-fn do_remove(dirfd: i32, path_addr: u64, dir: bool) -> SysResult {
-    let path = path_arg(path_addr)?;
+fn do_remove(ctx: &Context, dirfd: i32, path_addr: u64, dir: bool) -> SysResult {
+    let path = path_arg(ctx, path_addr)?;
     let base = start_dir(dirfd, &path)?;
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
@@ -260,28 +259,28 @@ fn do_remove(dirfd: i32, path_addr: u64, dir: bool) -> SysResult {
     Ok(0)
 }
 
-pub fn unlink(a: &mut Args) -> SysResult {
-    do_remove(AT_FDCWD, a.u64(0), false)
+pub fn unlink(ctx: &Context, a: &mut Args) -> SysResult {
+    do_remove(ctx, AT_FDCWD, a.u64(0), false)
 }
 
-pub fn rmdir(a: &mut Args) -> SysResult {
-    do_remove(AT_FDCWD, a.u64(0), true)
+pub fn rmdir(ctx: &Context, a: &mut Args) -> SysResult {
+    do_remove(ctx, AT_FDCWD, a.u64(0), true)
 }
 
-pub fn unlinkat(a: &mut Args) -> SysResult {
+pub fn unlinkat(ctx: &Context, a: &mut Args) -> SysResult {
     let flags = a.u32(2);
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
-    do_remove(a.i32(0), a.u64(1), flags & AT_REMOVEDIR != 0)
+    do_remove(ctx, a.i32(0), a.u64(1), flags & AT_REMOVEDIR != 0)
 }
 
-fn do_rename(olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResult {
+fn do_rename(ctx: &Context, olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResult {
     const RENAME_NOREPLACE: u32 = 1;
     if flags & !RENAME_NOREPLACE != 0 {
         return Err(Errno::EINVAL);
     }
-    let (op, np) = (path_arg(old)?, path_arg(new)?);
+    let (op, np) = (path_arg(ctx, old)?, path_arg(ctx, new)?);
     let ob = start_dir(olddir, &op)?;
     let nb = start_dir(newdir, &np)?;
     fs::with(|v| {
@@ -295,20 +294,20 @@ fn do_rename(olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysRes
     Ok(0)
 }
 
-pub fn rename(a: &mut Args) -> SysResult {
-    do_rename(AT_FDCWD, a.u64(0), AT_FDCWD, a.u64(1), 0)
+pub fn rename(ctx: &Context, a: &mut Args) -> SysResult {
+    do_rename(ctx, AT_FDCWD, a.u64(0), AT_FDCWD, a.u64(1), 0)
 }
 
-pub fn renameat(a: &mut Args) -> SysResult {
-    do_rename(a.i32(0), a.u64(1), a.i32(2), a.u64(3), 0)
+pub fn renameat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_rename(ctx, a.i32(0), a.u64(1), a.i32(2), a.u64(3), 0)
 }
 
-pub fn renameat2(a: &mut Args) -> SysResult {
-    do_rename(a.i32(0), a.u64(1), a.i32(2), a.u64(3), a.u32(4))
+pub fn renameat2(ctx: &Context, a: &mut Args) -> SysResult {
+    do_rename(ctx, a.i32(0), a.u64(1), a.i32(2), a.u64(3), a.u32(4))
 }
 
-fn do_symlink(target: u64, dirfd: i32, path_addr: u64) -> SysResult {
-    let (t, path) = (path_arg(target)?, path_arg(path_addr)?);
+fn do_symlink(ctx: &Context, target: u64, dirfd: i32, path_addr: u64) -> SysResult {
+    let (t, path) = (path_arg(ctx, target)?, path_arg(ctx, path_addr)?);
     let base = start_dir(dirfd, &path)?;
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
@@ -317,16 +316,16 @@ fn do_symlink(target: u64, dirfd: i32, path_addr: u64) -> SysResult {
     Ok(0)
 }
 
-pub fn symlink(a: &mut Args) -> SysResult {
-    do_symlink(a.u64(0), AT_FDCWD, a.u64(1))
+pub fn symlink(ctx: &Context, a: &mut Args) -> SysResult {
+    do_symlink(ctx, a.u64(0), AT_FDCWD, a.u64(1))
 }
 
-pub fn symlinkat(a: &mut Args) -> SysResult {
-    do_symlink(a.u64(0), a.i32(1), a.u64(2))
+pub fn symlinkat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_symlink(ctx, a.u64(0), a.i32(1), a.u64(2))
 }
 
-fn do_link(olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResult {
-    let (op, np) = (path_arg(old)?, path_arg(new)?);
+fn do_link(ctx: &Context, olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResult {
+    let (op, np) = (path_arg(ctx, old)?, path_arg(ctx, new)?);
     let ino = resolve(olddir, &op, flags & 0x400 != 0, flags & AT_EMPTY_PATH != 0)?; // AT_SYMLINK_FOLLOW
     let nb = start_dir(newdir, &np)?;
     fs::with(|v| {
@@ -336,23 +335,23 @@ fn do_link(olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResul
     Ok(0)
 }
 
-pub fn link(a: &mut Args) -> SysResult {
-    do_link(AT_FDCWD, a.u64(0), AT_FDCWD, a.u64(1), 0)
+pub fn link(ctx: &Context, a: &mut Args) -> SysResult {
+    do_link(ctx, AT_FDCWD, a.u64(0), AT_FDCWD, a.u64(1), 0)
 }
 
-pub fn linkat(a: &mut Args) -> SysResult {
-    do_link(a.i32(0), a.u64(1), a.i32(2), a.u64(3), a.u32(4))
+pub fn linkat(ctx: &Context, a: &mut Args) -> SysResult {
+    do_link(ctx, a.i32(0), a.u64(1), a.i32(2), a.u64(3), a.u32(4))
 }
 
-pub fn chmod(a: &mut Args) -> SysResult {
-    let path = path_arg(a.u64(0))?;
+pub fn chmod(ctx: &Context, a: &mut Args) -> SysResult {
+    let path = path_arg(ctx, a.u64(0))?;
     let ino = resolve(AT_FDCWD, &path, true, false)?;
     fs::with(|v| v.tree.set_perm(ino, a.u32(1)))?;
     Ok(0)
 }
 
-pub fn fchmodat(a: &mut Args) -> SysResult {
-    let path = path_arg(a.u64(1))?;
+pub fn fchmodat(ctx: &Context, a: &mut Args) -> SysResult {
+    let path = path_arg(ctx, a.u64(1))?;
     let ino = resolve(a.i32(0), &path, true, false)?;
     fs::with(|v| v.tree.set_perm(ino, a.u32(2)))?;
     Ok(0)
@@ -361,38 +360,38 @@ pub fn fchmodat(a: &mut Args) -> SysResult {
 /// Ownership: everything belongs to root and the app runs as root, so a
 /// chown to any id "succeeds" the way it would for root on Linux; ids are
 /// not stored yet (noted in ARCHITECTURE.md).
-pub fn chown(a: &mut Args) -> SysResult {
-    let path = path_arg(a.u64(0))?;
+pub fn chown(ctx: &Context, a: &mut Args) -> SysResult {
+    let path = path_arg(ctx, a.u64(0))?;
     resolve(AT_FDCWD, &path, true, false).map(|_| 0)
 }
 
-pub fn fchown(a: &mut Args) -> SysResult {
+pub fn fchown(_ctx: &Context, a: &mut Args) -> SysResult {
     file(a.i32(0)).map(|_| 0)
 }
 
-pub fn fchownat(a: &mut Args) -> SysResult {
-    let path = path_arg(a.u64(1))?;
+pub fn fchownat(ctx: &Context, a: &mut Args) -> SysResult {
+    let path = path_arg(ctx, a.u64(1))?;
     resolve(a.i32(0), &path, a.u32(4) & AT_SYMLINK_NOFOLLOW == 0, a.u32(4) & AT_EMPTY_PATH != 0).map(|_| 0)
 }
 
-pub fn truncate(a: &mut Args) -> SysResult {
-    let path = path_arg(a.u64(0))?;
+pub fn truncate(ctx: &Context, a: &mut Args) -> SysResult {
+    let path = path_arg(ctx, a.u64(0))?;
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let ino = resolve(AT_FDCWD, &path, true, false)?;
     fs::with(|v| v.tree.truncate(ino, len))?;
     Ok(0)
 }
 
-pub fn utimensat(a: &mut Args) -> SysResult {
+pub fn utimensat(ctx: &Context, a: &mut Args) -> SysResult {
     const UTIME_NOW: i64 = (1 << 30) - 1;
     const UTIME_OMIT: i64 = (1 << 30) - 2;
     let (dirfd, path_addr, times, flags) = (a.i32(0), a.u64(1), a.u64(2), a.u32(3));
-    let path = if path_addr == 0 { alloc::vec::Vec::new() } else { path_arg(path_addr)? };
+    let path = if path_addr == 0 { alloc::vec::Vec::new() } else { path_arg(ctx, path_addr)? };
     let ino = resolve(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, true)?;
     let mtime = if times == 0 {
         Some(crate::time::realtime_ns())
     } else {
-        let ts: [Timespec; 2] = process::with(|p| user::read_val(&mut p.mm, times))?;
+        let ts: [Timespec; 2] = ctx.user().read_val(times)?;
         match ts[1].tv_nsec {
             UTIME_OMIT => None,
             UTIME_NOW => Some(crate::time::realtime_ns()),
@@ -405,13 +404,13 @@ pub fn utimensat(a: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn umask(a: &mut Args) -> SysResult {
+pub fn umask(_ctx: &Context, a: &mut Args) -> SysResult {
     Ok(process::with(|p| core::mem::replace(&mut p.umask, a.u32(0) & 0o777)) as usize)
 }
 
-pub fn statfs(a: &mut Args) -> SysResult {
-    let path = path_arg(a.u64(0))?;
+pub fn statfs(ctx: &Context, a: &mut Args) -> SysResult {
+    let path = path_arg(ctx, a.u64(0))?;
     resolve(AT_FDCWD, &path, true, false)?;
-    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &super::fs::ramfs_statfs()))?;
+    ctx.user().write_val(a.u64(1), &super::fs::ramfs_statfs())?;
     Ok(0)
 }

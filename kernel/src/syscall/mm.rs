@@ -2,7 +2,7 @@
 //! demand-zero; file mappings are private copies made at mmap time.
 
 use super::fs::file;
-use super::{Args, SysResult};
+use super::{Args, Context, SysResult};
 use crate::arch::mem::PAGE_SIZE;
 use crate::mm::aspace::VmaName;
 use crate::mm::{user, Prot};
@@ -10,11 +10,11 @@ use crate::process;
 use linux_abi::flags::*;
 use linux_abi::Errno;
 
-pub fn brk(a: &mut Args) -> SysResult {
+pub fn brk(_ctx: &Context, a: &mut Args) -> SysResult {
     Ok(process::with(|p| p.mm.set_brk(a.u64(0))) as usize)
 }
 
-pub fn mmap(a: &mut Args) -> SysResult {
+pub fn mmap(_ctx: &Context, a: &mut Args) -> SysResult {
     let (addr, len, prot, flags, fd, off) = (a.u64(0), a.u64(1), a.u32(2), a.u32(3), a.i32(4), a.u64(5));
     if len == 0 || off % PAGE_SIZE != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
@@ -70,7 +70,7 @@ pub fn mmap(a: &mut Args) -> SysResult {
     })
 }
 
-pub fn munmap(a: &mut Args) -> SysResult {
+pub fn munmap(_ctx: &Context, a: &mut Args) -> SysResult {
     let (addr, len) = (a.u64(0), a.u64(1));
     if len == 0 {
         return Err(Errno::EINVAL);
@@ -78,7 +78,7 @@ pub fn munmap(a: &mut Args) -> SysResult {
     process::with(|p| p.mm.unmap(addr, len)).map(|_| 0)
 }
 
-pub fn mprotect(a: &mut Args) -> SysResult {
+pub fn mprotect(_ctx: &Context, a: &mut Args) -> SysResult {
     let prot = a.u32(2);
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | 0x0100_0000 | 0x0200_0000) != 0 {
         return Err(Errno::EINVAL);
@@ -86,7 +86,7 @@ pub fn mprotect(a: &mut Args) -> SysResult {
     process::with(|p| p.mm.protect(a.u64(0), a.u64(1), Prot::from_linux(prot))).map(|_| 0)
 }
 
-pub fn mremap(a: &mut Args) -> SysResult {
+pub fn mremap(_ctx: &Context, a: &mut Args) -> SysResult {
     let (old, old_len, new_len, flags) = (a.u64(0), a.u64(1), a.u64(2), a.u32(3));
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
         return Err(Errno::EINVAL);
@@ -98,7 +98,7 @@ pub fn mremap(a: &mut Args) -> SysResult {
     process::with(|p| p.mm.remap(old, old_len, new_len, flags & MREMAP_MAYMOVE != 0)).map(|a| a as usize)
 }
 
-pub fn madvise(a: &mut Args) -> SysResult {
+pub fn madvise(_ctx: &Context, a: &mut Args) -> SysResult {
     const MADV_DONTNEED: u32 = 4;
     let (addr, len, advice) = (a.u64(0), a.u64(1), a.u32(2));
     if addr % PAGE_SIZE != 0 {

@@ -11,12 +11,32 @@ mod signal;
 mod time;
 
 use crate::arch::syscall::SyscallFrame;
+use crate::mm::user::UserSpace;
 use linux_abi::decl::{self, SyscallDecl};
 use linux_abi::sysno::nr;
 use linux_abi::Errno;
 
 pub type SysResult = Result<usize, Errno>;
-type Handler = fn(&mut Args<'_>) -> SysResult;
+type Handler = fn(&Context, &mut Args<'_>) -> SysResult;
+
+/// What every handler gets besides its arguments: the caller and its
+/// memory. Today there is one process with one thread, reached behind
+/// this type; when processes and threads split (Asterinas-style), the
+/// current process and thread join it here and handlers keep their shape.
+pub struct Context {
+    user: UserSpace,
+}
+
+impl Context {
+    fn current() -> Context {
+        Context { user: UserSpace::current() }
+    }
+
+    /// The caller's user memory, checked on every access.
+    pub fn user(&self) -> &UserSpace {
+        &self.user
+    }
+}
 
 /// A syscall's arguments (borrowed from the saved frame) with decoders.
 /// Only the declared arguments are visible: past the declaration's arity a
@@ -276,7 +296,7 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
     let ret = match lookup(n) {
         Some(sc) => {
             let mut args = Args { raw: &frame.args, arity: sc.decl.arity() };
-            match (sc.handler)(&mut args) {
+            match (sc.handler)(&Context::current(), &mut args) {
                 Ok(v) => v as u64,
                 Err(e) => e.as_ret() as u64,
             }

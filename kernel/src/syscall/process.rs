@@ -1,38 +1,38 @@
 //! Process and system information syscalls: exit, ids, limits, arch_prctl,
 //! uname, sysinfo, getrandom and the thread-setup calls libc makes at start.
 
-use super::{Args, SysResult};
+use super::{Args, Context, SysResult};
 use crate::mm::user;
 use crate::process::{self, PID};
 use linux_abi::flags::*;
 use linux_abi::structs::{Rlimit, Sysinfo, Utsname, RLIM_INFINITY};
 use linux_abi::Errno;
 
-pub fn exit(a: &mut Args) -> SysResult {
+pub fn exit(_ctx: &Context, a: &mut Args) -> SysResult {
     process::exit(a.i32(0) as u8)
 }
 
-pub fn getpid(_: &mut Args) -> SysResult {
+pub fn getpid(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(PID as usize)
 }
 
 /// The app is the only process; like a container's init its parent is 0.
-pub fn getppid(_: &mut Args) -> SysResult {
+pub fn getppid(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
 
 /// The app runs as root (uid/gid 0).
-pub fn zero_id(_: &mut Args) -> SysResult {
+pub fn zero_id(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
 
 /// Root may set any id; we stay root, which only matters to programs that
 /// drop privileges and then check (noted as a limitation).
-pub fn set_id(_: &mut Args) -> SysResult {
+pub fn set_id(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn getresid(a: &mut Args) -> SysResult {
+pub fn getresid(_ctx: &Context, a: &mut Args) -> SysResult {
     process::with(|p| {
         for i in 0..3 {
             user::write_val(&mut p.mm, a.u64(i), &0u32)?;
@@ -42,18 +42,18 @@ pub fn getresid(a: &mut Args) -> SysResult {
 }
 
 /// No supplementary groups.
-pub fn getgroups(_: &mut Args) -> SysResult {
+pub fn getgroups(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn set_tid_address(a: &mut Args) -> SysResult {
+pub fn set_tid_address(_ctx: &Context, a: &mut Args) -> SysResult {
     process::with(|p| p.clear_child_tid = a.u64(0));
     Ok(PID as usize)
 }
 
 /// Recorded nowhere: robust futexes matter only when a thread dies holding
 /// a lock, and there is a single thread whose death ends the VM.
-pub fn set_robust_list(a: &mut Args) -> SysResult {
+pub fn set_robust_list(_ctx: &Context, a: &mut Args) -> SysResult {
     if a.usize(1) != 24 {
         return Err(Errno::EINVAL);
     }
@@ -69,36 +69,36 @@ fn limit(resource: u32) -> Result<Rlimit, Errno> {
     }
 }
 
-pub fn prlimit64(a: &mut Args) -> SysResult {
+pub fn prlimit64(ctx: &Context, a: &mut Args) -> SysResult {
     let (pid, res, new, old) = (a.i32(0), a.u32(1), a.u64(2), a.u64(3));
     if pid != 0 && pid != PID as i32 {
         return Err(Errno::ESRCH);
     }
     let cur = limit(res)?;
     if old != 0 {
-        process::with(|p| user::write_val(&mut p.mm, old, &cur))?;
+        ctx.user().write_val(old, &cur)?;
     }
     if new != 0 {
-        let _: Rlimit = process::with(|p| user::read_val(&mut p.mm, new))?;
+        let _: Rlimit = ctx.user().read_val(new)?;
         // Limits are not enforced beyond the fixed ones; accepting the new
         // value is what Linux does for root within the hard limit.
     }
     Ok(0)
 }
 
-pub fn getrlimit(a: &mut Args) -> SysResult {
+pub fn getrlimit(ctx: &Context, a: &mut Args) -> SysResult {
     let cur = limit(a.u32(0))?;
-    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &cur))?;
+    ctx.user().write_val(a.u64(1), &cur)?;
     Ok(0)
 }
 
-pub fn setrlimit(a: &mut Args) -> SysResult {
+pub fn setrlimit(ctx: &Context, a: &mut Args) -> SysResult {
     limit(a.u32(0))?;
-    let _: Rlimit = process::with(|p| user::read_val(&mut p.mm, a.u64(1)))?;
+    let _: Rlimit = ctx.user().read_val(a.u64(1))?;
     Ok(0)
 }
 
-pub fn arch_prctl(a: &mut Args) -> SysResult {
+pub fn arch_prctl(ctx: &Context, a: &mut Args) -> SysResult {
     let (code, addr) = (a.u32(0), a.u64(1));
     match code {
         ARCH_SET_FS if crate::arch::cpu::set_fs_base(addr) => {}
@@ -107,7 +107,7 @@ pub fn arch_prctl(a: &mut Args) -> SysResult {
         ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
         ARCH_GET_FS | ARCH_GET_GS => {
             let v = if code == ARCH_GET_FS { crate::arch::cpu::fs_base() } else { crate::arch::percpu::user_gs_base() };
-            process::with(|p| user::write_val(&mut p.mm, addr, &v))?;
+            ctx.user().write_val(addr, &v)?;
         }
         _ => return Err(Errno::EINVAL),
     }
@@ -115,16 +115,16 @@ pub fn arch_prctl(a: &mut Args) -> SysResult {
 }
 
 /// One thread: there is nobody to yield to.
-pub fn sched_yield(_: &mut Args) -> SysResult {
+pub fn sched_yield(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn sched_getaffinity(a: &mut Args) -> SysResult {
+pub fn sched_getaffinity(ctx: &Context, a: &mut Args) -> SysResult {
     let (len, mask) = (a.usize(1), a.u64(2));
     if len < 8 {
         return Err(Errno::EINVAL);
     }
-    process::with(|p| user::write_val(&mut p.mm, mask, &1u64))?;
+    ctx.user().write_val(mask, &1u64)?;
     Ok(8)
 }
 
@@ -135,7 +135,7 @@ fn field(s: &str) -> [u8; 65] {
     f
 }
 
-pub fn uname(a: &mut Args) -> SysResult {
+pub fn uname(ctx: &Context, a: &mut Args) -> SysResult {
     let u = Utsname {
         sysname: field("Linux"),
         nodename: field("ushell"),
@@ -145,11 +145,11 @@ pub fn uname(a: &mut Args) -> SysResult {
         machine: field("x86_64"),
         domainname: field("(none)"),
     };
-    process::with(|p| user::write_val(&mut p.mm, a.u64(0), &u))?;
+    ctx.user().write_val(a.u64(0), &u)?;
     Ok(0)
 }
 
-pub fn sysinfo(a: &mut Args) -> SysResult {
+pub fn sysinfo(ctx: &Context, a: &mut Args) -> SysResult {
     let (total, used) = crate::arch::mem::stats();
     let s = Sysinfo {
         uptime: (crate::time::monotonic_ns() / 1_000_000_000) as i64,
@@ -159,11 +159,11 @@ pub fn sysinfo(a: &mut Args) -> SysResult {
         mem_unit: 1,
         ..Default::default()
     };
-    process::with(|p| user::write_val(&mut p.mm, a.u64(0), &s))?;
+    ctx.user().write_val(a.u64(0), &s)?;
     Ok(0)
 }
 
-pub fn getrandom(a: &mut Args) -> SysResult {
+pub fn getrandom(ctx: &Context, a: &mut Args) -> SysResult {
     let (buf, len, flags) = (a.u64(0), a.usize(1), a.u32(2));
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
         return Err(Errno::EINVAL);
@@ -171,14 +171,14 @@ pub fn getrandom(a: &mut Args) -> SysResult {
     let len = len.min(33_554_431);
     let mut bytes = alloc::vec![0u8; len];
     crate::random::fill(&mut bytes);
-    process::with(|p| user::copy_to_user(&mut p.mm, buf, &bytes))?;
+    ctx.user().copy_to_user(buf, &bytes)?;
     Ok(len)
 }
 
-pub fn prctl(a: &mut Args) -> SysResult {
+pub fn prctl(ctx: &Context, a: &mut Args) -> SysResult {
     match a.u32(0) {
         PR_SET_NAME => {
-            let name = process::with(|p| user::read_bytes(&mut p.mm, a.u64(1), 16))?;
+            let name = ctx.user().read_bytes(a.u64(1), 16)?;
             let end = name.iter().position(|b| *b == 0).unwrap_or(15).min(15);
             let s = alloc::string::String::from_utf8_lossy(&name[..end]).into_owned();
             process::with(|p| p.comm = s);
@@ -199,6 +199,6 @@ pub fn prctl(a: &mut Args) -> SysResult {
 
 /// Restartable sequences are optional: glibc and others check for ENOSYS
 /// and fall back, so this answers quietly instead of logging as unknown.
-pub fn rseq(_: &mut Args) -> SysResult {
+pub fn rseq(_ctx: &Context, _: &mut Args) -> SysResult {
     Err(Errno::ENOSYS)
 }

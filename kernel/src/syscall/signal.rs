@@ -3,7 +3,7 @@
 //! raises on itself takes the default action (handlers are not invoked yet,
 //! noted in ARCHITECTURE.md).
 
-use super::{Args, SysResult};
+use super::{Args, Context, SysResult};
 use crate::mm::user;
 use crate::process::{self, PID};
 use linux_abi::signal::*;
@@ -17,7 +17,7 @@ fn check_sig(sig: u32) -> Result<usize, Errno> {
     Ok(sig as usize - 1)
 }
 
-pub fn rt_sigaction(a: &mut Args) -> SysResult {
+pub fn rt_sigaction(_ctx: &Context, a: &mut Args) -> SysResult {
     let (sig, act, old, size) = (a.u32(0), a.u64(1), a.u64(2), a.usize(3));
     if size != 8 {
         return Err(Errno::EINVAL);
@@ -39,7 +39,7 @@ pub fn rt_sigaction(a: &mut Args) -> SysResult {
     })
 }
 
-pub fn rt_sigprocmask(a: &mut Args) -> SysResult {
+pub fn rt_sigprocmask(_ctx: &Context, a: &mut Args) -> SysResult {
     let (how, set, old, size) = (a.i32(0), a.u64(1), a.u64(2), a.usize(3));
     if size != 8 {
         return Err(Errno::EINVAL);
@@ -63,7 +63,7 @@ pub fn rt_sigprocmask(a: &mut Args) -> SysResult {
     })
 }
 
-pub fn sigaltstack(a: &mut Args) -> SysResult {
+pub fn sigaltstack(_ctx: &Context, a: &mut Args) -> SysResult {
     let (ss, old) = (a.u64(0), a.u64(1));
     process::with(|p| {
         let prev = p.altstack;
@@ -102,7 +102,7 @@ fn raise(sig: u32) -> SysResult {
     process::kill_by_signal(sig)
 }
 
-pub fn kill(a: &mut Args) -> SysResult {
+pub fn kill(_ctx: &Context, a: &mut Args) -> SysResult {
     let pid = a.i32(0);
     if pid != PID as i32 && pid != 0 && pid != -1 {
         return Err(Errno::ESRCH);
@@ -110,14 +110,14 @@ pub fn kill(a: &mut Args) -> SysResult {
     raise(a.u32(1))
 }
 
-pub fn tkill(a: &mut Args) -> SysResult {
+pub fn tkill(_ctx: &Context, a: &mut Args) -> SysResult {
     if a.i32(0) != PID as i32 {
         return Err(Errno::ESRCH);
     }
     raise(a.u32(1))
 }
 
-pub fn tgkill(a: &mut Args) -> SysResult {
+pub fn tgkill(_ctx: &Context, a: &mut Args) -> SysResult {
     if a.i32(0) != PID as i32 || a.i32(1) != PID as i32 {
         return Err(Errno::ESRCH);
     }

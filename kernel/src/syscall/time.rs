@@ -1,8 +1,6 @@
 //! Clock and sleep syscalls.
 
-use super::{Args, SysResult};
-use crate::mm::user;
-use crate::process;
+use super::{Args, Context, SysResult};
 use crate::time::{monotonic_ns, realtime_ns, sleep_until};
 use linux_abi::flags::*;
 use linux_abi::structs::{Timespec, Timeval};
@@ -18,62 +16,62 @@ fn clock_now(id: u32) -> Result<u64, Errno> {
     }
 }
 
-pub fn clock_gettime(a: &mut Args) -> SysResult {
+pub fn clock_gettime(ctx: &Context, a: &mut Args) -> SysResult {
     let ts = Timespec::from_nanos(clock_now(a.u32(0))?);
-    process::with(|p| user::write_val(&mut p.mm, a.u64(1), &ts))?;
+    ctx.user().write_val(a.u64(1), &ts)?;
     Ok(0)
 }
 
-pub fn clock_getres(a: &mut Args) -> SysResult {
+pub fn clock_getres(ctx: &Context, a: &mut Args) -> SysResult {
     clock_now(a.u32(0))?;
     if a.u64(1) != 0 {
-        process::with(|p| user::write_val(&mut p.mm, a.u64(1), &Timespec { tv_sec: 0, tv_nsec: 1 }))?;
+        ctx.user().write_val(a.u64(1), &Timespec { tv_sec: 0, tv_nsec: 1 })?;
     }
     Ok(0)
 }
 
-pub fn gettimeofday(a: &mut Args) -> SysResult {
+pub fn gettimeofday(ctx: &Context, a: &mut Args) -> SysResult {
     if a.u64(0) != 0 {
         let ns = realtime_ns();
         let tv = Timeval { tv_sec: (ns / 1_000_000_000) as i64, tv_usec: ((ns % 1_000_000_000) / 1000) as i64 };
-        process::with(|p| user::write_val(&mut p.mm, a.u64(0), &tv))?;
+        ctx.user().write_val(a.u64(0), &tv)?;
     }
     Ok(0)
 }
 
-pub fn time(a: &mut Args) -> SysResult {
+pub fn time(ctx: &Context, a: &mut Args) -> SysResult {
     let secs = realtime_ns() / 1_000_000_000;
     if a.u64(0) != 0 {
-        process::with(|p| user::write_val(&mut p.mm, a.u64(0), &secs))?;
+        ctx.user().write_val(a.u64(0), &secs)?;
     }
     Ok(secs as usize)
 }
 
-fn read_ts(addr: u64) -> Result<u64, Errno> {
-    let ts: Timespec = process::with(|p| user::read_val(&mut p.mm, addr))?;
+fn read_ts(ctx: &Context, addr: u64) -> Result<u64, Errno> {
+    let ts: Timespec = ctx.user().read_val(addr)?;
     ts.to_nanos().ok_or(Errno::EINVAL)
 }
 
-pub fn nanosleep(a: &mut Args) -> SysResult {
-    let d = read_ts(a.u64(0))?;
+pub fn nanosleep(ctx: &Context, a: &mut Args) -> SysResult {
+    let d = read_ts(ctx, a.u64(0))?;
     sleep_until(monotonic_ns().saturating_add(d));
     Ok(0)
 }
 
-pub fn clock_nanosleep(a: &mut Args) -> SysResult {
+pub fn clock_nanosleep(ctx: &Context, a: &mut Args) -> SysResult {
     let (id, flags) = (a.u32(0), a.u32(1));
     let now = clock_now(id)?;
-    let t = read_ts(a.u64(2))?;
+    let t = read_ts(ctx, a.u64(2))?;
     let wait = if flags & TIMER_ABSTIME != 0 { t.saturating_sub(now) } else { t };
     sleep_until(monotonic_ns().saturating_add(wait));
     Ok(0)
 }
 
-pub fn times(a: &mut Args) -> SysResult {
+pub fn times(ctx: &Context, a: &mut Args) -> SysResult {
     let ticks = monotonic_ns() / 10_000_000; // USER_HZ = 100
     if a.u64(0) != 0 {
         let t = [ticks, 0u64, 0, 0];
-        process::with(|p| user::write_val(&mut p.mm, a.u64(0), &t))?;
+        ctx.user().write_val(a.u64(0), &t)?;
     }
     Ok(ticks as usize)
 }

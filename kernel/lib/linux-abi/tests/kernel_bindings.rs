@@ -15,9 +15,11 @@ fn kernel_syscall_dir() -> Option<std::path::PathBuf> {
 /// Highest argument index the function `name` in `src` reads through its
 /// `Args` (`a.u64(3)`, `offset_arg(a, 3)`, ...), if it is there.
 fn max_arg_index(src: &str, name: &str) -> Option<Option<usize>> {
-    let head = format!("pub fn {name}(a: &mut Args) -> SysResult {{");
-    let head_unused = format!("pub fn {name}(_: &mut Args) -> SysResult {{");
-    let start = src.find(&head).or_else(|| src.find(&head_unused))?;
+    // Handlers are `pub fn name(ctx: &Context, a: &mut Args) -> SysResult`
+    // (`_ctx` / `_` when unused).
+    let start = ["ctx: &Context, a", "_ctx: &Context, a", "ctx: &Context, _", "_ctx: &Context, _"]
+        .iter()
+        .find_map(|params| src.find(&format!("pub fn {name}({params}: &mut Args) -> SysResult {{")))?;
     let body = &src[start..];
     let end = body.find("\n}\n").map_or(body.len(), |e| e + 3);
     let body = &body[..end];
@@ -66,7 +68,7 @@ fn handlers_read_only_declared_arguments() {
 
 #[test]
 fn the_scanner_sees_argument_reads() {
-    let src = "pub fn f(a: &mut Args) -> SysResult {\n    g(a.u64(0), offset_arg(a, 3))\n}\npub fn h(a: &mut Args) -> SysResult {\n    a.i32(5)\n}\n";
+    let src = "pub fn f(ctx: &Context, a: &mut Args) -> SysResult {\n    g(a.u64(0), offset_arg(a, 3))\n}\npub fn h(_ctx: &Context, a: &mut Args) -> SysResult {\n    a.i32(5)\n}\n";
     assert_eq!(max_arg_index(src, "f"), Some(Some(3)));
     assert_eq!(max_arg_index(src, "h"), Some(Some(5)));
     assert_eq!(max_arg_index(src, "nope"), None);
