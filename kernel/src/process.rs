@@ -19,9 +19,6 @@ pub struct Process {
     pub cwd: Ino,
     pub umask: u32,
     pub sigactions: [KSigaction; 64],
-    pub sigmask: u64,
-    pub altstack: StackT,
-    pub clear_child_tid: u64,
     pub exe_path: String,
     /// Name for /proc and bpf_get_current_comm (basename of argv[0], 15 bytes max).
     pub comm: String,
@@ -40,6 +37,30 @@ impl Process {
 }
 
 pub static PROCESS: Mutex<Option<Process>> = Mutex::new(None);
+
+/// What Linux keeps per thread: identity, signal mask and alternate stack,
+/// and the address the kernel clears when the thread exits. The process
+/// has one thread (its tid is the pid); `clone` will make more.
+pub struct Thread {
+    pub tid: u32,
+    pub sigmask: u64,
+    pub altstack: StackT,
+    pub clear_child_tid: u64,
+}
+
+impl Thread {
+    /// The first thread of a process, with Linux's initial state.
+    pub const fn first(tid: u32) -> Thread {
+        Thread { tid, sigmask: 0, altstack: StackT { sp: 0, flags: linux_abi::signal::SS_DISABLE, _pad: 0, size: 0 }, clear_child_tid: 0 }
+    }
+}
+
+pub static THREAD: Mutex<Thread> = Mutex::new(Thread::first(PID));
+
+/// Runs `f` with the current thread.
+pub fn with_thread<R>(f: impl FnOnce(&mut Thread) -> R) -> R {
+    f(&mut THREAD.lock())
+}
 
 /// Runs `f` with the current process.
 pub fn with<R>(f: impl FnOnce(&mut Process) -> R) -> R {

@@ -36,6 +36,11 @@ impl Context {
     pub fn user(&self) -> &UserSpace {
         &self.user
     }
+
+    /// Runs `f` with the calling thread (signal mask, altstack, tid).
+    pub fn thread<R>(&self, f: impl FnOnce(&mut crate::process::Thread) -> R) -> R {
+        crate::process::with_thread(f)
+    }
 }
 
 /// A syscall's arguments (borrowed from the saved frame) with decoders.
@@ -176,7 +181,7 @@ syscalls! {
     EXIT => process::exit,
     EXIT_GROUP => process::exit,
     GETPID => process::getpid,
-    GETTID => process::getpid,
+    GETTID => process::gettid,
     GETPPID => process::getppid,
     GETUID => process::zero_id,
     GETEUID => process::zero_id,

@@ -17,6 +17,10 @@ pub fn getpid(_ctx: &Context, _: &mut Args) -> SysResult {
 }
 
 /// The app is the only process; like a container's init its parent is 0.
+pub fn gettid(ctx: &Context, _: &mut Args) -> SysResult {
+    Ok(ctx.thread(|t| t.tid as usize))
+}
+
 pub fn getppid(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
@@ -46,9 +50,11 @@ pub fn getgroups(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn set_tid_address(_ctx: &Context, a: &mut Args) -> SysResult {
-    process::with(|p| p.clear_child_tid = a.u64(0));
-    Ok(PID as usize)
+pub fn set_tid_address(ctx: &Context, a: &mut Args) -> SysResult {
+    Ok(ctx.thread(|t| {
+        t.clear_child_tid = a.u64(0);
+        t.tid as usize
+    }))
 }
 
 /// Recorded nowhere: robust futexes matter only when a thread dies holding

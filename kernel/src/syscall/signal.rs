@@ -39,49 +39,53 @@ pub fn rt_sigaction(_ctx: &Context, a: &mut Args) -> SysResult {
     })
 }
 
-pub fn rt_sigprocmask(_ctx: &Context, a: &mut Args) -> SysResult {
+pub fn rt_sigprocmask(ctx: &Context, a: &mut Args) -> SysResult {
     let (how, set, old, size) = (a.i32(0), a.u64(1), a.u64(2), a.usize(3));
     if size != 8 {
         return Err(Errno::EINVAL);
     }
-    process::with(|p| {
-        let prev = p.sigmask;
-        if set != 0 {
-            let s: u64 = user::read_val(&mut p.mm, set)?;
+    let new: Option<u64> = if set != 0 { Some(ctx.user().read_val(set)?) } else { None };
+    let prev = ctx.thread(|t| {
+        let prev = t.sigmask;
+        if let Some(s) = new {
             let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
-            p.sigmask = match how {
+            t.sigmask = match how {
                 SIG_BLOCK => prev | s,
                 SIG_UNBLOCK => prev & !s,
                 SIG_SETMASK => s,
                 _ => return Err(Errno::EINVAL),
             } & !unblockable;
         }
-        if old != 0 {
-            user::write_val(&mut p.mm, old, &prev)?;
-        }
-        Ok(0)
-    })
+        Ok(prev)
+    })?;
+    if old != 0 {
+        ctx.user().write_val(old, &prev)?;
+    }
+    Ok(0)
 }
 
-pub fn sigaltstack(_ctx: &Context, a: &mut Args) -> SysResult {
+pub fn sigaltstack(ctx: &Context, a: &mut Args) -> SysResult {
     let (ss, old) = (a.u64(0), a.u64(1));
-    process::with(|p| {
-        let prev = p.altstack;
-        if ss != 0 {
-            let new: StackT = user::read_val(&mut p.mm, ss)?;
-            if new.flags & !(SS_DISABLE | SS_ONSTACK) != 0 {
-                return Err(Errno::EINVAL);
-            }
-            if new.flags & SS_DISABLE == 0 && new.size < MINSIGSTKSZ {
-                return Err(Errno::ENOMEM);
-            }
-            p.altstack = new;
+    let new: Option<StackT> = if ss != 0 { Some(ctx.user().read_val(ss)?) } else { None };
+    if let Some(n) = &new {
+        if n.flags & !(SS_DISABLE | SS_ONSTACK) != 0 {
+            return Err(Errno::EINVAL);
         }
-        if old != 0 {
-            user::write_val(&mut p.mm, old, &prev)?;
+        if n.flags & SS_DISABLE == 0 && n.size < MINSIGSTKSZ {
+            return Err(Errno::ENOMEM);
         }
-        Ok(0)
-    })
+    }
+    let prev = ctx.thread(|t| {
+        let prev = t.altstack;
+        if let Some(n) = new {
+            t.altstack = n;
+        }
+        prev
+    });
+    if old != 0 {
+        ctx.user().write_val(old, &prev)?;
+    }
+    Ok(0)
 }
 
 /// Delivers `sig` to the app itself with the default action.
