@@ -55,10 +55,6 @@ mod alloc_free {
     }
 }
 
-extern "C" {
-    static __kernel_phys_end: u8;
-}
-
 pub fn read(phys: u64) -> BootInfo {
     let si: StartInfo = read_phys_val(phys);
     if si.magic != HVM_START_MAGIC {
@@ -90,23 +86,6 @@ pub fn read(phys: u64) -> BootInfo {
 
 /// Adds every RAM range above the kernel image, minus the initrd, to the heap.
 pub fn give_ram_to_heap(info: &BootInfo) {
-    // An absolute linker symbol: its "address" is the physical end itself.
-    let kernel_end = &raw const __kernel_phys_end as u64;
-    let (ird_lo, ird_hi) = info.initrd_phys;
-    for e in &info.memmap.items[..info.memmap.len] {
-        if e.kind != 1 {
-            continue;
-        }
-        let lo = e.addr.max(kernel_end);
-        let hi = e.addr + e.size;
-        if lo >= hi {
-            continue;
-        }
-        if ird_hi > ird_lo && ird_lo < hi && ird_hi > lo {
-            mem::add_ram(lo, ird_lo.max(lo));
-            mem::add_ram(ird_hi.min(hi), hi);
-        } else {
-            mem::add_ram(lo, hi);
-        }
-    }
+    let usable = info.memmap.items[..info.memmap.len].iter().filter(|e| e.kind == 1).map(|e| (e.addr, e.size));
+    mem::add_free_ram(usable, info.initrd_phys);
 }

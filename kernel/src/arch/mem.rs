@@ -29,16 +29,19 @@ pub fn virt_to_phys(v: u64) -> u64 {
 }
 
 /// Gives the physical range `[start, end)` to the heap.
-pub fn add_ram(start: u64, end: u64) {
+///
+/// # Safety
+/// The range is RAM that nothing else uses or will use (not the kernel
+/// image, the initrd or boot data) and is inside the direct map.
+pub unsafe fn add_ram(start: u64, end: u64) {
     let end = end.min(DIRECT_MAP_LIMIT);
     let start = (start + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
     let end = end & !(PAGE_SIZE - 1);
     if end <= start {
         return;
     }
-    // SAFETY: the caller hands over RAM that nothing else uses (the memory
-    // map minus kernel image, initrd and boot data), reachable through the
-    // direct map set up at boot.
+    // SAFETY: the caller's obligation above; the range was clipped to the
+    // direct map.
     unsafe { HEAP.lock().add_to_heap(phys_to_virt(start) as usize, phys_to_virt(end) as usize) };
 }
 
@@ -61,24 +64,13 @@ pub fn alloc_frame() -> Option<u64> {
 }
 
 /// Returns a frame obtained from [`alloc_frame`].
-pub fn free_frame(phys: u64) {
-    // SAFETY: callers only free frames they got from alloc_frame and no longer map.
+///
+/// # Safety
+/// `phys` came from [`alloc_frame`], is freed once, and nothing maps or
+/// uses it any more (no page-table entry, no kernel reference).
+pub unsafe fn free_frame(phys: u64) {
+    // SAFETY: the caller's obligation above; the layout matches alloc_frame's.
     unsafe { alloc::alloc::dealloc(phys_to_virt(phys) as *mut u8, FRAME) }
-}
-
-/// Copies `data` into physical memory at `phys` (within one frame).
-pub fn write_phys(phys: u64, data: &[u8]) {
-    assert!(phys % PAGE_SIZE + data.len() as u64 <= PAGE_SIZE, "write_phys crosses a frame");
-    // SAFETY: phys lies in a frame the caller owns, reachable via the direct map;
-    // the assert keeps the copy inside it.
-    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), phys_to_virt(phys) as *mut u8, data.len()) }
-}
-
-/// Copies physical memory at `phys` (within one frame) into `out`.
-pub fn read_phys(phys: u64, out: &mut [u8]) {
-    assert!(phys % PAGE_SIZE + out.len() as u64 <= PAGE_SIZE, "read_phys crosses a frame");
-    // SAFETY: as for write_phys.
-    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(phys) as *const u8, out.as_mut_ptr(), out.len()) }
 }
 
 /// A byte slice of physical memory that stays reserved for the kernel's
@@ -94,4 +86,35 @@ pub fn phys_slice(phys: u64, len: u64) -> &'static [u8] {
 pub fn read_phys_val<T: linux_abi::zerocopy::FromBytes>(phys: u64) -> T {
     let bytes = phys_slice(phys, core::mem::size_of::<T>() as u64);
     T::read_from_bytes(bytes).unwrap_or_else(|_| unreachable!("size matches"))
+}
+
+extern "C" {
+    static __kernel_phys_end: u8;
+}
+
+/// Gives the heap every usable RAM range of the boot memory map (`(addr,
+/// size)` pairs of type-1 entries) above the kernel image, except the
+/// `reserved` range (the initrd). The one safe way to call [`add_ram`].
+pub fn add_free_ram(usable: impl Iterator<Item = (u64, u64)>, reserved: (u64, u64)) {
+    // An absolute linker symbol: its "address" is the physical end itself.
+    let kernel_end = &raw const __kernel_phys_end as u64;
+    let (res_lo, res_hi) = reserved;
+    for (addr, size) in usable {
+        let lo = addr.max(kernel_end);
+        let hi = addr.saturating_add(size);
+        if lo >= hi {
+            continue;
+        }
+        // SAFETY: usable RAM by the firmware's map, above the kernel image,
+        // minus the reserved range; boot data (start info, memory map,
+        // command line) lies below the kernel image under PVH.
+        unsafe {
+            if res_hi > res_lo && res_lo < hi && res_hi > lo {
+                add_ram(lo, res_lo.max(lo));
+                add_ram(res_hi.min(hi), hi);
+            } else {
+                add_ram(lo, hi);
+            }
+        }
+    }
 }

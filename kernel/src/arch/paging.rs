@@ -219,13 +219,16 @@ impl vmspace::PageTable for PageTableRoot {
     fn map(&mut self, va: u64, flags: PageFlags) -> Result<(), Errno> {
         let frame = alloc_frame().ok_or(Errno::ENOMEM)?;
         set_leaf(self.pml4, va, frame, Some(flags)).map_err(|_| {
-            free_frame(frame);
+            // SAFETY: the frame was just allocated and never mapped.
+            unsafe { free_frame(frame) };
             Errno::ENOMEM
         })
     }
 
     fn unmap(&mut self, va: u64) -> bool {
-        clear_leaf(self.pml4, va).map(free_frame).is_some()
+        // SAFETY: the leaf was this space's only mapping of its frame, now
+        // cleared (and flushed by clear_leaf).
+        clear_leaf(self.pml4, va).map(|f| unsafe { free_frame(f) }).is_some()
     }
 
     fn protect(&mut self, va: u64, flags: Option<PageFlags>) {
@@ -267,7 +270,9 @@ impl Drop for PageTableRoot {
             load_cr3(boot_pml4());
         }
         free_tables(self.pml4, 0, USER_SLOTS);
-        free_frame(self.pml4);
+        // SAFETY: the root is no longer loaded (switched away above) and
+        // owned by this value alone.
+        unsafe { free_frame(self.pml4) };
     }
 }
 
@@ -277,11 +282,15 @@ fn free_tables(table: u64, level: usize, hi: usize) {
         let e = read_entry(table, i);
         if level == 3 {
             if e & ADDR_MASK != 0 {
-                free_frame(e & ADDR_MASK);
+                // SAFETY: a user frame of a dying address space: its only
+                // mapping is this entry, which is never used again.
+                unsafe { free_frame(e & ADDR_MASK) };
             }
         } else if e & P != 0 && e & PS == 0 {
             free_tables(e & ADDR_MASK, level + 1, 512);
-            free_frame(e & ADDR_MASK);
+            // SAFETY: a table of the user half, private to this address
+            // space (the kernel half is never freed: hi <= USER_SLOTS).
+            unsafe { free_frame(e & ADDR_MASK) };
         }
     }
 }
@@ -296,4 +305,35 @@ fn active() -> u64 {
 /// address space, if accessible.
 pub fn translate_user(va: u64) -> Option<(u64, PageFlags)> {
     translate_in(active(), va)
+}
+
+/// Copies `out.len()` bytes of the user page containing `va` (from `va`,
+/// not crossing the page) into `out`. Fails if the page is not mapped
+/// user-accessible in the active address space.
+pub fn read_user_page(va: u64, out: &mut [u8]) -> Result<(), ()> {
+    let (frame, _) = translate_user(va).ok_or(())?;
+    let off = va % PAGE_SIZE;
+    if off + out.len() as u64 > PAGE_SIZE {
+        return Err(());
+    }
+    // SAFETY: the frame backs a present user page of the active address
+    // space (frames of user pages belong to the app, the kernel keeps none
+    // of its own data there), reached through the direct map; the check
+    // above keeps the copy inside the frame.
+    unsafe { core::ptr::copy_nonoverlapping((phys_to_virt(frame) + off) as *const u8, out.as_mut_ptr(), out.len()) };
+    Ok(())
+}
+
+/// Copies `data` into the user page containing `va` (from `va`, not
+/// crossing the page). Fails if the page is not mapped user-writable.
+pub fn write_user_page(va: u64, data: &[u8]) -> Result<(), ()> {
+    let (frame, flags) = translate_user(va).ok_or(())?;
+    let off = va % PAGE_SIZE;
+    if !flags.write || off + data.len() as u64 > PAGE_SIZE {
+        return Err(());
+    }
+    // SAFETY: as for read_user_page; the page is user-writable, so the app
+    // could write these bytes itself.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (phys_to_virt(frame) + off) as *mut u8, data.len()) };
+    Ok(())
 }

@@ -4,20 +4,20 @@
 //! kernel fault.
 
 use super::AddressSpace;
-use crate::arch::mem::{read_phys, write_phys, PAGE_SIZE};
-use crate::arch::paging::translate_user;
+use crate::arch::mem::PAGE_SIZE;
+use crate::arch::paging::{read_user_page, translate_user, write_user_page};
 use alloc::vec::Vec;
 use linux_abi::zerocopy::{FromBytes, Immutable, IntoBytes};
 use linux_abi::Errno;
 
-/// Calls `f(phys, offset_in_buf, len)` for each page-sized piece of the
+/// Calls `f(va, offset_in_buf, len)` for each page-sized piece of the
 /// user range, after faulting it in with the access type.
 fn for_each_chunk(
     mm: &mut AddressSpace,
     addr: u64,
     len: usize,
     write: bool,
-    mut f: impl FnMut(u64, usize, usize),
+    mut f: impl FnMut(u64, usize, usize) -> Result<(), ()>,
 ) -> Result<(), Errno> {
     if len == 0 {
         return Ok(());
@@ -29,11 +29,7 @@ fn for_each_chunk(
         let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
         let n = in_page.min(len - done);
         mm.fault_in(va, write, false)?;
-        let (frame, flags) = translate_user(va).ok_or(Errno::EFAULT)?;
-        if write && !flags.write {
-            return Err(Errno::EFAULT);
-        }
-        f(frame + va % PAGE_SIZE, done, n);
+        f(va, done, n).map_err(|()| Errno::EFAULT)?;
         done += n;
     }
     Ok(())
@@ -41,16 +37,19 @@ fn for_each_chunk(
 
 pub fn copy_from_user(mm: &mut AddressSpace, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
     let len = buf.len();
-    for_each_chunk(mm, addr, len, false, |phys, off, n| read_phys(phys, &mut buf[off..off + n]))
+    for_each_chunk(mm, addr, len, false, |va, off, n| read_user_page(va, &mut buf[off..off + n]))
 }
 
 pub fn copy_to_user(mm: &mut AddressSpace, addr: u64, data: &[u8]) -> Result<(), Errno> {
-    for_each_chunk(mm, addr, data.len(), true, |phys, off, n| write_phys(phys, &data[off..off + n]))
+    for_each_chunk(mm, addr, data.len(), true, |va, off, n| write_user_page(va, &data[off..off + n]))
 }
 
 /// Checks (and faults in) a user range for writing without touching it.
 pub fn check_writable(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<(), Errno> {
-    for_each_chunk(mm, addr, len, true, |_, _, _| {})
+    for_each_chunk(mm, addr, len, true, |va, _, _| match translate_user(va) {
+        Some((_, flags)) if flags.write => Ok(()),
+        _ => Err(()),
+    })
 }
 
 pub fn read_bytes(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
