@@ -65,7 +65,10 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     let mut test_hooks = None;
     for word in info.cmdline.split_whitespace() {
         match word.split_once('=') {
-            Some(("ushell.log", "debug")) => log::set_debug(true),
+            Some(("ushell.log", "debug")) => {
+                log::set_debug(true);
+                syscall::debug_log_changed();
+            }
             Some(("ushell.sleep", "poll")) => time::set_polling_sleep(true),
             Some(("ushell.test", list)) => test_hooks = Some(list),
             _ => {}

@@ -49,12 +49,12 @@ impl Context {
 /// either (linux-abi's tests check the handlers against the declarations).
 pub struct Args<'a> {
     raw: &'a [u64; 6],
-    arity: usize,
+    decl: &'static SyscallDecl,
 }
 
 impl Args<'_> {
     pub fn u64(&self, i: usize) -> u64 {
-        if i < self.arity {
+        if i < self.decl.args.len() {
             self.raw[i]
         } else {
             0
@@ -273,34 +273,35 @@ pub trait SyscallHook: Sync {
     fn exit(&self, nr: u64, ret: u64);
 }
 
-static HOOKED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// True while a hook is installed or the debug log is on: the one flag the
+/// fast path checks, so neither costs anything while off.
+static SLOW_PATH: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 static HOOK: crate::sync::IrqMutex<Option<&'static dyn SyscallHook>> = crate::sync::IrqMutex::new(None);
+
+fn update_slow_path() {
+    let on = HOOK.lock().is_some() || crate::log::debug_enabled();
+    SLOW_PATH.store(on, core::sync::atomic::Ordering::Release);
+}
 
 /// Installs (or with None removes) the syscall hook.
 #[allow(dead_code)] // the syscall tracer (a later issue) is the first user
 pub fn set_hook(h: Option<&'static dyn SyscallHook>) {
     *HOOK.lock() = h;
-    HOOKED.store(h.is_some(), core::sync::atomic::Ordering::Release);
+    update_slow_path();
 }
 
-fn hook() -> Option<&'static dyn SyscallHook> {
-    if HOOKED.load(core::sync::atomic::Ordering::Relaxed) {
-        *HOOK.lock()
-    } else {
-        None
-    }
+/// Call after switching the debug log, so dispatch logs every syscall.
+pub fn debug_log_changed() {
+    update_slow_path();
 }
 
-/// Entered from the `syscall` stub with the saved registers.
-pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
+/// Runs the handler of the syscall in `frame`; returns the value for rax.
+#[inline(always)]
+fn run(frame: &SyscallFrame) -> u64 {
     let n = frame.rax;
-    let hook = hook();
-    if let Some(h) = hook {
-        h.enter(n, &frame.args);
-    }
-    let ret = match lookup(n) {
+    match lookup(n) {
         Some(sc) => {
-            let mut args = Args { raw: &frame.args, arity: sc.decl.arity() };
+            let mut args = Args { raw: &frame.args, decl: sc.decl };
             match (sc.handler)(&Context::current(), &mut args) {
                 Ok(v) => v as u64,
                 Err(e) => e.as_ret() as u64,
@@ -310,7 +311,26 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
             report_unknown(n);
             Errno::ENOSYS.as_ret() as u64
         }
-    };
+    }
+}
+
+/// Entered from the `syscall` stub with the saved registers.
+pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
+    if SLOW_PATH.load(core::sync::atomic::Ordering::Relaxed) {
+        return dispatch_slow(frame);
+    }
+    frame.rax = run(frame);
+}
+
+/// Dispatch with the hook and the debug log.
+#[inline(never)]
+fn dispatch_slow(frame: &mut SyscallFrame) {
+    let n = frame.rax;
+    let hook = *HOOK.lock();
+    if let Some(h) = hook {
+        h.enter(n, &frame.args);
+    }
+    let ret = run(frame);
     if crate::log::debug_enabled() {
         let a = &frame.args;
         let name = lookup(n).map_or("?", |sc| sc.decl.name);
