@@ -8,9 +8,10 @@ pub struct IrqMutex<T> {
     inner: spin::Mutex<T>,
 }
 
+/// Fields drop in order: the lock is released, then interrupts come back.
 pub struct IrqGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
-    irq_was_on: bool,
+    guard: spin::MutexGuard<'a, T>,
+    _irq: crate::arch::cpu::IrqOff,
 }
 
 impl<T> IrqMutex<T> {
@@ -19,28 +20,20 @@ impl<T> IrqMutex<T> {
     }
 
     pub fn lock(&self) -> IrqGuard<'_, T> {
-        let irq_was_on = crate::arch::cpu::irq_save();
-        IrqGuard { guard: Some(self.inner.lock()), irq_was_on }
+        let irq = crate::arch::cpu::irq_off();
+        IrqGuard { guard: self.inner.lock(), _irq: irq }
     }
 }
 
 impl<T> Deref for IrqGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.guard.as_ref().unwrap_or_else(|| unreachable!("held until drop"))
+        &self.guard
     }
 }
 
 impl<T> DerefMut for IrqGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_mut().unwrap_or_else(|| unreachable!("held until drop"))
-    }
-}
-
-impl<T> Drop for IrqGuard<'_, T> {
-    fn drop(&mut self) {
-        // Unlock first, then let interrupts in.
-        drop(self.guard.take());
-        crate::arch::cpu::irq_restore(self.irq_was_on);
+        &mut self.guard
     }
 }

@@ -126,7 +126,7 @@ fn schedule() {
 
 /// Lets other runnable tasks go first.
 pub fn yield_now() {
-    let irq = crate::arch::cpu::irq_save();
+    let _irq = crate::arch::cpu::irq_off();
     let others = with(|s| {
         let cur = s.current;
         if cur != IDLE && !s.run_queue.is_empty() {
@@ -142,7 +142,6 @@ pub fn yield_now() {
     if others {
         schedule();
     }
-    crate::arch::cpu::irq_restore(irq);
 }
 
 /// Blocks the current task until [`wake`] (or `deadline_ns` passes).
@@ -174,19 +173,18 @@ fn wake_locked(s: &mut Scheduler, id: TaskId) {
 /// Sleeps until the monotonic clock reaches `deadline_ns`.
 pub fn sleep_until(deadline_ns: u64) {
     loop {
-        let irq = crate::arch::cpu::irq_save();
+        let _irq = crate::arch::cpu::irq_off();
         if crate::time::monotonic_ns() >= deadline_ns {
-            crate::arch::cpu::irq_restore(irq);
             return;
         }
         block(Some(deadline_ns));
-        crate::arch::cpu::irq_restore(irq);
     }
 }
 
 /// Ends the current task; its stack is freed once the CPU has left it.
 pub fn exit_current() -> ! {
-    let _irq = crate::arch::cpu::irq_save();
+    // Never dropped: the task does not come back.
+    let _irq = crate::arch::cpu::irq_off();
     with(|s| {
         let cur = s.current;
         if let Some(t) = s.tasks.remove(&cur) {
@@ -232,7 +230,7 @@ pub fn on_timer_tick(from_user: bool) {
 /// until an interrupt; end the VM once `finished` says the run is over.
 pub fn idle_loop(finished: fn() -> Option<runproto::CtlEvent>) -> ! {
     loop {
-        let _irq = crate::arch::cpu::irq_save();
+        let _irq = crate::arch::cpu::irq_off();
         if let Some(ev) = finished() {
             let total = crate::arch::cpu::rdtsc();
             let idle = IDLE_TSC.load(Ordering::Relaxed);
@@ -282,20 +280,17 @@ impl WaitQueue {
     /// (monotonic) passes, then returns None.
     pub fn wait_until<R>(&self, deadline_ns: Option<u64>, mut ready: impl FnMut() -> Option<R>) -> Option<R> {
         loop {
-            let irq = crate::arch::cpu::irq_save();
+            let _irq = crate::arch::cpu::irq_off();
             if let Some(r) = ready() {
-                crate::arch::cpu::irq_restore(irq);
                 return Some(r);
             }
             if deadline_ns.is_some_and(|d| crate::time::monotonic_ns() >= d) {
-                crate::arch::cpu::irq_restore(irq);
                 return None;
             }
             let me = current();
             self.waiters.lock().push(me);
             block(deadline_ns);
             self.waiters.lock().retain(|w| *w != me);
-            crate::arch::cpu::irq_restore(irq);
         }
     }
 

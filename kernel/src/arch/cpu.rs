@@ -117,8 +117,26 @@ pub fn halt_forever() -> ! {
     }
 }
 
+/// Interrupts stay off while this lives; dropping it turns them back on
+/// if they were on before [`irq_off`].
+#[must_use = "interrupts come back on when the guard is dropped"]
+pub struct IrqOff {
+    was_on: bool,
+}
+
+/// Disables interrupts until the returned guard is dropped.
+pub fn irq_off() -> IrqOff {
+    IrqOff { was_on: irq_save() }
+}
+
+impl Drop for IrqOff {
+    fn drop(&mut self) {
+        irq_restore(self.was_on);
+    }
+}
+
 /// Disables interrupts; returns whether they were on, for [`irq_restore`].
-pub fn irq_save() -> bool {
+fn irq_save() -> bool {
     let flags: u64;
     // SAFETY: reads rflags and clears IF; no memory is touched.
     unsafe { core::arch::asm!("pushfq", "pop {}", "cli", out(reg) flags, options(nomem, preserves_flags)) };
@@ -126,7 +144,7 @@ pub fn irq_save() -> bool {
 }
 
 /// Re-enables interrupts if `was_on` (the value [`irq_save`] returned).
-pub fn irq_restore(was_on: bool) {
+fn irq_restore(was_on: bool) {
     if was_on {
         // SAFETY: sti only lets pending interrupts in; the handlers are set up.
         unsafe { core::arch::asm!("sti", options(nomem, nostack)) };

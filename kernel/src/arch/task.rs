@@ -71,13 +71,12 @@ extern "C" {
 /// returns into.
 pub fn init(on_task_return: fn() -> !) -> Arc<TaskContext> {
     let boot = Arc::new(TaskContext { rsp: UnsafeCell::new(0), stack: None });
-    let irq = super::cpu::irq_save();
+    let _irq = super::cpu::irq_off();
     // SAFETY: interrupts off, boot: nothing else uses the slots.
     unsafe {
         ON_TASK_RETURN = on_task_return;
         (*SLOTS.0.get()).current = Some(boot.clone());
     }
-    super::cpu::irq_restore(irq);
     boot
 }
 
@@ -150,7 +149,8 @@ fn finish_switch() {
 /// long as someone holds it; if nobody does (a task that exited), its stack
 /// is freed right after the switch.
 pub fn switch_to(next: Arc<TaskContext>) {
-    let irq = super::cpu::irq_save();
+    // Restored when this context is switched back to, to its own IF state.
+    let _irq = super::cpu::irq_off();
     // SAFETY: interrupts are off for the whole switch on the only CPU, so
     // the slots and the contexts' rsp fields have a single user.
     unsafe {
@@ -158,7 +158,6 @@ pub fn switch_to(next: Arc<TaskContext>) {
         let prev = slots.current.take().unwrap_or_else(|| unreachable!("task::init ran at boot"));
         if Arc::ptr_eq(&prev, &next) {
             slots.current = Some(prev);
-            super::cpu::irq_restore(irq);
             return;
         }
         let save = prev.rsp.get();
@@ -172,5 +171,4 @@ pub fn switch_to(next: Arc<TaskContext>) {
         switch_stacks(save, next_rsp);
     }
     finish_switch();
-    super::cpu::irq_restore(irq);
 }

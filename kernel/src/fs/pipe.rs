@@ -73,27 +73,21 @@ impl Pipe {
 
     /// Waits until a read would not block: data, or no writer left.
     pub fn wait_readable(&self, nonblock: bool) -> Result<(), Errno> {
-        let ready = || {
-            let s = self.state.lock();
-            (!s.buf.is_empty() || s.writers == 0).then_some(())
-        };
-        if nonblock {
-            return ready().ok_or(Errno::EAGAIN);
-        }
-        self.readable.wait_until(None, ready);
-        Ok(())
+        self.wait(&self.readable, nonblock, |s| !s.buf.is_empty() || s.writers == 0)
     }
 
     /// Waits until a write would not block: room, or no reader left.
     pub fn wait_writable(&self, nonblock: bool) -> Result<(), Errno> {
-        let ready = || {
-            let s = self.state.lock();
-            (s.buf.len() < PIPE_BUF_CAP || s.readers == 0).then_some(())
-        };
+        self.wait(&self.writable, nonblock, |s| s.buf.len() < PIPE_BUF_CAP || s.readers == 0)
+    }
+
+    /// Blocks on `queue` until `ready(state)`; EAGAIN instead with `nonblock`.
+    fn wait(&self, queue: &WaitQueue, nonblock: bool, ready: impl Fn(&PipeState) -> bool) -> Result<(), Errno> {
+        let check = || ready(&self.state.lock()).then_some(());
         if nonblock {
-            return ready().ok_or(Errno::EAGAIN);
+            return check().ok_or(Errno::EAGAIN);
         }
-        self.writable.wait_until(None, ready);
+        queue.wait_until(None, check);
         Ok(())
     }
 
