@@ -8,7 +8,8 @@ use crate::arch::mem::PAGE_SIZE;
 use crate::fs::{self, fdtable::FdTable, console::Console, file::OpenFile};
 use crate::mm::aspace::{AddressSpace, Prot, VmaName};
 use crate::mm::user;
-use crate::process::Process;
+use crate::process::{FsContext, Process, UserContext, INIT_PID};
+use alloc::sync::Arc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use elfload::{plan, stack, ElfKind};
@@ -22,11 +23,6 @@ const STACK_TOP_BASE: u64 = 0x7ffe_0000_0000;
 /// default, and PVM cannot run x87 setup in ring 0), then a jump to the entry.
 const TRAMPOLINE: u64 = 0x7fff_ffff_0000;
 const PIE_BASE: u64 = 0x5555_5555_4000;
-
-pub struct Entry {
-    pub rip: u64,
-    pub rsp: u64,
-}
 
 #[derive(Debug)]
 pub enum ExecError {
@@ -115,52 +111,43 @@ pub fn read_run_description() -> Result<RunDescription, ExecError> {
 
 /// The first process, before any program is in it: standard descriptors
 /// on the console, root directory, no memory.
-fn new_process() -> Process {
+fn new_process() -> Result<Process, ExecError> {
     let mut files = FdTable::default();
     for (con, flags) in [(Console::Stdin, O_RDONLY), (Console::Stdout, O_WRONLY), (Console::Stderr, O_WRONLY)] {
-        let _ = files.insert(OpenFile::new(alloc::sync::Arc::new(con), flags), false);
+        let _ = files.insert(OpenFile::new(Arc::new(con), flags), false);
     }
-    Process {
-        mm: AddressSpace::new(),
-        files,
-        cwd: ROOT,
-        umask: 0o022,
-        sigactions: [Default::default(); 64],
-        exe_path: String::new(),
-        comm: String::new(),
-        image: &[],
-        load_bias: 0,
-    }
+    let mm = AddressSpace::try_new().map_err(ExecError::Memory)?;
+    Ok(Process::new(INIT_PID, 0, mm, files, FsContext { cwd: ROOT, umask: 0o022 }))
 }
 
 /// Boot: the program named by the run description in a new process.
-pub fn load() -> Result<(Process, Entry), ExecError> {
+pub fn load() -> Result<(Arc<Process>, UserContext), ExecError> {
     let desc = read_run_description()?;
-    let mut process = new_process();
-    let entry = exec_image(&mut process, &desc.argv[0], &desc.argv, &desc.envp)?;
-    Ok((process, entry))
+    let process = new_process()?;
+    let entry = exec_image(&process, &desc.argv[0], &desc.argv, &desc.envp)?;
+    Ok((Arc::new(process), entry))
 }
 
 /// Replaces `process`'s program with the ELF at `path` (what execve will
 /// do): a fresh address space with the image, stack and trampoline, the
 /// identity the program is known by, and where to enter ring 3. The
 /// process is unchanged if this fails.
-pub fn exec_image(process: &mut Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Entry, ExecError> {
+pub fn exec_image(process: &Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<UserContext, ExecError> {
     let r = build_image(process, path, argv, envp);
     if r.is_err() {
         // Building switched CR3 to the new tables: back to the old ones.
-        process.mm.activate();
+        process.mm().lock().activate();
     }
     r
 }
 
-fn build_image(process: &mut Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<Entry, ExecError> {
+fn build_image(process: &Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<UserContext, ExecError> {
     let exe = path.to_vec();
     let exe_str = String::from_utf8_lossy(&exe).into_owned();
     let image = file_bytes(&exe).ok_or_else(|| ExecError::NotFound(exe_str.clone()))?;
     let plan = plan::plan(image).map_err(ExecError::Elf)?;
 
-    let mut mm = AddressSpace::new();
+    let mut mm = AddressSpace::try_new().map_err(ExecError::Memory)?;
     // user::copy_to_user translates through CR3: load the new tables first.
     mm.activate();
     let bias = match plan.kind {
@@ -212,10 +199,8 @@ fn build_image(process: &mut Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec
     let exe_abs = if exe.starts_with(b"/") { exe_str.clone() } else { alloc::format!("/{exe_str}") };
     fs::with(|v| fs::initrd::set_exe_link(v, exe_abs.as_bytes()));
     // Nothing can fail from here on: the old program is replaced.
-    process.mm = mm;
-    process.comm = exe_str.rsplit('/').next().unwrap_or("").chars().take(15).collect();
-    process.exe_path = exe_abs;
-    process.image = image;
-    process.load_bias = bias;
-    Ok(Entry { rip: TRAMPOLINE, rsp: img.sp })
+    drop(process.replace_mm(mm));
+    let comm = exe_str.rsplit('/').next().unwrap_or("").chars().take(15).collect();
+    *process.exe.lock() = crate::process::Executable { path: exe_abs, comm, image, load_bias: bias };
+    Ok(UserContext { rip: TRAMPOLINE, rsp: img.sp, fs_base: 0, gs_base: 0 })
 }

@@ -105,9 +105,10 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
             drivers::qemu::finish(runproto::CtlEvent::Exit(status));
         }
     };
-    *process::PROCESS.lock() = Some(proc);
+    process::register(proc.clone());
+    let thread = alloc::sync::Arc::new(process::Thread::first(proc, &entry));
     kdebug!("boot: entering app at {:#x} after {} TSC ticks", entry.rip, arch::cpu::rdtsc() - boot_tsc);
-    if let Err(e) = task::spawn("app", move || arch::usermode::enter(entry.rip, entry.rsp)) {
+    if let Err(e) = task::spawn_user(thread, move || arch::usermode::enter(entry.rip, entry.rsp)) {
         kinfo!("cannot start the app: no memory for its task ({e:?})");
         drivers::qemu::finish(runproto::CtlEvent::Exit(126));
     }

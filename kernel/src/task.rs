@@ -19,6 +19,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use linux_abi::Errno;
+use crate::process::Thread;
 use sched::{RunQueue, TimerQueue};
 
 pub type TaskId = u64;
@@ -41,6 +42,8 @@ struct Task {
     name: &'static str,
     ctx: Arc<TaskContext>,
     state: State,
+    /// The user thread this task runs, None for kernel tasks.
+    thread: Option<Arc<Thread>>,
 }
 
 struct Scheduler {
@@ -54,6 +57,9 @@ struct Scheduler {
 }
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
+/// The running task's thread, set by [`schedule`] so that syscalls find
+/// it without searching the task table. (Per CPU once there are several.)
+static CURRENT_THREAD: spin::Mutex<Option<Arc<Thread>>> = spin::Mutex::new(None);
 static TICKS: AtomicU64 = AtomicU64::new(0);
 /// The APIC timer was started: the idle task may halt.
 static TIMER_RUNNING: AtomicBool = AtomicBool::new(false);
@@ -72,7 +78,7 @@ fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
 pub fn init() {
     let boot = context::init(exit_current);
     let mut tasks = BTreeMap::new();
-    tasks.insert(IDLE, Task { name: "idle", ctx: boot, state: State::Running });
+    tasks.insert(IDLE, Task { name: "idle", ctx: boot, state: State::Running, thread: None });
     *SCHED.lock() = Some(Scheduler {
         tasks,
         run_queue: RunQueue::new(SLICE_TICKS),
@@ -96,11 +102,23 @@ pub fn init() {
 /// Starts `f` as a new task, runnable at once. `f` may return, which ends
 /// the task.
 pub fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<TaskId, Errno> {
-    let ctx = TaskContext::new(Box::new(f)).ok_or(Errno::ENOMEM)?;
+    spawn_task(name, None, f)
+}
+
+/// Starts a task that runs `thread`: `f` enters ring 3 with the thread's
+/// user context; the scheduler loads the thread's FS and GS bases whenever
+/// the task is switched in.
+pub fn spawn_user(thread: Arc<Thread>, f: impl FnOnce() + Send + 'static) -> Result<TaskId, Errno> {
+    spawn_task("user", Some(thread), f)
+}
+
+fn spawn_task(name: &'static str, thread: Option<Arc<Thread>>, f: impl FnOnce() + Send + 'static) -> Result<TaskId, Errno> {
+    let local = thread.clone().map(|t| t as context::TaskLocal);
+    let ctx = TaskContext::new(Box::new(f), local).ok_or(Errno::ENOMEM)?;
     Ok(with(|s| {
         let id = s.next_id;
         s.next_id += 1;
-        s.tasks.insert(id, Task { name, ctx, state: State::Ready });
+        s.tasks.insert(id, Task { name, ctx, state: State::Ready, thread });
         s.run_queue.enqueue(id);
         id
     }))
@@ -110,18 +128,51 @@ pub fn current() -> TaskId {
     with(|s| s.current)
 }
 
+/// The thread the running task carries (None in kernel tasks).
+pub fn current_thread() -> Option<Arc<Thread>> {
+    CURRENT_THREAD.lock().clone()
+}
+
+/// Runs `f` with the running task's thread, borrowed without a lock or a
+/// count (the syscall path's way to its context).
+#[inline(always)]
+pub fn with_current_thread<R>(f: impl FnOnce(Option<&Thread>) -> R) -> R {
+    context::with_current_local::<Thread, R>(f)
+}
+
 /// Switches to the next runnable task (the idle task if none). The caller
 /// has already put the current task where it belongs: back in the run
 /// queue, blocked on something, or gone.
 fn schedule() {
-    let next = with(|s| {
+    let (next, thread) = with(|s| {
         let next = if s.shutdown { IDLE } else { s.run_queue.pick_next().unwrap_or(IDLE) };
         s.current = next;
         let t = s.tasks.get_mut(&next).unwrap_or_else(|| unreachable!("queued tasks exist"));
         t.state = State::Running;
-        t.ctx.clone()
+        (t.ctx.clone(), t.thread.clone())
     });
+    switch_thread(thread);
     context::switch_to(next);
+}
+
+/// Makes `next` the current thread and loads its FS and GS bases when it
+/// changes (two MSR writes per switch into a user task). Kernel tasks
+/// leave the bases alone: the kernel never uses FS, and its GS is the
+/// per-CPU area.
+fn switch_thread(next: Option<Arc<Thread>>) {
+    let mut cur = CURRENT_THREAD.lock();
+    let same = match (&*cur, &next) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    };
+    if same {
+        return;
+    }
+    if let Some(t) = &next {
+        t.load_bases();
+    }
+    *cur = next;
 }
 
 /// Lets other runnable tasks go first.

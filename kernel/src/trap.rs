@@ -55,10 +55,10 @@ fn user_fault(f: &TrapFrame) -> ! {
     let sig = signal_for(f.vector);
     let cr2 = read_cr2();
     crate::kinfo!("app killed by {} ({}): {} at rip {:#x}", name(sig), sig, vector_name(f.vector), f.rip);
-    let (sym, maps) = process::with(|p| {
-        let sym = p.symbolize(f.rip);
-        (sym, p.mm.find(f.rip).is_some())
-    });
+    let (sym, maps) = match process::current() {
+        Some(p) => (p.exe.lock().symbolize(f.rip), p.mm().lock().find(f.rip).is_some()),
+        None => (None, false),
+    };
     match sym {
         Some(s) => crate::kinfo!("  in function {s}"),
         None => crate::kinfo!("  in an unknown function{}", if maps { " (no symbol table)" } else { " (rip outside any mapping)" }),
@@ -71,7 +71,7 @@ fn user_fault(f: &TrapFrame) -> ! {
         crate::kinfo!("  error code {:#x}", f.error);
     }
     dump_regs(f);
-    process::kill_by_signal(sig)
+    process::kill_current_by_signal(sig)
 }
 
 fn kernel_fault(f: &TrapFrame) -> ! {
@@ -101,7 +101,8 @@ pub extern "C" fn handle(f: &mut TrapFrame) {
         // Not-present pages inside a VMA are filled in; a present page
         // fails fault_in unless the VMA allows the access, so retrying the
         // instruction cannot loop.
-        if process::with(|p| p.mm.fault_in(addr, write, exec)).is_ok() {
+        let mm = process::current().map(|p| p.mm());
+        if mm.is_some_and(|mm| mm.lock().fault_in(addr, write, exec).is_ok()) {
             return;
         }
     }

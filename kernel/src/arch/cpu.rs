@@ -166,11 +166,6 @@ pub fn wait_for_interrupt() {
     unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
 }
 
-/// The app's FS base (TLS pointer). Any canonical user address is fine:
-/// the kernel never uses FS.
-pub fn fs_base() -> u64 {
-    rdmsr(MSR_FS_BASE)
-}
 
 /// Sets the app's FS base; false (and nothing written) if `v` is not a
 /// user-half address.

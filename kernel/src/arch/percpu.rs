@@ -50,11 +50,6 @@ pub fn set_kernel_stack(top: u64) {
     super::gdt::set_rsp0(top);
 }
 
-/// The app's GS base while the kernel runs (it sits in KERNEL_GS_BASE
-/// between `swapgs` on entry and on exit).
-pub fn user_gs_base() -> u64 {
-    super::cpu::rdmsr(MSR_KERNEL_GS_BASE)
-}
 
 /// Sets the app's GS base; false (nothing written) outside the user half.
 pub fn set_user_gs_base(v: u64) -> bool {

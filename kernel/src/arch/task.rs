@@ -4,27 +4,46 @@
 //! module only switches, and keeps every stack alive while it is in use:
 //! the running context is held in a per-CPU slot, and the one just left is
 //! dropped only after the switch, by the code now running on another stack.
+//!
+//! A context may carry task-local data for the layers above (the user
+//! thread a task runs), which [`with_current_local`] lends to the running
+//! code without a lock or a reference count: the syscall path reads it on
+//! every call.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::{Any, TypeId};
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// Bytes of kernel stack per task (syscall handlers run on it).
 pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
 
 type Entry = Box<dyn FnOnce() + Send>;
 
+/// Data a task carries for the layers above, fixed at creation.
+pub type TaskLocal = Arc<dyn Any + Send + Sync>;
+
 pub struct TaskContext {
     /// Saved rsp while switched out; written only by `switch_stacks`.
     rsp: UnsafeCell<u64>,
     /// None for the boot context, which runs on the boot stack.
     stack: Option<Vec<MaybeUninit<u64>>>,
+    /// The local data's type (`()`'s for none) and the address of its
+    /// value, kept beside it so that a lookup compares with a constant and
+    /// loads one pointer instead of calling through the vtable.
+    local_type: TypeId,
+    local_value: NonNull<()>,
+    /// Owns the value `local_value` points to.
+    _local: Option<TaskLocal>,
 }
 
 // SAFETY: `rsp` is touched only by the context switch, with interrupts off
-// on the one CPU; the stack memory is owned and only used by the task.
+// on the one CPU; the stack memory is owned and only used by the task; the
+// local's raw pointer is its own Arc's value, which is Send + Sync.
 unsafe impl Sync for TaskContext {}
 // SAFETY: as above.
 unsafe impl Send for TaskContext {}
@@ -42,6 +61,11 @@ struct Cpu0Slots(UnsafeCell<Slots>);
 // contracts below: `switch_to` disables them itself).
 unsafe impl Sync for Cpu0Slots {}
 static SLOTS: Cpu0Slots = Cpu0Slots(UnsafeCell::new(Slots { current: None, prev: None }));
+/// `SLOTS.current` as a plain pointer, for [`with_current_local`]: one
+/// relaxed load, race-free whatever the interrupt state. Never null: before
+/// `init` it points at a context with no local data.
+static CURRENT_PTR: AtomicPtr<TaskContext> = AtomicPtr::new(&BEFORE_INIT as *const TaskContext as *mut TaskContext);
+static BEFORE_INIT: TaskContext = TaskContext::without_stack();
 
 core::arch::global_asm!(
     ".text",
@@ -70,20 +94,27 @@ extern "C" {
 /// Registers the boot context as the running one and the function a task
 /// returns into.
 pub fn init(on_task_return: fn() -> !) -> Arc<TaskContext> {
-    let boot = Arc::new(TaskContext { rsp: UnsafeCell::new(0), stack: None });
+    let boot = Arc::new(TaskContext::without_stack());
     let _irq = super::cpu::irq_off();
     // SAFETY: interrupts off, boot: nothing else uses the slots.
     unsafe {
         ON_TASK_RETURN = on_task_return;
         (*SLOTS.0.get()).current = Some(boot.clone());
     }
+    CURRENT_PTR.store(Arc::as_ptr(&boot).cast_mut(), Ordering::Relaxed);
     boot
 }
 
 impl TaskContext {
+    /// A context on a stack it does not own (the boot stack), without
+    /// local data.
+    const fn without_stack() -> TaskContext {
+        TaskContext { rsp: UnsafeCell::new(0), stack: None, local_type: TypeId::of::<()>(), local_value: NonNull::dangling(), _local: None }
+    }
+
     /// A context that will run `entry` on a fresh kernel stack, with
     /// interrupts off, the first time it is switched to. None if out of memory.
-    pub fn new(entry: Entry) -> Option<Arc<TaskContext>> {
+    pub fn new(entry: Entry, local: Option<TaskLocal>) -> Option<Arc<TaskContext>> {
         let words = KERNEL_STACK_SIZE / 8;
         // Left uninitialised: zeroing 64 KiB per task would be most of
         // the boot's instruction count.
@@ -100,7 +131,11 @@ impl TaskContext {
             slot.write(v);
         }
         let rsp = stack.as_ptr() as u64 + (at * 8) as u64;
-        Some(Arc::new(TaskContext { rsp: UnsafeCell::new(rsp), stack: Some(stack) }))
+        let (local_type, local_value) = match &local {
+            Some(l) => ((**l).type_id(), NonNull::from(&**l).cast::<()>()),
+            None => (TypeId::of::<()>(), NonNull::dangling()),
+        };
+        Some(Arc::new(TaskContext { rsp: UnsafeCell::new(rsp), stack: Some(stack), local_type, local_value, _local: local }))
     }
 
     /// Top of the kernel stack (0 for the boot context).
@@ -137,6 +172,30 @@ extern "C" fn task_start(entry: u64) -> ! {
     on_return()
 }
 
+/// Runs `f` with the running task's local data if it is a `T` (None for
+/// tasks without, or with another type).
+///
+/// The borrow needs no lock or count: the running context lives at least
+/// as long as code runs on its stack (it is dropped only by
+/// [`finish_switch`] on another stack, after the CPU has left it for good),
+/// and `f`, running on that stack, cannot keep the reference beyond its
+/// call. `f` may block and be switched out and back meanwhile.
+#[inline(always)]
+pub fn with_current_local<T: Any, R>(f: impl for<'a> FnOnce(Option<&'a T>) -> R) -> R {
+    // SAFETY: CURRENT_PTR is the context this code runs on, or the static
+    // placeholder before `init`; it is alive for all of `f`, as above.
+    let ctx = unsafe { &*CURRENT_PTR.load(Ordering::Relaxed) };
+    // `()` is never a local (its type marks "none"), so a match means a value.
+    let local = if ctx.local_type == TypeId::of::<T>() && TypeId::of::<T>() != TypeId::of::<()>() {
+        // SAFETY: the TypeId was taken from the value `local_value` points
+        // to, at creation, and `_local` keeps that value alive.
+        Some(unsafe { ctx.local_value.cast::<T>().as_ref() })
+    } else {
+        None
+    };
+    f(local)
+}
+
 /// Drops the context switched away from, now that nothing runs on it.
 fn finish_switch() {
     // SAFETY: interrupts are off across a switch (see switch_to).
@@ -166,6 +225,7 @@ pub fn switch_to(next: Arc<TaskContext>) {
         if top != 0 {
             super::percpu::set_kernel_stack(top);
         }
+        CURRENT_PTR.store(Arc::as_ptr(&next).cast_mut(), Ordering::Relaxed);
         slots.current = Some(next);
         slots.prev = Some(prev);
         switch_stacks(save, next_rsp);

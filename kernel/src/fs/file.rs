@@ -4,7 +4,9 @@
 //! and stat behave for its kind.
 
 use super::pipe::Pipe;
+use crate::mm::user::UserSpace;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use linux_abi::flags::*;
 use linux_abi::Errno;
 use ramfs::{Ino, Metadata};
@@ -64,8 +66,9 @@ pub trait FileLike: Send + Sync {
         events & (POLLIN | POLLOUT)
     }
 
-    /// Kind-specific ioctls; `arg` is the raw (often user pointer) argument.
-    fn ioctl(&self, _cmd: u32, _arg: u64) -> Result<usize, Errno> {
+    /// Kind-specific ioctls; `arg` is the raw argument, often a pointer
+    /// into `user`.
+    fn ioctl(&self, _cmd: u32, _arg: u64, _user: &UserSpace<'_>) -> Result<usize, Errno> {
         Err(Errno::ENOTTY)
     }
 
@@ -85,6 +88,13 @@ pub trait FileLike: Send + Sync {
     /// contents the kernel generates (what AT_EMPTY_PATH names).
     fn opened_node(&self) -> Option<Ino> {
         self.inode()
+    }
+
+    /// getdents64: the directory's entries from `offset` (an entry index),
+    /// as `linux_dirent64` records filling at most `count` bytes, and how
+    /// many entries they hold. ENOTDIR for anything but a directory.
+    fn getdents(&self, _offset: u64, _count: usize) -> Result<(Vec<u8>, u64), Errno> {
+        Err(Errno::ENOTDIR)
     }
 
     /// The pipe behind a pipe end, so callers can block on it.

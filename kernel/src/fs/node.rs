@@ -5,6 +5,8 @@
 use super::file::{FileLike, SeekKind, WriteAt};
 use super::with;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use linux_abi::dirent;
 use linux_abi::Errno;
 use ramfs::{Ino, Metadata};
 
@@ -56,5 +58,27 @@ impl FileLike for NodeFile {
 
     fn inode(&self) -> Option<Ino> {
         Some(self.ino)
+    }
+
+    fn getdents(&self, offset: u64, count: usize) -> Result<(Vec<u8>, u64), Errno> {
+        let start = usize::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        let entries = with(|v| v.tree.readdir(self.ino, start))?;
+        let mut out = Vec::new();
+        out.try_reserve(count.min(entries.iter().map(|e| dirent::reclen(&e.name)).sum())).map_err(|_| Errno::ENOMEM)?;
+        let mut consumed = 0u64;
+        for e in &entries {
+            let (at, len) = (out.len(), dirent::reclen(&e.name));
+            if at + len > count {
+                break;
+            }
+            out.resize(at + len, 0);
+            let next = (offset + consumed + 1) as i64;
+            dirent::encode(&mut out[at..], e.ino, next, e.dtype, &e.name);
+            consumed += 1;
+        }
+        if consumed == 0 && !entries.is_empty() {
+            return Err(Errno::EINVAL); // the buffer cannot hold the next entry
+        }
+        Ok((out, consumed))
     }
 }

@@ -186,12 +186,12 @@ impl FileLike for PipeReader {
     }
 
     /// FIONREAD: the bytes buffered, stored as an int at `arg`.
-    fn ioctl(&self, cmd: u32, arg: u64) -> Result<usize, Errno> {
+    fn ioctl(&self, cmd: u32, arg: u64, user: &crate::mm::user::UserSpace<'_>) -> Result<usize, Errno> {
         if cmd != FIONREAD {
             return Err(Errno::ENOTTY);
         }
         let n = self.0.lock().buf.len() as i32;
-        crate::process::with(|p| crate::mm::user::write_val(&mut p.mm, arg, &n))?;
+        user.write_val(arg, &n)?;
         Ok(0)
     }
 

@@ -17,7 +17,10 @@ pub fn generate(kind: Special, p: &Process) -> Vec<u8> {
     let mut s = String::new();
     match kind {
         Special::ProcMaps => {
-            for (start, v) in p.mm.vmas() {
+            let exe = p.exe.lock().path.clone();
+            let mm = p.mm();
+            let mm = mm.lock();
+            for (start, v) in mm.vmas() {
                 let perms = format!(
                     "{}{}{}p",
                     if v.prot.read { 'r' } else { '-' },
@@ -25,7 +28,7 @@ pub fn generate(kind: Special, p: &Process) -> Vec<u8> {
                     if v.prot.exec { 'x' } else { '-' }
                 );
                 let name = match v.name {
-                    VmaName::Image => p.exe_path.as_str(),
+                    VmaName::Image => exe.as_str(),
                     VmaName::Heap => "[heap]",
                     VmaName::Stack => "[stack]",
                     VmaName::Trampoline => "[vdso]",
@@ -55,7 +58,7 @@ pub fn generate(kind: Special, p: &Process) -> Vec<u8> {
             s.push_str("ramfs / ramfs rw 0 0\nproc /proc proc rw 0 0\n");
         }
         Special::ProcStat => {
-            let _ = writeln!(s, "1 ({}) R 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0", p.comm);
+            let _ = writeln!(s, "1 ({}) R 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 0 0 0", p.exe.lock().comm);
         }
     }
     s.into_bytes()
@@ -70,7 +73,10 @@ pub struct GeneratedFile {
 
 impl GeneratedFile {
     pub fn open(ino: Ino, kind: Special) -> Arc<GeneratedFile> {
-        let data = crate::process::with(|p| generate(kind, p));
+        let data = match crate::process::current() {
+            Some(p) => generate(kind, &p),
+            None => Vec::new(),
+        };
         Arc::new(GeneratedFile { ino, data })
     }
 

@@ -17,13 +17,10 @@ pub struct AddressSpace {
 }
 
 impl AddressSpace {
-    /// An empty address space with its own page-table root. Call
-    /// [`AddressSpace::activate`] before ring 3 or the CR3-based
-    /// [`crate::arch::paging::translate_user`] use it.
-    pub fn new() -> AddressSpace {
-        Self::try_new().unwrap_or_else(|_| panic!("no memory for the page-table root of an address space"))
-    }
-
+    /// An empty address space with its own page-table root; ENOMEM when
+    /// no frame is left for the root. Call [`AddressSpace::activate`]
+    /// before ring 3 or the CR3-based [`crate::arch::paging::translate_user`]
+    /// use it.
     pub fn try_new() -> Result<AddressSpace, Errno> {
         let root = PageTableRoot::new().ok_or(Errno::ENOMEM)?;
         Ok(AddressSpace { space: VmSpace::new(root, USER_END) })

@@ -9,6 +9,8 @@ use crate::arch::paging::{read_user_page, translate_user, write_user_page};
 use alloc::vec::Vec;
 use linux_abi::zerocopy::{FromBytes, Immutable, IntoBytes};
 use linux_abi::Errno;
+use crate::process::SharedMm;
+use spin::Mutex;
 
 /// Calls `f(va, offset_in_buf, len)` for each page-sized piece of the
 /// user range, after faulting it in with the access type.
@@ -94,25 +96,31 @@ pub fn read_cstr(mm: &mut AddressSpace, addr: u64, max: usize) -> Result<Vec<u8>
 
 /// The user memory of the calling process: the one way syscall handlers
 /// read and write it (`ctx.user()`). Every access goes through the checked
-/// functions above.
+/// functions above, under the address space's lock.
 #[derive(Clone, Copy)]
-pub struct UserSpace {
-    _only_from_context: (),
+pub struct UserSpace<'a> {
+    slot: &'a Mutex<SharedMm>,
 }
 
-impl UserSpace {
-    /// The running process's memory (the syscall context builds it).
-    pub(crate) fn current() -> UserSpace {
-        UserSpace { _only_from_context: () }
+impl<'a> UserSpace<'a> {
+    /// The memory of the process whose address-space slot is `slot` (the
+    /// syscall context builds it).
+    pub(crate) fn new(slot: &'a Mutex<SharedMm>) -> UserSpace<'a> {
+        UserSpace { slot }
     }
 
+    /// Runs `f` with the address space, under the slot's lock (so execve
+    /// cannot swap it meanwhile) and its own.
     fn with<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> R {
-        crate::process::with(|p| f(&mut p.mm))
+        let slot = self.slot.lock();
+        let mut mm = slot.lock();
+        f(&mut mm)
     }
 
     pub fn copy_to_user(&self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.with(|mm| copy_to_user(mm, addr, data))
     }
+
 
     pub fn check_writable(&self, addr: u64, len: usize) -> Result<(), Errno> {
         self.with(|mm| check_writable(mm, addr, len))
@@ -126,11 +134,24 @@ impl UserSpace {
         self.with(|mm| read_val(mm, addr))
     }
 
+    /// `count` consecutive values of `T` from `addr` (iovec arrays, pollfds).
+    pub fn read_array<T: FromBytes + IntoBytes>(&self, addr: u64, count: usize) -> Result<Vec<T>, Errno> {
+        self.with(|mm| {
+            let size = core::mem::size_of::<T>() as u64;
+            (0..count as u64).map(|i| read_val(mm, addr.wrapping_add(i * size))).collect()
+        })
+    }
+
     pub fn write_val<T: IntoBytes + Immutable>(&self, addr: u64, v: &T) -> Result<(), Errno> {
         self.with(|mm| write_val(mm, addr, v))
     }
 
     pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         self.with(|mm| read_cstr(mm, addr, max))
+    }
+
+    /// Runs `f` with the address space itself (mmap and friends).
+    pub fn with_mm<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> R {
+        self.with(f)
     }
 }

@@ -2,11 +2,10 @@
 //! resolved against the cwd or a directory descriptor (the *at family).
 
 use super::fs::file;
-use super::{Args, Context, SysResult};
+use super::{fail, Args, Context, SysResult};
 use crate::fs::file::{FileLike, OpenFile};
 use crate::fs::stat::{to_stat, to_statx};
 use crate::fs;
-use crate::process;
 use linux_abi::flags::*;
 use linux_abi::structs::Timespec;
 use linux_abi::Errno;
@@ -22,11 +21,11 @@ fn path_arg(ctx: &Context, addr: u64) -> Result<alloc::vec::Vec<u8>, Errno> {
 }
 
 /// The directory a relative path starts from: the cwd or `dirfd`.
-fn base_dir(dirfd: i32) -> Result<Ino, Errno> {
+fn base_dir(ctx: &Context, dirfd: i32) -> Result<Ino, Errno> {
     if dirfd == AT_FDCWD {
-        return Ok(process::with(|p| p.cwd));
+        return Ok(ctx.process().fs.lock().cwd);
     }
-    let f = file(dirfd)?;
+    let f = file(ctx, dirfd)?;
     let ino = f.lock().file.inode();
     match ino {
         Some(ino) if fs::with(|v| v.tree.is_dir(ino)) => Ok(ino),
@@ -36,33 +35,33 @@ fn base_dir(dirfd: i32) -> Result<Ino, Errno> {
 
 /// Where resolution of `path` starts: `/` for absolute paths, else the cwd
 /// or `dirfd`.
-fn start_dir(dirfd: i32, path: &[u8]) -> Result<Ino, Errno> {
+fn start_dir(ctx: &Context, dirfd: i32, path: &[u8]) -> Result<Ino, Errno> {
     if path.starts_with(b"/") {
         Ok(ramfs::ROOT)
     } else {
-        base_dir(dirfd)
+        base_dir(ctx, dirfd)
     }
 }
 
 /// Resolves (dirfd, path); with AT_EMPTY_PATH an empty path names `dirfd` itself.
-fn resolve(dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Ino, Errno> {
+fn resolve(ctx: &Context, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> Result<Ino, Errno> {
     if path.is_empty() {
         if !empty_ok {
             return Err(Errno::ENOENT);
         }
         if dirfd == AT_FDCWD {
-            return Ok(process::with(|p| p.cwd));
+            return Ok(ctx.process().fs.lock().cwd);
         }
-        return file(dirfd)?.lock().file.opened_node().ok_or(Errno::EBADF);
+        return file(ctx, dirfd)?.lock().file.opened_node().ok_or(Errno::EBADF);
     }
-    let base = start_dir(dirfd, path)?;
+    let base = start_dir(ctx, dirfd, path)?;
     fs::with(|v| v.tree.lookup(base, path, follow))
 }
 
 fn do_open(ctx: &Context, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
     let path = path_arg(ctx, path_addr)?;
-    let base = start_dir(dirfd, &path)?;
-    let umask = process::with(|p| p.umask);
+    let base = start_dir(ctx, dirfd, &path)?;
+    let umask = ctx.process().fs.lock().umask;
     let follow = flags & O_NOFOLLOW == 0;
     let ino = fs::with(|v| -> Result<Ino, Errno> {
         match v.tree.lookup(base, &path, follow) {
@@ -87,14 +86,14 @@ fn do_open(ctx: &Context, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> 
         Ok((k, v.tree.is_dir(ino), v.special.get(&ino).copied()))
     })?;
     if flags & O_DIRECTORY != 0 && !is_dir {
-        return Err(Errno::ENOTDIR);
+        fail!(ENOTDIR);
     }
     let acc = flags & O_ACCMODE;
     if is_dir && (acc != O_RDONLY || flags & O_CREAT != 0) && flags & O_PATH == 0 {
-        return Err(Errno::EISDIR);
+        fail!(EISDIR);
     }
     if matches!(kind, NodeKind::Symlink(_)) && flags & O_PATH == 0 {
-        return Err(Errno::ELOOP); // O_NOFOLLOW on a symlink
+        fail!(ELOOP); // O_NOFOLLOW on a symlink
     }
     let regular = special.is_none() && !matches!(kind, NodeKind::CharDev { .. });
     let fobj: alloc::sync::Arc<dyn FileLike> = match (kind, special) {
@@ -106,7 +105,7 @@ fn do_open(ctx: &Context, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> 
         fs::with(|v| v.tree.truncate(ino, 0))?;
     }
     let of = OpenFile::new(fobj, flags & !(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC));
-    process::with(|p| p.files.insert(of, flags & O_CLOEXEC != 0)).map(|fd| fd as usize)
+    Ok(ctx.process().files.lock().insert(of, flags & O_CLOEXEC != 0)? as usize)
 }
 
 pub fn open(ctx: &Context, a: &mut Args) -> SysResult {
@@ -123,17 +122,17 @@ pub fn creat(ctx: &Context, a: &mut Args) -> SysResult {
 
 /// stat of (dirfd, path); with AT_EMPTY_PATH and an empty path, of the
 /// open file itself, whatever kind it is (pipes, the console, devices).
-fn metadata_at(dirfd: i32, path: &[u8], follow: bool, flags: u32) -> Result<ramfs::Metadata, Errno> {
+fn metadata_at(ctx: &Context, dirfd: i32, path: &[u8], follow: bool, flags: u32) -> Result<ramfs::Metadata, Errno> {
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
-        return file(dirfd)?.lock().metadata();
+        return file(ctx, dirfd)?.lock().metadata();
     }
-    let ino = resolve(dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?;
+    let ino = resolve(ctx, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?;
     fs::with(|v| v.tree.metadata(ino))
 }
 
 fn stat_common(ctx: &Context, dirfd: i32, path_addr: u64, out: u64, follow: bool, flags: u32) -> SysResult {
     let path = path_arg(ctx, path_addr)?;
-    let m = metadata_at(dirfd, &path, follow, flags)?;
+    let m = metadata_at(ctx, dirfd, &path, follow, flags)?;
     ctx.user().write_val(out, &to_stat(&m))?;
     Ok(0)
 }
@@ -154,7 +153,7 @@ pub fn newfstatat(ctx: &Context, a: &mut Args) -> SysResult {
 pub fn statx(ctx: &Context, a: &mut Args) -> SysResult {
     let (dirfd, flags, out) = (a.i32(0), a.u32(2), a.u64(4));
     let path = path_arg(ctx, a.u64(1))?;
-    let m = metadata_at(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags)?;
+    let m = metadata_at(ctx, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags)?;
     let sx = to_statx(&m);
     ctx.user().write_val(out, &sx)?;
     Ok(0)
@@ -162,11 +161,11 @@ pub fn statx(ctx: &Context, a: &mut Args) -> SysResult {
 
 pub fn getcwd(ctx: &Context, a: &mut Args) -> SysResult {
     let (buf, size) = (a.u64(0), a.usize(1));
-    let cwd = process::with(|p| p.cwd);
+    let cwd = ctx.process().fs.lock().cwd;
     let mut path = fs::with(|v| v.tree.path_of(cwd))?;
     path.push(0);
     if path.len() > size {
-        return Err(Errno::ERANGE);
+        fail!(ERANGE);
     }
     ctx.user().copy_to_user(buf, &path)?;
     Ok(path.len())
@@ -174,20 +173,20 @@ pub fn getcwd(ctx: &Context, a: &mut Args) -> SysResult {
 
 pub fn chdir(ctx: &Context, a: &mut Args) -> SysResult {
     let path = path_arg(ctx, a.u64(0))?;
-    let ino = resolve(AT_FDCWD, &path, true, false)?;
+    let ino = resolve(ctx, AT_FDCWD, &path, true, false)?;
     if !fs::with(|v| v.tree.is_dir(ino)) {
-        return Err(Errno::ENOTDIR);
+        fail!(ENOTDIR);
     }
-    process::with(|p| p.cwd = ino);
+    ctx.process().fs.lock().cwd = ino;
     Ok(0)
 }
 
 fn do_readlink(ctx: &Context, dirfd: i32, path_addr: u64, buf: u64, size: usize) -> SysResult {
     let path = path_arg(ctx, path_addr)?;
     if size == 0 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
-    let ino = resolve(dirfd, &path, false, false)?;
+    let ino = resolve(ctx, dirfd, &path, false, false)?;
     let target = fs::with(|v| v.tree.readlink(ino).map(|t| t.to_vec()))?;
     let n = target.len().min(size);
     ctx.user().copy_to_user(buf, &target[..n])?;
@@ -205,13 +204,13 @@ pub fn readlinkat(ctx: &Context, a: &mut Args) -> SysResult {
 fn do_access(ctx: &Context, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult {
     let path = path_arg(ctx, path_addr)?;
     if mode & !(R_OK | W_OK | X_OK) != 0 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
-    let ino = resolve(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    let ino = resolve(ctx, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     let m = fs::with(|v| v.tree.metadata(ino))?;
     // The app runs as root: only X_OK on a file without any x bit fails.
     if mode & X_OK != 0 && m.mode & S_IFMT != S_IFDIR && m.mode & 0o111 == 0 {
-        return Err(Errno::EACCES);
+        fail!(EACCES);
     }
     Ok(0)
 }
@@ -232,8 +231,8 @@ pub fn faccessat2(ctx: &Context, a: &mut Args) -> SysResult {
 
 fn do_mkdir(ctx: &Context, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
     let path = path_arg(ctx, path_addr)?;
-    let base = start_dir(dirfd, &path)?;
-    let umask = process::with(|p| p.umask);
+    let base = start_dir(ctx, dirfd, &path)?;
+    let umask = ctx.process().fs.lock().umask;
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
         v.tree.mkdir(parent, name, mode & !umask & 0o7777)
@@ -251,7 +250,7 @@ pub fn mkdirat(ctx: &Context, a: &mut Args) -> SysResult {
 
 fn do_remove(ctx: &Context, dirfd: i32, path_addr: u64, dir: bool) -> SysResult {
     let path = path_arg(ctx, path_addr)?;
-    let base = start_dir(dirfd, &path)?;
+    let base = start_dir(ctx, dirfd, &path)?;
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
         v.tree.remove(parent, name, dir)
@@ -270,7 +269,7 @@ pub fn rmdir(ctx: &Context, a: &mut Args) -> SysResult {
 pub fn unlinkat(ctx: &Context, a: &mut Args) -> SysResult {
     let flags = a.u32(2);
     if flags & !AT_REMOVEDIR != 0 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
     do_remove(ctx, a.i32(0), a.u64(1), flags & AT_REMOVEDIR != 0)
 }
@@ -278,11 +277,11 @@ pub fn unlinkat(ctx: &Context, a: &mut Args) -> SysResult {
 fn do_rename(ctx: &Context, olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResult {
     const RENAME_NOREPLACE: u32 = 1;
     if flags & !RENAME_NOREPLACE != 0 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
     let (op, np) = (path_arg(ctx, old)?, path_arg(ctx, new)?);
-    let ob = start_dir(olddir, &op)?;
-    let nb = start_dir(newdir, &np)?;
+    let ob = start_dir(ctx, olddir, &op)?;
+    let nb = start_dir(ctx, newdir, &np)?;
     fs::with(|v| {
         let (opar, oname) = v.tree.lookup_parent(ob, &op)?;
         let (npar, nname) = v.tree.lookup_parent(nb, &np)?;
@@ -308,7 +307,7 @@ pub fn renameat2(ctx: &Context, a: &mut Args) -> SysResult {
 
 fn do_symlink(ctx: &Context, target: u64, dirfd: i32, path_addr: u64) -> SysResult {
     let (t, path) = (path_arg(ctx, target)?, path_arg(ctx, path_addr)?);
-    let base = start_dir(dirfd, &path)?;
+    let base = start_dir(ctx, dirfd, &path)?;
     fs::with(|v| {
         let (parent, name) = v.tree.lookup_parent(base, &path)?;
         v.tree.symlink(parent, name, &t)
@@ -326,8 +325,8 @@ pub fn symlinkat(ctx: &Context, a: &mut Args) -> SysResult {
 
 fn do_link(ctx: &Context, olddir: i32, old: u64, newdir: i32, new: u64, flags: u32) -> SysResult {
     let (op, np) = (path_arg(ctx, old)?, path_arg(ctx, new)?);
-    let ino = resolve(olddir, &op, flags & 0x400 != 0, flags & AT_EMPTY_PATH != 0)?; // AT_SYMLINK_FOLLOW
-    let nb = start_dir(newdir, &np)?;
+    let ino = resolve(ctx, olddir, &op, flags & 0x400 != 0, flags & AT_EMPTY_PATH != 0)?; // AT_SYMLINK_FOLLOW
+    let nb = start_dir(ctx, newdir, &np)?;
     fs::with(|v| {
         let (npar, nname) = v.tree.lookup_parent(nb, &np)?;
         v.tree.link(ino, npar, nname)
@@ -345,14 +344,14 @@ pub fn linkat(ctx: &Context, a: &mut Args) -> SysResult {
 
 pub fn chmod(ctx: &Context, a: &mut Args) -> SysResult {
     let path = path_arg(ctx, a.u64(0))?;
-    let ino = resolve(AT_FDCWD, &path, true, false)?;
+    let ino = resolve(ctx, AT_FDCWD, &path, true, false)?;
     fs::with(|v| v.tree.set_perm(ino, a.u32(1)))?;
     Ok(0)
 }
 
 pub fn fchmodat(ctx: &Context, a: &mut Args) -> SysResult {
     let path = path_arg(ctx, a.u64(1))?;
-    let ino = resolve(a.i32(0), &path, true, false)?;
+    let ino = resolve(ctx, a.i32(0), &path, true, false)?;
     fs::with(|v| v.tree.set_perm(ino, a.u32(2)))?;
     Ok(0)
 }
@@ -362,22 +361,22 @@ pub fn fchmodat(ctx: &Context, a: &mut Args) -> SysResult {
 /// not stored yet (noted in ARCHITECTURE.md).
 pub fn chown(ctx: &Context, a: &mut Args) -> SysResult {
     let path = path_arg(ctx, a.u64(0))?;
-    resolve(AT_FDCWD, &path, true, false).map(|_| 0)
+    Ok(resolve(ctx, AT_FDCWD, &path, true, false).map(|_| 0)?)
 }
 
-pub fn fchown(_ctx: &Context, a: &mut Args) -> SysResult {
-    file(a.i32(0)).map(|_| 0)
+pub fn fchown(ctx: &Context, a: &mut Args) -> SysResult {
+    Ok(file(ctx, a.i32(0)).map(|_| 0)?)
 }
 
 pub fn fchownat(ctx: &Context, a: &mut Args) -> SysResult {
     let path = path_arg(ctx, a.u64(1))?;
-    resolve(a.i32(0), &path, a.u32(4) & AT_SYMLINK_NOFOLLOW == 0, a.u32(4) & AT_EMPTY_PATH != 0).map(|_| 0)
+    Ok(resolve(ctx, a.i32(0), &path, a.u32(4) & AT_SYMLINK_NOFOLLOW == 0, a.u32(4) & AT_EMPTY_PATH != 0).map(|_| 0)?)
 }
 
 pub fn truncate(ctx: &Context, a: &mut Args) -> SysResult {
     let path = path_arg(ctx, a.u64(0))?;
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
-    let ino = resolve(AT_FDCWD, &path, true, false)?;
+    let ino = resolve(ctx, AT_FDCWD, &path, true, false)?;
     fs::with(|v| v.tree.truncate(ino, len))?;
     Ok(0)
 }
@@ -387,7 +386,7 @@ pub fn utimensat(ctx: &Context, a: &mut Args) -> SysResult {
     const UTIME_OMIT: i64 = (1 << 30) - 2;
     let (dirfd, path_addr, times, flags) = (a.i32(0), a.u64(1), a.u64(2), a.u32(3));
     let path = if path_addr == 0 { alloc::vec::Vec::new() } else { path_arg(ctx, path_addr)? };
-    let ino = resolve(dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, true)?;
+    let ino = resolve(ctx, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0, true)?;
     let mtime = if times == 0 {
         Some(crate::time::realtime_ns())
     } else {
@@ -404,13 +403,13 @@ pub fn utimensat(ctx: &Context, a: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn umask(_ctx: &Context, a: &mut Args) -> SysResult {
-    Ok(process::with(|p| core::mem::replace(&mut p.umask, a.u32(0) & 0o777)) as usize)
+pub fn umask(ctx: &Context, a: &mut Args) -> SysResult {
+    Ok(core::mem::replace(&mut ctx.process().fs.lock().umask, a.u32(0) & 0o777) as usize)
 }
 
 pub fn statfs(ctx: &Context, a: &mut Args) -> SysResult {
     let path = path_arg(ctx, a.u64(0))?;
-    resolve(AT_FDCWD, &path, true, false)?;
+    resolve(ctx, AT_FDCWD, &path, true, false)?;
     ctx.user().write_val(a.u64(1), &super::fs::ramfs_statfs())?;
     Ok(0)
 }

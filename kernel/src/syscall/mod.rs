@@ -12,34 +12,39 @@ mod time;
 
 use crate::arch::syscall::SyscallFrame;
 use crate::mm::user::UserSpace;
+use crate::process::{Process, Thread};
 use linux_abi::decl::{self, SyscallDecl};
 use linux_abi::sysno::nr;
 use linux_abi::Errno;
 
-pub type SysResult = Result<usize, Errno>;
+mod error;
+
+pub use error::{Error, ErrorInfo, SysResult};
+#[allow(unused_imports)] // the handler files import it from here
+pub(crate) use error::fail;
 type Handler = fn(&Context, &mut Args<'_>) -> SysResult;
 
-/// What every handler gets besides its arguments: the caller and its
-/// memory. Today there is one process with one thread, reached behind
-/// this type; when processes and threads split (Asterinas-style), the
-/// current process and thread join it here and handlers keep their shape.
-pub struct Context {
-    user: UserSpace,
+/// What every handler gets besides its arguments: the calling thread, its
+/// process and their memory, borrowed from the running task (no lock, no
+/// count: the getppid benchmark counts every instruction here).
+pub struct Context<'a> {
+    thread: &'a Thread,
 }
 
-impl Context {
-    fn current() -> Context {
-        Context { user: UserSpace::current() }
+impl<'a> Context<'a> {
+    /// The calling thread.
+    pub fn thread(&self) -> &'a Thread {
+        self.thread
+    }
+
+    /// The calling thread's process.
+    pub fn process(&self) -> &'a Process {
+        &self.thread.process
     }
 
     /// The caller's user memory, checked on every access.
-    pub fn user(&self) -> &UserSpace {
-        &self.user
-    }
-
-    /// Runs `f` with the calling thread (signal mask, altstack, tid).
-    pub fn thread<R>(&self, f: impl FnOnce(&mut crate::process::Thread) -> R) -> R {
-        crate::process::with_thread(f)
+    pub fn user(&self) -> UserSpace<'a> {
+        UserSpace::new(self.process().mm_slot())
     }
 }
 
@@ -48,14 +53,14 @@ impl Context {
 /// decoder reads 0, as the register would not be an argument on Linux
 /// either (linux-abi's tests check the handlers against the declarations).
 pub struct Args<'a> {
-    raw: &'a [u64; 6],
+    frame: &'a SyscallFrame,
     decl: &'static SyscallDecl,
 }
 
 impl Args<'_> {
     pub fn u64(&self, i: usize) -> u64 {
         if i < self.decl.args.len() {
-            self.raw[i]
+            self.frame.args[i]
         } else {
             0
         }
@@ -97,9 +102,9 @@ pub struct Syscall {
 /// the handler; a name without a declaration does not compile.
 macro_rules! syscalls {
     ($($(#[$c:meta])* $name:ident => $handler:path,)*) => {
-        const fn table() -> [Option<Syscall>; TABLE_SIZE] {
-            let mut t: [Option<Syscall>; TABLE_SIZE] = [None; TABLE_SIZE];
-            $( t[nr::$name] = Some(Syscall { decl: &decl::$name, handler: $handler }); )*
+        const fn table() -> [Syscall; TABLE_SIZE] {
+            let mut t: [Syscall; TABLE_SIZE] = [UNIMPLEMENTED; TABLE_SIZE];
+            $( t[nr::$name] = Syscall { decl: &decl::$name, handler: $handler }; )*
             t
         }
     };
@@ -225,11 +230,22 @@ syscalls! {
     TGKILL => signal::tgkill,
 }
 
-static TABLE: [Option<Syscall>; TABLE_SIZE] = table();
+/// Every number below TABLE_SIZE has an entry, so dispatch needs no
+/// second check; the unimplemented ones share this one.
+const UNIMPLEMENTED: Syscall = Syscall { decl: &NO_DECL, handler: unimplemented };
+static NO_DECL: SyscallDecl = SyscallDecl { nr: usize::MAX, name: "", args: &[], ret: decl::RetKind::Int };
+
+fn unimplemented(_ctx: &Context, a: &mut Args) -> SysResult {
+    report_unknown(a.frame.rax);
+    Err(Errno::ENOSYS.into())
+}
+
+static TABLE: [Syscall; TABLE_SIZE] = table();
 
 /// The declaration and handler of syscall `n`, if implemented.
 pub fn lookup(n: u64) -> Option<Syscall> {
-    usize::try_from(n).ok().and_then(|i| TABLE.get(i)).copied().flatten()
+    let sc = usize::try_from(n).ok().and_then(|i| TABLE.get(i)).copied()?;
+    (!core::ptr::eq(sc.decl, &NO_DECL)).then_some(sc)
 }
 
 /// One bit per syscall number below TABLE_SIZE already reported as
@@ -295,22 +311,31 @@ pub fn debug_log_changed() {
     update_slow_path();
 }
 
-/// Runs the handler of the syscall in `frame`; returns the value for rax.
+/// Runs the handler of the syscall in `frame`.
 #[inline(always)]
-fn run(frame: &SyscallFrame) -> u64 {
+fn call(frame: &SyscallFrame) -> SysResult {
     let n = frame.rax;
-    match lookup(n) {
+    match usize::try_from(n).ok().and_then(|i| TABLE.get(i)) {
         Some(sc) => {
-            let mut args = Args { raw: &frame.args, decl: sc.decl };
-            match (sc.handler)(&Context::current(), &mut args) {
-                Ok(v) => v as u64,
-                Err(e) => e.as_ret() as u64,
-            }
+            let mut args = Args { frame, decl: sc.decl };
+            crate::task::with_current_thread(|t| match t {
+                Some(thread) => (sc.handler)(&Context { thread }, &mut args),
+                None => unreachable!("syscalls come from tasks with a user thread"),
+            })
         }
         None => {
             report_unknown(n);
-            Errno::ENOSYS.as_ret() as u64
+            Err(Errno::ENOSYS.into())
         }
+    }
+}
+
+/// The value for rax: the result, or `-errno`.
+#[inline(always)]
+fn ret_value(r: &SysResult) -> u64 {
+    match r {
+        Ok(v) => *v as u64,
+        Err(e) => e.errno().as_ret() as u64,
     }
 }
 
@@ -319,10 +344,11 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
     if SLOW_PATH.load(core::sync::atomic::Ordering::Relaxed) {
         return dispatch_slow(frame);
     }
-    frame.rax = run(frame);
+    frame.rax = ret_value(&call(frame));
 }
 
-/// Dispatch with the hook and the debug log.
+/// Dispatch with the hook and the debug log, which gives a failing call's
+/// reason beside its errno.
 #[inline(never)]
 fn dispatch_slow(frame: &mut SyscallFrame) {
     let n = frame.rax;
@@ -330,11 +356,18 @@ fn dispatch_slow(frame: &mut SyscallFrame) {
     if let Some(h) = hook {
         h.enter(n, &frame.args);
     }
-    let ret = run(frame);
+    let r = call(frame);
+    let ret = ret_value(&r);
     if crate::log::debug_enabled() {
         let a = &frame.args;
         let name = lookup(n).map_or("?", |sc| sc.decl.name);
-        crate::kdebug!("syscall {name}({:#x}, {:#x}, {:#x}) = {:#x}", a[0], a[1], a[2], ret);
+        match &r {
+            Err(e) if !e.msg().is_empty() => {
+                crate::kdebug!("syscall {name}({:#x}, {:#x}, {:#x}) = -{:?} ({})", a[0], a[1], a[2], e.errno(), e.msg())
+            }
+            Err(e) => crate::kdebug!("syscall {name}({:#x}, {:#x}, {:#x}) = -{:?}", a[0], a[1], a[2], e.errno()),
+            Ok(_) => crate::kdebug!("syscall {name}({:#x}, {:#x}, {:#x}) = {:#x}", a[0], a[1], a[2], ret),
+        }
     }
     if let Some(h) = hook {
         h.exit(n, ret);

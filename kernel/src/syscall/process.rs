@@ -1,28 +1,26 @@
 //! Process and system information syscalls: exit, ids, limits, arch_prctl,
 //! uname, sysinfo, getrandom and the thread-setup calls libc makes at start.
 
-use super::{Args, Context, SysResult};
-use crate::mm::user;
-use crate::process::{self, PID};
+use super::{fail, Args, Context, SysResult};
+use crate::process;
 use linux_abi::flags::*;
 use linux_abi::structs::{Rlimit, Sysinfo, Utsname, RLIM_INFINITY};
 use linux_abi::Errno;
 
-pub fn exit(_ctx: &Context, a: &mut Args) -> SysResult {
-    process::exit(a.i32(0) as u8)
+pub fn exit(ctx: &Context, a: &mut Args) -> SysResult {
+    process::exit(ctx.process(), a.i32(0) as u8)
 }
 
-pub fn getpid(_ctx: &Context, _: &mut Args) -> SysResult {
-    Ok(PID as usize)
+pub fn getpid(ctx: &Context, _: &mut Args) -> SysResult {
+    Ok(ctx.process().pid as usize)
 }
 
-/// The app is the only process; like a container's init its parent is 0.
 pub fn gettid(ctx: &Context, _: &mut Args) -> SysResult {
-    Ok(ctx.thread(|t| t.tid as usize))
+    Ok(ctx.thread().tid as usize)
 }
 
-pub fn getppid(_ctx: &Context, _: &mut Args) -> SysResult {
-    Ok(0)
+pub fn getppid(ctx: &Context, _: &mut Args) -> SysResult {
+    Ok(ctx.process().ppid as usize)
 }
 
 /// The app runs as root (uid/gid 0).
@@ -36,13 +34,11 @@ pub fn set_id(_ctx: &Context, _: &mut Args) -> SysResult {
     Ok(0)
 }
 
-pub fn getresid(_ctx: &Context, a: &mut Args) -> SysResult {
-    process::with(|p| {
-        for i in 0..3 {
-            user::write_val(&mut p.mm, a.u64(i), &0u32)?;
-        }
-        Ok(0)
-    })
+pub fn getresid(ctx: &Context, a: &mut Args) -> SysResult {
+    for i in 0..3 {
+        ctx.user().write_val(a.u64(i), &0u32)?;
+    }
+    Ok(0)
 }
 
 /// No supplementary groups.
@@ -51,17 +47,15 @@ pub fn getgroups(_ctx: &Context, _: &mut Args) -> SysResult {
 }
 
 pub fn set_tid_address(ctx: &Context, a: &mut Args) -> SysResult {
-    Ok(ctx.thread(|t| {
-        t.clear_child_tid = a.u64(0);
-        t.tid as usize
-    }))
+    ctx.thread().state.lock().clear_child_tid = a.u64(0);
+    Ok(ctx.thread().tid as usize)
 }
 
 /// Recorded nowhere: robust futexes matter only when a thread dies holding
 /// a lock, and there is a single thread whose death ends the VM.
 pub fn set_robust_list(_ctx: &Context, a: &mut Args) -> SysResult {
     if a.usize(1) != 24 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
     Ok(0)
 }
@@ -77,8 +71,8 @@ fn limit(resource: u32) -> Result<Rlimit, Errno> {
 
 pub fn prlimit64(ctx: &Context, a: &mut Args) -> SysResult {
     let (pid, res, new, old) = (a.i32(0), a.u32(1), a.u64(2), a.u64(3));
-    if pid != 0 && pid != PID as i32 {
-        return Err(Errno::ESRCH);
+    if pid != 0 && pid != ctx.process().pid as i32 {
+        fail!(ESRCH);
     }
     let cur = limit(res)?;
     if old != 0 {
@@ -104,18 +98,20 @@ pub fn setrlimit(ctx: &Context, a: &mut Args) -> SysResult {
     Ok(0)
 }
 
+/// FS and GS bases are the thread's: saved in it, loaded by the scheduler.
 pub fn arch_prctl(ctx: &Context, a: &mut Args) -> SysResult {
     let (code, addr) = (a.u32(0), a.u64(1));
+    let t = ctx.thread();
     match code {
-        ARCH_SET_FS if crate::arch::cpu::set_fs_base(addr) => {}
+        ARCH_SET_FS if t.set_fs_base(addr) => {}
         // The app's GS base waits in KERNEL_GS_BASE while the kernel runs.
-        ARCH_SET_GS if crate::arch::percpu::set_user_gs_base(addr) => {}
-        ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
+        ARCH_SET_GS if t.set_gs_base(addr) => {}
+        ARCH_SET_FS | ARCH_SET_GS => fail!(EPERM, "the base is outside the user half"),
         ARCH_GET_FS | ARCH_GET_GS => {
-            let v = if code == ARCH_GET_FS { crate::arch::cpu::fs_base() } else { crate::arch::percpu::user_gs_base() };
+            let v = if code == ARCH_GET_FS { t.fs_base() } else { t.gs_base() };
             ctx.user().write_val(addr, &v)?;
         }
-        _ => return Err(Errno::EINVAL),
+        _ => fail!(EINVAL, "unknown arch_prctl code"),
     }
     Ok(0)
 }
@@ -128,7 +124,7 @@ pub fn sched_yield(_ctx: &Context, _: &mut Args) -> SysResult {
 pub fn sched_getaffinity(ctx: &Context, a: &mut Args) -> SysResult {
     let (len, mask) = (a.usize(1), a.u64(2));
     if len < 8 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
     ctx.user().write_val(mask, &1u64)?;
     Ok(8)
@@ -172,7 +168,7 @@ pub fn sysinfo(ctx: &Context, a: &mut Args) -> SysResult {
 pub fn getrandom(ctx: &Context, a: &mut Args) -> SysResult {
     let (buf, len, flags) = (a.u64(0), a.usize(1), a.u32(2));
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
     let len = len.min(33_554_431);
     let mut bytes = alloc::vec![0u8; len];
@@ -187,24 +183,25 @@ pub fn prctl(ctx: &Context, a: &mut Args) -> SysResult {
             let name = ctx.user().read_bytes(a.u64(1), 16)?;
             let end = name.iter().position(|b| *b == 0).unwrap_or(15).min(15);
             let s = alloc::string::String::from_utf8_lossy(&name[..end]).into_owned();
-            process::with(|p| p.comm = s);
+            ctx.process().exe.lock().comm = s;
             Ok(0)
         }
         PR_GET_NAME => {
             let mut out = [0u8; 16];
-            process::with(|p| {
-                let n = p.comm.len().min(15);
-                out[..n].copy_from_slice(&p.comm.as_bytes()[..n]);
-                user::copy_to_user(&mut p.mm, a.u64(1), &out)
-            })?;
+            {
+                let exe = ctx.process().exe.lock();
+                let n = exe.comm.len().min(15);
+                out[..n].copy_from_slice(&exe.comm.as_bytes()[..n]);
+            }
+            ctx.user().copy_to_user(a.u64(1), &out)?;
             Ok(0)
         }
-        _ => Err(Errno::EINVAL),
+        _ => Err(Errno::EINVAL.into()),
     }
 }
 
 /// Restartable sequences are optional: glibc and others check for ENOSYS
 /// and fall back, so this answers quietly instead of logging as unknown.
 pub fn rseq(_ctx: &Context, _: &mut Args) -> SysResult {
-    Err(Errno::ENOSYS)
+    Err(Errno::ENOSYS.into())
 }

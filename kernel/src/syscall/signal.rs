@@ -3,9 +3,8 @@
 //! raises on itself takes the default action (handlers are not invoked yet,
 //! noted in ARCHITECTURE.md).
 
-use super::{Args, Context, SysResult};
-use crate::mm::user;
-use crate::process::{self, PID};
+use super::{fail, Args, Context, SysResult};
+use crate::process;
 use linux_abi::signal::*;
 use linux_abi::Errno;
 
@@ -17,35 +16,42 @@ fn check_sig(sig: u32) -> Result<usize, Errno> {
     Ok(sig as usize - 1)
 }
 
-pub fn rt_sigaction(_ctx: &Context, a: &mut Args) -> SysResult {
+pub fn rt_sigaction(ctx: &Context, a: &mut Args) -> SysResult {
     let (sig, act, old, size) = (a.u32(0), a.u64(1), a.u64(2), a.usize(3));
     if size != 8 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
     let idx = check_sig(sig)?;
-    process::with(|p| {
-        let prev = p.sigactions[idx];
-        if act != 0 {
-            if sig == SIGKILL || sig == SIGSTOP {
-                return Err(Errno::EINVAL);
-            }
-            let new: KSigaction = user::read_val(&mut p.mm, act)?;
-            p.sigactions[idx] = new;
+    let new: Option<KSigaction> = if act != 0 {
+        if sig == SIGKILL || sig == SIGSTOP {
+            fail!(EINVAL, "the action of SIGKILL and SIGSTOP cannot change");
         }
-        if old != 0 {
-            user::write_val(&mut p.mm, old, &prev)?;
+        Some(ctx.user().read_val(act)?)
+    } else {
+        None
+    };
+    let prev = {
+        let mut actions = ctx.process().sigactions.lock();
+        let prev = actions[idx];
+        if let Some(n) = new {
+            actions[idx] = n;
         }
-        Ok(0)
-    })
+        prev
+    };
+    if old != 0 {
+        ctx.user().write_val(old, &prev)?;
+    }
+    Ok(0)
 }
 
 pub fn rt_sigprocmask(ctx: &Context, a: &mut Args) -> SysResult {
     let (how, set, old, size) = (a.i32(0), a.u64(1), a.u64(2), a.usize(3));
     if size != 8 {
-        return Err(Errno::EINVAL);
+        fail!(EINVAL);
     }
     let new: Option<u64> = if set != 0 { Some(ctx.user().read_val(set)?) } else { None };
-    let prev = ctx.thread(|t| {
+    let prev = {
+        let mut t = ctx.thread().state.lock();
         let prev = t.sigmask;
         if let Some(s) = new {
             let unblockable = (1u64 << (SIGKILL - 1)) | (1u64 << (SIGSTOP - 1));
@@ -53,11 +59,11 @@ pub fn rt_sigprocmask(ctx: &Context, a: &mut Args) -> SysResult {
                 SIG_BLOCK => prev | s,
                 SIG_UNBLOCK => prev & !s,
                 SIG_SETMASK => s,
-                _ => return Err(Errno::EINVAL),
+                _ => fail!(EINVAL, "how is not SIG_BLOCK, SIG_UNBLOCK or SIG_SETMASK"),
             } & !unblockable;
         }
-        Ok(prev)
-    })?;
+        prev
+    };
     if old != 0 {
         ctx.user().write_val(old, &prev)?;
     }
@@ -69,19 +75,20 @@ pub fn sigaltstack(ctx: &Context, a: &mut Args) -> SysResult {
     let new: Option<StackT> = if ss != 0 { Some(ctx.user().read_val(ss)?) } else { None };
     if let Some(n) = &new {
         if n.flags & !(SS_DISABLE | SS_ONSTACK) != 0 {
-            return Err(Errno::EINVAL);
+            fail!(EINVAL);
         }
         if n.flags & SS_DISABLE == 0 && n.size < MINSIGSTKSZ {
-            return Err(Errno::ENOMEM);
+            fail!(ENOMEM);
         }
     }
-    let prev = ctx.thread(|t| {
+    let prev = {
+        let mut t = ctx.thread().state.lock();
         let prev = t.altstack;
         if let Some(n) = new {
             t.altstack = n;
         }
         prev
-    });
+    };
     if old != 0 {
         ctx.user().write_val(old, &prev)?;
     }
@@ -89,12 +96,12 @@ pub fn sigaltstack(ctx: &Context, a: &mut Args) -> SysResult {
 }
 
 /// Delivers `sig` to the app itself with the default action.
-fn raise(sig: u32) -> SysResult {
+fn raise(ctx: &Context, sig: u32) -> SysResult {
     if sig == 0 {
         return Ok(0); // existence check
     }
     let idx = check_sig(sig)?;
-    let act = process::with(|p| p.sigactions[idx]);
+    let act = ctx.process().sigactions.lock()[idx];
     let ignored_by_default = default_ignored(sig);
     if act.handler == SIG_IGN || (act.handler == SIG_DFL && ignored_by_default) {
         return Ok(0);
@@ -103,27 +110,27 @@ fn raise(sig: u32) -> SysResult {
         crate::kinfo!("signal {} has a handler, but handlers are not run yet: taking the default action", name(sig));
     }
     crate::kinfo!("app killed by {} ({sig}) that it sent itself", name(sig));
-    process::kill_by_signal(sig)
+    process::exit(ctx.process(), (128 + sig) as u8)
 }
 
-pub fn kill(_ctx: &Context, a: &mut Args) -> SysResult {
+pub fn kill(ctx: &Context, a: &mut Args) -> SysResult {
     let pid = a.i32(0);
-    if pid != PID as i32 && pid != 0 && pid != -1 {
-        return Err(Errno::ESRCH);
+    if pid != ctx.process().pid as i32 && pid != 0 && pid != -1 {
+        fail!(ESRCH);
     }
-    raise(a.u32(1))
+    raise(ctx, a.u32(1))
 }
 
-pub fn tkill(_ctx: &Context, a: &mut Args) -> SysResult {
-    if a.i32(0) != PID as i32 {
-        return Err(Errno::ESRCH);
+pub fn tkill(ctx: &Context, a: &mut Args) -> SysResult {
+    if a.i32(0) != ctx.process().pid as i32 {
+        fail!(ESRCH);
     }
-    raise(a.u32(1))
+    raise(ctx, a.u32(1))
 }
 
-pub fn tgkill(_ctx: &Context, a: &mut Args) -> SysResult {
-    if a.i32(0) != PID as i32 || a.i32(1) != PID as i32 {
-        return Err(Errno::ESRCH);
+pub fn tgkill(ctx: &Context, a: &mut Args) -> SysResult {
+    if a.i32(0) != ctx.process().pid as i32 || a.i32(1) != ctx.process().pid as i32 {
+        fail!(ESRCH);
     }
-    raise(a.u32(2))
+    raise(ctx, a.u32(2))
 }

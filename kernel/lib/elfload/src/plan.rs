@@ -84,7 +84,22 @@ impl LoadPlan {
 /// Parses `bytes` and checks that every segment lies inside the file and does
 /// not overflow the address space.
 pub fn plan(bytes: &[u8]) -> Result<LoadPlan, ElfError> {
-    let elf = Elf::parse(bytes).map_err(|e| ElfError::Malformed(alloc::format!("{e}")))?;
+    // Only the header and the program headers: a full parse (sections,
+    // symbols, relocations) was a third of the boot's instructions.
+    let malformed = |e: goblin::error::Error| ElfError::Malformed(alloc::format!("{e}"));
+    let mut elf = Elf::lazy_parse(Elf::parse_header(bytes).map_err(malformed)?).map_err(malformed)?;
+    if !elf.is_64 || !elf.little_endian {
+        return Err(ElfError::Unsupported("not a 64-bit little-endian ELF"));
+    }
+    let ctx = goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little);
+    elf.program_headers =
+        goblin::elf::ProgramHeader::parse(bytes, elf.header.e_phoff as usize, elf.header.e_phnum as usize, ctx).map_err(malformed)?;
+    elf.interpreter = elf.program_headers.iter().find(|p| p.p_type == ph::PT_INTERP).map(|p| {
+        let start = (p.p_offset as usize).min(bytes.len());
+        let end = (p.p_offset as usize).saturating_add(p.p_filesz as usize).min(bytes.len());
+        let s = &bytes[start..end];
+        core::str::from_utf8(s.split(|b| *b == 0).next().unwrap_or(s)).unwrap_or("(not UTF-8)")
+    });
     if !elf.is_64 || !elf.little_endian {
         return Err(ElfError::Unsupported("not a 64-bit little-endian ELF"));
     }

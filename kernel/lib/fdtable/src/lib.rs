@@ -72,14 +72,14 @@ impl<F: Clone> FdTable<F> {
     }
 
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
+        self.take(fd).map(drop)
+    }
+
+    /// Removes `fd` and hands back its file, so the caller can drop it
+    /// after releasing the table (closing may wake or free other objects).
+    pub fn take(&mut self, fd: i32) -> Result<F, Errno> {
         let idx = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        match self.slots.get_mut(idx) {
-            Some(s @ Some(_)) => {
-                *s = None;
-                Ok(())
-            }
-            _ => Err(Errno::EBADF),
-        }
+        self.slots.get_mut(idx).and_then(Option::take).map(|s| s.file).ok_or(Errno::EBADF)
     }
 }
 
@@ -97,6 +97,16 @@ mod tests {
         assert_eq!(t.insert("d", false), Ok(1), "the hole is reused");
         assert_eq!(t.insert("e", false), Ok(3));
         assert_eq!(t.get(1), Ok("d"));
+    }
+
+    #[test]
+    fn take_returns_the_file_and_frees_the_number() {
+        let mut t = FdTable::default();
+        t.insert("a", false).unwrap();
+        assert_eq!(t.take(0), Ok("a"));
+        assert_eq!(t.take(0), Err(Errno::EBADF), "taken once");
+        assert_eq!(t.take(-1), Err(Errno::EBADF));
+        assert_eq!(t.insert("b", false), Ok(0));
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub const F_SETFL: u32 = 4;
 pub const F_GETLK: u32 = 5;
 pub const F_SETLK: u32 = 6;
 pub const F_SETLKW: u32 = 7;
+/// `struct flock.l_type`: no lock (what F_GETLK reports when none conflicts).
+pub const F_UNLCK: u16 = 2;
 pub const F_SETOWN: u32 = 8;
 pub const F_GETOWN: u32 = 9;
 pub const F_SETSIG: u32 = 10;

@@ -8,6 +8,7 @@
 
 pub mod auxv;
 pub mod decl;
+pub mod dirent;
 pub mod errno;
 pub mod flags;
 pub mod names;
