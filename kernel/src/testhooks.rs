@@ -9,7 +9,8 @@
 //!   writer is a kernel task, writing `tick N` every 300 ms, three times,
 //!   then closing: reads block until data arrives, then see end-of-file.
 
-use crate::fs::pipe::Pipe;
+use crate::fs::file::{FileLike, WriteAt};
+use crate::fs::pipe::{Pipe, PipeWriter};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 use linux_abi::Errno;
@@ -51,16 +52,16 @@ fn ticker() {
 /// Opening /dev/ushell-test-pipe: a new pipe, its writer a kernel task.
 pub fn open_test_pipe() -> Result<Arc<Pipe>, Errno> {
     let pipe = Arc::new(Pipe::new());
-    let writer = pipe.clone();
+    // The task owns the write end: when it ends, the reader sees EOF.
+    let writer = PipeWriter::new(pipe.clone());
     crate::task::spawn("test-pipe-writer", move || {
         for i in 1..=3 {
             crate::time::sleep_until(crate::time::monotonic_ns() + 300_000_000);
             let line = alloc::format!("tick {i}\n");
-            if writer.wait_writable(false).is_err() || writer.write(line.as_bytes()).is_err() {
+            if writer.wait_writable(false).is_err() || writer.write(line.as_bytes(), WriteAt::Offset(0)).is_err() {
                 break;
             }
         }
-        writer.close_writer();
     })?;
     Ok(pipe)
 }

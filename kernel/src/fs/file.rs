@@ -3,7 +3,6 @@
 //! keeps the offset; the file object says how reads, writes, seeks, poll
 //! and stat behave for its kind.
 
-use super::pipe::Pipe;
 use crate::mm::user::UserSpace;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -12,10 +11,7 @@ use linux_abi::Errno;
 use ramfs::{Ino, Metadata};
 use spin::Mutex;
 
-pub const POLLIN: u16 = 0x1;
-pub const POLLOUT: u16 = 0x4;
-pub const POLLERR: u16 = 0x8;
-pub const POLLHUP: u16 = 0x10;
+use linux_abi::flags::{POLLIN, POLLOUT};
 
 /// Where a write goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +93,16 @@ pub trait FileLike: Send + Sync {
         Err(Errno::ENOTDIR)
     }
 
-    /// The pipe behind a pipe end, so callers can block on it.
-    fn pipe(&self) -> Option<Arc<Pipe>> {
-        None
+    /// Blocks until a read would not block (EAGAIN instead with
+    /// `nonblock`). Called without the description's lock. Objects whose
+    /// reads never wait (files, devices) are ready at once.
+    fn wait_readable(&self, _nonblock: bool) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// Blocks until a write would not block; as [`FileLike::wait_readable`].
+    fn wait_writable(&self, _nonblock: bool) -> Result<(), Errno> {
+        Ok(())
     }
 }
 
@@ -166,11 +169,6 @@ impl OpenFile {
         self.file.read_hint(at.unwrap_or(self.offset))
     }
 
-    /// The pipe behind a pipe end, so callers can wait on it without
-    /// holding this description's lock.
-    pub fn pipe(&self) -> Option<Arc<Pipe>> {
-        self.file.pipe()
-    }
 
     pub fn nonblocking(&self) -> bool {
         self.flags & O_NONBLOCK != 0

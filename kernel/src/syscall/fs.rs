@@ -23,11 +23,14 @@ pub fn file(ctx: &Context, fd: i32) -> Result<FileRef, Errno> {
 
 fn do_read(ctx: &Context, fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     let f = file(ctx, fd)?;
-    // Block (outside the description's lock) until a pipe has data or EOF.
-    let pipe = f.lock().pipe().filter(|_| count > 0);
-    if let Some(p) = pipe {
-        let nonblock = f.lock().nonblocking();
-        p.wait_readable(nonblock)?;
+    // Block, outside the description's lock, until a read would not
+    // (a pipe has data or no writer); files that never block return at once.
+    if count > 0 {
+        let (obj, nonblock) = {
+            let of = f.lock();
+            (of.file.clone(), of.nonblocking())
+        };
+        obj.wait_readable(nonblock)?;
     }
     let mut kbuf = vec![0u8; count.min(MAX_IO).min(f.lock().read_hint(at))];
     // Check the destination first so a bad pointer does not consume input.
@@ -40,28 +43,31 @@ fn do_read(ctx: &Context, fd: i32, buf: u64, count: usize, at: Option<u64>) -> S
 fn do_write(ctx: &Context, fd: i32, buf: u64, count: usize, at: Option<u64>) -> SysResult {
     let f = file(ctx, fd)?;
     let data = ctx.user().read_bytes(buf, count.min(MAX_IO))?;
-    let pipe = f.lock().pipe();
-    let r = match pipe {
-        Some(p) => Ok(write_pipe(&f, &p, &data)?),
-        None => Ok(f.lock().write(&data, at)?),
+    let r = match at {
+        Some(_) => f.lock().write(&data, at),
+        None => write_all(&f, &data),
     };
-    if r.as_ref().is_err_and(|e: &super::Error| e.errno() == Errno::EPIPE) {
+    if r == Err(Errno::EPIPE) {
         // Linux raises SIGPIPE, whose default action ends the program.
         crate::process::exit(ctx.process(), 128 + linux_abi::signal::SIGPIPE as u8);
     }
-    r
+    Ok(r?)
 }
 
-/// A blocking pipe write puts all of `data` in, waiting for room as the
-/// reader drains it (Linux does the same); non-blocking writes what fits.
-fn write_pipe(f: &FileRef, p: &Pipe, data: &[u8]) -> Result<usize, Errno> {
-    let nonblock = f.lock().nonblocking();
+/// A blocking write puts all of `data` in, waiting for room as a pipe's
+/// reader drains it (Linux does the same); a non-blocking one writes what
+/// fits. Files that never wait take everything in the first call.
+fn write_all(f: &FileRef, data: &[u8]) -> Result<usize, Errno> {
+    let (obj, nonblock) = {
+        let of = f.lock();
+        (of.file.clone(), of.nonblocking())
+    };
     if data.is_empty() {
         return f.lock().write(data, None);
     }
     let mut done = 0;
     while done < data.len() {
-        if let Err(e) = p.wait_writable(nonblock) {
+        if let Err(e) = obj.wait_writable(nonblock) {
             return if done > 0 { Ok(done) } else { Err(e) };
         }
         match f.lock().write(&data[done..], None) {
@@ -383,7 +389,6 @@ pub fn poll(ctx: &Context, a: &mut Args) -> SysResult {
 }
 
 fn revents_of(ctx: &Context, fd: i32, events: u16) -> u16 {
-    const POLLNVAL: u16 = 0x20;
     if fd < 0 {
         return 0;
     }
