@@ -84,8 +84,18 @@ pub fn read(phys: u64) -> BootInfo {
     BootInfo { initrd, initrd_phys, cmdline, memmap }
 }
 
+/// Guest RAM in MiB as the memory map gives it (what `-m` asked for,
+/// rounded), for reports.
+static RAM_MIB: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+pub fn ram_mib() -> u64 {
+    RAM_MIB.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Adds every RAM range above the kernel image, minus the initrd, to the heap.
 pub fn give_ram_to_heap(info: &BootInfo) {
     let usable = info.memmap.items[..info.memmap.len].iter().filter(|e| e.kind == 1).map(|e| (e.addr, e.size));
+    let bytes: u64 = usable.clone().map(|(_, s)| s).sum();
+    RAM_MIB.store(bytes.div_ceil(1 << 20), core::sync::atomic::Ordering::Relaxed);
     mem::add_free_ram(usable, info.initrd_phys);
 }

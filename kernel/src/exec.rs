@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use elfload::{plan, stack, ElfKind};
 use linux_abi::auxv::*;
 use linux_abi::flags::{O_RDONLY, O_WRONLY};
-use ramfs::{Data, ROOT};
+use ramfs::ROOT;
 
 const STACK_SIZE: u64 = 8 << 20;
 const STACK_TOP_BASE: u64 = 0x7ffe_0000_0000;
@@ -46,19 +46,18 @@ impl core::fmt::Display for ExecError {
 fn read_list(path: &str) -> Option<Vec<Vec<u8>>> {
     fs::with(|v| {
         let ino = v.tree.lookup(ROOT, path.as_bytes(), true).ok()?;
-        let bytes = v.tree.contents(ino).ok()?;
-        Some(runproto::nul_list(bytes).map(|s| s.to_vec()).collect())
+        let bytes = v.tree.read_to_vec(ino, 0, usize::MAX).ok()?;
+        Some(runproto::nul_list(&bytes).map(|s| s.to_vec()).collect())
     })
 }
 
 fn file_bytes(path: &[u8]) -> Option<&'static [u8]> {
     fs::with(|v| {
         let ino = v.tree.lookup(ROOT, path, true).ok()?;
-        match v.tree.kind(ino).ok()? {
-            ramfs::NodeKind::File(Data::Borrowed(b)) => Some(*b),
+        match v.tree.borrowed(ino).ok()? {
+            Some(b) => Some(b),
             // Written files are copied out once; exec happens once per boot.
-            ramfs::NodeKind::File(Data::Owned(d)) => Some(&*alloc::boxed::Box::leak(d.clone().into_boxed_slice())),
-            _ => None,
+            None => Some(&*alloc::boxed::Box::leak(v.tree.read_to_vec(ino, 0, usize::MAX).ok()?.into_boxed_slice())),
         }
     })
 }
@@ -148,6 +147,8 @@ fn build_image(process: &Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>
     let plan = plan::plan(image).map_err(ExecError::Elf)?;
 
     let mut mm = AddressSpace::try_new().map_err(ExecError::Memory)?;
+    // No swap: a writable mapping larger than RAM could never be backed.
+    mm.commit_limit = crate::arch::mem::stats().0;
     // user::copy_to_user translates through CR3: load the new tables first.
     mm.activate();
     let bias = match plan.kind {

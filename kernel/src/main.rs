@@ -78,7 +78,9 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     random::init();
     kdebug_early("rand");
     arch::cpu::enable_user_fpu();
+    let prot = arch::cpu::enable_protections();
     kdebug_early("fpu");
+    kdebug!("cpu: SMEP {}, SMAP {}, UMIP {}", prot.smep, prot.smap, prot.umip);
     arch::syscall::init(syscall::dispatch);
     task::init();
     if let Some(list) = test_hooks {

@@ -43,6 +43,21 @@ fn signal_for(v: u64) -> u32 {
     }
 }
 
+/// The `si_code` Linux gives the signal of a fault (what a handler would
+/// find in its siginfo; reported until handlers run).
+fn si_code_for(f: &TrapFrame) -> &'static str {
+    match f.vector {
+        0 => "FPE_INTDIV",
+        3 | 13 => "SI_KERNEL",
+        6 => "ILL_ILLOPN",
+        14 if f.error & 1 != 0 => "SEGV_ACCERR",
+        14 => "SEGV_MAPERR",
+        16 | 19 => "FPE_FLTINV",
+        17 => "BUS_ADRALN",
+        _ => "SI_KERNEL",
+    }
+}
+
 fn dump_regs(f: &TrapFrame) {
     crate::kinfo!("  rax {:016x} rbx {:016x} rcx {:016x} rdx {:016x}", f.rax, f.rbx, f.rcx, f.rdx);
     crate::kinfo!("  rsi {:016x} rdi {:016x} rbp {:016x} rsp {:016x}", f.rsi, f.rdi, f.rbp, f.rsp);
@@ -54,7 +69,7 @@ fn dump_regs(f: &TrapFrame) {
 fn user_fault(f: &TrapFrame) -> ! {
     let sig = signal_for(f.vector);
     let cr2 = read_cr2();
-    crate::kinfo!("app killed by {} ({}): {} at rip {:#x}", name(sig), sig, vector_name(f.vector), f.rip);
+    crate::kinfo!("app killed by {} ({}, {}): {} at rip {:#x}", name(sig), sig, si_code_for(f), vector_name(f.vector), f.rip);
     let (sym, maps) = match process::current() {
         Some(p) => (p.exe.lock().symbolize(f.rip), p.mm().lock().find(f.rip).is_some()),
         None => (None, false),
@@ -72,6 +87,28 @@ fn user_fault(f: &TrapFrame) -> ! {
     }
     dump_regs(f);
     process::kill_current_by_signal(sig)
+}
+
+/// A page fault found no free frame: like Linux's OOM killer, end the app
+/// with SIGKILL and say what it held.
+fn out_of_memory() -> ! {
+    let (total, _) = crate::arch::mem::stats();
+    let (comm, vm_kib, rss_kib) = match process::current() {
+        Some(p) => {
+            let mm = p.mm();
+            let mm = mm.lock();
+            let vm: u64 = mm.vmas().map(|(s, v)| v.end - s).sum();
+            (p.exe.lock().comm.clone(), vm >> 10, (mm.page_table().resident_pages() * 4096) >> 10)
+        }
+        None => (alloc::string::String::new(), 0, 0),
+    };
+    crate::kinfo!(
+        "Out of memory: Killed process {} ({comm}) total-vm:{vm_kib}kB, anon-rss:{rss_kib}kB, file-rss:0kB; guest RAM {} MiB (ushell run -m), kernel heap {} MiB",
+        process::INIT_PID,
+        crate::boot_info::ram_mib(),
+        total >> 20
+    );
+    process::kill_current_by_signal(SIGKILL)
 }
 
 fn kernel_fault(f: &TrapFrame) -> ! {
@@ -102,8 +139,10 @@ pub extern "C" fn handle(f: &mut TrapFrame) {
         // fails fault_in unless the VMA allows the access, so retrying the
         // instruction cannot loop.
         let mm = process::current().map(|p| p.mm());
-        if mm.is_some_and(|mm| mm.lock().fault_in(addr, write, exec).is_ok()) {
-            return;
+        match mm.map(|mm| mm.lock().fault_in(addr, write, exec)) {
+            Some(Ok(())) => return,
+            Some(Err(linux_abi::Errno::ENOMEM)) => out_of_memory(),
+            _ => {}
         }
     }
     if f.from_user() {

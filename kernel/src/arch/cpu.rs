@@ -1,4 +1,9 @@
-//! Control registers, MSRs and the instructions around them.
+//! Control registers, MSRs and the instructions around them, mostly
+//! through the `x86_64` crate's typed registers.
+
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr2, Cr3, Cr4, Cr4Flags};
+use x86_64::registers::model_specific::Msr;
+use x86_64::VirtAddr;
 
 pub const MSR_EFER: u32 = 0xC000_0080;
 pub const MSR_STAR: u32 = 0xC000_0081;
@@ -9,10 +14,9 @@ pub const MSR_GS_BASE: u32 = 0xC000_0101;
 pub const MSR_KERNEL_GS_BASE: u32 = 0xC000_0102;
 
 pub fn rdmsr(msr: u32) -> u64 {
-    let (lo, hi): (u32, u32);
-    // SAFETY: reading an architectural MSR that exists on every x86-64 CPU.
-    unsafe { core::arch::asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) }
-    ((hi as u64) << 32) | lo as u64
+    // SAFETY: reading an architectural MSR that exists on every x86-64 CPU
+    // (callers pass the constants above).
+    unsafe { Msr::new(msr).read() }
 }
 
 /// Writes a model-specific register.
@@ -24,9 +28,7 @@ pub fn rdmsr(msr: u32) -> u64 {
 /// data, EFER bits the kernel relies on).
 pub unsafe fn wrmsr(msr: u32, v: u64) {
     // SAFETY: the caller's obligation above.
-    unsafe {
-        core::arch::asm!("wrmsr", in("ecx") msr, in("eax") v as u32, in("edx") (v >> 32) as u32, options(nostack, preserves_flags))
-    }
+    unsafe { Msr::new(msr).write(v) }
 }
 
 pub fn rdtsc() -> u64 {
@@ -49,45 +51,60 @@ pub fn cpuid(leaf: u32, sub: u32) -> CpuidResult {
 }
 
 pub fn read_cr2() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR2 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr2", out(reg) v, options(nomem, nostack, preserves_flags)) }
-    v
+    Cr2::read_raw()
 }
 
 pub fn read_cr3() -> u64 {
-    let v: u64;
-    // SAFETY: reading CR3 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr3", out(reg) v, options(nomem, nostack, preserves_flags)) }
-    v
+    Cr3::read_raw().0.start_address().as_u64()
 }
 
 /// Flushes the TLB entry of one page.
 pub fn invlpg(addr: u64) {
-    // SAFETY: invalidating a TLB entry never breaks memory safety.
-    unsafe { core::arch::asm!("invlpg [{}]", in(reg) addr, options(nostack, preserves_flags)) }
+    x86_64::instructions::tlb::flush(VirtAddr::new_truncate(addr));
+}
+
+/// The protections [`enable_protections`] switched on.
+#[derive(Debug, Clone, Copy)]
+pub struct Protections {
+    pub smep: bool,
+    pub smap: bool,
+    pub umip: bool,
+}
+
+/// Switches on what the CPU offers of SMEP (ring 0 never executes user
+/// pages), SMAP (ring 0 never reads or writes them; the kernel copies user
+/// memory through the direct map, so no copy routine needs `stac`) and UMIP
+/// (`sidt`, `sgdt`, `sldt`, `smsw`, `str` fault in ring 3, so they cannot
+/// reveal kernel addresses; Linux gives 64-bit apps SIGSEGV for them too).
+pub fn enable_protections() -> Protections {
+    let leaf7 = if cpuid(0, 0).eax >= 7 { cpuid(7, 0) } else { CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 } };
+    let p = Protections { smep: leaf7.ebx & (1 << 7) != 0, smap: leaf7.ebx & (1 << 20) != 0, umip: leaf7.ecx & (1 << 2) != 0 };
+    let mut add = Cr4Flags::empty();
+    add.set(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION, p.smep);
+    add.set(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION, p.smap);
+    add.set(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION, p.umip);
+    // SAFETY: the CPU has each bit set (CPUID above); the kernel never
+    // executes or touches user pages through their user addresses, and
+    // never runs the UMIP instructions itself.
+    unsafe { Cr4::update(|f| f.insert(add)) };
+    p
 }
 
 /// Lets ring 3 use x87/SSE/AVX: the kernel itself is soft-float and never
 /// touches those registers, so the app's FPU state survives syscalls as is.
 pub fn enable_user_fpu() {
+    let xsave = cpuid(1, 0).ecx & (1 << 26) != 0;
     // SAFETY: only FPU-related control bits change; the kernel uses no FPU state.
     unsafe {
-        let mut cr0: u64;
-        core::arch::asm!("mov {}, cr0", out(reg) cr0);
-        cr0 &= !(1 << 2); // EM
-        cr0 &= !(1 << 3); // TS
-        cr0 |= 1 << 1; // MP
-        cr0 |= 1 << 5; // NE: report x87 errors as #MF, as Linux does
-        core::arch::asm!("mov cr0, {}", in(reg) cr0);
-        let mut cr4: u64;
-        core::arch::asm!("mov {}, cr4", out(reg) cr4);
-        cr4 |= (1 << 9) | (1 << 10); // OSFXSR | OSXMMEXCPT
-        let xsave = cpuid(1, 0).ecx & (1 << 26) != 0;
-        if xsave {
-            cr4 |= 1 << 18; // OSXSAVE
-        }
-        core::arch::asm!("mov cr4, {}", in(reg) cr4);
+        Cr0::update(|f| {
+            f.remove(Cr0Flags::EMULATE_COPROCESSOR | Cr0Flags::TASK_SWITCHED);
+            // NE: report x87 errors as #MF, as Linux does.
+            f.insert(Cr0Flags::MONITOR_COPROCESSOR | Cr0Flags::NUMERIC_ERROR);
+        });
+        Cr4::update(|f| {
+            f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE);
+            f.set(Cr4Flags::OSXSAVE, xsave);
+        });
         if xsave {
             // x87 | SSE | AVX, as far as the CPU supports them.
             let supported = cpuid(0xd, 0).eax as u64;

@@ -153,6 +153,12 @@ pub fn init(handler: extern "C" fn(&mut TrapFrame)) {
             if v == 8 {
                 g.ist = IST_DOUBLE_FAULT;
             }
+            // `int3` and `into` are software interrupts: ring 3 may raise
+            // them (DPL 3), as on Linux, so they arrive as #BP and #OF
+            // (SIGTRAP, SIGSEGV) instead of a #GP.
+            if v == 3 || v == 4 {
+                g.attr = 0xee;
+            }
             idt[v] = g;
         }
         // Any other vector is treated as spurious.

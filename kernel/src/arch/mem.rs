@@ -56,8 +56,21 @@ const FRAME: Layout = match Layout::from_size_align(PAGE_SIZE as usize, PAGE_SIZ
     Err(_) => panic!("page layout"),
 };
 
-/// A zeroed 4 KiB frame; returns its physical address.
+/// Heap bytes that frames for address spaces may not take: what the kernel
+/// needs to go on (the OOM report, exit, closing files) once the app has
+/// used up the rest.
+fn reserve(total: u64) -> u64 {
+    (total / 16).clamp(64 << 10, 4 << 20)
+}
+
+/// A zeroed 4 KiB frame for an address space (page tables, user pages);
+/// returns its physical address. None once RAM is down to the kernel's
+/// reserve: the app is out of memory, the kernel is not.
 pub fn alloc_frame() -> Option<u64> {
+    let (total, used) = stats();
+    if total.saturating_sub(used) < reserve(total) + PAGE_SIZE {
+        return None;
+    }
     // SAFETY: FRAME has nonzero size; the result is checked for null.
     let p = unsafe { alloc::alloc::alloc_zeroed(FRAME) };
     (!p.is_null()).then(|| virt_to_phys(p as u64))

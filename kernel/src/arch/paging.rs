@@ -185,6 +185,8 @@ fn next_mapped_in(pml4: u64, from: u64, to: u64) -> Option<u64> {
 /// shared with the boot tables. Owns every user frame and table it maps.
 pub struct PageTableRoot {
     pml4: u64,
+    /// User pages holding a frame (the resident set).
+    resident: u64,
 }
 
 impl PageTableRoot {
@@ -195,7 +197,7 @@ impl PageTableRoot {
         for i in USER_SLOTS..512 {
             write_entry(pml4, i, read_entry(boot, i));
         }
-        Some(PageTableRoot { pml4 })
+        Some(PageTableRoot { pml4, resident: 0 })
     }
 
     /// Loads this root into CR3, making its user half the one ring 3 sees.
@@ -207,6 +209,11 @@ impl PageTableRoot {
 
     pub fn is_active(&self) -> bool {
         read_cr3() & ADDR_MASK == self.pml4
+    }
+
+    /// User pages holding a frame: the resident set size in pages.
+    pub fn resident_pages(&self) -> u64 {
+        self.resident
     }
 
     /// The frame and permissions of the user page containing `va`, if accessible.
@@ -222,13 +229,17 @@ impl vmspace::PageTable for PageTableRoot {
             // SAFETY: the frame was just allocated and never mapped.
             unsafe { free_frame(frame) };
             Errno::ENOMEM
-        })
+        })?;
+        self.resident += 1;
+        Ok(())
     }
 
     fn unmap(&mut self, va: u64) -> bool {
         // SAFETY: the leaf was this space's only mapping of its frame, now
         // cleared (and flushed by clear_leaf).
-        clear_leaf(self.pml4, va).map(|f| unsafe { free_frame(f) }).is_some()
+        let freed = clear_leaf(self.pml4, va).map(|f| unsafe { free_frame(f) }).is_some();
+        self.resident -= freed as u64;
+        freed
     }
 
     fn protect(&mut self, va: u64, flags: Option<PageFlags>) {

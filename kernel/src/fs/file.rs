@@ -109,7 +109,7 @@ pub trait FileLike: Send + Sync {
 /// Metadata for objects outside the ramfs: fixed inode number, root-owned,
 /// empty.
 pub fn synthetic_metadata(ino: u64, mode: u32, rdev: u64) -> Metadata {
-    Metadata { ino, mode, nlink: 1, uid: 0, gid: 0, size: 0, rdev, mtime_ns: 0 }
+    Metadata { ino, mode, nlink: 1, uid: 0, gid: 0, size: 0, blocks: 0, rdev, mtime_ns: 0 }
 }
 
 pub struct OpenFile {

@@ -60,5 +60,9 @@ pub fn wait_ready<R>(deadline_ns: Option<u64>, ready: impl FnMut() -> Option<R>)
 }
 
 pub fn init() {
-    *VFS.lock() = Some(Vfs { tree: RamFs::new(now_ns), special: BTreeMap::new() });
+    let mut tree = RamFs::new(now_ns);
+    // Like a tmpfs mounted with the default size: half of RAM, so a file
+    // that fills it gets ENOSPC while the kernel and the app keep the rest.
+    tree.set_capacity(crate::arch::mem::stats().0 / 2);
+    *VFS.lock() = Some(Vfs { tree, special: BTreeMap::new() });
 }

@@ -54,8 +54,22 @@ pub fn check_writable(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<()
     })
 }
 
+/// A zeroed buffer of `len` bytes, or ENOMEM: the way syscall code
+/// allocates whatever size an app asked for (ARCHITECTURE.md, "Memory an
+/// app controls").
+pub fn try_zeroed(len: usize) -> Result<Vec<u8>, Errno> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
 pub fn read_bytes(mm: &mut AddressSpace, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
-    let mut v = alloc::vec![0u8; len];
+    // A range that cannot be user memory is EFAULT before any allocation.
+    if addr.checked_add(len as u64).is_none_or(|e| e > crate::arch::paging::USER_END) {
+        return Err(Errno::EFAULT);
+    }
+    let mut v = try_zeroed(len)?;
     copy_from_user(mm, addr, &mut v)?;
     Ok(v)
 }
@@ -77,8 +91,9 @@ pub fn read_cstr(mm: &mut AddressSpace, addr: u64, max: usize) -> Result<Vec<u8>
     let mut va = addr;
     loop {
         let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
-        let mut chunk = alloc::vec![0u8; in_page];
-        copy_from_user(mm, va, &mut chunk)?;
+        let mut chunk = [0u8; PAGE_SIZE as usize];
+        let chunk = &mut chunk[..in_page];
+        copy_from_user(mm, va, chunk)?;
         if let Some(nul) = chunk.iter().position(|b| *b == 0) {
             out.extend_from_slice(&chunk[..nul]);
             if out.len() > max {
@@ -86,7 +101,7 @@ pub fn read_cstr(mm: &mut AddressSpace, addr: u64, max: usize) -> Result<Vec<u8>
             }
             return Ok(out);
         }
-        out.extend_from_slice(&chunk);
+        out.extend_from_slice(chunk);
         if out.len() > max {
             return Err(Errno::ENAMETOOLONG);
         }

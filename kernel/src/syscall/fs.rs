@@ -6,7 +6,7 @@ use crate::fs::file::{FileRef, OpenFile};
 use crate::fs::pipe::{Pipe, PipeReader, PipeWriter};
 use crate::fs::stat::to_stat;
 use alloc::sync::Arc;
-use alloc::vec;
+use crate::mm::user::try_zeroed;
 use alloc::vec::Vec;
 use linux_abi::flags::*;
 use linux_abi::structs::Iovec;
@@ -32,7 +32,7 @@ fn do_read(ctx: &Context, fd: i32, buf: u64, count: usize, at: Option<u64>) -> S
         };
         obj.wait_readable(nonblock)?;
     }
-    let mut kbuf = vec![0u8; count.min(MAX_IO).min(f.lock().read_hint(at))];
+    let mut kbuf = try_zeroed(count.min(MAX_IO).min(f.lock().read_hint(at)))?;
     // Check the destination first so a bad pointer does not consume input.
     ctx.user().check_writable(buf, kbuf.len())?;
     let n = f.lock().read(&mut kbuf, at)?;
@@ -350,7 +350,7 @@ pub fn sendfile(ctx: &Context, a: &mut Args) -> SysResult {
     let (out_fd, in_fd, off_ptr, count) = (a.i32(0), a.i32(1), a.u64(2), a.usize(3));
     let (fin, fout) = (file(ctx, in_fd)?, file(ctx, out_fd)?);
     let at = if off_ptr != 0 { Some(ctx.user().read_val::<u64>(off_ptr)?) } else { None };
-    let mut buf = vec![0u8; count.min(MAX_IO).min(fin.lock().read_hint(at))];
+    let mut buf = try_zeroed(count.min(MAX_IO).min(fin.lock().read_hint(at)))?;
     let n = fin.lock().read(&mut buf, at)?;
     let written = fout.lock().write(&buf[..n], None)?;
     if let Some(off) = at {
@@ -399,8 +399,11 @@ fn revents_of(ctx: &Context, fd: i32, events: u16) -> u16 {
 
 /// What statfs reports for the ramfs: its capacity is the kernel heap.
 pub fn ramfs_statfs() -> linux_abi::structs::Statfs {
-    let (total, used) = crate::arch::mem::stats();
-    let free = (total - used) / 4096;
+    let (used, capacity) = crate::fs::with(|v| v.tree.usage());
+    let (total, heap_used) = crate::arch::mem::stats();
+    // Free is what the file system may still take, and RAM can still hold.
+    let free = capacity.saturating_sub(used).min(total.saturating_sub(heap_used)) / 4096;
+    let total = capacity.min(total);
     linux_abi::structs::Statfs {
         f_type: linux_abi::structs::RAMFS_MAGIC,
         f_bsize: 4096,

@@ -76,7 +76,7 @@ fn do_open(ctx: &Context, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> 
                 if path.ends_with(b"/") {
                     return Err(Errno::EISDIR);
                 }
-                v.tree.create_file(parent, name, mode & !umask & 0o7777, Data::Owned(alloc::vec::Vec::new()))
+                v.tree.create_file(parent, name, mode & !umask & 0o7777, Data::empty())
             }
             Err(e) => Err(e),
         }

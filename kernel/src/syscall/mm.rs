@@ -5,7 +5,7 @@ use super::fs::file;
 use super::{fail, Args, Context, SysResult};
 use crate::arch::mem::PAGE_SIZE;
 use crate::mm::aspace::VmaName;
-use crate::mm::Prot;
+use crate::mm::{Prot, MMAP_MIN_ADDR};
 use linux_abi::flags::*;
 use linux_abi::Errno;
 
@@ -35,10 +35,7 @@ pub fn mmap(ctx: &Context, a: &mut Args) -> SysResult {
             // Writes through a shared mapping would not reach the file.
             crate::kinfo!("mmap: MAP_SHARED|PROT_WRITE of a file is mapped privately; writes stay in memory");
         }
-        let data = crate::fs::with(|v| v.tree.contents(ino).map(|d| d.to_vec()))?;
-        let start = (off as usize).min(data.len());
-        let end = start.saturating_add(len as usize).min(data.len());
-        Some(data[start..end].to_vec())
+        Some(crate::fs::with(|v| v.tree.read_to_vec(ino, off, usize::try_from(len).unwrap_or(usize::MAX)))?)
     } else {
         None
     };
@@ -48,8 +45,11 @@ pub fn mmap(ctx: &Context, a: &mut Args) -> SysResult {
             if addr % PAGE_SIZE != 0 {
                 fail!(EINVAL);
             }
+            if addr < MMAP_MIN_ADDR {
+                fail!(EPERM, "below vm.mmap_min_addr (64 KiB)");
+            }
             addr
-        } else if addr != 0 && addr % PAGE_SIZE == 0 && mm.find(addr).is_none() && addr.checked_add(len_pages).is_some_and(|e| e <= crate::arch::paging::USER_END && (addr..e).step_by(PAGE_SIZE as usize).all(|x| mm.find(x).is_none())) {
+        } else if addr >= MMAP_MIN_ADDR && addr % PAGE_SIZE == 0 && mm.find(addr).is_none() && addr.checked_add(len_pages).is_some_and(|e| e <= crate::arch::paging::USER_END && (addr..e).step_by(PAGE_SIZE as usize).all(|x| mm.find(x).is_none())) {
             addr
         } else if flags & MAP_FIXED_NOREPLACE != 0 {
             fail!(EEXIST);
@@ -96,15 +96,30 @@ pub fn mremap(ctx: &Context, a: &mut Args) -> SysResult {
     Ok(ctx.user().with_mm(|mm| mm.remap(old, old_len, new_len, flags & MREMAP_MAYMOVE != 0)).map(|a| a as usize)?)
 }
 
+/// madvise(2). MADV_DONTNEED drops the frames under the mapped parts of
+/// the range (private anonymous pages read back as zeros); like Linux, a
+/// range with unmapped parts (or outside the user half) then gives ENOMEM.
+/// Other advice is a hint Linux may ignore as well.
 pub fn madvise(ctx: &Context, a: &mut Args) -> SysResult {
     let (addr, len, advice) = (a.u64(0), a.u64(1), a.u32(2));
     if addr % PAGE_SIZE != 0 {
-        fail!(EINVAL);
+        fail!(EINVAL, "the address is not page-aligned");
     }
-    if advice == MADV_DONTNEED {
-        // Private anonymous pages read back as zeros afterwards.
-        ctx.user().with_mm(|mm| mm.discard(addr, len.saturating_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)));
+    let Some(end) = addr.checked_add(len).and_then(vmspace::page_up) else { fail!(EINVAL, "the range wraps") };
+    if end == addr {
+        return Ok(0);
     }
-    // Other advice is a hint Linux may ignore as well.
+    if end > crate::arch::paging::USER_END {
+        fail!(ENOMEM, "the range leaves the user half");
+    }
+    let mapped = ctx.user().with_mm(|mm| {
+        if advice == MADV_DONTNEED {
+            mm.discard(addr, end - addr);
+        }
+        mm.is_mapped(addr, end)
+    });
+    if !mapped {
+        fail!(ENOMEM, "part of the range is not mapped");
+    }
     Ok(0)
 }

@@ -170,11 +170,24 @@ pub fn getrandom(ctx: &Context, a: &mut Args) -> SysResult {
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
         fail!(EINVAL);
     }
+    // Linux's cap per call; filled a page at a time, so an app-sized
+    // buffer is never allocated, and a bad pointer is EFAULT at once (or a
+    // short count after some bytes, as Linux).
     let len = len.min(33_554_431);
-    let mut bytes = alloc::vec![0u8; len];
-    crate::random::fill(&mut bytes);
-    ctx.user().copy_to_user(buf, &bytes)?;
-    Ok(len)
+    let mut chunk = [0u8; 4096];
+    let mut done = 0;
+    while done < len {
+        let n = chunk.len().min(len - done);
+        crate::random::fill(&mut chunk[..n]);
+        if let Err(e) = ctx.user().copy_to_user(buf.wrapping_add(done as u64), &chunk[..n]) {
+            if done == 0 {
+                return Err(e.into());
+            }
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
 }
 
 pub fn prctl(ctx: &Context, a: &mut Args) -> SysResult {

@@ -7,9 +7,11 @@
 
 extern crate alloc;
 
+mod data;
 mod node;
 mod path;
 mod tree;
 
-pub use node::{Data, Metadata, NodeKind};
+pub use data::{Budget, Data, MAX_FILE_SIZE};
+pub use node::{Metadata, NodeKind};
 pub use tree::{DirEntry, Ino, RamFs, ROOT};

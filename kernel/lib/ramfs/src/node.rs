@@ -1,34 +1,8 @@
 //! Inodes: what a node is and the metadata `stat` reports.
 
+pub use crate::data::Data;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-
-/// File contents: borrowed from the initrd until the first write.
-#[derive(Debug, Clone)]
-pub enum Data {
-    Borrowed(&'static [u8]),
-    Owned(Vec<u8>),
-}
-
-impl Data {
-    pub fn bytes(&self) -> &[u8] {
-        match self {
-            Data::Borrowed(b) => b,
-            Data::Owned(v) => v,
-        }
-    }
-
-    /// The contents as an owned buffer, copying borrowed bytes on first use.
-    pub fn make_mut(&mut self) -> &mut Vec<u8> {
-        if let Data::Borrowed(b) = self {
-            *self = Data::Owned(b.to_vec());
-        }
-        match self {
-            Data::Owned(v) => v,
-            Data::Borrowed(_) => unreachable!("converted above"),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub enum NodeKind {
@@ -64,6 +38,8 @@ pub struct Metadata {
     pub uid: u32,
     pub gid: u32,
     pub size: u64,
+    /// 512-byte blocks of memory the contents hold (`st_blocks`).
+    pub blocks: u64,
     pub rdev: u64,
     pub mtime_ns: u64,
 }

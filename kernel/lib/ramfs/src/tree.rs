@@ -1,6 +1,7 @@
 //! The filesystem tree: inode table, path resolution and the operations
 //! syscalls need (create, unlink, rename, read, write, readdir, ...).
 
+use crate::data::Budget;
 use crate::node::{Data, Metadata, Node, NodeKind};
 use crate::path::{components, has_trailing_slash, split_last};
 use alloc::collections::BTreeMap;
@@ -25,6 +26,8 @@ pub struct RamFs {
     next_ino: Ino,
     /// The time new and modified nodes get, in ns since the epoch.
     clock: fn() -> u64,
+    /// Memory the files' pages hold, against the file system's size.
+    budget: Budget,
 }
 
 fn zero_clock() -> u64 {
@@ -54,7 +57,27 @@ impl RamFs {
                 pins: 0,
             },
         );
-        RamFs { nodes, next_ino: ROOT + 1, clock }
+        RamFs { nodes, next_ino: ROOT + 1, clock, budget: Budget { used: 0, capacity: u64::MAX } }
+    }
+
+    /// Limits the bytes files may hold (a tmpfs `size=`): writes beyond it
+    /// fail with ENOSPC.
+    pub fn set_capacity(&mut self, bytes: u64) {
+        self.budget.capacity = bytes;
+    }
+
+    /// (bytes the files' pages hold, the capacity), for statfs.
+    pub fn usage(&self) -> (u64, u64) {
+        (self.budget.used, self.budget.capacity)
+    }
+
+    /// Frees a node that has no name and no open description left.
+    fn free_node(&mut self, ino: Ino) {
+        if let Some(mut n) = self.nodes.remove(&ino) {
+            if let NodeKind::File(d) = &mut n.kind {
+                d.release(&mut self.budget);
+            }
+        }
     }
 
     fn node(&self, ino: Ino) -> Result<&Node> {
@@ -235,7 +258,7 @@ impl RamFs {
         if let Some(n) = self.nodes.get_mut(&ino) {
             n.nlink = n.nlink.saturating_sub(if matches!(n.kind, NodeKind::Dir { .. }) { 2 } else { 1 });
             if n.nlink == 0 && n.pins == 0 {
-                self.nodes.remove(&ino);
+                self.free_node(ino);
             }
         }
     }
@@ -252,7 +275,7 @@ impl RamFs {
         if let Some(n) = self.nodes.get_mut(&ino) {
             n.pins = n.pins.saturating_sub(1);
             if n.nlink == 0 && n.pins == 0 {
-                self.nodes.remove(&ino);
+                self.free_node(ino);
             }
         }
     }
@@ -328,11 +351,13 @@ impl RamFs {
 
     pub fn metadata(&self, ino: Ino) -> Result<Metadata> {
         let n = self.node(ino)?;
-        let (size, rdev) = match &n.kind {
-            NodeKind::File(d) => (d.bytes().len() as u64, 0),
-            NodeKind::Symlink(t) => (t.len() as u64, 0),
-            NodeKind::Dir { .. } => (4096, 0),
-            NodeKind::CharDev { major, minor } => (0, ((*major as u64) << 8) | *minor as u64),
+        let (size, blocks, rdev) = match &n.kind {
+            // Initrd bytes are memory too, though not the budget's.
+            NodeKind::File(d) if d.borrowed().is_some() => (d.size(), d.size().div_ceil(512), 0),
+            NodeKind::File(d) => (d.size(), d.allocated() / 512, 0),
+            NodeKind::Symlink(t) => (t.len() as u64, 0, 0),
+            NodeKind::Dir { .. } => (4096, 8, 0),
+            NodeKind::CharDev { major, minor } => (0, 0, ((*major as u64) << 8) | *minor as u64),
         };
         Ok(Metadata {
             ino,
@@ -341,6 +366,7 @@ impl RamFs {
             uid: n.uid,
             gid: n.gid,
             size,
+            blocks,
             rdev,
             mtime_ns: n.mtime_ns,
         })
@@ -363,53 +389,57 @@ impl RamFs {
         }
     }
 
-    /// The whole contents of a regular file (for mapping and exec).
-    pub fn contents(&self, ino: Ino) -> Result<&[u8]> {
+    fn file_data(&self, ino: Ino) -> Result<&Data> {
         match &self.node(ino)?.kind {
-            NodeKind::File(d) => Ok(d.bytes()),
+            NodeKind::File(d) => Ok(d),
             NodeKind::Dir { .. } => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
     }
 
-    pub fn read(&self, ino: Ino, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let data = self.contents(ino)?;
-        let Ok(off) = usize::try_from(offset) else { return Ok(0) };
-        if off >= data.len() {
-            return Ok(0);
-        }
-        let n = buf.len().min(data.len() - off);
-        buf[..n].copy_from_slice(&data[off..off + n]);
-        Ok(n)
+    /// The initrd bytes of a file not yet written (exec maps them in place).
+    pub fn borrowed(&self, ino: Ino) -> Result<Option<&'static [u8]>> {
+        Ok(self.file_data(ino)?.borrowed())
     }
 
-    pub fn write(&mut self, ino: Ino, offset: u64, src: &[u8]) -> Result<usize> {
+    /// Up to `max` bytes of a file from `offset` in a new buffer (ENOMEM
+    /// instead of a failed allocation).
+    pub fn read_to_vec(&self, ino: Ino, offset: u64, max: usize) -> Result<Vec<u8>> {
+        let d = self.file_data(ino)?;
+        let len = usize::try_from(d.size().saturating_sub(offset)).unwrap_or(usize::MAX).min(max);
+        let mut v = Vec::new();
+        v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+        v.resize(len, 0);
+        let n = d.read(offset, &mut v);
+        v.truncate(n);
+        Ok(v)
+    }
+
+    pub fn read(&self, ino: Ino, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        Ok(self.file_data(ino)?.read(offset, buf))
+    }
+
+    fn file_data_mut(&mut self, ino: Ino) -> Result<(&mut Data, &mut Budget)> {
         let now = (self.clock)();
-        let n = self.node_mut(ino)?;
-        let NodeKind::File(data) = &mut n.kind else {
-            return Err(if matches!(n.kind, NodeKind::Dir { .. }) { Errno::EISDIR } else { Errno::EINVAL });
-        };
-        let off = usize::try_from(offset).map_err(|_| Errno::EFBIG)?;
-        let end = off.checked_add(src.len()).ok_or(Errno::EFBIG)?;
-        let v = data.make_mut();
-        if v.len() < end {
-            v.resize(end, 0);
-        }
-        v[off..end].copy_from_slice(src);
+        let n = self.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
         n.mtime_ns = now;
-        Ok(src.len())
+        match &mut n.kind {
+            NodeKind::File(d) => Ok((d, &mut self.budget)),
+            NodeKind::Dir { .. } => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Writes at `offset`; holes before it read as zeros. ENOSPC when the
+    /// file system is full (a short count if part of `src` fit).
+    pub fn write(&mut self, ino: Ino, offset: u64, src: &[u8]) -> Result<usize> {
+        let (d, budget) = self.file_data_mut(ino)?;
+        d.write(offset, src, budget)
     }
 
     pub fn truncate(&mut self, ino: Ino, len: u64) -> Result<()> {
-        let now = (self.clock)();
-        let n = self.node_mut(ino)?;
-        let NodeKind::File(data) = &mut n.kind else {
-            return Err(if matches!(n.kind, NodeKind::Dir { .. }) { Errno::EISDIR } else { Errno::EINVAL });
-        };
-        let len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
-        data.make_mut().resize(len, 0);
-        n.mtime_ns = now;
-        Ok(())
+        let (d, budget) = self.file_data_mut(ino)?;
+        d.truncate(len, budget)
     }
 
     /// Directory listing with `.` and `..` first, as getdents64 reports it.
@@ -454,15 +484,9 @@ impl RamFs {
         Ok(out)
     }
 
-    /// Total bytes held by regular files (for /proc/meminfo-like reports).
+    /// Total bytes held by regular files' pages.
     pub fn bytes_used(&self) -> u64 {
-        self.nodes
-            .values()
-            .map(|n| match &n.kind {
-                NodeKind::File(Data::Owned(v)) => v.len() as u64,
-                _ => 0,
-            })
-            .sum()
+        self.budget.used
     }
 }
 
@@ -504,9 +528,9 @@ mod tests {
         assert_eq!(fs.read(hosts, 1000, &mut buf).unwrap(), 0);
         fs.write(hosts, 25, b"X").unwrap();
         assert_eq!(fs.metadata(hosts).unwrap().size, 26);
-        assert_eq!(fs.contents(hosts).unwrap()[20..], [0, 0, 0, 0, 0, b'X']);
+        assert_eq!(fs.read_to_vec(hosts, 20, 100).unwrap(), [0, 0, 0, 0, 0, b'X']);
         fs.truncate(hosts, 3).unwrap();
-        assert_eq!(fs.contents(hosts).unwrap(), b"127");
+        assert_eq!(fs.read_to_vec(hosts, 0, 100).unwrap(), b"127");
     }
 
     #[test]
@@ -514,7 +538,8 @@ mod tests {
         let mut fs = fs();
         let d = fs.mkdir(ROOT, b"d", 0o755).unwrap();
         assert_eq!(fs.mkdir(ROOT, b"d", 0o755), Err(Errno::EEXIST));
-        let f = fs.create_file(d, b"f", 0o644, Data::Owned(vec![1, 2])).unwrap();
+        let f = fs.create_file(d, b"f", 0o644, Data::empty()).unwrap();
+        fs.write(f, 0, &[1, 2]).unwrap();
         assert_eq!(fs.remove(ROOT, b"d", true), Err(Errno::ENOTEMPTY));
         assert_eq!(fs.remove(d, b"f", true), Err(Errno::ENOTDIR));
         fs.rename(d, b"f", ROOT, b"g").unwrap();
@@ -524,10 +549,25 @@ mod tests {
         assert_eq!(fs.remove(ROOT, b"g", true), Err(Errno::ENOTDIR));
         fs.pin(f);
         fs.remove(ROOT, b"g", false).unwrap();
-        assert_eq!(fs.contents(f).unwrap(), &[1, 2]); // still open
+        assert_eq!(fs.read_to_vec(f, 0, 10).unwrap(), &[1, 2]); // still open
+        assert_eq!(fs.usage().0, 4096);
         fs.unpin(f);
         assert_eq!(fs.metadata(f), Err(Errno::ENOENT));
+        assert_eq!(fs.usage().0, 0, "the last close frees the pages");
         assert_eq!(fs.metadata(ROOT).unwrap().nlink, 3); // ., .., etc
+    }
+
+    #[test]
+    fn a_full_file_system_is_enospc_until_space_is_freed() {
+        let mut fs = fs();
+        fs.set_capacity(3 * 4096);
+        let a = fs.create_file(ROOT, b"a", 0o644, Data::empty()).unwrap();
+        assert_eq!(fs.write(a, 0, &[1u8; 5 * 4096]), Ok(3 * 4096), "a short write");
+        assert_eq!(fs.write(a, 3 * 4096, b"x"), Err(Errno::ENOSPC));
+        assert_eq!(fs.metadata(a).unwrap().blocks, 3 * 8);
+        fs.remove(ROOT, b"a", false).unwrap();
+        let b = fs.create_file(ROOT, b"b", 0o644, Data::empty()).unwrap();
+        assert_eq!(fs.write(b, 0, b"y"), Ok(1), "unlinking gave the space back");
     }
 
     #[test]

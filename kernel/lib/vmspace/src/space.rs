@@ -19,12 +19,17 @@ pub struct VmSpace<P> {
     pub mmap_base: u64,
     /// Lowest address mmap may hand out.
     pub mmap_min: u64,
+    /// The largest writable mapping one call may create, in bytes: Linux's
+    /// heuristic overcommit refuses a request that RAM (plus swap, which
+    /// there is none of) could never back. Sizes only, not a running total,
+    /// as Linux's default mode.
+    pub commit_limit: u64,
 }
 
 impl<P: PageTable> VmSpace<P> {
     /// An empty space over `pt` for user addresses below `limit`.
     pub fn new(pt: P, limit: u64) -> VmSpace<P> {
-        VmSpace { pt, vmas: BTreeMap::new(), limit, brk_start: 0, brk: 0, mmap_base: 0, mmap_min: 0x10000 }
+        VmSpace { pt, vmas: BTreeMap::new(), limit, brk_start: 0, brk: 0, mmap_base: 0, mmap_min: 0x10000, commit_limit: u64::MAX }
     }
 
     pub fn page_table(&self) -> &P {
@@ -52,6 +57,18 @@ impl<P: PageTable> VmSpace<P> {
     /// Whether no VMA meets `[start, end)`.
     pub fn is_free(&self, start: u64, end: u64) -> bool {
         !self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// Whether VMAs cover all of `[start, end)` (steps once per VMA).
+    pub fn is_mapped(&self, start: u64, end: u64) -> bool {
+        let mut cur = start;
+        while cur < end {
+            match self.find(cur) {
+                Some((_, v)) => cur = v.end,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// Cuts `[start, end)` out of the VMA set (splitting VMAs at the edges)
@@ -105,6 +122,14 @@ impl<P: PageTable> VmSpace<P> {
         });
     }
 
+    /// ENOMEM for a writable request larger than [`VmSpace::commit_limit`].
+    fn check_commit(&self, len: u64, prot: Prot) -> Result<(), Errno> {
+        if prot.write && len > self.commit_limit {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// The page-aligned end of `[start, start+len)`, `err` on overflow.
     fn range_end(start: u64, len: u64, err: Errno) -> Result<u64, Errno> {
         page_up(start.checked_add(len).ok_or(err)?).ok_or(err)
@@ -123,6 +148,7 @@ impl<P: PageTable> VmSpace<P> {
         if !start.is_multiple_of(PAGE_SIZE) || end > self.limit || start >= end {
             return Err(Errno::EINVAL);
         }
+        self.check_commit(end - start, prot)?;
         self.unmap(start, end - start)?;
         self.vmas.insert(start, Vma { end, prot, name });
         self.rejoin(start, end);
@@ -168,10 +194,9 @@ impl<P: PageTable> VmSpace<P> {
         if !start.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
-        let mut cur = start;
-        while cur < end {
-            let (_, v) = self.find(cur).ok_or(Errno::ENOMEM)?;
-            cur = v.end;
+        self.check_commit(end - start, prot)?;
+        if !self.is_mapped(start, end) {
+            return Err(Errno::ENOMEM);
         }
         for (s, v) in self.carve(start, end) {
             self.vmas.insert(s, Vma { prot, ..v });
@@ -242,6 +267,7 @@ impl<P: PageTable> VmSpace<P> {
             self.unmap(old + new_len, old_len - new_len)?;
             return Ok(old);
         }
+        self.check_commit(new_len - old_len, v.prot)?;
         let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
         if old_end == v.end && grow_end <= self.limit && self.is_free(old_end, grow_end) {
             self.vmas.insert(old_end, Vma { end: grow_end, ..v });

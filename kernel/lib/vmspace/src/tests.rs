@@ -440,3 +440,20 @@ fn unmap_and_map_reject_empty_and_out_of_range() {
     assert_eq!(s.protect(pg(1), 0, Prot::RW), Ok(()));
     assert_eq!(s.protect(pg(1), pg(1), Prot::RW), Err(Errno::ENOMEM));
 }
+
+#[test]
+fn writable_requests_beyond_the_commit_limit_are_enomem() {
+    let mut s = space();
+    s.commit_limit = pg(4);
+    assert_eq!(s.map_fixed(pg(20), pg(5), Prot::RW, VmaName::Anon), Err(Errno::ENOMEM));
+    assert!(s.is_free(pg(20), pg(25)), "nothing was mapped");
+    let none = Prot { read: false, write: false, exec: false };
+    assert_eq!(s.map_fixed(pg(20), pg(20), none, VmaName::Anon), Ok(()), "PROT_NONE commits nothing");
+    let ro = Prot { read: true, write: false, exec: false };
+    assert_eq!(s.protect(pg(20), pg(20), ro), Ok(()), "neither does read-only");
+    assert_eq!(s.protect(pg(20), pg(20), Prot::RW), Err(Errno::ENOMEM), "making it writable would");
+    assert_eq!(s.protect(pg(20), pg(4), Prot::RW), Ok(()));
+    assert_eq!(s.set_brk(s.brk_start + pg(5)), s.brk_start, "brk growth past the limit is refused");
+    assert_eq!(s.set_brk(s.brk_start + pg(3)), s.brk_start + pg(3));
+    assert_eq!(s.remap(pg(20), pg(4), pg(9), true), Err(Errno::ENOMEM), "growing by 5 pages");
+}
