@@ -64,11 +64,13 @@ impl Loaded {
 
     /// Runs program `idx` with a read-only context and the Linux helpers
     /// over `env`. The context should be `prog_type.ctx_size()` bytes; reads
-    /// past a shorter one fault.
-    pub fn run<E: Env + ?Sized>(&mut self, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut E) -> Result<u64, ExecError> {
+    /// past a shorter one fault. Takes `&self`: any number of runs (one
+    /// [`Vm`] and one `env` each, e.g. per CPU) may go on at once, while the
+    /// shell reads the maps.
+    pub fn run(&self, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
         let Some(p) = self.programs.get(idx) else {
             return Err(ExecError { pc: 0, kind: ExecErrorKind::NoSuchProgram(idx) });
         };
-        vm.run(&p.prepared, Input::ReadOnly(ctx), &mut self.maps, &mut LinuxHelpers { env })
+        vm.run(&p.prepared, Input::ReadOnly(ctx), &self.maps, &mut LinuxHelpers { env })
     }
 }

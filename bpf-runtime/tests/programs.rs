@@ -94,7 +94,7 @@ fn ringbuf_program_emits_events_and_updates_globals() {
     for _ in 0..3 {
         assert_eq!(inst.run("on_openat", &ctx, &mut env), 0);
     }
-    let events = inst.loaded.maps.get_mut(0).unwrap();
+    let events = inst.loaded.maps.get(0).unwrap();
     for seq in 1000..1003u64 {
         let rec = events.ringbuf_pop().unwrap().expect("one record per call");
         assert_eq!(rec.len(), 48);
