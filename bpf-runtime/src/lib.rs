@@ -9,6 +9,8 @@
 //! feature, so the kernel does not build it).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
+#![deny(unsafe_code)]
+
 extern crate alloc;
 
 #[cfg(feature = "asm")]
@@ -16,6 +18,7 @@ pub mod asm;
 pub mod helpers;
 pub mod interp;
 pub mod isa;
+pub mod jit;
 pub mod loader;
 pub mod maps;
 pub mod runtime;

@@ -349,6 +349,10 @@ pub(super) fn run<H: Helpers + ?Sized>(
                         Ok(v) => regs[0] = v,
                         Err(err) => fail!(ExecErrorKind::Helper { id, err }),
                     }
+                    // Linux leaves r1-r5 undefined after a call and the
+                    // verifier refuses to read them; both engines zero
+                    // them, so even unverified programs behave the same.
+                    regs[1..6].fill(0);
                 } else {
                     fail!(ExecErrorKind::InvalidOpcode(op.code));
                 }

@@ -17,7 +17,7 @@ pub const TAG_STACK: u64 = 1;
 /// The context (or, for conformance tests, the `-- mem` buffer) in r1.
 pub const TAG_INPUT: u64 = 2;
 /// `TAG_MAP_BASE + i`: the value area of map `i`.
-pub const TAG_MAP_BASE: u64 = 0x100;
+pub const TAG_MAP_BASE: u64 = 3;
 /// `TAG_RESERVATION_BASE + k`: ring-buffer reservation `k` of this run.
 pub const TAG_RESERVATION_BASE: u64 = 0x1_0000;
 /// `TAG_MAP_HANDLE + i`: the map pointer that `lddw` loads for map `i`. It is
