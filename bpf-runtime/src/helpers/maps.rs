@@ -30,8 +30,10 @@ pub(super) fn map_arg<'m>(m: &Mem<'m>, v: u64) -> Result<(usize, &'m Map), Helpe
     Ok((idx, maps.get(idx)?))
 }
 
-/// Bytes copied out of program memory; small ones stay off the heap.
+/// Bytes copied out of program memory; small ones stay off the heap (and
+/// the common 8-byte key costs no 64-byte clear).
 pub(super) enum Bytes {
+    Tiny([u8; 16], usize),
     Small([u8; 64], usize),
     Large(vec::Vec<u8>),
 }
@@ -40,6 +42,7 @@ impl core::ops::Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
+            Bytes::Tiny(b, n) => &b[..*n],
             Bytes::Small(b, n) => &b[..*n],
             Bytes::Large(v) => v,
         }
@@ -47,7 +50,11 @@ impl core::ops::Deref for Bytes {
 }
 
 pub(super) fn copy_in(m: &Mem<'_>, ptr: u64, n: usize) -> Result<Bytes, HelperError> {
-    Ok(if n <= 64 {
+    Ok(if n <= 16 {
+        let mut b = [0u8; 16];
+        m.read(ptr, &mut b[..n])?;
+        Bytes::Tiny(b, n)
+    } else if n <= 64 {
         let mut b = [0u8; 64];
         m.read(ptr, &mut b[..n])?;
         Bytes::Small(b, n)

@@ -164,6 +164,8 @@ pub struct Vm {
     frames: [exec::Frame; isa::MAX_CALL_DEPTH],
     /// The JIT's region table, kept to reuse its allocation.
     pub(crate) regions: Vec<crate::jit::Region>,
+    /// The map set `regions` was filled from.
+    pub(crate) regions_of: Option<alloc::sync::Arc<Vec<crate::jit::Region>>>,
     /// Taken backward jumps and calls one run may make before it is stopped.
     pub step_limit: u64,
 }
@@ -176,7 +178,7 @@ impl Default for Vm {
 
 impl Vm {
     pub fn new() -> Vm {
-        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), frames: Default::default(), regions: Vec::new(), step_limit: DEFAULT_STEP_LIMIT }
+        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), frames: Default::default(), regions: Vec::new(), regions_of: None, step_limit: DEFAULT_STEP_LIMIT }
     }
 
     /// Runs `prog` with r1 = the input (r2 = its length) and returns r0.

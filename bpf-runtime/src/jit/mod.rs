@@ -163,13 +163,15 @@ impl Vm {
     pub fn run_jit<H: Helpers>(&mut self, prog: &JitProgram, input: Input<'_>, maps: &MapSet, helpers: &mut H) -> Result<u64, ExecError> {
         let budget = self.step_limit;
         let mut regions = core::mem::take(&mut self.regions);
+        let mut cached = self.regions_of.take();
         let (stack, reservations) = self.parts();
         let mut m = Mem { stack, input, maps, reservations };
-        rt::regions(&mut regions, &mut m);
+        rt::regions(&mut regions, &mut cached, &mut m);
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.
         let r = unsafe { rt::enter(prog.mem.as_ptr(), &mut m, &regions, helpers, budget) };
         self.regions = regions;
+        self.regions_of = cached;
         self.release_reservations(maps);
         r
     }

@@ -183,23 +183,23 @@ pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region]
     }
 }
 
-/// The region table for a run: stack, input, then every map.
-pub(crate) fn regions(out: &mut alloc::vec::Vec<Region>, m: &mut Mem<'_>) {
-    out.clear();
-    let stack = Region { base: m.stack.as_mut_ptr() as u64, rlen: m.stack.len() as u64, wlen: m.stack.len() as u64, _pad: 0 };
-    let input = match &mut m.input {
+/// Brings the region table up to date for a run: stack, input, then the
+/// maps, which are copied only when the map set changed since the last run
+/// (`cached` holds the set's table, so the comparison cannot be fooled by a
+/// freed and reused allocation).
+pub(crate) fn regions(out: &mut alloc::vec::Vec<Region>, cached: &mut Option<alloc::sync::Arc<alloc::vec::Vec<Region>>>, m: &mut Mem<'_>) {
+    let maps = &m.maps.regions;
+    if !cached.as_ref().is_some_and(|c| alloc::sync::Arc::ptr_eq(c, maps)) || out.len() != 2 + maps.len() {
+        out.clear();
+        out.extend_from_slice(&[Region::default(); 2]);
+        out.extend_from_slice(maps);
+        *cached = Some(maps.clone());
+    }
+    out[0] = Region { base: m.stack.as_mut_ptr() as u64, rlen: m.stack.len() as u64, wlen: m.stack.len() as u64, _pad: 0 };
+    out[1] = match &mut m.input {
         Input::None => Region::default(),
         Input::ReadOnly(b) => Region { base: b.as_ptr() as u64, rlen: b.len() as u64, wlen: 0, _pad: 0 },
         Input::Writable(b) => Region { base: b.as_mut_ptr() as u64, rlen: b.len() as u64, wlen: b.len() as u64, _pad: 0 },
     };
-    out.push(stack);
-    out.push(input);
-    for map in m.maps.iter() {
-        let v = map.values();
-        let len = v.len() as u64;
-        out.push(Region { base: v.as_ptr() as u64, rlen: len, wlen: if map.writable() { len } else { 0 }, _pad: 0 });
-    }
-    debug_assert_eq!(mem::TAG_STACK, 1);
-    debug_assert_eq!(mem::TAG_INPUT, 2);
-    debug_assert_eq!(mem::TAG_MAP_BASE, 3);
+    debug_assert_eq!((mem::TAG_STACK, mem::TAG_INPUT, mem::TAG_MAP_BASE), (1, 2, 3));
 }

@@ -55,7 +55,12 @@ pub enum Mode {
 pub const OVERHEAD_PER_ENTRY: u64 = 4 + 8 + 8;
 
 fn words(key: &[u8], kw: usize) -> impl Iterator<Item = u64> + '_ {
+    // The common 8-byte key (an address, a pid pair) without a copy loop.
+    let whole = key.first_chunk::<8>().filter(|_| key.len() == 8).map(|b| u64::from_le_bytes(*b));
     (0..kw).map(move |i| {
+        if let Some(w) = whole {
+            return w;
+        }
         let mut b = [0u8; 8];
         let part = key.get(i * 8..key.len().min(i * 8 + 8)).unwrap_or(&[]);
         b[..part.len()].copy_from_slice(part);

@@ -342,6 +342,20 @@ impl Map {
 #[derive(Default, Clone)]
 pub struct MapSet {
     maps: Vec<Arc<Map>>,
+    /// The maps as JIT regions, computed once: value areas never move.
+    /// A `Vm` keeps a clone to know when its region table is current.
+    pub(crate) regions: Arc<Vec<crate::jit::Region>>,
+}
+
+fn regions_of(maps: &[Arc<Map>]) -> Arc<Vec<crate::jit::Region>> {
+    Arc::new(
+        maps.iter()
+            .map(|m| {
+                let len = m.values.len() as u64;
+                crate::jit::Region { base: m.values.as_ptr() as u64, rlen: len, wlen: if m.writable() { len } else { 0 }, _pad: 0 }
+            })
+            .collect(),
+    )
 }
 
 impl MapSet {
@@ -353,12 +367,13 @@ impl MapSet {
         if specs.iter().map(map_bytes).sum::<u64>() > MAX_OBJECT_MAP_BYTES {
             return too_many("the object's maps together exceed 256 MiB");
         }
-        Ok(MapSet { maps: specs.iter().map(|s| Map::new(s).map(Arc::new)).collect::<Result<_, _>>()? })
+        let maps: Vec<Arc<Map>> = specs.iter().map(|s| Map::new(s).map(Arc::new)).collect::<Result<_, _>>()?;
+        Ok(MapSet { regions: regions_of(&maps), maps })
     }
 
     /// A set of existing maps, in `lddw` index order.
     pub fn from_shared(maps: Vec<Arc<Map>>) -> MapSet {
-        MapSet { maps }
+        MapSet { regions: regions_of(&maps), maps }
     }
 
     /// Map `idx`, shared.
