@@ -9,15 +9,34 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bpf_runtime::interp::Vm;
-use bpf_runtime::runtime;
+use bpf_runtime::jit::{self, Engine, JitOptions};
+use bpf_runtime::runtime::{self, Loaded};
 use common::{build_prog, TestEnv};
 
 const THREADS: u64 = 4;
 const RUNS: u64 = 20_000;
 
+fn load(name: &str, engine: Engine) -> Loaded {
+    let mut obj = runtime::load(&build_prog(name)).unwrap();
+    if engine == Engine::Jit {
+        obj.compile_jit(&JitOptions::default(), &mut jit::host::install).unwrap();
+        assert!(obj.programs.iter().all(|p| p.is_jitted()));
+    }
+    obj
+}
+
 #[test]
 fn count_from_several_threads_is_exact_while_the_map_is_read() {
-    let obj = runtime::load(&build_prog("count")).unwrap();
+    count_on(Engine::Interp);
+}
+
+#[test]
+fn count_from_several_threads_is_exact_on_the_jit() {
+    count_on(Engine::Jit);
+}
+
+fn count_on(engine: Engine) {
+    let obj = load("count", engine);
     let prog = obj.find("count").unwrap();
     let ips = [0x1000u64, 0x2000];
     // The first run inserts each key (BPF_NOEXIST: a racing first insert
@@ -62,7 +81,16 @@ fn count_from_several_threads_is_exact_while_the_map_is_read() {
 
 #[test]
 fn ringbuf_records_from_several_producers_arrive_whole() {
-    let obj = runtime::load(&build_prog("ringbuf")).unwrap();
+    ringbuf_on(Engine::Interp);
+}
+
+#[test]
+fn ringbuf_records_from_several_producers_arrive_whole_on_the_jit() {
+    ringbuf_on(Engine::Jit);
+}
+
+fn ringbuf_on(engine: Engine) {
+    let obj = load("ringbuf", engine);
     let prog = obj.find("on_openat").unwrap();
     let done = AtomicBool::new(false);
     let popped = std::thread::scope(|s| {

@@ -142,6 +142,29 @@ fn zerodiv_follows_the_isa() {
 }
 
 #[test]
+fn the_jit_runs_the_examples_through_loaded_like_the_interpreter() {
+    use bpf_runtime::jit::{self, Engine, JitOptions};
+    let mut inst = instantiate("count");
+    assert_eq!(inst.loaded.run_on(Engine::Jit, &mut inst.vm, 0, &[0; 48], &mut TestEnv::default()).unwrap_err().kind, bpf_runtime::interp::ExecErrorKind::NotCompiled(0));
+    inst.loaded.compile_jit(&JitOptions::default(), &mut jit::host::install).unwrap();
+    let mut env = TestEnv::default();
+    for (ip, engine) in [(0x1234u64, Engine::Jit), (0x1234, Engine::Interp), (0x1234, Engine::Jit)] {
+        env.func_ip = ip;
+        let i = inst.loaded.find("count").unwrap();
+        assert_eq!(inst.loaded.run_on(engine, &mut inst.vm, i, &[0; 48], &mut env).unwrap(), 0);
+    }
+    let mut args = [0u8; 256];
+    args[..8].copy_from_slice(&0x1234u64.to_le_bytes());
+    assert_eq!(inst.run("get_count", &args, &mut env), 3, "run() takes the JIT once compiled");
+
+    let mut inst = instantiate("notify");
+    inst.loaded.compile_jit(&JitOptions::default(), &mut jit::host::install).unwrap();
+    let mut env = TestEnv::default();
+    inst.run("notify", &[0u8; 168], &mut env);
+    assert_eq!(env.lines, ["myfun called by pid 43 tgid 42"]);
+}
+
+#[test]
 fn unknown_helper_is_rejected_at_load_with_its_id() {
     let mut obj = build_prog("notify");
     // `call 6` (bpf_trace_printk) becomes `call 999`.

@@ -136,6 +136,8 @@ pub enum ExecErrorKind {
     StepLimit(u64),
     #[error("no program with index {0}")]
     NoSuchProgram(usize),
+    #[error("program {0} was not compiled by the JIT")]
+    NotCompiled(usize),
     #[error("helper {id}: {err}")]
     Helper { id: i32, err: HelperError },
 }
