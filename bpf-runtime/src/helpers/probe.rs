@@ -92,10 +92,10 @@ fn clamp_errno(e: i64) -> i64 {
 
 /// [`Env::probe_read_str`]'s default: byte by byte through `probe_read`.
 pub(super) fn str_bytewise<E: Env + ?Sized>(env: &mut E, space: AddrSpace, addr: u64, dst: &mut [u8]) -> Result<usize, i64> {
-    for i in 0..dst.len() {
+    for (i, d) in dst.iter_mut().enumerate() {
         let mut b = [0u8];
         env.probe_read(space, addr.wrapping_add(i as u64), &mut b)?;
-        dst[i] = b[0];
+        *d = b[0];
         if b[0] == 0 {
             return Ok(i + 1);
         }

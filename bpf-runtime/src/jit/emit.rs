@@ -640,8 +640,8 @@ impl Emitter<'_> {
         a.jcc(cc::NE, self.error_exit);
         // The interpreter zeroes r1-r5 after a call; so do we (the System V
         // callee left whatever it liked there).
-        for r in 1..=5 {
-            a.mov_ri(REG[r], 0);
+        for &r in &REG[1..=5] {
+            a.mov_ri(r, 0);
         }
     }
 

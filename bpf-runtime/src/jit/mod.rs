@@ -123,6 +123,9 @@ pub fn compile_into(prog: &Prepared, opts: &JitOptions, buf: &mut [u8]) -> Resul
 pub unsafe trait ExecMemory: Send + Sync {
     fn as_ptr(&self) -> *const u8;
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A compiled program in executable memory, ready for [`Vm::run_jit`].

@@ -193,6 +193,10 @@ impl HashIndex {
         self.len.load(Relaxed)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// `(key, slot)` of every entry, bucket by bucket, each bucket read
     /// under its lock.
     pub fn pairs(&self) -> Vec<(Vec<u8>, u32)> {

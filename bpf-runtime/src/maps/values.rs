@@ -116,7 +116,7 @@ impl Values {
     /// done per byte range, which only unverified programs can reach.
     pub fn rmw(&self, off: usize, n: usize, mut f: impl FnMut(u64) -> u64) -> u64 {
         let mask = byte_mask(0, n);
-        if off % n == 0 && n <= 8 {
+        if off.is_multiple_of(n) && n <= 8 {
             let (w, shift) = (off / 8, (off % 8) * 8);
             let lane = mask << shift;
             let word = update(&self.words[w], |word| (word & !lane) | ((f((word & lane) >> shift) & mask) << shift));
