@@ -5,15 +5,20 @@
 //! clang), [`verifier`] (static proof of safety), [`maps`], [`helpers`] and
 //! [`interp`] (execution with runtime bounds checks as a second line of
 //! defence), [`runtime`] (load = parse + verify + allocate maps; run), and
-//! [`asm`] (the bpf_conformance assembly dialect, for tests).
-#![cfg_attr(not(test), no_std)]
+//! `asm` (the bpf_conformance assembly dialect, for tests; behind the `asm`
+//! feature, so the kernel does not build it).
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
+#[cfg(feature = "asm")]
 pub mod asm;
 pub mod helpers;
 pub mod interp;
 pub mod isa;
+pub mod jit;
 pub mod loader;
 pub mod maps;
 pub mod runtime;

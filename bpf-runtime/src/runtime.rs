@@ -1,6 +1,7 @@
 //! Loading end to end, the API the kernel and the shell use: parse the
 //! object, verify every program (mandatory), allocate the maps, prepare the
-//! programs; then run them and inspect their maps.
+//! programs, optionally compile them with the JIT; then run them (from any
+//! number of CPUs at once) and inspect their maps.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -8,6 +9,7 @@ use alloc::vec::Vec;
 use crate::helpers::{Env, LinuxHelpers};
 use crate::interp::{ExecError, ExecErrorKind, Input, PrepareError, Prepared, Vm};
 use crate::isa::Insn;
+use crate::jit::{self, Engine, JitCode, JitError, JitOptions, JitProgram};
 use crate::loader::{self, LoadError};
 use crate::maps::{MapError, MapSet};
 use crate::spec::ProgType;
@@ -24,16 +26,31 @@ pub enum Error {
     Map(#[from] MapError),
     #[error("program `{program}`: {err}")]
     Prepare { program: String, err: PrepareError },
+    #[error("program `{program}`: JIT: {err}")]
+    Jit { program: String, err: JitError },
 }
 
 /// A verified program, ready to run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LoadedProgram {
     pub name: String,
     pub section: String,
     pub prog_type: ProgType,
     pub insns: Vec<Insn>,
     prepared: Prepared,
+    jit: Option<JitProgram>,
+}
+
+impl LoadedProgram {
+    /// Whether the JIT compiled it.
+    pub fn is_jitted(&self) -> bool {
+        self.jit.is_some()
+    }
+
+    /// The prepared form the interpreter runs (and the JIT compiles).
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
 }
 
 /// An object whose programs all passed the verifier, with its live maps.
@@ -51,7 +68,7 @@ pub fn load(bytes: &[u8]) -> Result<Loaded, Error> {
     for p in obj.programs {
         verifier::verify(&p.insns, p.prog_type, &obj.maps).map_err(|err| Error::Rejected { program: p.name.clone(), section: p.section.clone(), err })?;
         let prepared = Prepared::new(&p.insns, obj.maps.len()).map_err(|err| Error::Prepare { program: p.name.clone(), err })?;
-        programs.push(LoadedProgram { name: p.name, section: p.section, prog_type: p.prog_type, insns: p.insns, prepared });
+        programs.push(LoadedProgram { name: p.name, section: p.section, prog_type: p.prog_type, insns: p.insns, prepared, jit: None });
     }
     Ok(Loaded { maps: MapSet::new(&obj.maps)?, programs })
 }
@@ -62,13 +79,43 @@ impl Loaded {
         self.programs.iter().position(|p| p.name == name || p.section == name)
     }
 
+    /// Compiles every program with the JIT. `install` puts the code into
+    /// executable memory: the kernel's W^X pages, or [`jit::host::install`]
+    /// on the host. Programs already compiled are compiled again.
+    pub fn compile_jit(&mut self, opts: &JitOptions, install: &mut dyn FnMut(&JitCode) -> Result<JitProgram, JitError>) -> Result<(), Error> {
+        for p in &mut self.programs {
+            let err = |err| Error::Jit { program: p.name.clone(), err };
+            let code = jit::compile(&p.prepared, opts).map_err(err)?;
+            p.jit = Some(install(&code).map_err(err)?);
+        }
+        Ok(())
+    }
+
     /// Runs program `idx` with a read-only context and the Linux helpers
-    /// over `env`. The context should be `prog_type.ctx_size()` bytes; reads
-    /// past a shorter one fault.
-    pub fn run<E: Env + ?Sized>(&mut self, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut E) -> Result<u64, ExecError> {
+    /// over `env`: JIT-compiled code if [`Loaded::compile_jit`] made some,
+    /// the interpreter otherwise. The context should be
+    /// `prog_type.ctx_size()` bytes; reads past a shorter one fault. Takes
+    /// `&self`: any number of runs (one [`Vm`] and one `env` each, e.g. per
+    /// CPU) may go on at once, while the shell reads the maps.
+    pub fn run(&self, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
+        let engine = match self.programs.get(idx) {
+            Some(p) if p.jit.is_some() => Engine::Jit,
+            _ => Engine::Interp,
+        };
+        self.run_on(engine, vm, idx, ctx, env)
+    }
+
+    /// [`Loaded::run`] on a chosen engine; `Engine::Jit` needs
+    /// [`Loaded::compile_jit`] first.
+    pub fn run_on(&self, engine: Engine, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
         let Some(p) = self.programs.get(idx) else {
             return Err(ExecError { pc: 0, kind: ExecErrorKind::NoSuchProgram(idx) });
         };
-        vm.run(&p.prepared, Input::ReadOnly(ctx), &mut self.maps, &mut LinuxHelpers { env })
+        let mut helpers = LinuxHelpers { env };
+        match (engine, &p.jit) {
+            (Engine::Interp, _) => vm.run(&p.prepared, Input::ReadOnly(ctx), &self.maps, &mut helpers),
+            (Engine::Jit, Some(j)) => vm.run_jit(j, Input::ReadOnly(ctx), &self.maps, &mut helpers),
+            (Engine::Jit, None) => Err(ExecError { pc: 0, kind: ExecErrorKind::NotCompiled(idx) }),
+        }
     }
 }

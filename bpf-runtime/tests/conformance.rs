@@ -1,5 +1,6 @@
 //! The bpf_conformance suite (`../shared/conformance/bpf/tests/*.data`, 313
-//! cases) run through our assembler and interpreter, plus its `negative/`
+//! cases) run through our assembler on both engines, the interpreter and
+//! the JIT (with and without constant blinding), plus its `negative/`
 //! inputs, which the assembler must refuse.
 //!
 //! Each case's program is assembled from `-- asm` (or taken from `-- raw`),
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use bpf_runtime::asm::assemble;
 use bpf_runtime::interp::{HelperError, Helpers, Input, Mem, Prepared, Vm};
 use bpf_runtime::isa::{decode_all, Insn};
+use bpf_runtime::jit::{self, JitOptions};
 use bpf_runtime::maps::MapSet;
 
 /// Cases that need a feature we do not implement, with the reason. Empty:
@@ -96,7 +98,18 @@ fn program(case: &Case) -> Result<Vec<Insn>, String> {
     }
 }
 
+/// How a case is run.
+#[derive(Clone, Copy, Debug)]
+enum How {
+    Interp,
+    Jit(JitOptions),
+}
+
 fn run_case(case: &Case) -> Result<u64, String> {
+    run_case_on(case, How::Interp)
+}
+
+fn run_case_on(case: &Case, how: How) -> Result<u64, String> {
     let insns = program(case)?;
     if let Some(raw) = &case.raw {
         // Both forms must agree when a file gives both.
@@ -106,8 +119,15 @@ fn run_case(case: &Case) -> Result<u64, String> {
     }
     let prog = Prepared::new(&insns, 0).map_err(|e| e.to_string())?;
     let mut mem = case.mem.clone();
-    let mut maps = MapSet::default();
-    Vm::new().run(&prog, Input::Writable(&mut mem), &mut maps, &mut SuiteHelpers).map_err(|e| e.to_string())
+    let maps = MapSet::default();
+    match how {
+        How::Interp => Vm::new().run(&prog, Input::Writable(&mut mem), &maps, &mut SuiteHelpers).map_err(|e| e.to_string()),
+        How::Jit(opts) => {
+            let code = jit::compile(&prog, &opts).map_err(|e| e.to_string())?;
+            let p = jit::host::install(&code).map_err(|e| e.to_string())?;
+            Vm::new().run_jit(&p, Input::Writable(&mut mem), &maps, &mut SuiteHelpers).map_err(|e| e.to_string())
+        }
+    }
 }
 
 fn data_files(dir: &Path) -> Vec<PathBuf> {
@@ -120,8 +140,8 @@ fn data_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn conformance_suite() {
+/// Runs every case on one engine and reports per file; returns the failures.
+fn suite_on(how: How, tag: &str) -> Vec<String> {
     let files = data_files(&suite_dir().join("tests"));
     assert_eq!(files.len(), 313, "the suite has 313 cases");
     let (mut pass, mut fail, mut skipped) = (0, Vec::new(), 0);
@@ -139,7 +159,7 @@ fn conformance_suite() {
             continue;
         }
         let case = parse_case(&fs::read_to_string(f).unwrap());
-        let outcome = run_case(&case);
+        let outcome = run_case_on(&case, how);
         let ok = match (&case.error, case.result, &outcome) {
             (Some(_), _, Err(_)) => true,
             (None, Some(want), Ok(got)) => *got == want,
@@ -153,11 +173,29 @@ fn conformance_suite() {
             fail.push(name.to_string());
         }
     }
-    line(format!("conformance: {pass} passed, {} failed, {skipped} unsupported, of {}", fail.len(), files.len()));
+    line(format!("conformance ({tag}): {pass} passed, {} failed, {skipped} unsupported, of {}", fail.len(), files.len()));
     // The per-file report, also kept as a file (`cargo test` captures stdout).
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-report.txt");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conformance-report-{tag}.txt"));
     fs::write(&out, &report).unwrap();
     eprintln!("conformance report: {}", out.display());
+    fail
+}
+
+#[test]
+fn conformance_suite() {
+    let fail = suite_on(How::Interp, "interp");
+    assert!(fail.is_empty(), "failing cases: {fail:?}");
+}
+
+#[test]
+fn conformance_suite_on_the_jit() {
+    let fail = suite_on(How::Jit(JitOptions::trusted()), "jit");
+    assert!(fail.is_empty(), "failing cases: {fail:?}");
+}
+
+#[test]
+fn conformance_suite_on_the_jit_with_constant_blinding() {
+    let fail = suite_on(How::Jit(JitOptions::default()), "jit-blinded");
     assert!(fail.is_empty(), "failing cases: {fail:?}");
 }
 

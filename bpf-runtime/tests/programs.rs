@@ -94,7 +94,7 @@ fn ringbuf_program_emits_events_and_updates_globals() {
     for _ in 0..3 {
         assert_eq!(inst.run("on_openat", &ctx, &mut env), 0);
     }
-    let events = inst.loaded.maps.get_mut(0).unwrap();
+    let events = inst.loaded.maps.get(0).unwrap();
     for seq in 1000..1003u64 {
         let rec = events.ringbuf_pop().unwrap().expect("one record per call");
         assert_eq!(rec.len(), 48);
@@ -139,6 +139,29 @@ fn zerodiv_follows_the_isa() {
     assert_eq!(inst.run("zerodiv", &args, &mut env), 100, "100/0 = 0, 100%0 = 100");
     args[0] = 7;
     assert_eq!(inst.run("zerodiv", &args, &mut env), 14 + 2);
+}
+
+#[test]
+fn the_jit_runs_the_examples_through_loaded_like_the_interpreter() {
+    use bpf_runtime::jit::{self, Engine, JitOptions};
+    let mut inst = instantiate("count");
+    assert_eq!(inst.loaded.run_on(Engine::Jit, &mut inst.vm, 0, &[0; 48], &mut TestEnv::default()).unwrap_err().kind, bpf_runtime::interp::ExecErrorKind::NotCompiled(0));
+    inst.loaded.compile_jit(&JitOptions::default(), &mut jit::host::install).unwrap();
+    let mut env = TestEnv::default();
+    for (ip, engine) in [(0x1234u64, Engine::Jit), (0x1234, Engine::Interp), (0x1234, Engine::Jit)] {
+        env.func_ip = ip;
+        let i = inst.loaded.find("count").unwrap();
+        assert_eq!(inst.loaded.run_on(engine, &mut inst.vm, i, &[0; 48], &mut env).unwrap(), 0);
+    }
+    let mut args = [0u8; 256];
+    args[..8].copy_from_slice(&0x1234u64.to_le_bytes());
+    assert_eq!(inst.run("get_count", &args, &mut env), 3, "run() takes the JIT once compiled");
+
+    let mut inst = instantiate("notify");
+    inst.loaded.compile_jit(&JitOptions::default(), &mut jit::host::install).unwrap();
+    let mut env = TestEnv::default();
+    inst.run("notify", &[0u8; 168], &mut env);
+    assert_eq!(env.lines, ["myfun called by pid 43 tgid 42"]);
 }
 
 #[test]

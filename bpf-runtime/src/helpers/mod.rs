@@ -1,22 +1,38 @@
 //! Linux helper functions, by their Linux IDs ([`crate::isa::helper`]).
 //!
-//! [`proto`] describes each helper's arguments for the loader and the
-//! verifier; [`LinuxHelpers`] implements them for the interpreter on top of
-//! an [`Env`] that the embedder (the kernel, or a host test) supplies for
-//! time, output and the identity of the current task. Every helper checks its
-//! pointers through [`Mem`] and its sizes against the map, so a wrong argument
-//! is an error value, never an out-of-bounds access.
+//! Each helper is one [`HelperDef`]: its prototype (argument kinds for the
+//! verifier), the range of its return value, the program types that may
+//! call it, and its implementation. The definitions live next to their code
+//! in the submodules, grouped by subject; [`def`] finds one by ID for the
+//! loader, the verifier, the interpreter and the JIT alike.
+//!
+//! What a helper needs from its surroundings (time, the current task,
+//! kernel and user memory, symbols, output) comes from the embedder's
+//! [`Env`]: the kernel implements it, host tests supply their own. Every
+//! helper checks its pointers through [`Mem`] and its sizes against the map,
+//! so a wrong argument is an error value, never an out-of-bounds access.
 
+mod maps;
 mod printk;
+mod probe;
+mod ringbuf;
+mod task;
 
-use alloc::string::String;
-use alloc::vec;
-
-use crate::interp::mem::{self, Reservation};
 use crate::interp::{HelperError, Helpers, Mem};
-use crate::isa::helper as id;
+use crate::spec::ProgType;
 
-/// What the embedder provides to helpers.
+pub use probe::AddrSpace;
+
+/// `-EFAULT`, `-EINVAL`, `-ENOENT`: what helpers return to programs.
+pub const EFAULT: i64 = -14;
+pub const EINVAL: i64 = -22;
+pub const ENOENT: i64 = -2;
+/// Largest errno magnitude (Linux's `MAX_ERRNO`).
+pub const MAX_ERRNO: i64 = 4095;
+
+/// What the embedder provides to helpers. One `Env` serves one run at a
+/// time (`&mut`); a kernel running programs on several CPUs gives each its
+/// own.
 pub trait Env {
     /// `bpf_ktime_get_ns`: monotonic nanoseconds.
     fn ktime_ns(&mut self) -> u64;
@@ -37,10 +53,32 @@ pub trait Env {
     fn func_ip(&mut self) -> u64 {
         0
     }
-    /// `bpf_kallsyms_lookup_name`.
+    /// `bpf_kallsyms_lookup_name`: a kernel or app symbol's address.
     fn kallsyms_lookup(&mut self, name: &str) -> Option<u64> {
         let _ = name;
         None
+    }
+    /// `bpf_probe_read_kernel` / `_user`: copies `dst.len()` bytes from
+    /// `addr` in `space`, or returns a negative errno (`-EFAULT` for an
+    /// address that is not mapped). Must never fault: the embedder checks
+    /// the address (page tables, the app's mappings) or uses a copy routine
+    /// that recovers from faults. The default has no memory to read.
+    fn probe_read(&mut self, space: AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
+        let _ = (space, addr, dst);
+        Err(EFAULT)
+    }
+    /// The `_str` forms: copies bytes up to and including a NUL, at most
+    /// `dst.len()` (the last byte is then forced to NUL), and returns the
+    /// number copied including the NUL. The default reads through
+    /// [`Env::probe_read`] one byte at a time, so a string that ends just
+    /// before an unmapped page is read correctly.
+    fn probe_read_str(&mut self, space: AddrSpace, addr: u64, dst: &mut [u8]) -> Result<usize, i64> {
+        probe::str_bytewise(self, space, addr, dst)
+    }
+    /// A ring buffer got a record (`map` is its index in the object); the
+    /// kernel wakes its consumer. Not called with `BPF_RB_NO_WAKEUP`.
+    fn ringbuf_wakeup(&mut self, map: usize) {
+        let _ = map;
     }
 }
 
@@ -50,9 +88,15 @@ pub trait Env {
 pub enum Arg {
     /// Any initialized scalar.
     Anything,
-    /// A map pointer loaded by `lddw` (a map of the kinds in the proto's
-    /// doc).
-    MapPtr,
+    /// A scalar or nothing: `bpf_printk` passes only as many numbers as its
+    /// format uses.
+    Vararg,
+    /// A hash or array map (`lddw` of a map).
+    Map,
+    /// A hash or array map the program may change (not `.rodata`).
+    MapWritable,
+    /// A ring buffer map.
+    Ringbuf,
     /// Pointer to `key_size` readable bytes (stack or map value).
     MapKey,
     /// Pointer to `value_size` readable bytes.
@@ -77,7 +121,9 @@ pub enum Arg {
 /// What a helper returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ret {
-    Integer,
+    /// A number in `min..=max` (signed). The runtime enforces the range, so
+    /// the verifier may rely on it whatever the embedder's [`Env`] does.
+    Integer { min: i64, max: i64 },
     /// Pointer to a value of the map in arg 1, or NULL.
     MapValueOrNull,
     /// Pointer to a ring-buffer record of arg 2's size, or NULL.
@@ -86,199 +132,146 @@ pub enum Ret {
     Void,
 }
 
-/// A helper's signature.
+/// Any 64-bit number.
+pub const ANY: Ret = Ret::Integer { min: i64::MIN, max: i64::MAX };
+/// 0 or a negative errno.
+pub const ERRNO_OR_ZERO: Ret = Ret::Integer { min: -MAX_ERRNO, max: 0 };
+
+/// A set of program types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Proto {
+pub struct ProgTypes(u8);
+
+impl ProgTypes {
+    pub const ALL: ProgTypes = ProgTypes(u8::MAX);
+
+    pub const fn of(types: &[ProgType]) -> ProgTypes {
+        let mut bits = 0u8;
+        let mut i = 0;
+        while i < types.len() {
+            bits |= 1 << types[i] as u8;
+            i += 1;
+        }
+        ProgTypes(bits)
+    }
+
+    pub const fn contains(self, t: ProgType) -> bool {
+        self.0 & (1 << t as u8) != 0
+    }
+}
+
+/// What an implementation gets: the run's memory and the embedder.
+pub struct Call<'c, 'm> {
+    pub mem: &'c mut Mem<'m>,
+    pub env: &'c mut dyn Env,
+}
+
+/// A helper's implementation: `r1..r5` in, `r0` out.
+pub type HelperFn = fn(&mut Call<'_, '_>, &[u64; 5]) -> Result<u64, HelperError>;
+
+/// One helper, completely.
+#[derive(Clone, Copy)]
+pub struct HelperDef {
     pub id: i32,
     pub name: &'static str,
     pub args: &'static [Arg],
     pub ret: Ret,
+    /// Program types that may call it (the verifier refuses others).
+    pub progs: ProgTypes,
+    pub call: HelperFn,
 }
 
-const PROTOS: &[Proto] = &[
-    Proto { id: id::MAP_LOOKUP_ELEM, name: "bpf_map_lookup_elem", args: &[Arg::MapPtr, Arg::MapKey], ret: Ret::MapValueOrNull },
-    Proto { id: id::MAP_UPDATE_ELEM, name: "bpf_map_update_elem", args: &[Arg::MapPtr, Arg::MapKey, Arg::MapValue, Arg::Anything], ret: Ret::Integer },
-    Proto { id: id::MAP_DELETE_ELEM, name: "bpf_map_delete_elem", args: &[Arg::MapPtr, Arg::MapKey], ret: Ret::Integer },
-    Proto { id: id::KTIME_GET_NS, name: "bpf_ktime_get_ns", args: &[], ret: Ret::Integer },
-    Proto { id: id::TRACE_PRINTK, name: "bpf_trace_printk", args: &[Arg::Mem, Arg::Size, Arg::Anything, Arg::Anything, Arg::Anything], ret: Ret::Integer },
-    Proto { id: id::GET_PRANDOM_U32, name: "bpf_get_prandom_u32", args: &[], ret: Ret::Integer },
-    Proto { id: id::GET_SMP_PROCESSOR_ID, name: "bpf_get_smp_processor_id", args: &[], ret: Ret::Integer },
-    Proto { id: id::GET_CURRENT_PID_TGID, name: "bpf_get_current_pid_tgid", args: &[], ret: Ret::Integer },
-    Proto { id: id::GET_CURRENT_COMM, name: "bpf_get_current_comm", args: &[Arg::UninitMem, Arg::Size], ret: Ret::Integer },
-    Proto { id: id::RINGBUF_OUTPUT, name: "bpf_ringbuf_output", args: &[Arg::MapPtr, Arg::Mem, Arg::Size, Arg::Anything], ret: Ret::Integer },
-    Proto { id: id::RINGBUF_RESERVE, name: "bpf_ringbuf_reserve", args: &[Arg::MapPtr, Arg::ConstSize, Arg::Anything], ret: Ret::RingbufRecordOrNull },
-    Proto { id: id::RINGBUF_SUBMIT, name: "bpf_ringbuf_submit", args: &[Arg::RingbufRecord, Arg::Anything], ret: Ret::Void },
-    Proto { id: id::RINGBUF_DISCARD, name: "bpf_ringbuf_discard", args: &[Arg::RingbufRecord, Arg::Anything], ret: Ret::Void },
-    Proto { id: id::GET_FUNC_IP, name: "bpf_get_func_ip", args: &[Arg::Ctx], ret: Ret::Integer },
-    Proto { id: id::KALLSYMS_LOOKUP_NAME, name: "bpf_kallsyms_lookup_name", args: &[Arg::Mem, Arg::Size, Arg::Anything, Arg::U64Out], ret: Ret::Integer },
-];
+impl core::fmt::Debug for HelperDef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} ({})", self.name, self.id)
+    }
+}
 
-/// The signature of helper `id`, or `None` if this runtime does not provide
+/// The helpers, by subject; each group lists its own definitions.
+const GROUPS: &[&[HelperDef]] = &[maps::HELPERS, ringbuf::HELPERS, task::HELPERS, probe::HELPERS, printk::HELPERS];
+
+/// Helper IDs below this are looked up in a table.
+const MAX_ID: usize = 256;
+
+const fn index() -> [Option<&'static HelperDef>; MAX_ID] {
+    let mut t = [None; MAX_ID];
+    let mut g = 0;
+    while g < GROUPS.len() {
+        let group: &'static [HelperDef] = GROUPS[g];
+        let mut i = 0;
+        while i < group.len() {
+            let d = &group[i];
+            assert!(d.id > 0 && (d.id as usize) < MAX_ID && t[d.id as usize].is_none(), "helper IDs are unique and small");
+            t[d.id as usize] = Some(d);
+            i += 1;
+        }
+        g += 1;
+    }
+    t
+}
+
+static BY_ID: [Option<&HelperDef>; MAX_ID] = index();
+
+/// The definition of helper `id`, or `None` if this runtime does not provide
 /// it (the loader rejects such programs).
-pub fn proto(helper_id: i32) -> Option<&'static Proto> {
-    PROTOS.iter().find(|p| p.id == helper_id)
+pub fn def(id: i32) -> Option<&'static HelperDef> {
+    BY_ID.get(usize::try_from(id).ok()?).copied().flatten()
 }
 
-/// Every helper this runtime provides.
-pub fn all() -> &'static [Proto] {
-    PROTOS
+/// Same as [`def`], under the name the loader and verifier have used.
+pub fn proto(id: i32) -> Option<&'static HelperDef> {
+    def(id)
+}
+
+/// Every helper this runtime provides, by ID.
+pub fn all() -> impl Iterator<Item = &'static HelperDef> {
+    BY_ID.iter().flatten().copied()
 }
 
 /// The Linux helpers, over an embedder's [`Env`].
-pub struct LinuxHelpers<'e, E: Env + ?Sized> {
-    pub env: &'e mut E,
+pub struct LinuxHelpers<'e> {
+    pub env: &'e mut dyn Env,
 }
 
-fn map_of(v: u64) -> Result<usize, HelperError> {
-    mem::decode_map_handle(v).ok_or(HelperError::BadArg("argument is not a map pointer"))
+impl LinuxHelpers<'_> {
+    /// Runs `d`, enforcing its declared return range.
+    pub fn call_def(&mut self, d: &HelperDef, a: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
+        let v = (d.call)(&mut Call { mem: m, env: &mut *self.env }, a)?;
+        if let Ret::Integer { min, max } = d.ret {
+            if !(min..=max).contains(&(v as i64)) {
+                return Err(HelperError::BadReturn(d.name));
+            }
+        }
+        Ok(v)
+    }
 }
 
-/// A key copied out of program memory (it may live in a map value, which
-/// the map operation then borrows mutably). Small keys stay off the heap.
-enum Key {
-    Small([u8; 64], usize),
-    Large(vec::Vec<u8>),
-}
-
-impl core::ops::Deref for Key {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Key::Small(b, n) => &b[..*n],
-            Key::Large(v) => v,
+impl Helpers for LinuxHelpers<'_> {
+    #[inline]
+    fn call(&mut self, id: i32, a: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
+        match def(id) {
+            Some(d) => self.call_def(d, a, m),
+            None => Err(HelperError::Unknown),
         }
     }
 }
 
-fn key_of(m: &Mem<'_>, map: usize, ptr: u64) -> Result<Key, HelperError> {
-    let ks = m.maps.get(map)?.spec().key_size as usize;
-    let src = m.slice(ptr, ks)?;
-    Ok(if ks <= 64 {
-        let mut b = [0u8; 64];
-        b[..ks].copy_from_slice(src);
-        Key::Small(b, ks)
-    } else {
-        Key::Large(src.to_vec())
-    })
+/// An argument as a byte count (a size the verifier bounded, or garbage
+/// from an unverified program, which the memory check then refuses).
+fn size(v: u64) -> Result<usize, HelperError> {
+    usize::try_from(v).map_err(|_| HelperError::BadArg("size"))
 }
 
-fn errno_or_zero(r: Result<(), crate::maps::MapError>) -> u64 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.errno() as u64,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn reservation_index(ptr: u64) -> Result<usize, HelperError> {
-    let tag = ptr >> 32;
-    if ptr as u32 != 0 || tag < mem::TAG_RESERVATION_BASE {
-        return Err(HelperError::BadArg("argument is not a ring buffer record"));
-    }
-    usize::try_from(tag - mem::TAG_RESERVATION_BASE).map_err(|_| HelperError::BadArg("argument is not a ring buffer record"))
-}
-
-impl<E: Env + ?Sized> Helpers for LinuxHelpers<'_, E> {
-    fn call(&mut self, helper: i32, a: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
-        Ok(match helper {
-            id::MAP_LOOKUP_ELEM => {
-                let map = map_of(a[0])?;
-                // Read-only on both sides: the key is used in place.
-                let mp = m.maps.get(map)?;
-                let key = m.slice(a[1], mp.spec().key_size as usize)?;
-                match mp.lookup_offset(key)? {
-                    Some(off) => mem::addr(mem::TAG_MAP_BASE + map as u64, off as u32),
-                    None => 0,
-                }
-            }
-            id::MAP_UPDATE_ELEM => {
-                let map = map_of(a[0])?;
-                let key = key_of(m, map, a[1])?;
-                let vs = m.maps.get(map)?.spec().value_size as usize;
-                let value = m.slice(a[2], vs)?.to_vec();
-                errno_or_zero(m.maps.get_mut(map)?.update(&key, &value, a[3]))
-            }
-            id::MAP_DELETE_ELEM => {
-                let map = map_of(a[0])?;
-                let key = key_of(m, map, a[1])?;
-                errno_or_zero(m.maps.get_mut(map)?.delete(&key))
-            }
-            id::KTIME_GET_NS => self.env.ktime_ns(),
-            id::TRACE_PRINTK => {
-                let fmt = m.slice(a[0], usize::try_from(a[1]).map_err(|_| HelperError::BadArg("format size"))?)?;
-                let line = printk::format(fmt, &a[2..5], m)?;
-                self.env.trace(&line);
-                line.len() as u64
-            }
-            id::GET_PRANDOM_U32 => self.env.prandom_u32() as u64,
-            id::GET_SMP_PROCESSOR_ID => self.env.cpu_id() as u64,
-            id::GET_CURRENT_PID_TGID => self.env.pid_tgid(),
-            id::GET_CURRENT_COMM => {
-                let comm = self.env.comm();
-                let len = usize::try_from(a[1]).map_err(|_| HelperError::BadArg("size"))?;
-                let buf = m.slice_mut(a[0], len)?;
-                buf.fill(0);
-                let n = len.min(comm.len()).saturating_sub(1);
-                buf[..n].copy_from_slice(&comm[..n]);
-                0
-            }
-            id::RINGBUF_OUTPUT => {
-                let map = map_of(a[0])?;
-                let len = usize::try_from(a[2]).map_err(|_| HelperError::BadArg("size"))?;
-                let data = m.slice(a[1], len)?.to_vec();
-                match m.maps.get_mut(map)?.ringbuf_output(&data)? {
-                    true => 0,
-                    false => (-11i64) as u64, // EAGAIN: no space
-                }
-            }
-            id::RINGBUF_RESERVE => {
-                let map = map_of(a[0])?;
-                let len = usize::try_from(a[1]).map_err(|_| HelperError::BadArg("size"))?;
-                if a[2] != 0 || !m.maps.get_mut(map)?.ringbuf_claim(len)? {
-                    return Ok(0);
-                }
-                let r = Some(Reservation { map, data: vec![0; len] });
-                let k = match m.reservations.iter().position(Option::is_none) {
-                    Some(k) => {
-                        m.reservations[k] = r;
-                        k
-                    }
-                    None => {
-                        m.reservations.push(r);
-                        m.reservations.len() - 1
-                    }
-                };
-                mem::addr(mem::TAG_RESERVATION_BASE + k as u64, 0)
-            }
-            id::RINGBUF_SUBMIT | id::RINGBUF_DISCARD => {
-                let k = reservation_index(a[0])?;
-                let r = m.reservations.get_mut(k).and_then(Option::take).ok_or(HelperError::BadArg("ring buffer record already submitted or discarded"))?;
-                let map = m.maps.get_mut(r.map)?;
-                if helper == id::RINGBUF_SUBMIT {
-                    map.ringbuf_commit(r.data)?;
-                } else {
-                    map.ringbuf_release(r.data.len())?;
-                }
-                0
-            }
-            id::GET_FUNC_IP => self.env.func_ip(),
-            id::KALLSYMS_LOOKUP_NAME => {
-                let len = usize::try_from(a[1]).map_err(|_| HelperError::BadArg("size"))?;
-                let raw = m.slice(a[0], len)?;
-                let Some(nul) = raw.iter().position(|&b| b == 0) else {
-                    return Ok((-22i64) as u64); // EINVAL: not NUL-terminated
-                };
-                if a[2] != 0 {
-                    return Ok((-22i64) as u64);
-                }
-                let name = String::from_utf8_lossy(&raw[..nul]).into_owned();
-                let (addr, ret) = match self.env.kallsyms_lookup(&name) {
-                    Some(v) => (v, 0),
-                    None => (0, (-2i64) as u64), // ENOENT
-                };
-                m.slice_mut(a[3], 8)?.copy_from_slice(&addr.to_le_bytes());
-                ret
-            }
-            _ => return Err(HelperError::Unknown),
-        })
+    #[test]
+    fn the_table_finds_every_group_member() {
+        let n: usize = GROUPS.iter().map(|g| g.len()).sum();
+        assert_eq!(all().count(), n);
+        for d in all() {
+            assert_eq!(def(d.id).unwrap().name, d.name);
+        }
+        assert!(def(0).is_none() && def(-1).is_none() && def(4242).is_none());
     }
 }

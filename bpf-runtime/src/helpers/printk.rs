@@ -5,7 +5,25 @@
 use alloc::string::String;
 use core::fmt::Write;
 
+use super::{size, Arg, Call, HelperDef, ProgTypes, ANY};
 use crate::interp::{HelperError, Mem};
+use crate::isa::helper as id;
+
+pub(super) const HELPERS: &[HelperDef] = &[HelperDef {
+    id: id::TRACE_PRINTK,
+    name: "bpf_trace_printk",
+    args: &[Arg::Mem, Arg::Size, Arg::Vararg, Arg::Vararg, Arg::Vararg],
+    ret: ANY,
+    progs: ProgTypes::ALL,
+    call: trace_printk,
+}];
+
+fn trace_printk(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {
+    let fmt = super::maps::copy_in(c.mem, a[0], size(a[1])?)?;
+    let line = format(&fmt, &a[2..5], c.mem)?;
+    c.env.trace(&line);
+    Ok(line.len() as u64)
+}
 
 /// Longest string a `%s` argument may contribute.
 const MAX_STR: usize = 256;
@@ -58,7 +76,7 @@ pub fn format(fmt: &[u8], args: &[u64], m: &Mem<'_>) -> Result<String, HelperErr
             }
             b's' => {
                 let s = m.c_str(v, MAX_STR)?;
-                write!(out, "{}", String::from_utf8_lossy(s))
+                write!(out, "{}", String::from_utf8_lossy(&s))
             }
             _ => return Err(HelperError::BadArg("unsupported conversion in format string")),
         };
@@ -77,9 +95,9 @@ mod tests {
     fn fmt(f: &[u8], args: &[u64]) -> Result<String, HelperError> {
         let mut stack = vec![0u8; 64];
         stack[..6].copy_from_slice(b"hello\0");
-        let mut maps = MapSet::default();
+        let maps = MapSet::default();
         let mut res = Vec::new();
-        let m = Mem { stack: &mut stack, input: Input::None, maps: &mut maps, reservations: &mut res };
+        let m = Mem { stack: &mut stack, input: Input::None, maps: &maps, reservations: &mut res };
         format(f, args, &m)
     }
 

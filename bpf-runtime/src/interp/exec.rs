@@ -56,41 +56,27 @@ fn mod32(a: u64, b: u64, signed: bool) -> u64 {
     }) as u64
 }
 
-/// Atomic read-modify-write: returns the old value and writes the new one.
-/// The interpreter runs one program at a time per `Mem`, so plain
-/// load/store is atomic here; a JIT would emit `lock` instructions.
+/// Atomic read-modify-write of `n` (4 or 8) bytes: returns the old value.
+/// On map values, which other CPUs share, this is a real atomic operation.
 #[inline(always)]
-fn atomic<const N: usize>(m: &mut Mem<'_>, addr: u64, op: i64, src: u64, r0: u64) -> Result<(u64, u64), ExecErrorKind> {
-    let old_b = m.load::<N>(addr)?;
-    let mut buf = [0u8; 8];
-    buf[..N].copy_from_slice(&old_b);
-    let old = u64::from_le_bytes(buf);
-    let mask = if N == 8 { u64::MAX } else { u32::MAX as u64 };
-    let new = match op as i32 & !crate::isa::ATOMIC_FETCH {
-        crate::isa::ATOMIC_ADD => old.wrapping_add(src),
-        crate::isa::ATOMIC_OR => old | src,
-        crate::isa::ATOMIC_AND => old & src,
-        crate::isa::ATOMIC_XOR => old ^ src,
-        0xe0 => src,
-        0xf0 => {
-            if old == r0 & mask {
-                src
-            } else {
-                old
-            }
-        }
-        _ => return Err(ExecErrorKind::InvalidOpcode(0xc3)),
-    } & mask;
-    let nb = new.to_le_bytes();
-    let mut out = [0u8; N];
-    out.copy_from_slice(&nb[..N]);
-    m.store::<N>(addr, out)?;
-    Ok((old, new))
+fn atomic(m: &mut Mem<'_>, code: u8, addr: u64, op: i32, src: u64, r0: u64) -> Result<u64, ExecErrorKind> {
+    let n = if code == 0xc3 { 4 } else { 8 };
+    let mask = if n == 8 { u64::MAX } else { u32::MAX as u64 };
+    let f: fn(u64, u64, u64) -> u64 = match op & !crate::isa::ATOMIC_FETCH {
+        crate::isa::ATOMIC_ADD => |old, src, _| old.wrapping_add(src),
+        crate::isa::ATOMIC_OR => |old, src, _| old | src,
+        crate::isa::ATOMIC_AND => |old, src, _| old & src,
+        crate::isa::ATOMIC_XOR => |old, src, _| old ^ src,
+        0xe0 => |_, src, _| src,
+        0xf0 => |old, src, cmp| if old == cmp { src } else { old },
+        _ => return Err(ExecErrorKind::InvalidOpcode(code)),
+    };
+    Ok(m.atomic(addr, n, |old| f(old, src & mask, r0 & mask))?)
 }
 
-/// Runs `ops`. `budget` bounds the taken jumps and calls (every loop takes a
-/// jump, so straight-line stretches between them are bounded by the program
-/// length); counting only those keeps the check off the ALU path.
+/// Runs `ops`. `budget` bounds the taken backward jumps and calls (every
+/// loop takes one, and forward progress between them is bounded by the
+/// program length); counting only those keeps the check off the ALU path.
 pub(super) fn run<H: Helpers + ?Sized>(
     ops: &[Op],
     m: &mut Mem<'_>,
@@ -142,7 +128,9 @@ pub(super) fn run<H: Helpers + ?Sized>(
         macro_rules! jump {
             ($cond:expr) => {
                 if $cond {
-                    spend!();
+                    if op.off < 0 {
+                        spend!();
+                    }
                     pc = pc.wrapping_add(op.off as isize as usize);
                 }
             };
@@ -277,13 +265,7 @@ pub(super) fn run<H: Helpers + ?Sized>(
             0x73 => st!(1, u8, regs[s]),
             0x7b => st!(8, u64, regs[s]),
             0xc3 | 0xdb => {
-                let a = ea(regs[d]);
-                let src = if op.code == 0xc3 { regs[s] as u32 as u64 } else { regs[s] };
-                let (old, _) = if op.code == 0xc3 {
-                    tryk!(atomic::<4>(m, a, op.imm as i64, src, regs[0]))
-                } else {
-                    tryk!(atomic::<8>(m, a, op.imm as i64, src, regs[0]))
-                };
+                let old = tryk!(atomic(m, op.code, ea(regs[d]), op.imm, regs[s], regs[0]));
                 if op.imm == crate::isa::ATOMIC_CMPXCHG {
                     regs[0] = old;
                 } else if op.imm & crate::isa::ATOMIC_FETCH != 0 {
@@ -318,7 +300,9 @@ pub(super) fn run<H: Helpers + ?Sized>(
 
             // Jumps, 32-bit comparisons; `ja32` takes its offset from imm.
             0x06 => {
-                spend!();
+                if op.imm < 0 {
+                    spend!();
+                }
                 pc = pc.wrapping_add(op.imm as isize as usize);
             }
             0x16 => jump!(regs[d] as u32 == imm32 as u32),
@@ -365,6 +349,10 @@ pub(super) fn run<H: Helpers + ?Sized>(
                         Ok(v) => regs[0] = v,
                         Err(err) => fail!(ExecErrorKind::Helper { id, err }),
                     }
+                    // Linux leaves r1-r5 undefined after a call and the
+                    // verifier refuses to read them; both engines zero
+                    // them, so even unverified programs behave the same.
+                    regs[1..6].fill(0);
                 } else {
                     fail!(ExecErrorKind::InvalidOpcode(op.code));
                 }

@@ -9,6 +9,7 @@
 
 use alloc::vec::Vec;
 
+use crate::maps::values::Values;
 use crate::maps::MapSet;
 
 /// Region tags (the high 32 bits of an address).
@@ -16,7 +17,7 @@ pub const TAG_STACK: u64 = 1;
 /// The context (or, for conformance tests, the `-- mem` buffer) in r1.
 pub const TAG_INPUT: u64 = 2;
 /// `TAG_MAP_BASE + i`: the value area of map `i`.
-pub const TAG_MAP_BASE: u64 = 0x100;
+pub const TAG_MAP_BASE: u64 = 3;
 /// `TAG_RESERVATION_BASE + k`: ring-buffer reservation `k` of this run.
 pub const TAG_RESERVATION_BASE: u64 = 0x1_0000;
 /// `TAG_MAP_HANDLE + i`: the map pointer that `lddw` loads for map `i`. It is
@@ -85,75 +86,124 @@ pub struct Reservation {
     pub data: Vec<u8>,
 }
 
-/// Everything a running program can address.
+/// Everything a running program can address. Maps are shared with other
+/// runs (`&MapSet`, synchronized inside); the stack, the input and the
+/// reservations belong to this run.
 pub struct Mem<'a> {
     pub stack: &'a mut [u8],
     pub input: Input<'a>,
-    pub maps: &'a mut MapSet,
+    pub maps: &'a MapSet,
     pub reservations: &'a mut Vec<Option<Reservation>>,
 }
 
-fn window(buf: &[u8], off: u64, len: usize) -> Option<core::ops::Range<usize>> {
-    let end = off.checked_add(len as u64)?;
-    if end > buf.len() as u64 {
+/// Where an address points, after its bounds are checked.
+enum Place<'m> {
+    /// A byte range of plain memory owned by this run.
+    Own(core::ops::Range<usize>, Owner),
+    /// `len` bytes at `off` in a map's value area.
+    Map(&'m Values, usize),
+}
+
+#[derive(Clone, Copy)]
+enum Owner {
+    Stack,
+    Input,
+    Reservation(usize),
+}
+
+fn window(len: usize, off: u64, n: usize) -> Option<core::ops::Range<usize>> {
+    let end = off.checked_add(n as u64)?;
+    if end > len as u64 {
         return None;
     }
     Some(off as usize..end as usize)
 }
 
-impl Mem<'_> {
-    /// The `len` bytes at `addr`, for reading.
-    pub fn slice(&self, addr: u64, len: usize) -> Result<&[u8], Fault> {
-        let fault = Fault::OutOfBounds { addr, len };
+impl<'a> Mem<'a> {
+    /// Resolves `n` bytes at `addr` to the region they lie in.
+    fn place(&self, addr: u64, n: usize, write: bool) -> Result<Place<'a>, Fault> {
+        let fault = Fault::OutOfBounds { addr, len: n };
         let (tag, off) = (addr >> 32, addr & 0xffff_ffff);
-        let buf: &[u8] = match tag {
-            TAG_STACK => self.stack,
-            TAG_INPUT => self.input.bytes(),
+        let (len, owner) = match tag {
+            TAG_STACK => (self.stack.len(), Owner::Stack),
+            TAG_INPUT => {
+                match (&self.input, write) {
+                    (Input::ReadOnly(_), true) => return Err(Fault::ReadOnly { addr, len: n }),
+                    (Input::None, _) => return Err(fault),
+                    _ => {}
+                }
+                (self.input.len(), Owner::Input)
+            }
             t if (TAG_MAP_BASE..TAG_RESERVATION_BASE).contains(&t) => {
-                self.maps.get((t - TAG_MAP_BASE) as usize).map_err(|_| fault)?.values()
+                let maps: &'a MapSet = self.maps;
+                let m = maps.get((t - TAG_MAP_BASE) as usize).map_err(|_| fault)?;
+                if write && !m.writable() {
+                    return Err(Fault::ReadOnly { addr, len: n });
+                }
+                if !m.values().contains(off, n) {
+                    return Err(fault);
+                }
+                return Ok(Place::Map(m.values(), off as usize));
             }
             t if t >= TAG_RESERVATION_BASE => {
                 let k = usize::try_from(t - TAG_RESERVATION_BASE).map_err(|_| fault)?;
                 match self.reservations.get(k) {
-                    Some(Some(r)) => &r.data,
+                    Some(Some(r)) => (r.data.len(), Owner::Reservation(k)),
                     _ => return Err(fault),
                 }
             }
             _ => return Err(fault),
         };
-        let r = window(buf, off, len).ok_or(fault)?;
-        Ok(&buf[r])
+        Ok(Place::Own(window(len, off, n).ok_or(fault)?, owner))
     }
 
-    /// The `len` bytes at `addr`, for writing.
-    pub fn slice_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], Fault> {
-        let fault = Fault::OutOfBounds { addr, len };
-        let (tag, off) = (addr >> 32, addr & 0xffff_ffff);
-        let buf: &mut [u8] = match tag {
-            TAG_STACK => self.stack,
-            TAG_INPUT => match &mut self.input {
+    fn own(&self, o: Owner) -> &[u8] {
+        match o {
+            Owner::Stack => self.stack,
+            Owner::Input => self.input.bytes(),
+            Owner::Reservation(k) => self.reservations[k].as_ref().map_or(&[], |r| &r.data),
+        }
+    }
+
+    fn own_mut(&mut self, o: Owner) -> &mut [u8] {
+        match o {
+            Owner::Stack => self.stack,
+            Owner::Input => match &mut self.input {
                 Input::Writable(b) => b,
-                Input::ReadOnly(_) => return Err(Fault::ReadOnly { addr, len }),
-                Input::None => return Err(fault),
+                _ => &mut [],
             },
-            t if (TAG_MAP_BASE..TAG_RESERVATION_BASE).contains(&t) => {
-                let (values, writable) = self.maps.get_mut((t - TAG_MAP_BASE) as usize).map_err(|_| fault)?.values_mut();
-                if !writable {
-                    return Err(Fault::ReadOnly { addr, len });
-                }
-                values
+            Owner::Reservation(k) => self.reservations[k].as_mut().map_or(&mut [], |r| &mut r.data),
+        }
+    }
+
+    /// Checks that `n` bytes at `addr` may be read (or written).
+    pub fn check(&self, addr: u64, n: usize, write: bool) -> Result<(), Fault> {
+        self.place(addr, n, write).map(|_| ())
+    }
+
+    /// Copies `dst.len()` bytes from `addr`.
+    pub fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), Fault> {
+        // Helpers mostly read keys from the stack: resolve it inline.
+        if addr >> 32 == TAG_STACK {
+            if let Some(src) = self.stack.get((addr & 0xffff_ffff) as usize..).and_then(|s| s.get(..dst.len())) {
+                dst.copy_from_slice(src);
+                return Ok(());
             }
-            t if t >= TAG_RESERVATION_BASE => {
-                let k = usize::try_from(t - TAG_RESERVATION_BASE).map_err(|_| fault)?;
-                match self.reservations.get_mut(k) {
-                    Some(Some(r)) => &mut r.data,
-                    _ => return Err(fault),
-                }
-            }
-            _ => return Err(fault),
-        };
-        let r = window(buf, off, len).ok_or(fault)?;
-        Ok(&mut buf[r])
+        }
+        match self.place(addr, dst.len(), false)? {
+            Place::Own(r, o) => dst.copy_from_slice(&self.own(o)[r]),
+            Place::Map(v, off) => v.read(off, dst),
+        }
+        Ok(())
+    }
+
+    /// Copies `src` to `addr`.
+    pub fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), Fault> {
+        match self.place(addr, src.len(), true)? {
+            Place::Own(r, o) => self.own_mut(o)[r].copy_from_slice(src),
+            Place::Map(v, off) => v.write(off, src),
+        }
+        Ok(())
     }
 
     #[inline(always)]
@@ -164,8 +214,9 @@ impl Mem<'_> {
                 return Ok(*b);
             }
         }
-        let s = self.slice(addr, N)?;
-        s.try_into().map_err(|_| Fault::OutOfBounds { addr, len: N })
+        let mut b = [0u8; N];
+        self.read(addr, &mut b)?;
+        Ok(b)
     }
 
     #[inline(always)]
@@ -176,20 +227,50 @@ impl Mem<'_> {
                 return Ok(());
             }
         }
-        self.slice_mut(addr, N)?.copy_from_slice(&bytes);
-        Ok(())
+        self.write(addr, &bytes)
     }
 
-    /// A NUL-terminated string of at most `max` bytes at `addr` (for
-    /// `bpf_trace_printk`'s `%s` and `bpf_kallsyms_lookup_name`).
-    pub fn c_str(&self, addr: u64, max: usize) -> Result<&[u8], Fault> {
-        let mut n = 0;
-        while n < max {
-            if self.slice(addr.wrapping_add(n as u64), 1)?[0] == 0 {
+    /// Read-modify-write of the `n`-byte (4 or 8) integer at `addr`:
+    /// stores `f(old)` and returns `old`. Atomic on map values, which other
+    /// CPUs share; the run's own memory has no other writer.
+    pub fn atomic(&mut self, addr: u64, n: usize, mut f: impl FnMut(u64) -> u64) -> Result<u64, Fault> {
+        let mask = if n == 8 { u64::MAX } else { (1u64 << (n * 8)) - 1 };
+        match self.place(addr, n, true)? {
+            Place::Map(v, off) => Ok(v.rmw(off, n, f)),
+            Place::Own(r, o) => {
+                let buf = &mut self.own_mut(o)[r];
+                let mut b = [0u8; 8];
+                b[..n].copy_from_slice(buf);
+                let old = u64::from_le_bytes(b);
+                buf.copy_from_slice(&(f(old) & mask).to_le_bytes()[..n]);
+                Ok(old)
+            }
+        }
+    }
+
+    /// A NUL-terminated string of at most `max` bytes at `addr`, without the
+    /// NUL (for `bpf_trace_printk`'s `%s`).
+    pub fn c_str(&self, addr: u64, max: usize) -> Result<Vec<u8>, Fault> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let mut b = [0u8];
+            self.read(addr.wrapping_add(out.len() as u64), &mut b)?;
+            if b[0] == 0 {
                 break;
             }
-            n += 1;
+            out.push(b[0]);
         }
-        self.slice(addr, n)
+        Ok(out)
+    }
+
+    /// The host address of `n` bytes at `addr`, checked like any access, for
+    /// machine code that then accesses them directly (the JIT's slow path).
+    pub fn host_ptr(&mut self, addr: u64, n: usize, write: bool) -> Result<*mut u8, Fault> {
+        Ok(match self.place(addr, n, write)? {
+            Place::Map(v, off) => v.as_ptr().wrapping_add(off),
+            // Read-only memory is only ever read through the pointer.
+            Place::Own(r, o) if !write => self.own(o)[r].as_ptr().cast_mut(),
+            Place::Own(r, o) => self.own_mut(o)[r].as_mut_ptr(),
+        })
     }
 }

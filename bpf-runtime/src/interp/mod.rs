@@ -112,6 +112,8 @@ pub enum HelperError {
     Map(#[from] MapError),
     #[error("{0}")]
     BadArg(&'static str),
+    #[error("{0} returned a value outside its declared range (an embedder bug)")]
+    BadReturn(&'static str),
 }
 
 /// The helper functions a program may call, by Linux helper ID.
@@ -130,10 +132,12 @@ pub enum ExecErrorKind {
     Fault(#[from] Fault),
     #[error("bpf-to-bpf call depth exceeds {max}", max = isa::MAX_CALL_DEPTH)]
     CallDepth,
-    #[error("limit of {0} taken jumps and calls reached (runaway program)")]
+    #[error("limit of {0} backward jumps and calls reached (runaway program)")]
     StepLimit(u64),
     #[error("no program with index {0}")]
     NoSuchProgram(usize),
+    #[error("program {0} was not compiled by the JIT")]
+    NotCompiled(usize),
     #[error("helper {id}: {err}")]
     Helper { id: i32, err: HelperError },
 }
@@ -146,9 +150,10 @@ pub struct ExecError {
     pub kind: ExecErrorKind,
 }
 
-/// Default budget of taken jumps and calls per run: generous for verified
-/// (bounded) programs, small enough that a runaway one returns within a
-/// fraction of a second.
+/// Default budget of taken backward jumps and calls per run: generous for
+/// verified (bounded) programs, small enough that a runaway one returns
+/// within a fraction of a second. Forward jumps need no budget: between two
+/// backward jumps or calls a program runs at most its length.
 pub const DEFAULT_STEP_LIMIT: u64 = 1 << 24;
 
 /// Reusable execution state: the stack (all frames) and the ring-buffer
@@ -159,7 +164,11 @@ pub struct Vm {
     stack: Vec<u8>,
     reservations: Vec<Option<mem::Reservation>>,
     frames: [exec::Frame; isa::MAX_CALL_DEPTH],
-    /// Taken jumps and calls one run may make before it is stopped.
+    /// The JIT's region table, kept to reuse its allocation.
+    pub(crate) regions: Vec<crate::jit::Region>,
+    /// The map set `regions` was filled from.
+    pub(crate) regions_of: Option<alloc::sync::Arc<Vec<crate::jit::Region>>>,
+    /// Taken backward jumps and calls one run may make before it is stopped.
     pub step_limit: u64,
 }
 
@@ -171,7 +180,7 @@ impl Default for Vm {
 
 impl Vm {
     pub fn new() -> Vm {
-        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), frames: Default::default(), step_limit: DEFAULT_STEP_LIMIT }
+        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), frames: Default::default(), regions: Vec::new(), regions_of: None, step_limit: DEFAULT_STEP_LIMIT }
     }
 
     /// Runs `prog` with r1 = the input (r2 = its length) and returns r0.
@@ -179,20 +188,29 @@ impl Vm {
         &mut self,
         prog: &Prepared,
         input: Input<'_>,
-        maps: &mut crate::maps::MapSet,
+        maps: &crate::maps::MapSet,
         helpers: &mut H,
     ) -> Result<u64, ExecError> {
         let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations };
         let r = exec::run(&prog.ops, &mut m, helpers, &mut self.frames, self.step_limit);
-        // Records a faulting program reserved but never submitted give their
-        // space back; the verifier forbids leaking them in accepted programs.
+        self.release_reservations(maps);
+        r
+    }
+
+    /// Records a faulting program reserved but never submitted give their
+    /// space back; the verifier forbids leaking them in accepted programs.
+    pub(crate) fn release_reservations(&mut self, maps: &crate::maps::MapSet) {
         if !self.reservations.is_empty() {
             for r in self.reservations.drain(..).flatten() {
-                if let Ok(map) = maps.get_mut(r.map) {
+                if let Ok(map) = maps.get(r.map) {
                     let _ = map.ringbuf_release(r.data.len());
                 }
             }
         }
-        r
+    }
+
+    /// The run's stack and reservation list, for the JIT.
+    pub(crate) fn parts(&mut self) -> (&mut [u8], &mut Vec<Option<mem::Reservation>>) {
+        (&mut self.stack, &mut self.reservations)
     }
 }

@@ -75,7 +75,7 @@ impl fmt::Display for LoadError {
             LoadErrorKind::Reloc(e) => write!(f, "cannot relocate: {e}"),
             LoadErrorKind::UnknownHelper { insn, id } => {
                 write!(f, "instruction {insn} calls unknown helper {id}; this runtime provides helpers ")?;
-                let ids: Vec<String> = crate::helpers::all().iter().map(|p| p.id.to_string()).collect();
+                let ids: Vec<String> = crate::helpers::all().map(|p| p.id.to_string()).collect();
                 write!(f, "{}", ids.join(", "))
             }
             LoadErrorKind::SeveralPrograms(names) => write!(f, "holds several programs ({}); give each its own SEC(...)", names.join(", ")),

@@ -9,8 +9,7 @@ use super::explore::{fail, Env};
 use super::mem::{check_object, stack_addr, stack_clobber, stack_readable};
 use super::scalar::Scalar;
 use super::state::{Ptr, PtrKind, Reg, Ref, State};
-use crate::helpers::{proto, Arg, Proto, Ret};
-use crate::isa::helper as id;
+use crate::helpers::{def, Arg, HelperDef, Ret};
 use crate::spec::MapType;
 
 /// Largest size a memory argument may have.
@@ -18,7 +17,7 @@ const MAX_MEM_ARG: u64 = 1 << 29;
 
 struct Call<'p> {
     pc: usize,
-    proto: &'p Proto,
+    proto: &'p HelperDef,
 }
 
 impl Call<'_> {
@@ -67,17 +66,16 @@ impl Call<'_> {
 
     /// The map in `arg`, which must be a map pointer of a kind the helper
     /// works on.
-    fn map(&self, env: &Env, st: &State, arg: u8) -> Result<u32, VerifierError> {
+    fn map(&self, env: &Env, st: &State, arg: u8, want: Arg) -> Result<u32, VerifierError> {
         let r = st.cur().regs[arg as usize];
         let Reg::Ptr(Ptr { kind: PtrKind::MapPtr { map }, .. }) = r else {
             return Err(self.type_err(arg, "a map (lddw of a map)", &r));
         };
         let m = &env.maps[map as usize];
-        let ringbuf_helper = matches!(self.proto.id, id::RINGBUF_OUTPUT | id::RINGBUF_RESERVE);
-        if ringbuf_helper != (m.kind == MapType::Ringbuf) {
+        if (want == Arg::Ringbuf) != (m.kind == MapType::Ringbuf) {
             return Err(self.err(ErrorKind::WrongMapType { helper: self.proto.name, map: m.name.clone() }));
         }
-        if m.read_only && matches!(self.proto.id, id::MAP_UPDATE_ELEM | id::MAP_DELETE_ELEM) {
+        if m.read_only && want == Arg::MapWritable {
             return Err(self.err(ErrorKind::ReadOnlyMap { map: m.name.clone() }));
         }
         Ok(map)
@@ -86,9 +84,12 @@ impl Call<'_> {
 
 /// Checks and applies a call to helper `helper_id` at `pc`.
 pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Result<(), VerifierError> {
-    let Some(proto) = proto(helper_id) else {
+    let Some(proto) = def(helper_id) else {
         return Err(fail(pc, ErrorKind::UnknownHelper { id: helper_id }));
     };
+    if !proto.progs.contains(env.prog_type) {
+        return Err(fail(pc, ErrorKind::HelperNotAllowed { helper: proto.name, prog: super::mem::prog_name(env) }));
+    }
     let c = Call { pc, proto };
     let mut map: Option<u32> = None;
     let mut const_size = 0u64;
@@ -97,14 +98,13 @@ pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Resul
         let regno = i as u8 + 1;
         let r = st.cur().regs[regno as usize];
         match arg {
-            Arg::Anything => match r {
+            Arg::Anything | Arg::Vararg => match r {
                 Reg::Scalar(_) => {}
-                // bpf_printk passes only as many numbers as its format uses.
-                Reg::Uninit if helper_id == id::TRACE_PRINTK => {}
+                Reg::Uninit if *arg == Arg::Vararg => {}
                 Reg::Ptr(_) => return Err(c.err(ErrorKind::PointerLeak { reg: regno, to: LeakTarget::HelperArg })),
                 Reg::Uninit => return Err(c.err(ErrorKind::UninitRegister { reg: regno })),
             },
-            Arg::MapPtr => map = Some(c.map(env, st, regno)?),
+            Arg::Map | Arg::MapWritable | Arg::Ringbuf => map = Some(c.map(env, st, regno, *arg)?),
             Arg::MapKey | Arg::MapValue => {
                 let m = &env.maps[map.expect("prototypes put the map first") as usize];
                 let size = if *arg == Arg::MapKey { m.key_size } else { m.value_size };
@@ -156,10 +156,7 @@ pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Resul
         });
     }
     let r0 = match proto.ret {
-        Ret::Integer => Reg::Scalar(match helper_id {
-            id::GET_PRANDOM_U32 | id::GET_SMP_PROCESSOR_ID => Scalar::urange(0, u32::MAX as u64),
-            _ => Scalar::UNKNOWN,
-        }),
+        Ret::Integer { min, max } => Reg::Scalar(Scalar::srange(min, max)),
         Ret::Void => Reg::Uninit,
         Ret::MapValueOrNull => {
             let mut p = Ptr::new(PtrKind::MapValue { map: map.expect("lookup takes a map") }, 0);

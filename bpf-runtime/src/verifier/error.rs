@@ -94,6 +94,10 @@ pub enum ErrorKind {
     GlobalDataOffset { map: String, off: u32, size: u32 },
     #[error("call to unknown helper {id}; see `helpers::all()` for the helpers this runtime provides")]
     UnknownHelper { id: i32 },
+    #[error("{helper} may not be called from {prog} programs")]
+    HelperNotAllowed { helper: &'static str, prog: &'static str },
+    #[error("atomic operation of {size} bytes at offset {off} must be naturally aligned")]
+    MisalignedAtomic { off: i64, size: usize },
     #[error("{what} is not supported")]
     Unsupported { what: &'static str },
     #[error("the function ending here falls off its end: the last instruction must be `exit` or a jump")]

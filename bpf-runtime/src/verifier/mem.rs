@@ -106,7 +106,7 @@ pub fn check_object(env: &Env, pc: usize, reg: u8, p: &Ptr, off: i64, size: u64,
     Ok(())
 }
 
-fn prog_name(env: &Env) -> &'static str {
+pub fn prog_name(env: &Env) -> &'static str {
     use crate::spec::ProgType::*;
     match env.prog_type {
         Fentry => "fentry",
@@ -255,7 +255,16 @@ fn atomic_op(env: &Env, st: &mut State, pc: usize, insn: &Insn, p: &Ptr, size: u
             stack_clobber(st, pc, frame, a, size)?;
         }
         PtrKind::Ctx => return Err(fail(pc, ErrorKind::InvalidAtomic { found: RegKind::Ctx })),
-        _ => check_object(env, pc, insn.dst, p, off, size, true)?,
+        _ => {
+            check_object(env, pc, insn.dst, p, off, size, true)?;
+            // As in Linux: an atomic must be naturally aligned, so it is one
+            // atomic word for the interpreter. A variable offset cannot be
+            // proven aligned without tnums; it is still memory-safe (an
+            // unaligned atomic is then atomic per word).
+            if p.off_min == p.off_max && (p.off_min + off).rem_euclid(size as i64) != 0 {
+                return Err(fail(pc, ErrorKind::MisalignedAtomic { off: p.off_min + off, size: size as usize }));
+            }
+        }
     }
     if insn.imm == ATOMIC_CMPXCHG {
         if let Reg::Ptr(_) = read(st, pc, 0)? {

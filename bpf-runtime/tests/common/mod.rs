@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bpf_runtime::helpers::Env;
+use bpf_runtime::helpers::{AddrSpace, Env};
 
 /// Compiles `bpf-progs/NAME.c` with the shared clang command line
 /// ([`bpf_build::compile`]) and returns the object's bytes. Panics with the
@@ -29,12 +29,21 @@ pub fn build_c(src: &Path) -> Vec<u8> {
 /// Every example program, by file name.
 pub const EXAMPLES: &[&str] = &["noop", "count", "notify", "loop_fail", "oob", "zerodiv", "ringbuf"];
 
-/// A deterministic environment that records trace output.
+/// Where [`TestEnv`]'s fake kernel and user memory start.
+pub const KERNEL_BASE: u64 = 0xffff_8880_0000_0000;
+pub const USER_BASE: u64 = 0x40_0000;
+/// Their contents: 64 bytes each.
+pub const KERNEL_MEM: &[u8; 64] = b"kernel string\0 and then some bytes that are not a string .......";
+pub const USER_MEM: &[u8; 64] = b"/etc/passwd\0....................................................";
+
+/// A deterministic environment that records trace output and ring buffer
+/// wakeups, with 64 readable bytes of "kernel" and of "user" memory.
 #[derive(Default)]
 pub struct TestEnv {
     pub now: u64,
     pub lines: Vec<String>,
     pub func_ip: u64,
+    pub wakeups: Vec<usize>,
 }
 
 impl Env for TestEnv {
@@ -59,5 +68,18 @@ impl Env for TestEnv {
     }
     fn kallsyms_lookup(&mut self, name: &str) -> Option<u64> {
         (name == "myfun").then_some(0xffff_ffff_8100_1000)
+    }
+    fn probe_read(&mut self, space: AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
+        let (base, mem) = match space {
+            AddrSpace::Kernel => (KERNEL_BASE, KERNEL_MEM),
+            AddrSpace::User => (USER_BASE, USER_MEM),
+        };
+        // A checked copy: anything outside the 64 bytes is -EFAULT.
+        let off = addr.checked_sub(base).filter(|o| o.checked_add(dst.len() as u64).is_some_and(|e| e <= 64)).ok_or(-14i64)?;
+        dst.copy_from_slice(&mem[off as usize..off as usize + dst.len()]);
+        Ok(())
+    }
+    fn ringbuf_wakeup(&mut self, map: usize) {
+        self.wakeups.push(map);
     }
 }

@@ -3,17 +3,28 @@
 //!
 //! Every map allocates its whole value area up front (`max_entries *
 //! value_size` bytes), so a value never moves: the interpreter hands programs
-//! addresses of the form *(map region, byte offset)* and checks every access
-//! against the area. Keys and values are checked against the map's sizes on
-//! every call, from a program or from outside (the shell's dump commands).
+//! addresses of the form *(map region, byte offset)*, the JIT the same, and
+//! both check every access against the area. Keys and values are checked
+//! against the map's sizes on every call, from a program or from outside
+//! (the shell's dump commands).
+//!
+//! Maps synchronize internally, so one map serves programs running on
+//! several CPUs and the shell at once through `&Map`: values are atomic
+//! words ([`values`]), hash lookups take no lock and updates lock one bucket
+//! ([`hash`]), the ring buffer takes many producers ([`ringbuf`]).
 
-use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+pub mod hash;
+pub mod ringbuf;
+pub mod values;
+
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use hashbrown::HashMap;
 
 use crate::spec::{MapSpec, MapType};
+use hash::{HashIndex, InsertError, Mode};
+use ringbuf::Ringbuf;
+use values::Values;
 
 /// Upper bound on the bytes one map may allocate; a hostile object must not be
 /// able to exhaust the kernel heap by declaring `max_entries = 4G`.
@@ -68,91 +79,26 @@ impl MapError {
     }
 }
 
-/// key -> slot; the value lives at `slot * value_size` in `values`. Keys of
-/// up to 8 bytes (the common case: a pid, an address) are packed into a u64,
-/// which hashes and compares without touching the heap.
-enum Index {
-    Small(HashMap<u64, u32>),
-    Large(HashMap<Box<[u8]>, u32>),
-}
-
-fn pack(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b[..key.len()].copy_from_slice(key);
-    u64::from_le_bytes(b)
-}
-
-impl Index {
-    fn get(&self, key: &[u8]) -> Option<u32> {
-        match self {
-            Index::Small(m) => m.get(&pack(key)).copied(),
-            Index::Large(m) => m.get(key).copied(),
-        }
-    }
-
-    fn insert(&mut self, key: &[u8], slot: u32) {
-        match self {
-            Index::Small(m) => m.insert(pack(key), slot),
-            Index::Large(m) => m.insert(key.into(), slot),
-        };
-    }
-
-    fn remove(&mut self, key: &[u8]) -> Option<u32> {
-        match self {
-            Index::Small(m) => m.remove(&pack(key)),
-            Index::Large(m) => m.remove(key),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Index::Small(m) => m.len(),
-            Index::Large(m) => m.len(),
-        }
-    }
-
-    /// `(key, slot)` pairs; small keys are unpacked to `key_size` bytes.
-    fn pairs(&self, key_size: usize) -> Vec<(Vec<u8>, u32)> {
-        match self {
-            Index::Small(m) => m.iter().map(|(k, &s)| (k.to_le_bytes()[..key_size].to_vec(), s)).collect(),
-            Index::Large(m) => m.iter().map(|(k, &s)| (k.to_vec(), s)).collect(),
-        }
-    }
-}
-
-struct HashStore {
-    index: Index,
-    free: Vec<u32>,
-}
-
-struct Ringbuf {
-    records: VecDeque<Vec<u8>>,
-    /// Bytes accounted to committed and reserved records (8-byte header plus
-    /// the payload rounded up to 8, as in Linux).
-    used: usize,
-    dropped: u64,
-}
-
 enum Store {
     Array,
-    Hash(HashStore),
+    Hash(HashIndex),
     Ringbuf(Ringbuf),
 }
 
 /// One map: its specification, its value area and its index.
 pub struct Map {
     spec: MapSpec,
-    values: Vec<u8>,
+    values: Values,
     store: Store,
 }
 
-/// Bytes a map may come to hold: values, plus keys and a free list for
-/// hashes, plus records for ring buffers.
+/// Bytes a map may come to hold: values, plus keys and links for hashes,
+/// plus records for ring buffers.
 pub fn map_bytes(spec: &MapSpec) -> u64 {
     let n = spec.max_entries as u64;
     let values = spec.value_size as u64 * n;
     match spec.kind {
-        MapType::Hash => values + (spec.key_size as u64 + 4 + 16) * n,
+        MapType::Hash => values + ((spec.key_size as u64).div_ceil(8) * 8 + hash::OVERHEAD_PER_ENTRY) * n,
         MapType::Ringbuf => n,
         _ => values,
     }
@@ -160,7 +106,7 @@ pub fn map_bytes(spec: &MapSpec) -> u64 {
 
 /// Bytes a ring-buffer record occupies.
 pub fn ringbuf_record_cost(len: usize) -> usize {
-    8 + ((len + 7) & !7)
+    ringbuf::record_cost(len)
 }
 
 /// Checks a map definition without allocating anything.
@@ -194,26 +140,24 @@ impl Map {
         check_spec(spec)?;
         let store = match spec.kind {
             MapType::Array | MapType::PercpuArray => Store::Array,
-            MapType::Hash => {
-                let index = if spec.key_size <= 8 { Index::Small(HashMap::new()) } else { Index::Large(HashMap::new()) };
-                Store::Hash(HashStore { index, free: (0..spec.max_entries).rev().collect() })
-            }
-            MapType::Ringbuf => Store::Ringbuf(Ringbuf { records: VecDeque::new(), used: 0, dropped: 0 }),
+            MapType::Hash => Store::Hash(HashIndex::new(spec.key_size as usize, spec.max_entries)),
+            MapType::Ringbuf => Store::Ringbuf(Ringbuf::new(spec.max_entries as usize)),
         };
-        let mut values = vec![0u8; spec.value_size as usize * spec.max_entries as usize];
-        if let Some(init) = &spec.initial {
-            values[..init.len()].copy_from_slice(init);
-        }
-        Ok(Map { spec: spec.clone(), values, store })
+        let len = if spec.kind == MapType::Ringbuf { 0 } else { spec.value_size as usize * spec.max_entries as usize };
+        Ok(Map { spec: spec.clone(), values: Values::new(len, spec.initial.as_deref()), store })
     }
 
     pub fn spec(&self) -> &MapSpec {
         &self.spec
     }
 
+    fn name(&self) -> alloc::string::String {
+        self.spec.name.clone()
+    }
+
     fn check(&self, what: &'static str, got: usize, want: u32) -> Result<(), MapError> {
         if got != want as usize {
-            return Err(MapError::BadSize { map: self.spec.name.clone(), what, got, want: want as usize });
+            return Err(MapError::BadSize { map: self.name(), what, got, want: want as usize });
         }
         Ok(())
     }
@@ -233,102 +177,91 @@ impl Map {
             }
             Store::Hash(h) => {
                 self.check("key", key.len(), self.spec.key_size)?;
-                Ok(h.index.get(key).map(|slot| slot as usize * vs))
+                Ok(h.get(key).map(|slot| slot as usize * vs))
             }
-            Store::Ringbuf(_) => Err(MapError::Unsupported(self.spec.name.clone())),
+            Store::Ringbuf(_) => Err(MapError::Unsupported(self.name())),
         }
     }
 
-    /// The value stored under `key`.
-    pub fn lookup(&self, key: &[u8]) -> Result<Option<&[u8]>, MapError> {
+    /// A copy of the value stored under `key` (programs may be changing it
+    /// at the same time, so no reference is handed out).
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         let vs = self.spec.value_size as usize;
-        Ok(self.lookup_offset(key)?.map(|o| &self.values[o..o + vs]))
+        Ok(self.lookup_offset(key)?.map(|o| {
+            let mut v = vec![0; vs];
+            self.values.read(o, &mut v);
+            v
+        }))
     }
 
     /// Inserts or replaces, with Linux's `BPF_ANY`/`BPF_NOEXIST`/`BPF_EXIST`.
-    pub fn update(&mut self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+    pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         if flags > BPF_EXIST {
-            return Err(MapError::BadFlags(self.spec.name.clone(), flags));
+            return Err(MapError::BadFlags(self.name(), flags));
         }
         self.check("value", value.len(), self.spec.value_size)?;
         let vs = self.spec.value_size as usize;
-        let off = match &mut self.store {
+        match &self.store {
             Store::Array => {
                 let i = self.array_index(key)?;
                 if i >= self.spec.max_entries {
-                    return Err(MapError::IndexOutOfRange { map: self.spec.name.clone(), index: i, max: self.spec.max_entries });
+                    return Err(MapError::IndexOutOfRange { map: self.name(), index: i, max: self.spec.max_entries });
                 }
                 if flags == BPF_NOEXIST {
-                    return Err(MapError::Exists(self.spec.name.clone()));
+                    return Err(MapError::Exists(self.name()));
                 }
-                i as usize * vs
+                self.values.write(i as usize * vs, value);
+                Ok(())
             }
             Store::Hash(h) => {
-                if key.len() != self.spec.key_size as usize {
-                    return Err(MapError::BadSize { map: self.spec.name.clone(), what: "key", got: key.len(), want: self.spec.key_size as usize });
-                }
-                match h.index.get(key) {
-                    Some(slot) => {
-                        if flags == BPF_NOEXIST {
-                            return Err(MapError::Exists(self.spec.name.clone()));
-                        }
-                        slot as usize * vs
-                    }
-                    None => {
-                        if flags == BPF_EXIST {
-                            return Err(MapError::NotFound(self.spec.name.clone()));
-                        }
-                        let Some(slot) = h.free.pop() else {
-                            return Err(MapError::Full(self.spec.name.clone()));
-                        };
-                        h.index.insert(key, slot);
-                        slot as usize * vs
-                    }
-                }
+                self.check("key", key.len(), self.spec.key_size)?;
+                let mode = match flags {
+                    BPF_NOEXIST => Mode::Create,
+                    BPF_EXIST => Mode::Replace,
+                    _ => Mode::Any,
+                };
+                h.upsert(key, mode, |slot, _| self.values.write(slot as usize * vs, value)).map_err(|e| match e {
+                    InsertError::Exists => MapError::Exists(self.name()),
+                    InsertError::NotFound => MapError::NotFound(self.name()),
+                    InsertError::Full => MapError::Full(self.name()),
+                })
             }
-            Store::Ringbuf(_) => return Err(MapError::Unsupported(self.spec.name.clone())),
-        };
-        self.values[off..off + vs].copy_from_slice(value);
-        Ok(())
+            Store::Ringbuf(_) => Err(MapError::Unsupported(self.name())),
+        }
     }
 
     /// Removes `key`. Arrays cannot delete (`-EINVAL`, as in Linux).
-    pub fn delete(&mut self, key: &[u8]) -> Result<(), MapError> {
-        match &mut self.store {
+    pub fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        match &self.store {
             Store::Hash(h) => {
-                if key.len() != self.spec.key_size as usize {
-                    return Err(MapError::BadSize { map: self.spec.name.clone(), what: "key", got: key.len(), want: self.spec.key_size as usize });
-                }
-                let slot = h.index.remove(key).ok_or_else(|| MapError::NotFound(self.spec.name.clone()))?;
+                self.check("key", key.len(), self.spec.key_size)?;
                 let vs = self.spec.value_size as usize;
                 // A program may still hold a pointer to the old slot; zeroing
                 // keeps stale reads from seeing the next owner's data early.
-                self.values[slot as usize * vs..(slot as usize + 1) * vs].fill(0);
-                h.free.push(slot);
+                h.remove(key, |slot| self.values.clear(slot as usize * vs, vs)).ok_or_else(|| MapError::NotFound(self.name()))?;
                 Ok(())
             }
             Store::Array => {
                 self.array_index(key)?;
-                Err(MapError::Unsupported(self.spec.name.clone()))
+                Err(MapError::Unsupported(self.name()))
             }
-            Store::Ringbuf(_) => Err(MapError::Unsupported(self.spec.name.clone())),
+            Store::Ringbuf(_) => Err(MapError::Unsupported(self.name())),
         }
+    }
+
+    fn value_at(&self, slot: u32) -> Vec<u8> {
+        let vs = self.spec.value_size as usize;
+        let mut v = vec![0; vs];
+        self.values.read(slot as usize * vs, &mut v);
+        v
     }
 
     /// All `(key, value)` pairs, in slot order for arrays and in unspecified
     /// order for hashes.
     pub fn entries(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let vs = self.spec.value_size as usize;
         match &self.store {
-            Store::Array => (0..self.spec.max_entries)
-                .map(|i| (i.to_le_bytes().to_vec(), self.values[i as usize * vs..(i as usize + 1) * vs].to_vec()))
-                .collect(),
-            Store::Hash(h) => h
-                .index
-                .pairs(self.spec.key_size as usize)
-                .into_iter()
-                .map(|(k, slot)| (k, self.values[slot as usize * vs..(slot as usize + 1) * vs].to_vec()))
-                .collect(),
+            Store::Array => (0..self.spec.max_entries).map(|i| (i.to_le_bytes().to_vec(), self.value_at(i))).collect(),
+            Store::Hash(h) => h.pairs().into_iter().map(|(k, slot)| (k, self.value_at(slot))).collect(),
             Store::Ringbuf(_) => Vec::new(),
         }
     }
@@ -337,8 +270,8 @@ impl Map {
     pub fn len(&self) -> usize {
         match &self.store {
             Store::Array => self.spec.max_entries as usize,
-            Store::Hash(h) => h.index.len(),
-            Store::Ringbuf(r) => r.records.len(),
+            Store::Hash(h) => h.len(),
+            Store::Ringbuf(r) => r.len(),
         }
     }
 
@@ -346,84 +279,83 @@ impl Map {
         self.len() == 0
     }
 
-    /// The value area the interpreter addresses.
-    pub fn values(&self) -> &[u8] {
+    /// The value area programs address.
+    pub fn values(&self) -> &Values {
         &self.values
     }
 
-    /// The value area the interpreter addresses, and whether programs may
-    /// write it.
-    pub fn values_mut(&mut self) -> (&mut [u8], bool) {
-        (&mut self.values, !self.spec.read_only)
+    /// Whether programs may write the value area.
+    pub fn writable(&self) -> bool {
+        !self.spec.read_only
     }
 
-    fn ring(&mut self) -> Result<&mut Ringbuf, MapError> {
-        match &mut self.store {
+    fn ring(&self) -> Result<&Ringbuf, MapError> {
+        match &self.store {
             Store::Ringbuf(r) => Ok(r),
-            _ => Err(MapError::Unsupported(self.spec.name.clone())),
+            _ => Err(MapError::Unsupported(self.name())),
         }
     }
 
     /// Accounts space for a record of `len` bytes; false if it does not fit
     /// (the record is dropped and counted, as Linux's reserve returns NULL).
-    pub fn ringbuf_claim(&mut self, len: usize) -> Result<bool, MapError> {
-        let cap = self.spec.max_entries as usize;
-        let r = self.ring()?;
-        let cost = ringbuf_record_cost(len);
-        if len > cap || r.used + cost > cap {
-            r.dropped += 1;
-            return Ok(false);
-        }
-        r.used += cost;
-        Ok(true)
+    pub fn ringbuf_claim(&self, len: usize) -> Result<bool, MapError> {
+        Ok(self.ring()?.claim(len))
     }
 
     /// Gives back the space of a discarded reservation.
-    pub fn ringbuf_release(&mut self, len: usize) -> Result<(), MapError> {
-        let r = self.ring()?;
-        r.used = r.used.saturating_sub(ringbuf_record_cost(len));
+    pub fn ringbuf_release(&self, len: usize) -> Result<(), MapError> {
+        self.ring()?.release(len);
         Ok(())
     }
 
     /// Appends a record whose space was claimed.
-    pub fn ringbuf_commit(&mut self, data: Vec<u8>) -> Result<(), MapError> {
-        self.ring()?.records.push_back(data);
+    pub fn ringbuf_commit(&self, data: Vec<u8>) -> Result<(), MapError> {
+        self.ring()?.commit(data);
         Ok(())
     }
 
     /// `bpf_ringbuf_output`: claim and commit in one step.
-    pub fn ringbuf_output(&mut self, data: &[u8]) -> Result<bool, MapError> {
-        if !self.ringbuf_claim(data.len())? {
+    pub fn ringbuf_output(&self, data: &[u8]) -> Result<bool, MapError> {
+        let r = self.ring()?;
+        if !r.claim(data.len()) {
             return Ok(false);
         }
-        self.ringbuf_commit(data.to_vec())?;
+        r.commit(data.to_vec());
         Ok(true)
     }
 
     /// The consumer side: takes the oldest committed record.
-    pub fn ringbuf_pop(&mut self) -> Result<Option<Vec<u8>>, MapError> {
-        let r = self.ring()?;
-        let rec = r.records.pop_front();
-        if let Some(rec) = &rec {
-            r.used = r.used.saturating_sub(ringbuf_record_cost(rec.len()));
-        }
-        Ok(rec)
+    pub fn ringbuf_pop(&self) -> Result<Option<Vec<u8>>, MapError> {
+        Ok(self.ring()?.pop())
     }
 
     /// Records dropped because the buffer was full.
     pub fn ringbuf_dropped(&self) -> u64 {
-        match &self.store {
-            Store::Ringbuf(r) => r.dropped,
-            _ => 0,
-        }
+        self.ring().map_or(0, Ringbuf::dropped)
     }
 }
 
 /// The maps of one loaded object, indexed as the loader numbered them (the
 /// `imm` of a relocated `lddw`).
-#[derive(Default)]
+/// Maps are shared (`Arc`): objects loaded into one kernel may use the same
+/// map, as libbpf's pinning by name does.
+#[derive(Default, Clone)]
 pub struct MapSet {
-    maps: Vec<Map>,
+    maps: Vec<Arc<Map>>,
+    /// The maps as JIT regions, computed once: value areas never move.
+    /// A `Vm` keeps a clone to know when its region table is current.
+    pub(crate) regions: Arc<Vec<crate::jit::Region>>,
+}
+
+fn regions_of(maps: &[Arc<Map>]) -> Arc<Vec<crate::jit::Region>> {
+    Arc::new(
+        maps.iter()
+            .map(|m| {
+                let len = m.values.len() as u64;
+                crate::jit::Region { base: m.values.as_ptr() as u64, rlen: len, wlen: if m.writable() { len } else { 0 }, _pad: 0 }
+            })
+            .collect(),
+    )
 }
 
 impl MapSet {
@@ -435,7 +367,18 @@ impl MapSet {
         if specs.iter().map(map_bytes).sum::<u64>() > MAX_OBJECT_MAP_BYTES {
             return too_many("the object's maps together exceed 256 MiB");
         }
-        Ok(MapSet { maps: specs.iter().map(Map::new).collect::<Result<_, _>>()? })
+        let maps: Vec<Arc<Map>> = specs.iter().map(|s| Map::new(s).map(Arc::new)).collect::<Result<_, _>>()?;
+        Ok(MapSet { regions: regions_of(&maps), maps })
+    }
+
+    /// A set of existing maps, in `lddw` index order.
+    pub fn from_shared(maps: Vec<Arc<Map>>) -> MapSet {
+        MapSet { regions: regions_of(&maps), maps }
+    }
+
+    /// Map `idx`, shared.
+    pub fn shared(&self, idx: usize) -> Result<Arc<Map>, MapError> {
+        self.maps.get(idx).cloned().ok_or(MapError::NoSuchMap(idx))
     }
 
     pub fn len(&self) -> usize {
@@ -455,16 +398,11 @@ impl MapSet {
     // successful call, which showed up in the helper-call profile.
     #[allow(clippy::unnecessary_lazy_evaluations)]
     pub fn get(&self, idx: usize) -> Result<&Map, MapError> {
-        self.maps.get(idx).ok_or_else(|| MapError::NoSuchMap(idx))
-    }
-
-    #[allow(clippy::unnecessary_lazy_evaluations)]
-    pub fn get_mut(&mut self, idx: usize) -> Result<&mut Map, MapError> {
-        self.maps.get_mut(idx).ok_or_else(|| MapError::NoSuchMap(idx))
+        self.maps.get(idx).map(|m| &**m).ok_or_else(|| MapError::NoSuchMap(idx))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Map> {
-        self.maps.iter()
+        self.maps.iter().map(|m| &**m)
     }
 }
 
@@ -479,7 +417,7 @@ mod tests {
 
     #[test]
     fn hash_update_lookup_delete_and_capacity() {
-        let mut m = Map::new(&spec(MapType::Hash, 8, 8, 2)).unwrap();
+        let m = Map::new(&spec(MapType::Hash, 8, 8, 2)).unwrap();
         m.update(&1u64.to_le_bytes(), &10u64.to_le_bytes(), BPF_ANY).unwrap();
         m.update(&2u64.to_le_bytes(), &20u64.to_le_bytes(), BPF_NOEXIST).unwrap();
         assert!(matches!(m.update(&3u64.to_le_bytes(), &30u64.to_le_bytes(), BPF_ANY), Err(MapError::Full(_))));
@@ -496,7 +434,7 @@ mod tests {
 
     #[test]
     fn array_bounds_and_no_delete() {
-        let mut m = Map::new(&spec(MapType::Array, 4, 4, 3)).unwrap();
+        let m = Map::new(&spec(MapType::Array, 4, 4, 3)).unwrap();
         m.update(&2u32.to_le_bytes(), &7u32.to_le_bytes(), BPF_ANY).unwrap();
         assert_eq!(m.lookup(&2u32.to_le_bytes()).unwrap().unwrap(), 7u32.to_le_bytes());
         assert_eq!(m.lookup(&3u32.to_le_bytes()).unwrap(), None);
@@ -515,7 +453,7 @@ mod tests {
 
     #[test]
     fn ringbuf_accounts_space() {
-        let mut m = Map::new(&spec(MapType::Ringbuf, 0, 0, 32)).unwrap();
+        let m = Map::new(&spec(MapType::Ringbuf, 0, 0, 32)).unwrap();
         assert!(m.ringbuf_output(&[1, 2, 3]).unwrap()); // 16 bytes
         assert!(m.ringbuf_output(&[4; 8]).unwrap()); // 16 bytes
         assert!(!m.ringbuf_output(&[5]).unwrap()); // full

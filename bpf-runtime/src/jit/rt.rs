@@ -1,0 +1,205 @@
+//! The boundary between the JIT's machine code and Rust: the run context the
+//! code addresses through r12 ([`Rt`], `repr(C)`, field offsets shared with
+//! the emitter), the two Rust functions the code calls (a helper call and
+//! the slow path of a memory access), and [`enter`], the one call into the
+//! code. All of the JIT's `unsafe` is here and in [`super::ExecMemory`].
+#![allow(unsafe_code)]
+
+use core::mem::offset_of;
+
+use crate::interp::mem::{self, Input, Mem};
+use crate::interp::{ExecError, ExecErrorKind, Helpers};
+
+/// One entry of the region table: address tag `i + 1` names the region at
+/// index `i` (stack, input, then the maps in order). Stores check `wlen`,
+/// loads `rlen`; read-only regions have `wlen` 0, so a store into them
+/// takes the slow path, which reports the precise fault.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct Region {
+    pub base: u64,
+    pub rlen: u64,
+    pub wlen: u64,
+    pub _pad: u64,
+}
+
+/// How the machine code stopped with an error (`Rt::err`).
+pub(crate) const ERR_NONE: u64 = 0;
+pub(crate) const ERR_INVALID_OPCODE: u64 = 1;
+pub(crate) const ERR_PC_OUT_OF_RANGE: u64 = 2;
+pub(crate) const ERR_CALL_DEPTH: u64 = 3;
+pub(crate) const ERR_STEP_LIMIT: u64 = 4;
+/// Rust recorded the error in `Rt::error` (a fault or a helper's error).
+pub(crate) const ERR_RECORDED: u64 = 5;
+
+/// The run context. The machine code reads and writes the fields before
+/// `mem`; Rust owns the rest.
+#[repr(C)]
+pub(crate) struct Rt {
+    /// The budget register (r10) while Rust runs; its initial value.
+    pub budget: u64,
+    /// rsp after the prologue, to unwind from any depth on an error.
+    pub saved_rsp: u64,
+    /// bpf-to-bpf call depth.
+    pub depth: u64,
+    /// The helper ID and the pc of the call in progress.
+    pub call_id: u32,
+    pub call_pc: u32,
+    pub err: u64,
+    pub err_pc: u64,
+    pub err_arg: u64,
+    /// Initial r1 and r2: the input's address and length.
+    pub r1: u64,
+    pub r2: u64,
+    pub nregions: u64,
+    pub regions: *const Region,
+    pub stack_base: *mut u8,
+    pub scratch: u64,
+    pub mem: *mut Mem<'static>,
+    pub helpers: *mut (dyn Helpers + 'static),
+    pub error: Option<ExecError>,
+}
+
+pub(crate) const BUDGET: i32 = offset_of!(Rt, budget) as i32;
+pub(crate) const SAVED_RSP: i32 = offset_of!(Rt, saved_rsp) as i32;
+pub(crate) const DEPTH: i32 = offset_of!(Rt, depth) as i32;
+pub(crate) const CALL_ID: i32 = offset_of!(Rt, call_id) as i32;
+pub(crate) const CALL_PC: i32 = offset_of!(Rt, call_pc) as i32;
+pub(crate) const ERR: i32 = offset_of!(Rt, err) as i32;
+pub(crate) const ERR_PC: i32 = offset_of!(Rt, err_pc) as i32;
+pub(crate) const ERR_ARG: i32 = offset_of!(Rt, err_arg) as i32;
+pub(crate) const R1: i32 = offset_of!(Rt, r1) as i32;
+pub(crate) const R2: i32 = offset_of!(Rt, r2) as i32;
+pub(crate) const NREGIONS: i32 = offset_of!(Rt, nregions) as i32;
+pub(crate) const REGIONS: i32 = offset_of!(Rt, regions) as i32;
+pub(crate) const STACK_BASE: i32 = offset_of!(Rt, stack_base) as i32;
+pub(crate) const SCRATCH: i32 = offset_of!(Rt, scratch) as i32;
+
+/// The compiled program's entry: `r0 = f(rt)`, or an error in `rt.err`.
+pub(crate) type Entry = unsafe extern "C" fn(*mut Rt) -> u64;
+
+/// Called by the machine code for every helper call, with BPF r1-r5 in the
+/// System V argument registers and the context as the sixth argument.
+///
+/// # Safety
+/// `rt` is the context [`enter`] passed to the code; [`enter`] keeps it and
+/// everything it points to alive and unaliased until the code returns.
+pub(crate) unsafe extern "C" fn helper_shim(a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, rt: *mut Rt) -> u64 {
+    // SAFETY: per the contract above; the machine code does not touch the
+    // context or the run's memory while this function runs.
+    let rt = unsafe { &mut *rt };
+    // SAFETY: `mem` and `helpers` point to locals of `enter`'s caller,
+    // borrowed for the whole run (see `enter`).
+    let (m, h) = unsafe { (&mut *rt.mem, &mut *rt.helpers) };
+    let id = rt.call_id as i32;
+    match h.call(id, &[a1, a2, a3, a4, a5], m) {
+        Ok(v) => v,
+        Err(err) => {
+            rt.error = Some(ExecError { pc: rt.call_pc as usize, kind: ExecErrorKind::Helper { id, err } });
+            rt.err = ERR_RECORDED;
+            0
+        }
+    }
+}
+
+/// The slow path of a memory access the region table did not resolve (a
+/// ring buffer record, or a fault): the host address of `info & 0x7f` bytes
+/// at `addr`, for writing if `info & 0x80`, or NULL after recording the
+/// fault at pc `info >> 8`.
+///
+/// # Safety
+/// As for [`helper_shim`].
+pub(crate) unsafe extern "C" fn resolve_shim(rt: *mut Rt, addr: u64, info: u64) -> *mut u8 {
+    // SAFETY: as in `helper_shim`.
+    let rt = unsafe { &mut *rt };
+    // SAFETY: as in `helper_shim`.
+    let m = unsafe { &mut *rt.mem };
+    match m.host_ptr(addr, (info & 0x7f) as usize, info & 0x80 != 0) {
+        Ok(p) => p,
+        Err(f) => {
+            rt.error = Some(ExecError { pc: (info >> 8) as usize, kind: ExecErrorKind::Fault(f) });
+            rt.err = ERR_RECORDED;
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// Runs compiled code over `m` with `helpers`, starting with `budget`
+/// backward jumps and calls.
+///
+/// # Safety
+/// `entry` must be the first byte of an unmodified copy of code from
+/// [`super::compile`], in executable memory that stays mapped for the call.
+pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region], helpers: &mut dyn Helpers, budget: u64) -> Result<u64, ExecError> {
+    let stack_base = m.stack.as_mut_ptr();
+    let r2 = m.input.len() as u64;
+    // SAFETY: only the lifetimes are erased: `m` and `helpers` outlive the
+    // call below, which is the only user of these pointers.
+    let (mem_ptr, helpers_ptr) = unsafe {
+        (
+            core::mem::transmute::<*mut Mem<'_>, *mut Mem<'static>>(m as *mut Mem<'_>),
+            core::mem::transmute::<*mut dyn Helpers, *mut (dyn Helpers + 'static)>(helpers as *mut dyn Helpers),
+        )
+    };
+    let mut rt = Rt {
+        budget,
+        saved_rsp: 0,
+        depth: 0,
+        call_id: 0,
+        call_pc: 0,
+        err: ERR_NONE,
+        err_pc: 0,
+        err_arg: 0,
+        r1: mem::addr(mem::TAG_INPUT, 0),
+        r2,
+        nregions: regions.len() as u64,
+        regions: regions.as_ptr(),
+        stack_base,
+        scratch: 0,
+        mem: mem_ptr,
+        helpers: helpers_ptr,
+        error: None,
+    };
+    // SAFETY: the caller guarantees `entry` is our code, which follows the
+    // System V ABI (callee-saved registers restored, rsp balanced even on
+    // an error exit), only touches memory through the region table, the
+    // stack base and the shims, and returns.
+    let r0 = unsafe {
+        let f: Entry = core::mem::transmute::<*const u8, Entry>(entry);
+        f(&mut rt)
+    };
+    match rt.err {
+        ERR_NONE => Ok(r0),
+        ERR_RECORDED => Err(rt.error.take().unwrap_or(ExecError { pc: 0, kind: ExecErrorKind::PcOutOfRange })),
+        k => Err(ExecError {
+            pc: rt.err_pc as usize,
+            kind: match k {
+                ERR_INVALID_OPCODE => ExecErrorKind::InvalidOpcode(rt.err_arg as u8),
+                ERR_PC_OUT_OF_RANGE => ExecErrorKind::PcOutOfRange,
+                ERR_CALL_DEPTH => ExecErrorKind::CallDepth,
+                _ => ExecErrorKind::StepLimit(budget),
+            },
+        }),
+    }
+}
+
+/// Brings the region table up to date for a run: stack, input, then the
+/// maps, which are copied only when the map set changed since the last run
+/// (`cached` holds the set's table, so the comparison cannot be fooled by a
+/// freed and reused allocation).
+pub(crate) fn regions(out: &mut alloc::vec::Vec<Region>, cached: &mut Option<alloc::sync::Arc<alloc::vec::Vec<Region>>>, m: &mut Mem<'_>) {
+    let maps = &m.maps.regions;
+    if !cached.as_ref().is_some_and(|c| alloc::sync::Arc::ptr_eq(c, maps)) || out.len() != 2 + maps.len() {
+        out.clear();
+        out.extend_from_slice(&[Region::default(); 2]);
+        out.extend_from_slice(maps);
+        *cached = Some(maps.clone());
+    }
+    out[0] = Region { base: m.stack.as_mut_ptr() as u64, rlen: m.stack.len() as u64, wlen: m.stack.len() as u64, _pad: 0 };
+    out[1] = match &mut m.input {
+        Input::None => Region::default(),
+        Input::ReadOnly(b) => Region { base: b.as_ptr() as u64, rlen: b.len() as u64, wlen: 0, _pad: 0 },
+        Input::Writable(b) => Region { base: b.as_mut_ptr() as u64, rlen: b.len() as u64, wlen: b.len() as u64, _pad: 0 },
+    };
+    debug_assert_eq!((mem::TAG_STACK, mem::TAG_INPUT, mem::TAG_MAP_BASE), (1, 2, 3));
+}

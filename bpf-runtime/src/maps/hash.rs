@@ -1,0 +1,263 @@
+//! The index of a hash map: key -> slot, with lookups that take no lock
+//! and updates that lock one bucket, as Linux's preallocated `htab` does.
+//!
+//! Slots are preallocated; a slot's key lives in `keys` and its chain link
+//! in `next`, all atomics, so a lookup can walk a chain while another CPU
+//! changes it. A deleted slot may be reused in another bucket while a
+//! reader stands on it; chains end in a *nulls* marker naming their
+//! bucket (Linux's `hlist_nulls`), so a reader that wandered into another
+//! chain notices at its end and starts over. As in Linux, a lookup racing
+//! with a delete may return the slot of the key it just missed: the value
+//! area stays valid, the program sees whatever is there.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+
+/// Chain ends carry this bit plus the bucket index; slot indices never have
+/// it (maps hold far fewer than 2^31 entries).
+const NULLS: u32 = 1 << 31;
+
+struct Bucket {
+    lock: spin::Mutex<()>,
+    head: AtomicU32,
+}
+
+pub struct HashIndex {
+    key_size: usize,
+    /// Words per key: `key_size` rounded up to 8 bytes, zero-padded.
+    kw: usize,
+    keys: Box<[AtomicU64]>,
+    next: Box<[AtomicU32]>,
+    buckets: Box<[Bucket]>,
+    bits: u32,
+    free: spin::Mutex<Vec<u32>>,
+    len: AtomicUsize,
+}
+
+/// Why an insert did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InsertError {
+    Exists,
+    NotFound,
+    Full,
+}
+
+/// Whether an update may create or replace (`BPF_NOEXIST`, `BPF_EXIST`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Any,
+    Create,
+    Replace,
+}
+
+/// Bytes of bookkeeping per entry, for the map size limit.
+pub const OVERHEAD_PER_ENTRY: u64 = 4 + 8 + 8;
+
+fn words(key: &[u8], kw: usize) -> impl Iterator<Item = u64> + '_ {
+    // The common 8-byte key (an address, a pid pair) without a copy loop.
+    let whole = key.first_chunk::<8>().filter(|_| key.len() == 8).map(|b| u64::from_le_bytes(*b));
+    (0..kw).map(move |i| {
+        if let Some(w) = whole {
+            return w;
+        }
+        let mut b = [0u8; 8];
+        let part = key.get(i * 8..key.len().min(i * 8 + 8)).unwrap_or(&[]);
+        b[..part.len()].copy_from_slice(part);
+        u64::from_le_bytes(b)
+    })
+}
+
+impl HashIndex {
+    pub fn new(key_size: usize, max_entries: u32) -> HashIndex {
+        let n = max_entries as usize;
+        let kw = key_size.div_ceil(8);
+        let bits = max_entries.next_power_of_two().trailing_zeros().max(1);
+        let buckets = (0..1usize << bits).map(|b| Bucket { lock: spin::Mutex::new(()), head: AtomicU32::new(NULLS | b as u32) }).collect();
+        HashIndex {
+            key_size,
+            kw,
+            keys: (0..n * kw).map(|_| AtomicU64::new(0)).collect(),
+            next: (0..n).map(|_| AtomicU32::new(NULLS)).collect(),
+            buckets,
+            bits,
+            free: spin::Mutex::new((0..max_entries).rev().collect()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    fn bucket_of(&self, key: &[u8]) -> usize {
+        let mut h = 0x243f_6a88_85a3_08d3u64;
+        for w in words(key, self.kw) {
+            h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h ^= h >> 29;
+        }
+        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize
+    }
+
+    fn key_is(&self, slot: u32, key: &[u8]) -> bool {
+        let base = slot as usize * self.kw;
+        words(key, self.kw).enumerate().all(|(i, w)| self.keys[base + i].load(Relaxed) == w)
+    }
+
+    /// The slot holding `key`, without taking a lock.
+    pub fn get(&self, key: &[u8]) -> Option<u32> {
+        let b = self.bucket_of(key);
+        // A consistent chain is at most every slot long; a longer walk means
+        // slots were reused under the reader, so it starts over, as it does
+        // when it ends in another bucket's chain. Only concurrent updates
+        // that make progress can send it back.
+        let limit = self.next.len() + 1;
+        'restart: loop {
+            let mut s = self.buckets[b].head.load(Acquire);
+            for _ in 0..limit {
+                if s & NULLS != 0 {
+                    if s == NULLS | b as u32 {
+                        return None;
+                    }
+                    continue 'restart;
+                }
+                if self.key_is(s, key) {
+                    return Some(s);
+                }
+                s = self.next[s as usize].load(Acquire);
+            }
+        }
+    }
+
+    /// Finds `key` in bucket `b` with its lock held: (predecessor, slot).
+    fn find_locked(&self, b: usize, key: &[u8]) -> Option<(Option<u32>, u32)> {
+        let mut prev = None;
+        let mut s = self.buckets[b].head.load(Relaxed);
+        while s & NULLS == 0 {
+            if self.key_is(s, key) {
+                return Some((prev, s));
+            }
+            prev = Some(s);
+            s = self.next[s as usize].load(Relaxed);
+        }
+        None
+    }
+
+    /// Finds or creates the slot for `key` and calls `fill(slot, fresh)`
+    /// with the bucket locked, before a new slot becomes visible to
+    /// lookups, so readers never see a new key with an old value.
+    pub fn upsert(&self, key: &[u8], mode: Mode, fill: impl FnOnce(u32, bool)) -> Result<(), InsertError> {
+        debug_assert_eq!(key.len(), self.key_size);
+        let b = self.bucket_of(key);
+        let _guard = self.buckets[b].lock.lock();
+        if let Some((_, s)) = self.find_locked(b, key) {
+            if mode == Mode::Create {
+                return Err(InsertError::Exists);
+            }
+            fill(s, false);
+            return Ok(());
+        }
+        if mode == Mode::Replace {
+            return Err(InsertError::NotFound);
+        }
+        let Some(s) = self.free.lock().pop() else {
+            return Err(InsertError::Full);
+        };
+        fill(s, true);
+        let base = s as usize * self.kw;
+        for (i, w) in words(key, self.kw).enumerate() {
+            self.keys[base + i].store(w, Relaxed);
+        }
+        self.next[s as usize].store(self.buckets[b].head.load(Relaxed), Relaxed);
+        // Release: a reader that sees the slot sees its key and value.
+        self.buckets[b].head.store(s, Release);
+        self.len.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Unlinks `key`; `clear(slot)` runs before the slot can be reused.
+    pub fn remove(&self, key: &[u8], clear: impl FnOnce(u32)) -> Option<u32> {
+        let b = self.bucket_of(key);
+        let _guard = self.buckets[b].lock.lock();
+        let (prev, s) = self.find_locked(b, key)?;
+        // `next[s]` stays as it was, so a reader standing on `s` goes on
+        // along the chain.
+        let after = self.next[s as usize].load(Relaxed);
+        match prev {
+            Some(p) => self.next[p as usize].store(after, Release),
+            None => self.buckets[b].head.store(after, Release),
+        }
+        clear(s);
+        self.free.lock().push(s);
+        self.len.fetch_sub(1, Relaxed);
+        Some(s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len.load(Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(key, slot)` of every entry, bucket by bucket, each bucket read
+    /// under its lock.
+    pub fn pairs(&self) -> Vec<(Vec<u8>, u32)> {
+        let mut out = Vec::with_capacity(self.len());
+        for b in self.buckets.iter() {
+            let _guard = b.lock.lock();
+            let mut s = b.head.load(Relaxed);
+            while s & NULLS == 0 {
+                let base = s as usize * self.kw;
+                let mut k: Vec<u8> = (0..self.kw).flat_map(|i| self.keys[base + i].load(Relaxed).to_le_bytes()).collect();
+                k.truncate(self.key_size);
+                out.push((k, s));
+                s = self.next[s as usize].load(Relaxed);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_find_remove_reuse() {
+        let h = HashIndex::new(12, 3);
+        let k = |i: u8| [i; 12];
+        for i in 0..3 {
+            h.upsert(&k(i), Mode::Any, |_, fresh| assert!(fresh)).unwrap();
+        }
+        assert_eq!(h.upsert(&k(9), Mode::Any, |_, _| {}), Err(InsertError::Full));
+        assert_eq!(h.upsert(&k(1), Mode::Create, |_, _| {}), Err(InsertError::Exists));
+        assert_eq!(h.upsert(&k(9), Mode::Replace, |_, _| {}), Err(InsertError::NotFound));
+        let s1 = h.get(&k(1)).unwrap();
+        assert_eq!(h.remove(&k(1), |_| {}), Some(s1));
+        assert_eq!(h.get(&k(1)), None);
+        h.upsert(&k(7), Mode::Any, |s, _| assert_eq!(s, s1, "the freed slot is reused")).unwrap();
+        let mut keys: Vec<u8> = h.pairs().iter().map(|(k, _)| k[0]).collect();
+        keys.sort();
+        assert_eq!(keys, [0, 2, 7]);
+    }
+
+    #[test]
+    fn lookups_race_with_updates_on_other_threads() {
+        let h = std::sync::Arc::new(HashIndex::new(8, 64));
+        h.upsert(&1u64.to_le_bytes(), Mode::Any, |_, _| {}).unwrap();
+        let writer = {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                for round in 0..20_000u64 {
+                    let k = (2 + round % 50).to_le_bytes();
+                    let _ = h.upsert(&k, Mode::Any, |_, _| {});
+                    h.remove(&k, |_| {});
+                }
+            })
+        };
+        // Key 1 is never removed: every lookup must find it.
+        for _ in 0..200_000 {
+            assert!(h.get(&1u64.to_le_bytes()).is_some());
+        }
+        writer.join().unwrap();
+        assert_eq!(h.len(), 1);
+    }
+}

@@ -1,0 +1,76 @@
+//! The JIT against the interpreter on random programs from both existing
+//! generators (`fuzz/soundgen.rs`, mostly verified; `fuzz/harness.rs`,
+//! mostly not, which exercises the JIT's run-time checks and error paths)
+//! and on the clang-built examples, with and without constant blinding:
+//! identical r0 or error, maps, ring buffer records, output and memory
+//! (`fuzz/differential.rs`). `examples/differential.rs` is the long run.
+
+mod common;
+#[path = "../fuzz/differential.rs"]
+mod differential;
+#[path = "../fuzz/harness.rs"]
+mod harness;
+#[path = "../fuzz/soundgen.rs"]
+mod soundgen;
+mod verifier_util;
+
+use bpf_runtime::jit::JitOptions;
+use bpf_runtime::spec::ProgType;
+use bpf_runtime::{loader, verifier};
+
+#[test]
+fn verified_random_programs_agree() {
+    let specs = verifier_util::maps();
+    let mut g = soundgen::Rng(0x1234_5678_9abc_def1);
+    let (mut verified, mut tries) = (0, 0);
+    while verified < 3000 {
+        tries += 1;
+        let p = soundgen::program(&mut g);
+        if verifier::verify(&p, ProgType::Fentry, &specs).is_err() {
+            continue;
+        }
+        verified += 1;
+        let p = differential::fold_registers(&p, ProgType::Fentry, &specs);
+        let ctx = vec![[0u8, 0x5a, 0xff][verified % 3]; ProgType::Fentry.ctx_size()];
+        let opts = if verified % 2 == 0 { JitOptions::trusted() } else { JitOptions { seed: verified as u64, ..JitOptions::default() } };
+        differential::compare(&p, &specs, &ctx, false, &opts, 2).unwrap();
+    }
+    println!("{verified} verified programs of {tries} agree on both engines");
+}
+
+#[test]
+fn unverified_plausible_programs_agree_including_errors() {
+    let specs = harness::fuzz_maps();
+    let mut g = harness::Gen(0x9e37_79b9_7f4a_7c15);
+    let (mut compared, mut ok_runs) = (0, 0);
+    for i in 0..5000u64 {
+        let len = 1 + if g.below(2) == 0 { g.below(6) } else { g.below(40) } as usize;
+        let p = g.insn(len);
+        let ctx = vec![0x5au8; 256];
+        let opts = if i % 2 == 0 { JitOptions::trusted() } else { JitOptions { seed: i, ..JitOptions::default() } };
+        // Writable input, as the conformance suite has it: stores to r1
+        // succeed on both or fault on both.
+        if differential::compare(&p, &specs, &ctx, i % 3 == 0, &opts, 1).unwrap() {
+            compared += 1;
+            let prog = bpf_runtime::interp::Prepared::new(&p, specs.len()).unwrap();
+            if differential::run_engine(&prog, None, &specs, &ctx, false, 1, 10_000)[0].result.is_ok() {
+                ok_runs += 1;
+            }
+        }
+    }
+    println!("{compared} programs compared, {ok_runs} of them ran to exit");
+    assert!(compared > 2500 && ok_runs > 100, "the generator must reach both the error paths and successful runs");
+}
+
+#[test]
+fn clang_examples_agree_over_repeated_runs() {
+    for name in ["noop", "count", "notify", "zerodiv", "ringbuf"] {
+        let obj = loader::parse(&common::build_prog(name)).unwrap();
+        for p in &obj.programs {
+            let ctx: Vec<u8> = (0..p.prog_type.ctx_size()).map(|i| i as u8).collect();
+            for opts in [JitOptions::trusted(), JitOptions::default()] {
+                assert!(differential::compare(&p.insns, &obj.maps, &ctx, false, &opts, 5).unwrap(), "{name}/{}", p.name);
+            }
+        }
+    }
+}
