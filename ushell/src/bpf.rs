@@ -114,9 +114,17 @@ fn placeholder() -> Result<Map, ShellError> {
     Map::new(&spec).map_err(|e| ShellError::OutOfMemory { what: format!("map placeholder: {e}") })
 }
 
+/// A freshly loaded object, its programs in order, and the maps taken out
+/// of it (in its slot order).
+pub struct Parts {
+    pub object: Object,
+    pub progs: Vec<ProgMeta>,
+    pub maps: Vec<(MapMeta, MapStore)>,
+}
+
 /// Parses, verifies every program and allocates the maps of an object;
 /// takes the maps out (see the module docs).
-pub fn load(object: &str, bytes: &[u8]) -> Result<(Object, Vec<ProgMeta>, Vec<(MapMeta, MapStore)>), ShellError> {
+pub fn load(object: &str, bytes: &[u8]) -> Result<Parts, ShellError> {
     let mut loaded = runtime::load(bytes).map_err(|e| match e {
         runtime::Error::Rejected { program, section, err } => {
             ShellError::Rejected { program, section, insn: err.insn as u32, message: err.kind.to_string() }
@@ -134,7 +142,7 @@ pub fn load(object: &str, bytes: &[u8]) -> Result<(Object, Vec<ProgMeta>, Vec<(M
         let map = core::mem::replace(slot, placeholder()?);
         maps.push((map_meta(map.spec()), MapStore { map }));
     }
-    Ok((Object { loaded }, progs, maps))
+    Ok(Parts { object: Object { loaded }, progs, maps })
 }
 
 fn map_error(name: &str, e: MapError) -> ShellError {

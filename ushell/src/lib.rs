@@ -22,5 +22,5 @@ mod symbols;
 
 pub use kernel::{Kernel, KernelFacts, Task};
 pub use server::Server;
-pub use shell::Shell;
+pub use shell::{Shell, MAX_SYMBOLS};
 pub use symbols::matches as symbol_matches;

@@ -96,7 +96,7 @@ impl Registry {
 
     /// Loads an object (verifier included); all or nothing.
     pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<LoadedObject, ShellError> {
-        let (object, progs, maps) = bpf::load(name, bytes)?;
+        let bpf::Parts { object, progs, maps } = bpf::load(name, bytes)?;
         // Check every map before registering anything.
         let mut uses: Vec<Option<u32>> = Vec::with_capacity(maps.len());
         for (meta, _) in &maps {
