@@ -4,6 +4,7 @@
 mod accel;
 mod elfcheck;
 mod error;
+mod hostfile;
 mod initrd;
 mod qemu;
 mod stdin;
@@ -12,20 +13,23 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wait_timeout::ChildExt;
 
 use accel::{AccelChoice, HostFacts};
 use error::RunError;
+use hostfile::Role;
 use initrd::Initrd;
 use qemu::{Outcome, VmConfig};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Exit status: the app's (0-255; 128+N when signal N killed it, e.g. 139 for a \
-segfault); 125 when the kernel panicked, QEMU failed or the run timed out.
+segfault); 125 when ushell itself failed (the app could not be packed, the \
+kernel panicked, QEMU failed or the run timed out); 126 when the kernel \
+refused the ELF, 127 when it found no app.
 
 Examples:
   echo hi | ushell run /bin/busybox tr a-z A-Z
@@ -76,13 +80,8 @@ impl RunArgs {
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (accel, why) = accel::choose(args.accel, &HostFacts::probe())?;
-    if !args.quiet {
-        eprintln!("ushell: accel {accel} ({why})");
-    }
-    let kernel = qemu::resolve_kernel(args.kernel.clone().or_else(|| std::env::var_os("USHELL_KERNEL").map(PathBuf::from)))?;
-    let qemu_bin = qemu::find_qemu()?;
-    let memory = qemu::parse_memory(&args.memory)?;
+    // --timeout covers the whole run from here: packing and QEMU's start too.
+    let started = Instant::now();
     let timeout = args
         .timeout
         .map(|t| match Duration::try_from_secs_f64(t) {
@@ -90,21 +89,35 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             _ => Err(RunError::BadOption { option: "--timeout", value: t.to_string(), why: "must be a number of seconds > 0".into() }),
         })
         .transpose()?;
+    let deadline = timeout.map(|limit| Deadline { at: started + limit, limit });
+    let memory = qemu::parse_memory(&args.memory)?;
+    // Every input is checked by `stat` alone before anything is read, so a
+    // FIFO or a device is refused at once, before the accelerator line.
+    let initrd = plan_initrd(&args)?;
 
-    let initrd = build_initrd(&args)?;
+    let (accel, why) = accel::choose(args.accel, &HostFacts::probe())?;
+    if !args.quiet {
+        eprintln!("ushell: accel {accel} ({why})");
+    }
+    let kernel = qemu::resolve_kernel(args.kernel.clone().or_else(|| std::env::var_os("USHELL_KERNEL").map(PathBuf::from)))?;
+    let qemu_bin = qemu::find_qemu()?;
+    check_fits(&initrd, &kernel, &memory)?;
+
+    let dir = tempfile::Builder::new().prefix("ushell-run-").tempdir().context("creating a temporary directory")?;
+    let initrd_path = dir.path().join("initrd.cpio");
+    let app = PathBuf::from(args.app());
+    let out = initrd_path.clone();
+    let initrd = within(deadline, "packing the initrd", move || pack(initrd, &app, &out))??;
     for w in &initrd.warnings {
         eprintln!("ushell: warning: {w}");
     }
-    let dir = tempfile::Builder::new().prefix("ushell-run-").tempdir().context("creating a temporary directory")?;
-    let initrd_path = dir.path().join("initrd.cpio");
-    std::fs::write(&initrd_path, initrd.encode()?).with_context(|| format!("writing {}", initrd_path.display()))?;
     let cfg = VmConfig {
         qemu: qemu_bin,
         kernel,
         initrd: initrd_path,
         ctl: dir.path().join("ctl"),
         accel,
-        memory,
+        memory: memory.arg,
         cmdline: kernel_cmdline(args.verbose, std::env::var("USHELL_KERNEL_ARGS").ok().as_deref()),
     };
 
@@ -122,33 +135,91 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("ushell: {}", cfg.shell_line());
     }
 
-    let outcome = boot(&cfg, timeout)?;
+    let outcome = boot(&cfg, deadline)?;
     if let Some(msg) = outcome.failure_message() {
         eprintln!("ushell: {msg}");
     }
     Ok(ExitCode::from(outcome.exit_status()))
 }
 
-/// Packs rootfs trees, `--file`s, the app and the run description.
-fn build_initrd(args: &RunArgs) -> Result<Initrd, RunError> {
+/// When `--timeout` runs out.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Runs `work` on a thread and gives up when the deadline passes (the
+/// thread is left behind: the process is about to exit with 125). Without
+/// a deadline it runs here.
+fn within<T: Send + 'static>(deadline: Option<Deadline>, stage: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<T, RunError> {
+    let Some(d) = deadline else { return Ok(work()) };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx.recv_timeout(d.remaining()).map_err(|_| RunError::TimedOut { secs: d.limit.as_secs_f64(), stage })
+}
+
+/// Records rootfs trees, `--file`s, the app and the run description, each
+/// host path checked by `stat` and nothing read yet.
+fn plan_initrd(args: &RunArgs) -> Result<Initrd, RunError> {
     let mut initrd = Initrd::new();
+    for dir in &args.rootfs {
+        hostfile::check(dir, Role::Rootfs)?;
+    }
+    for spec in &args.files {
+        let (host, _) = initrd::parse_file_spec(spec)?;
+        hostfile::check(&host, Role::File)?;
+    }
+    let app_path = PathBuf::from(args.app());
+    hostfile::check(&app_path, Role::App)?;
+    // Checked all first, so the first wrong path is named before a large
+    // tree is walked.
     for dir in &args.rootfs {
         initrd.add_tree(dir, "")?;
     }
     for spec in &args.files {
         let (host, guest) = initrd::parse_file_spec(spec)?;
-        initrd.add_host_path(&host, &guest)?;
+        initrd.add_host_path(&host, &guest, Role::File)?;
     }
-    let app_path = PathBuf::from(args.app());
-    let app_guest = initrd::guest_path(args.app())?;
-    let data = std::fs::read(&app_path).map_err(|source| RunError::Read { path: app_path.clone(), source })?;
-    let kind = elfcheck::inspect(&data).map_err(|why| RunError::BadApp { path: app_path.clone(), why })?;
-    initrd.add_host_path(&app_path, &app_guest)?;
+    initrd.add_host_path(&app_path, &initrd::guest_path(args.app())?, Role::App)?;
+    let env = initrd::environment(&args.env, |k| std::env::var(k).ok())?;
+    let argv: Vec<&[u8]> = args.command.iter().map(|a| a.as_bytes()).collect();
+    initrd.set_run_description(&argv, &env)?;
+    Ok(initrd)
+}
+
+/// Refuses an initrd that cannot fit in the guest's RAM beside the kernel.
+fn check_fits(initrd: &Initrd, kernel: &std::path::Path, memory: &qemu::Memory) -> Result<(), RunError> {
+    let kernel_len = std::fs::metadata(kernel).map_err(|source| RunError::Read { path: kernel.to_path_buf(), source })?.len();
+    let size = initrd.encoded_size();
+    // QEMU's PVH loader puts the kernel at 1 MiB and the initrd into RAM
+    // beside it; less than this can never boot, whatever the app needs.
+    let needed = (1 << 20) + kernel_len + size;
+    if needed > memory.bytes {
+        return Err(RunError::TooBig { initrd: size, kernel: kernel_len, needed, memory: memory.arg.clone() });
+    }
+    Ok(())
+}
+
+/// Reads and inspects the app, then writes the archive to `out`.
+fn pack(mut initrd: Initrd, app: &std::path::Path, out: &std::path::Path) -> Result<Initrd, RunError> {
+    let guest = initrd::guest_path(app.as_os_str())?;
+    let host = initrd.host_file(&guest).cloned().ok_or_else(|| RunError::Changed { path: app.to_path_buf() })?;
+    let data = host.read()?;
+    let kind = elfcheck::inspect(&data).map_err(|why| RunError::BadApp { path: app.to_path_buf(), why })?;
     if let elfcheck::AppKind::Dynamic { interp } = kind {
         let have = initrd::guest_path(interp.as_ref()).is_ok_and(|g| initrd.has_file(&g));
         if !have {
             return Err(RunError::BadApp {
-                path: app_path,
+                path: app.to_path_buf(),
                 why: format!(
                     "is dynamically linked (it needs {interp}); build it static \
                      (e.g. `musl-gcc -static` or `gcc -static`), or provide the loader and libraries with --rootfs"
@@ -156,14 +227,17 @@ fn build_initrd(args: &RunArgs) -> Result<Initrd, RunError> {
             });
         }
     }
-    let env = initrd::environment(&args.env, |k| std::env::var(k).ok())?;
-    let argv: Vec<&[u8]> = args.command.iter().map(|a| a.as_bytes()).collect();
-    initrd.set_run_description(&argv, &env)?;
+    initrd.set_data(&guest, data);
+    let bytes = initrd.encode()?;
+    std::fs::write(out, bytes).map_err(|source| RunError::Write { path: out.to_path_buf(), source })?;
     Ok(initrd)
 }
 
 /// Runs QEMU to the end, forwarding our stdin to COM1.
-fn boot(cfg: &VmConfig, timeout: Option<Duration>) -> anyhow::Result<Outcome> {
+fn boot(cfg: &VmConfig, deadline: Option<Deadline>) -> anyhow::Result<Outcome> {
+    if deadline.is_some_and(|d| d.remaining().is_zero()) {
+        return Ok(Outcome::TimedOut { secs: deadline.map_or(0.0, |d| d.limit.as_secs_f64()) });
+    }
     let mut child = Command::new(&cfg.qemu)
         .args(cfg.args())
         .stdin(Stdio::piped())
@@ -180,14 +254,14 @@ fn boot(cfg: &VmConfig, timeout: Option<Duration>) -> anyhow::Result<Outcome> {
         stdin::forward(std::io::stdin().lock(), to_guest)
     });
 
-    let status = match timeout {
+    let status = match deadline {
         None => Some(child.wait().context("waiting for QEMU")?),
-        Some(limit) => child.wait_timeout(limit).context("waiting for QEMU")?,
+        Some(d) => child.wait_timeout(d.remaining()).context("waiting for QEMU")?,
     };
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();
-        return Ok(Outcome::TimedOut { secs: timeout.unwrap_or_default().as_secs_f64() });
+        return Ok(Outcome::TimedOut { secs: deadline.map_or(0.0, |d| d.limit.as_secs_f64()) });
     };
     let ctl = std::fs::read(&cfg.ctl).unwrap_or_default();
     Ok(Outcome::from_run(&String::from_utf8_lossy(&ctl), status.code()))
@@ -246,5 +320,62 @@ mod cmdline_tests {
         assert_eq!(kernel_cmdline(true, None), "ushell.log=debug");
         assert_eq!(kernel_cmdline(true, Some("  ushell.test=ticker  ushell.sleep=poll ")), "ushell.log=debug ushell.test=ticker ushell.sleep=poll");
         assert_eq!(kernel_cmdline(false, Some("a")), "a");
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn work_that_never_ends_times_out_with_its_stage() {
+        // The sender is kept alive inside the closure's blocked receive, so
+        // the work really never finishes: only the deadline can end the wait.
+        let (_keep, blocked) = std::sync::mpsc::channel::<()>();
+        let d = Deadline { at: Instant::now() + Duration::from_millis(50), limit: Duration::from_millis(50) };
+        let r = within(Some(d), "packing the initrd", move || blocked.recv());
+        let e = r.map(|_| ()).unwrap_err();
+        assert!(matches!(e, RunError::TimedOut { stage: "packing the initrd", .. }), "{e}");
+        assert_eq!(e.to_string(), "timed out after 0.05 s while packing the initrd");
+    }
+
+    #[test]
+    fn work_that_ends_returns_its_value() {
+        assert_eq!(within(None, "x", || 7).unwrap(), 7);
+        let d = Deadline { at: Instant::now() + Duration::from_secs(600), limit: Duration::from_secs(600) };
+        assert_eq!(within(Some(d), "x", || 8).unwrap(), 8);
+    }
+
+    #[test]
+    fn a_spent_deadline_does_not_start_qemu() {
+        let d = Deadline { at: Instant::now(), limit: Duration::from_secs(3) };
+        let cfg = VmConfig {
+            // Starting this would fail; the deadline must be checked first.
+            qemu: "/nonexistent/qemu".into(),
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            ctl: "/c".into(),
+            accel: accel::Accel::Tcg,
+            memory: "64M".into(),
+            cmdline: String::new(),
+        };
+        assert_eq!(boot(&cfg, Some(d)).unwrap(), Outcome::TimedOut { secs: 3.0 });
+    }
+
+    #[test]
+    fn initrds_that_cannot_fit_are_refused_before_packing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let kernel = tmp.path().join("kernel");
+        std::fs::write(&kernel, vec![0u8; 300 << 10]).unwrap();
+        let app = tmp.path().join("app");
+        // Sparse: 3 MiB by stat, nothing to read, and nothing is read.
+        std::fs::File::create(&app).unwrap().set_len(3 << 20).unwrap();
+        let mut i = Initrd::new();
+        i.add_host_path(&app, "app", Role::App).unwrap();
+        let small = qemu::parse_memory("4M").unwrap();
+        let e = check_fits(&i, &kernel, &small).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, RunError::TooBig { .. }) && msg.contains("-m 4M") && msg.contains("pass -m 5M or more"), "{msg}");
+        assert!(check_fits(&i, &kernel, &qemu::parse_memory("5M").unwrap()).is_ok());
     }
 }

@@ -6,6 +6,10 @@
 //! app's working directory: `/bin/busybox` → `bin/busybox`, `target/x/hello`
 //! and `./target/x/hello` → `target/x/hello`, so `argv[0]` as given names the
 //! file inside the guest too.
+//!
+//! Adding a host path only records it with the size `stat` gave it (see
+//! `hostfile`); contents are read by [`Initrd::encode`]. So the archive's size
+//! is known, and checked against the guest's RAM, before anything is read.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -18,6 +22,7 @@ use cpio::{Meta, Writer};
 use runproto::{ARGV_FILE, ENVP_FILE, RUN_DIR};
 
 use super::error::RunError;
+use super::hostfile::{self, HostFile, Role};
 
 /// The environment Linux's init hands to its first process, roughly.
 pub const DEFAULT_ENV: [&str; 3] = ["PATH=/bin:/usr/bin:/sbin:/usr/sbin", "HOME=/", "TERM=linux"];
@@ -25,8 +30,30 @@ pub const DEFAULT_ENV: [&str; 3] = ["PATH=/bin:/usr/bin:/sbin:/usr/sbin", "HOME=
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
     Dir(Meta),
-    File(Meta, Vec<u8>),
+    File(Meta, Content),
     Symlink(Meta, String),
+}
+
+/// A file's bytes: in memory, or on the host to be read when encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Content {
+    Data(Vec<u8>),
+    Host(HostFile),
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Data(d) => d.len() as u64,
+            Content::Host(h) => h.len,
+        }
+    }
+}
+
+/// Bytes one newc entry takes: the 110-byte header and the NUL-terminated
+/// name padded to 4, then the data padded to 4.
+fn entry_size(name: &str, data_len: u64) -> u64 {
+    (110 + name.len() as u64 + 1).next_multiple_of(4) + data_len.next_multiple_of(4)
 }
 
 /// The initrd's tree, keyed by guest path (no leading `/`). Parents sort
@@ -132,20 +159,52 @@ impl Initrd {
     }
 
     /// Adds a file from the host (following symlinks), or a whole directory
-    /// tree if `host` is a directory.
-    pub fn add_host_path(&mut self, host: &Path, guest: &str) -> Result<(), RunError> {
-        let md = std::fs::metadata(host).map_err(read_err(host))?;
+    /// tree if `host` is a directory. Anything else (FIFO, device, socket)
+    /// is refused, decided by `stat` without opening it.
+    pub fn add_host_path(&mut self, host: &Path, guest: &str, role: Role) -> Result<(), RunError> {
+        let md = hostfile::check(host, role)?;
         if md.is_dir() {
             return self.add_tree(host, guest);
         }
-        let data = std::fs::read(host).map_err(read_err(host))?;
-        self.insert(guest, Node::File(meta_of(&md), data))
+        self.insert(guest, Node::File(meta_of(&md), Content::Host(HostFile { path: host.to_path_buf(), len: md.len() })))
+    }
+
+    /// Replaces a file's contents by bytes already read (the app, which is
+    /// inspected before packing).
+    pub fn set_data(&mut self, guest: &str, data: Vec<u8>) {
+        if let Some(Node::File(_, c)) = self.nodes.get_mut(guest) {
+            *c = Content::Data(data);
+        }
+    }
+
+    /// The host file recorded at `guest`, if it is one.
+    pub fn host_file(&self, guest: &str) -> Option<&HostFile> {
+        match self.nodes.get(guest) {
+            Some(Node::File(_, Content::Host(h))) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The size of the archive [`Initrd::encode`] will write.
+    pub fn encoded_size(&self) -> u64 {
+        let entries: u64 = self
+            .nodes
+            .iter()
+            .map(|(p, n)| match n {
+                Node::Dir(_) => entry_size(p, 0),
+                Node::File(_, c) => entry_size(p, c.len()),
+                Node::Symlink(_, t) => entry_size(p, t.len() as u64),
+            })
+            .sum();
+        entries + entry_size("TRAILER!!!", 0)
     }
 
     /// Adds everything below the host directory `dir` under the guest
-    /// directory `guest` (`""` for the root). Symlinks are kept as symlinks.
+    /// directory `guest` (`""` for the root). Symlinks are kept as symlinks;
+    /// FIFOs, devices and sockets inside are skipped with a warning, never
+    /// opened.
     pub fn add_tree(&mut self, dir: &Path, guest: &str) -> Result<(), RunError> {
-        let md = std::fs::metadata(dir).map_err(read_err(dir))?;
+        let md = hostfile::check(dir, Role::Rootfs)?;
         if !guest.is_empty() {
             self.insert(guest, Node::Dir(meta_of(&md)))?;
         }
@@ -170,12 +229,13 @@ impl Initrd {
                 })?;
                 self.insert(&child, Node::Symlink(meta_of(&md), target.to_string()))?;
             } else if ft.is_file() {
-                let data = std::fs::read(&host).map_err(read_err(&host))?;
-                self.insert(&child, Node::File(meta_of(&md), data))?;
+                let content = Content::Host(HostFile { path: host.clone(), len: md.len() });
+                self.insert(&child, Node::File(meta_of(&md), content))?;
             } else {
                 self.warnings.push(format!(
-                    "skipped {} (device, FIFO or socket files cannot be packed)",
-                    host.display()
+                    "skipped {}: it is {}; only regular files, directories and symlinks can be packed",
+                    host.display(),
+                    hostfile::kind_name(&ft)
                 ));
             }
         }
@@ -195,8 +255,8 @@ impl Initrd {
             e.push(0);
         }
         self.insert_unchecked(RUN_DIR, Node::Dir(Meta { perm: 0o755, ..Meta::default() }))?;
-        self.insert_unchecked(ARGV_FILE, Node::File(Meta::default(), a))?;
-        self.insert_unchecked(ENVP_FILE, Node::File(Meta::default(), e))
+        self.insert_unchecked(ARGV_FILE, Node::File(Meta::default(), Content::Data(a)))?;
+        self.insert_unchecked(ENVP_FILE, Node::File(Meta::default(), Content::Data(e)))
     }
 
     /// True if the guest path is a regular file in the initrd.
@@ -210,18 +270,21 @@ impl Initrd {
             .iter()
             .map(|(p, n)| match n {
                 Node::Dir(_) => format!("/{p}/"),
-                Node::File(_, d) => format!("/{p} ({} bytes)", d.len()),
+                Node::File(_, c) => format!("/{p} ({} bytes)", c.len()),
                 Node::Symlink(_, t) => format!("/{p} -> {t}"),
             })
             .collect()
     }
 
+    /// Writes the archive, reading the host files now (each bounded by the
+    /// size recorded when it was added).
     pub fn encode(&self) -> Result<Vec<u8>, RunError> {
         let mut w = Writer::new();
         for (path, node) in &self.nodes {
             match node {
                 Node::Dir(m) => w.dir(path, m)?,
-                Node::File(m, d) => w.file(path, m, d)?,
+                Node::File(m, Content::Data(d)) => w.file(path, m, d)?,
+                Node::File(m, Content::Host(h)) => w.file(path, m, &h.read()?)?,
                 Node::Symlink(m, t) => w.symlink(path, m, t)?,
             }
         }
@@ -333,15 +396,16 @@ mod tests {
 
         let mut i = Initrd::new();
         i.add_tree(&root.join("r"), "").unwrap();
-        i.add_host_path(&root.join("app"), "usr/local/bin/app").unwrap();
-        i.add_host_path(&root.join("app"), "etc/motd").unwrap(); // replaces the rootfs file
-        assert!(i.add_host_path(&root.join("app"), "etc/motd/x").is_err(), "file used as directory");
-        assert!(i.add_host_path(&root.join("r"), "etc/motd").is_err(), "directory over a file");
-        assert!(i.add_host_path(&root.join("app"), ".ushell/argv").is_err(), "reserved");
+        i.add_host_path(&root.join("app"), "usr/local/bin/app", Role::App).unwrap();
+        i.add_host_path(&root.join("app"), "etc/motd", Role::File).unwrap(); // replaces the rootfs file
+        assert!(i.add_host_path(&root.join("app"), "etc/motd/x", Role::File).is_err(), "file used as directory");
+        assert!(i.add_host_path(&root.join("r"), "etc/motd", Role::File).is_err(), "directory over a file");
+        assert!(i.add_host_path(&root.join("app"), ".ushell/argv", Role::File).is_err(), "reserved");
         i.set_run_description(&[b"/usr/local/bin/app", b"\xffx"], &["A=1".into()]).unwrap();
         assert!(i.has_file("usr/local/bin/app"));
 
         let bytes = i.encode().unwrap();
+        assert_eq!(i.encoded_size(), bytes.len() as u64, "the size checked against -m is the size written");
         let entries: Vec<_> = Archive::new(&bytes).entries().map(Result::unwrap).collect();
         let names: Vec<_> = entries.iter().map(|e| (e.name, e.kind())).collect();
         assert_eq!(

@@ -137,24 +137,32 @@ pub fn find_qemu() -> Result<OsString, RunError> {
     }
 }
 
+/// Guest RAM: the `-m` value for QEMU and the bytes it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memory {
+    pub arg: String,
+    pub bytes: u64,
+}
+
 /// Checks a `-m` value: a number of MiB, or a number with a K/M/G suffix.
-pub fn parse_memory(value: &str) -> Result<String, RunError> {
+pub fn parse_memory(value: &str) -> Result<Memory, RunError> {
     let bad = |why: &str| RunError::BadOption { option: "--memory", value: value.into(), why: why.into() };
     let (digits, unit) = match value.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&value[..i], c.to_ascii_uppercase()),
         _ => (value, 'M'),
     };
     let n: u64 = digits.parse().map_err(|_| bad("expected a size like 64M, 512K or 1G"))?;
-    let mib = match unit {
-        'K' => n / 1024,
-        'M' => n,
-        'G' => n.saturating_mul(1024),
+    let shift = match unit {
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
         _ => return Err(bad("unit must be K, M or G")),
     };
-    if mib < 2 {
+    let bytes = n.checked_mul(1 << shift).filter(|b| b >> 40 == 0).ok_or_else(|| bad("more than 1T"))?;
+    if bytes < 2 << 20 {
         return Err(bad("at least 2M is needed"));
     }
-    Ok(format!("{n}{unit}"))
+    Ok(Memory { arg: format!("{n}{unit}"), bytes })
 }
 
 /// How a run ended, from the host's point of view.
@@ -265,11 +273,12 @@ mod tests {
 
     #[test]
     fn memory_values() {
-        assert_eq!(parse_memory("64M").unwrap(), "64M");
-        assert_eq!(parse_memory("128").unwrap(), "128M");
-        assert_eq!(parse_memory("1g").unwrap(), "1G");
-        assert_eq!(parse_memory("8192K").unwrap(), "8192K");
-        for bad in ["", "M", "1M", "12X", "-5M", "1.5G"] {
+        let m = |s: &str| parse_memory(s).map(|m| (m.arg, m.bytes)).unwrap();
+        assert_eq!(m("64M"), ("64M".into(), 64 << 20));
+        assert_eq!(m("128"), ("128M".into(), 128 << 20));
+        assert_eq!(m("1g"), ("1G".into(), 1 << 30));
+        assert_eq!(m("8192K"), ("8192K".into(), 8 << 20));
+        for bad in ["", "M", "1M", "2047K", "12X", "-5M", "1.5G", "99999999999999G"] {
             assert!(parse_memory(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,51 @@
+//! The one trait the kernel implements for the shell: what a program run,
+//! a symbol search and `ushell info` need to know about the kernel.
+
+use alloc::vec::Vec;
+
+use shellproto::{AppInfo, Symbol, SymbolAt, SyscallCount};
+
+/// The task a program runs on behalf of (for `bpf_get_current_pid_tgid`
+/// and `bpf_get_current_comm`): for `exec`, the shell's own kernel task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Task {
+    pub pid: u32,
+    pub tgid: u32,
+    /// NUL-padded, as Linux's `comm`.
+    pub comm: [u8; 16],
+}
+
+/// What `ushell info` reports about the kernel; the shell adds its own
+/// counts of programs and maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelFacts {
+    pub mem_total: u64,
+    pub mem_free: u64,
+    pub uptime_ns: u64,
+    pub app: AppInfo,
+    /// Syscalls made so far (any order; the shell sorts them).
+    pub syscalls: Vec<SyscallCount>,
+}
+
+/// The kernel, as the shell sees it.
+pub trait Kernel {
+    /// Name and version for the hello and `info`, e.g. `ushell-kernel 0.1.0`.
+    fn version(&self) -> &str;
+    /// Monotonic nanoseconds: `bpf_ktime_get_ns`, and programs' run times.
+    fn now_ns(&mut self) -> u64;
+    /// `bpf_get_prandom_u32`.
+    fn random_u32(&mut self) -> u32;
+    /// The task programs run on behalf of.
+    fn current_task(&self) -> Task;
+    /// `bpf_get_smp_processor_id`.
+    fn cpu_id(&self) -> u32 {
+        0
+    }
+    /// Calls `f` with every symbol, the app's and the kernel's, until it
+    /// returns false.
+    fn for_each_symbol(&self, f: &mut dyn FnMut(&Symbol) -> bool);
+    /// The symbol containing `addr`.
+    fn symbol_at(&self, addr: u64) -> Option<SymbolAt>;
+    /// Memory, uptime, the app and its syscall counts.
+    fn facts(&mut self) -> KernelFacts;
+}

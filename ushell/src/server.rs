@@ -1,0 +1,81 @@
+//! Bytes in, bytes out: what the kernel's console task drives. It feeds
+//! whatever the console delivered to [`Server::receive`] and writes out the
+//! bytes it gets back; garbage, truncated and oversized frames are answered
+//! with [`ServerMsg::BadFrame`] and decoding resumes at the next frame.
+
+use alloc::vec::Vec;
+
+use shellproto::upload::Limits;
+use shellproto::{encode, ClientMsg, Event, MessageDecoder, ServerMsg, ShellError, MAX_FRAME};
+
+use crate::kernel::Kernel;
+use crate::shell::Shell;
+
+pub struct Server<K: Kernel> {
+    shell: Shell<K>,
+    decoder: MessageDecoder<ClientMsg>,
+}
+
+impl<K: Kernel> Server<K> {
+    pub fn new(kernel: K, limits: Limits) -> Self {
+        Server { shell: Shell::new(kernel, limits), decoder: MessageDecoder::new() }
+    }
+
+    pub fn shell(&mut self) -> &mut Shell<K> {
+        &mut self.shell
+    }
+
+    /// Handles every complete frame in `input` (a partial one is kept) and
+    /// appends the encoded replies and events to `out`.
+    pub fn receive(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        while let Some(frame) = self.decoder.next(&mut input) {
+            let msgs = match frame {
+                Ok(msg) => self.shell.handle(msg),
+                Err(e) => alloc::vec![ServerMsg::BadFrame(e)],
+            };
+            for m in &msgs {
+                write(m, out);
+            }
+        }
+    }
+
+    /// The peer disconnected (or the console was reset): an unfinished
+    /// frame is dropped and uploads in progress are aborted.
+    pub fn disconnected(&mut self) {
+        let _ = self.decoder.finish();
+        self.shell.end_session();
+    }
+
+    /// Ring-buffer records waiting, encoded into `out`.
+    pub fn poll(&mut self, out: &mut Vec<u8>) {
+        for m in &self.shell.poll_output() {
+            write(m, out);
+        }
+    }
+
+    /// Sends an event the kernel produced (a log line).
+    pub fn event(&mut self, ev: Event, out: &mut Vec<u8>) {
+        write(&ServerMsg::Event(ev), out);
+    }
+}
+
+/// Encodes `m`; a reply too large for a frame becomes an error reply with
+/// the same id, so the client is answered either way.
+fn write(m: &ServerMsg, out: &mut Vec<u8>) {
+    match encode(m) {
+        Ok(frame) => out.extend_from_slice(&frame),
+        Err(e) => {
+            let size = match e {
+                shellproto::EncodeError::TooLarge { size, .. } => size as u32,
+                shellproto::EncodeError::Serialize => 0,
+            };
+            let fallback = match m {
+                ServerMsg::Reply { id, .. } => ServerMsg::Reply { id: *id, result: Err(ShellError::ReplyTooLarge { size, max: MAX_FRAME as u32 }) },
+                _ => ServerMsg::Event(Event::Lost { what: "an event too large for a frame".into(), count: 1 }),
+            };
+            if let Ok(frame) = encode(&fallback) {
+                out.extend_from_slice(&frame);
+            }
+        }
+    }
+}
