@@ -53,6 +53,36 @@ fn newest_mtime(paths: &[PathBuf]) -> Option<(SystemTime, PathBuf)> {
     best
 }
 
+/// The sources cargo recorded for `artifact` in its dep-info file
+/// (`artifact.d`: `artifact: src src ...`, spaces in paths escaped), so
+/// only what the binary was really built from counts; None without one.
+fn dep_info_sources(artifact: &Path) -> Option<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(artifact.with_extension("d")).ok()?;
+    let line = text.lines().find(|l| !l.trim().is_empty())?;
+    let (_, deps) = line.split_once(": ")?;
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = deps.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                cur.push(' ');
+                chars.next();
+            }
+            ' ' => {
+                if !cur.is_empty() {
+                    out.push(PathBuf::from(std::mem::take(&mut cur)));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(PathBuf::from(cur));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// Fails if `artifact` is missing or older than any of `sources`. Set
 /// `E2E_ALLOW_STALE=1` to only warn (useful while someone else is editing).
 fn check_artifact(artifact: &Path, sources: &[PathBuf], build_cmd: &str) -> Result<PathBuf, String> {
@@ -84,12 +114,10 @@ pub fn ushell_bin() -> PathBuf {
         // Not host-cli/Cargo.toml: a dev-dependency edit there changes no
         // binary, so cargo (rightly) does not relink, and the check would
         // fail for nothing.
-        let srcs = ["host-cli/src", "kernel/lib/cpio/src", "kernel/lib/runproto/src"];
-        check_artifact(
-            &target_dir().join("release/ushell"),
-            &srcs.map(|s| root.join(s)),
-            "cargo build --release",
-        )
+        let bin = target_dir().join("release/ushell");
+        let srcs = dep_info_sources(&bin)
+            .unwrap_or_else(|| ["host-cli/src", "kernel/lib/cpio/src", "kernel/lib/runproto/src"].map(|s| root.join(s)).to_vec());
+        check_artifact(&bin, &srcs, "cargo build --release")
     })
     .clone()
     .unwrap_or_else(|e| panic!("{e}"))
@@ -101,12 +129,14 @@ pub fn kernel_image() -> PathBuf {
     let root = workspace_root();
     KERNEL
         .get_or_init(|| {
-            let srcs = ["kernel/src", "kernel/lib", "kernel/Cargo.toml", "kernel/linker.ld", "kernel/build.rs"];
-            check_artifact(
-                &target_dir().join("x86_64-unknown-none/release/kernel"),
-                &srcs.map(|s| root.join(s)),
-                "cargo kernel",
-            )
+            let image = target_dir().join("x86_64-unknown-none/release/kernel");
+            // The dep-info lists every source file the image was built from
+            // (a new crate under kernel/lib that the kernel does not use does
+            // not make it stale); without it, the kernel's directories.
+            let mut srcs = dep_info_sources(&image)
+                .unwrap_or_else(|| ["kernel/src", "kernel/lib"].map(|s| root.join(s)).to_vec());
+            srcs.extend(["kernel/linker.ld", "kernel/build.rs"].map(|s| root.join(s)));
+            check_artifact(&image, &srcs, "cargo kernel")
         })
         .clone()
         .unwrap_or_else(|e| panic!("{e}"))

@@ -3,8 +3,9 @@
 //! (and its output) can be compared with Linux's.
 //!
 //! The app runs in a private mount namespace whose root is a fresh temporary
-//! directory holding only the app (at its host path) plus the host's /dev and
-//! /proc: apps like fileio create files under `/`, and on the host that must
+//! directory holding only the app (at its host path), a private /dev with
+//! read-only binds of the host's null, zero, full, random, urandom and tty,
+//! and the host's /proc: apps like fileio create files under `/`, and on the host that must
 //! not touch the real root. The namespace is made with `unshare` (util-linux)
 //! and a user namespace, so no privileges are needed; if it cannot be made,
 //! the run fails with `unshare`'s message (it never silently runs unsandboxed).
@@ -70,10 +71,20 @@ impl Vm {
             std::fs::create_dir(root.path().join(d)).unwrap();
         }
 
-        // sh mounts /dev and /proc into the new root, then `env -i` gives the
-        // app exactly the guest environment, in order, and chroot (which
-        // also makes `/` the working directory, as in the guest) runs it.
-        let script = r#"mount --rbind /dev "$0/dev" && mount --rbind /proc "$0/proc" && exec env -i "$@""#;
+        // sh gives the new root a /dev of its own (a tmpfs holding read-only
+        // binds of the few host devices apps use: uid 0 in the namespace is
+        // the host's root, so a writable bind of the host's /dev would let
+        // an app unlink or chmod the real nodes) and /proc, then `env -i`
+        // gives the app exactly the guest environment, in order, and chroot
+        // (which also makes `/` the working directory, as in the guest) runs it.
+        let script = r#"mount -t tmpfs -o mode=755 devtmp "$0/dev" &&
+for n in null zero full random urandom tty; do
+  [ -e /dev/$n ] || continue
+  : > "$0/dev/$n" && mount --bind /dev/$n "$0/dev/$n" && mount -o remount,bind,ro "$0/dev/$n" || exit 1
+done &&
+ln -s /proc/self/fd "$0/dev/fd" && ln -s /proc/self/fd/0 "$0/dev/stdin" &&
+ln -s /proc/self/fd/1 "$0/dev/stdout" && ln -s /proc/self/fd/2 "$0/dev/stderr" &&
+mount --rbind /proc "$0/proc" && exec env -i "$@""#;
         let mut cmd = Command::new(find_tool("unshare"));
         cmd.args(["--mount", "--map-root-user", "--", "sh", "-c", script])
             .arg(root.path())
