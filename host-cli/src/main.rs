@@ -1,32 +1,94 @@
-//! `ushell`, the host side of the unikernel: boots apps (`ushell run`) and
-//! checks BPF objects without a VM (`ushell verify`).
+//! `ushell`, the host side of the unikernel: boots apps as instances
+//! (`ushell run`), manages them (`ps`, `wait`, `stop`, `logs`, `rm`), talks
+//! to a running instance's kernel shell (`load`, `exec`, `progs`, `maps`,
+//! `map`, `sym`, `info`, and the REPL `ushell shell`), and checks BPF
+//! objects without a VM (`ushell verify`).
 
+mod client;
+mod commands;
+mod instance;
+mod kernel_image;
+mod manage;
+mod repl;
 mod run;
+mod shellquote;
+mod supervisor;
 mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(name = "ushell", version, about = "Run Linux binaries as unikernels and look inside them")]
+use commands::InstanceCmd;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ushell",
+    disable_version_flag = true,
+    about = "Run Linux binaries as unikernels and look inside them",
+    after_help = "Without a command, `ushell` opens the shell (REPL) on the running instance.\n\n\
+Examples:\n  ushell run -d --name web ./server\n  ushell load count.o\n  ushell exec get_count.o myfun\n  ushell map dump counts -i web\n  ushell logs -f web"
+)]
 struct Cli {
+    /// Print the version of ushell and of the kernel image it boots.
+    #[arg(short = 'V', long)]
+    version: bool,
+    /// The instance to act on (default: the only running one).
+    #[arg(short = 'i', long = "instance", global = true, value_name = "NAME")]
+    instance: Option<String>,
     #[command(subcommand)]
-    cmd: Command,
+    cmd: Option<Command>,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum Command {
     /// Boot APP in the unikernel under QEMU and exit with its status.
     Run(run::RunArgs),
     /// Load and verify a BPF object on the host; no VM needed.
     Verify(verify::VerifyArgs),
+    /// List instances: running, and exited ones until `ushell rm`.
+    Ps(manage::PsArgs),
+    /// Wait for an instance's app to exit; exits with its status.
+    Wait(manage::NameArg),
+    /// End an instance (its status becomes 143).
+    Stop(manage::NameArg),
+    /// Print an instance's log: app output, kernel and program messages.
+    Logs(manage::LogsArgs),
+    /// Remove exited instances' records and logs.
+    Rm(manage::RmArgs),
+    /// Open the interactive shell on an instance (also: `ushell` alone).
+    Shell,
+    #[command(flatten)]
+    Instance(InstanceCmd),
+    /// Test hook: send stdin's bytes to the guest console verbatim, print
+    /// what the guest answers that belongs to no request.
+    #[command(hide = true)]
+    Raw(manage::RawArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        print!("{}", kernel_image::version_text());
+        return ExitCode::SUCCESS;
+    }
+    let instance = cli.instance.as_deref();
     let result = match cli.cmd {
-        Command::Run(args) => run::main(args),
-        Command::Verify(args) => verify::main(args),
+        Some(Command::Run(args)) => {
+            if instance.is_some() {
+                Err(anyhow::anyhow!("`ushell run` names its instance with --name NAME, not -i"))
+            } else {
+                run::main(args)
+            }
+        }
+        Some(Command::Verify(args)) => verify::main(args),
+        Some(Command::Ps(a)) => manage::ps(a),
+        Some(Command::Wait(a)) => manage::wait(a.pick(instance)),
+        Some(Command::Stop(a)) => manage::stop(a.pick(instance)),
+        Some(Command::Logs(a)) => manage::logs(instance, a),
+        Some(Command::Rm(a)) => manage::rm(instance, a),
+        Some(Command::Shell) | None => repl::main(instance),
+        Some(Command::Instance(c)) => manage::one_shot(instance, &c),
+        Some(Command::Raw(a)) => manage::raw(instance, a),
     };
     match result {
         Ok(code) => code,
@@ -34,5 +96,55 @@ fn main() -> ExitCode {
             eprintln!("ushell: error: {e:#}");
             ExitCode::from(runproto::HOST_FAILURE_STATUS as u8)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("ushell").chain(args.iter().copied())).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn the_instance_option_goes_before_or_after_the_command() {
+        for args in [&["-i", "web", "progs"][..], &["progs", "-i", "web"], &["--instance", "web", "progs", "-j"], &["progs", "--instance=web"]] {
+            let c = parse(args);
+            assert_eq!(c.instance.as_deref(), Some("web"), "{args:?}");
+            assert!(matches!(c.cmd, Some(Command::Instance(InstanceCmd::Progs { .. }))), "{args:?}");
+        }
+        let c = parse(&["map", "dump", "counts", "-i", "web"]);
+        assert_eq!(c.instance.as_deref(), Some("web"));
+        let c = parse(&["-i", "web"]);
+        assert!(c.cmd.is_none(), "the REPL");
+        assert!(parse(&["progs"]).instance.is_none());
+    }
+
+    #[test]
+    fn run_keeps_its_app_options() {
+        // After APP everything is the app's, -i included.
+        let c = parse(&["run", "-d", "--name", "w", "/bin/busybox", "grep", "-i", "x"]);
+        assert!(c.instance.is_none());
+        let Some(Command::Run(r)) = c.cmd else { panic!() };
+        assert!(r.detach);
+        assert_eq!(r.name.as_deref(), Some("w"));
+        assert_eq!(r.command, ["/bin/busybox", "grep", "-i", "x"]);
+    }
+
+    #[test]
+    fn instance_commands_parse() {
+        let c = parse(&["exec", "get.o", "myfun", "--prog", "get_count"]);
+        let Some(Command::Instance(InstanceCmd::Exec(a))) = c.cmd else { panic!() };
+        assert_eq!((a.prog.as_str(), a.arg.as_deref(), a.which.as_deref()), ("get.o", Some("myfun"), Some("get_count")));
+        assert!(matches!(parse(&["wait", "web"]).cmd, Some(Command::Wait(manage::NameArg { name: Some(_) }))));
+        assert!(matches!(parse(&["ps", "-j"]).cmd, Some(Command::Ps(manage::PsArgs { json: true }))));
+        assert!(Cli::try_parse_from(["ushell", "map", "update", "m", "1"]).is_err(), "VALUE is required");
+    }
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

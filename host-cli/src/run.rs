@@ -2,21 +2,22 @@
 //! QEMU, relays stdin/stdout/stderr, and exits with the app's status.
 
 mod accel;
+mod detach;
 mod elfcheck;
 mod error;
 mod hostfile;
 mod initrd;
-mod qemu;
-mod stdin;
+mod register;
+pub(crate) mod qemu;
+pub(crate) mod stdin;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use wait_timeout::ChildExt;
 
 use accel::{AccelChoice, HostFacts};
 use error::RunError;
@@ -27,14 +28,19 @@ use qemu::{Outcome, VmConfig};
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Exit status: the app's (0-255; 128+N when signal N killed it, e.g. 139 for a \
-segfault); 125 when ushell itself failed (the app could not be packed, the \
-kernel panicked, QEMU failed or the run timed out); 126 when the kernel \
-refused the ELF, 127 when it found no app.
+segfault; 143 after `ushell stop`); 125 when ushell itself failed (the app \
+could not be packed, the kernel panicked, QEMU failed or the run timed out); \
+126 when the kernel refused the ELF, 127 when it found no app. With -d: 0 once \
+the instance runs (`ushell wait NAME` gives the app's status later).
+
+Every run is an instance: `ushell ps` lists it, `ushell load/exec/...` act on \
+it while it runs, `ushell logs` shows its output until `ushell rm` (or --rm).
 
 Examples:
   echo hi | ushell run /bin/busybox tr a-z A-Z
   ushell run --file data.txt /bin/busybox wc -l /data.txt
-  ushell run -e LANG=C --timeout 10 ./hello 3")]
+  ushell run -e LANG=C --timeout 10 ./hello 3
+  ushell run -d --name web ./server && ushell load count.o -i web")]
 pub struct RunArgs {
     /// Accelerator: auto uses KVM only where it is hardware-backed.
     #[arg(long, value_enum, default_value_t = AccelChoice::Auto)]
@@ -66,6 +72,18 @@ pub struct RunArgs {
     /// Build the initrd and print the QEMU command instead of running it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run in the background and print the instance's name; the app's
+    /// stdout and stderr go to the instance log (`ushell logs`), its stdin
+    /// is empty.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// The instance's name (letters, digits, '-', '_', '.'); default: the
+    /// app's file name and 4 random hex digits.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Remove the instance's record and log when it exits.
+    #[arg(long)]
+    pub rm: bool,
     /// APP (the Linux executable on the host; argv[0] in the guest is exactly
     /// this string) and its arguments. Everything after APP goes to the app.
     #[arg(value_names = ["APP", "ARGS"], required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
@@ -80,6 +98,9 @@ impl RunArgs {
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.detach && !args.dry_run && !detach::is_child() {
+        return detach::spawn_supervisor(&args);
+    }
     // --timeout covers the whole run from here: packing and QEMU's start too.
     let started = Instant::now();
     let timeout = args
@@ -96,8 +117,9 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let initrd = plan_initrd(&args)?;
 
     let (accel, why) = accel::choose(args.accel, &HostFacts::probe())?;
+    let accel_line = format!("accel {accel} ({why})");
     if !args.quiet {
-        eprintln!("ushell: accel {accel} ({why})");
+        eprintln!("ushell: {accel_line}");
     }
     let kernel = qemu::resolve_kernel(args.kernel.clone().or_else(|| std::env::var_os("USHELL_KERNEL").map(PathBuf::from)))?;
     let qemu_bin = qemu::find_qemu()?;
@@ -111,7 +133,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     for w in &initrd.warnings {
         eprintln!("ushell: warning: {w}");
     }
-    let cfg = VmConfig {
+    let mut cfg = VmConfig {
         qemu: qemu_bin,
         kernel,
         initrd: initrd_path,
@@ -119,6 +141,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         accel,
         memory: memory.arg,
         cmdline: kernel_cmdline(args.verbose, std::env::var("USHELL_KERNEL_ARGS").ok().as_deref()),
+        console: None,
     };
 
     if args.dry_run {
@@ -131,22 +154,49 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("ushell: dry run; initrd kept in {} (delete it when done)", kept.display());
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(outcome) = deadline_spent(deadline) {
+        eprintln!("ushell: {}", outcome.failure_message().unwrap_or_default());
+        return Ok(ExitCode::from(outcome.exit_status()));
+    }
+    let reg = register::register(&args)?;
+    cfg.console = Some(reg.inst.console());
     if args.verbose {
         eprintln!("ushell: {}", cfg.shell_line());
     }
-
-    let outcome = boot(&cfg, deadline)?;
-    if let Some(msg) = outcome.failure_message() {
+    reg.log.line(&crate::instance::log::Source::Supervisor, &accel_line);
+    for w in &initrd.warnings {
+        reg.log.line(&crate::instance::log::Source::Supervisor, &format!("warning: {w}"));
+    }
+    let foreground = !args.detach;
+    let launch = crate::supervisor::Launch {
+        cfg,
+        deadline,
+        inst: reg.inst,
+        record: reg.record,
+        client_listener: reg.client_listener,
+        console_listener: reg.console_listener,
+        log: reg.log,
+        foreground,
+        on_started: Box::new(detach::started),
+    };
+    let outcome = crate::supervisor::supervise(launch)?;
+    if let (Some(msg), true) = (outcome.failure_message(), foreground) {
         eprintln!("ushell: {msg}");
     }
     Ok(ExitCode::from(outcome.exit_status()))
 }
 
+/// A `--timeout` already spent (by packing) ends the run before QEMU starts.
+fn deadline_spent(deadline: Option<Deadline>) -> Option<Outcome> {
+    let d = deadline?;
+    d.remaining().is_zero().then(|| Outcome::TimedOut { secs: d.limit.as_secs_f64() })
+}
+
 /// When `--timeout` runs out.
 #[derive(Debug, Clone, Copy)]
-struct Deadline {
-    at: Instant,
-    limit: Duration,
+pub(crate) struct Deadline {
+    pub at: Instant,
+    pub limit: Duration,
 }
 
 impl Deadline {
@@ -233,40 +283,6 @@ fn pack(mut initrd: Initrd, app: &std::path::Path, out: &std::path::Path) -> Res
     Ok(initrd)
 }
 
-/// Runs QEMU to the end, forwarding our stdin to COM1.
-fn boot(cfg: &VmConfig, deadline: Option<Deadline>) -> anyhow::Result<Outcome> {
-    if deadline.is_some_and(|d| d.remaining().is_zero()) {
-        return Ok(Outcome::TimedOut { secs: deadline.map_or(0.0, |d| d.limit.as_secs_f64()) });
-    }
-    let mut child = Command::new(&cfg.qemu)
-        .args(cfg.args())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", cfg.qemu.to_string_lossy()))?;
-    let to_guest = child.stdin.take().context("QEMU's stdin pipe")?;
-    // Kept (not joined) until we exit: it holds the pipe open after EOF and
-    // may stay blocked reading a terminal the app never asked for.
-    let ctl_path = cfg.ctl.clone();
-    let _forwarder = std::thread::spawn(move || {
-        stdin::wait_until_ready(&ctl_path);
-        stdin::forward(std::io::stdin().lock(), to_guest)
-    });
-
-    let status = match deadline {
-        None => Some(child.wait().context("waiting for QEMU")?),
-        Some(d) => child.wait_timeout(d.remaining()).context("waiting for QEMU")?,
-    };
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Ok(Outcome::TimedOut { secs: deadline.map_or(0.0, |d| d.limit.as_secs_f64()) });
-    };
-    let ctl = std::fs::read(&cfg.ctl).unwrap_or_default();
-    Ok(Outcome::from_run(&String::from_utf8_lossy(&ctl), status.code()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,19 +363,12 @@ mod deadline_tests {
     }
 
     #[test]
-    fn a_spent_deadline_does_not_start_qemu() {
+    fn a_spent_deadline_ends_the_run_before_qemu() {
         let d = Deadline { at: Instant::now(), limit: Duration::from_secs(3) };
-        let cfg = VmConfig {
-            // Starting this would fail; the deadline must be checked first.
-            qemu: "/nonexistent/qemu".into(),
-            kernel: "/k".into(),
-            initrd: "/i".into(),
-            ctl: "/c".into(),
-            accel: accel::Accel::Tcg,
-            memory: "64M".into(),
-            cmdline: String::new(),
-        };
-        assert_eq!(boot(&cfg, Some(d)).unwrap(), Outcome::TimedOut { secs: 3.0 });
+        assert_eq!(deadline_spent(Some(d)), Some(Outcome::TimedOut { secs: 3.0 }));
+        assert_eq!(deadline_spent(None), None);
+        let later = Deadline { at: Instant::now() + Duration::from_secs(600), limit: Duration::from_secs(600) };
+        assert_eq!(deadline_spent(Some(later)), None);
     }
 
     #[test]

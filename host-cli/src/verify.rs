@@ -12,7 +12,7 @@ use anyhow::Context;
 use bpf_runtime::loader;
 use bpf_runtime::verifier::{self, Disasm};
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Exit status: 0 if every program is accepted, 1 if any is rejected, 125 if \
 the object cannot be read or loaded.

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub enum RunError {
     #[error("kernel image not found at {}: build it with `cargo kernel` (or pass --kernel PATH / set USHELL_KERNEL)", .0.display())]
     KernelNotFound(PathBuf),
+    #[error("cannot write the embedded kernel image to the runtime directory: {0}")]
+    EmbeddedKernel(String),
     #[error("{qemu} not found: install it with `sudo apt-get install qemu-system-x86` (or run scripts/setup.sh), or set USHELL_QEMU")]
     QemuNotFound { qemu: String },
     #[error("--accel kvm: {0}")]

@@ -2,11 +2,12 @@
 //! end means.
 //!
 //! Wiring (see the `runproto` crate): COM1 is QEMU's stdio (app stdout, framed
-//! stdin), COM2 goes straight to our stderr, debugcon to a control file,
-//! `isa-debug-exit` powers off.
+//! stdin), COM2 goes to QEMU's stderr, debugcon to a control file,
+//! `isa-debug-exit` powers off; the debug shell's console is a virtconsole
+//! on virtio-mmio whose chardev connects to the supervisor's socket.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use runproto::CtlEvent;
 
@@ -26,6 +27,9 @@ pub struct VmConfig {
     pub memory: String,
     /// Kernel command line; empty for none.
     pub cmdline: String,
+    /// The supervisor's listening socket for the shell console (QEMU
+    /// connects to it as a client at startup).
+    pub console: Option<PathBuf>,
 }
 
 impl VmConfig {
@@ -48,7 +52,7 @@ impl VmConfig {
         for s in ["-chardev", "stdio,id=com1,signal=off", "-serial", "chardev:com1"] {
             push(s);
         }
-        // /dev/stderr is opened by QEMU, i.e. it is our inherited stderr;
+        // /dev/stderr is opened by QEMU, i.e. the pipe the supervisor reads;
         // append=on keeps a redirected log file from being truncated.
         for s in [
             "-chardev",
@@ -67,6 +71,17 @@ impl VmConfig {
         push(&format!("isa-debugcon,iobase={:#x},chardev=ctl", runproto::CTL_PORT));
         push("-device");
         push(&format!("isa-debug-exit,iobase={:#x},iosize=4", runproto::EXIT_PORT));
+        if let Some(console) = &self.console {
+            // virtio-drivers serves port 0 only, so the port is a virtconsole.
+            a.push("-device".into());
+            a.push("virtio-serial-device".into());
+            let mut chardev = OsString::from("socket,id=ushell0,path=");
+            chardev.push(console);
+            a.push("-chardev".into());
+            a.push(chardev);
+            a.push("-device".into());
+            a.push("virtconsole,chardev=ushell0".into());
+        }
         a.push("-kernel".into());
         a.push(self.kernel.clone().into());
         a.push("-initrd".into());
@@ -82,42 +97,26 @@ impl VmConfig {
     pub fn shell_line(&self) -> String {
         std::iter::once(&self.qemu)
             .chain(self.args().iter())
-            .map(|s| shell_quote(&s.to_string_lossy()))
+            .map(|s| crate::shellquote::quote(&s.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" ")
     }
 }
 
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=,.:/+@%".contains(&b)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// Where `cargo kernel` puts the kernel relative to the `ushell` binary:
-/// `target/release/ushell` → `target/x86_64-unknown-none/release/kernel`.
-pub fn default_kernel_path(exe: &Path) -> PathBuf {
-    let profile_dir = exe.parent().unwrap_or(Path::new("."));
-    let target_dir = profile_dir.parent().unwrap_or(Path::new("."));
-    target_dir.join("x86_64-unknown-none/release/kernel")
-}
-
-/// The kernel to boot: `--kernel`/`USHELL_KERNEL` if given, else the one
-/// built next to this binary. It must exist.
+/// The kernel to boot: `--kernel`/`USHELL_KERNEL` if given (it must
+/// exist), else the first of [`crate::kernel_image`]'s places that has one.
 pub fn resolve_kernel(given: Option<PathBuf>) -> Result<PathBuf, RunError> {
-    let path = match given {
-        Some(p) => p,
-        None => {
-            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("target/release/ushell"));
-            default_kernel_path(&exe)
-        }
-    };
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(RunError::KernelNotFound(path))
+    if let Some(path) = given {
+        return if path.is_file() { Ok(path) } else { Err(RunError::KernelNotFound(path)) };
+    }
+    let tried = crate::kernel_image::candidates();
+    if let Some(p) = tried.iter().find(|p| p.is_file()) {
+        return Ok(p.clone());
+    }
+    match crate::kernel_image::embedded_file() {
+        Some(Ok(p)) => Ok(p),
+        Some(Err(e)) => Err(RunError::EmbeddedKernel(e.to_string())),
+        None => Err(RunError::KernelNotFound(tried[0].clone())),
     }
 }
 
@@ -176,7 +175,13 @@ pub enum Outcome {
     NoEvent { qemu_status: Option<i32> },
     /// The run exceeded `--timeout` and QEMU was killed.
     TimedOut { secs: f64 },
+    /// `ushell stop` ended it.
+    Stopped,
 }
+
+/// The status of a stopped instance: 128 + SIGTERM, as a shell reports a
+/// job that was terminated.
+pub const STOPPED_STATUS: u8 = 128 + 15;
 
 impl Outcome {
     pub fn from_run(ctl_text: &str, qemu_status: Option<i32>) -> Outcome {
@@ -205,12 +210,14 @@ impl Outcome {
                 Some("QEMU was killed by a signal before the kernel reported an exit status".into())
             }
             Outcome::TimedOut { secs } => Some(format!("timed out after {secs} s; QEMU was killed")),
+            Outcome::Stopped => Some(format!("stopped by `ushell stop` (status {STOPPED_STATUS})")),
         }
     }
 
     pub fn exit_status(&self) -> u8 {
         match self {
             Outcome::Exited(n) => *n,
+            Outcome::Stopped => STOPPED_STATUS,
             _ => runproto::HOST_FAILURE_STATUS as u8,
         }
     }
@@ -229,6 +236,7 @@ mod tests {
             accel: Accel::Tcg,
             memory: "64M".into(),
             cmdline: String::new(),
+            console: None,
         }
     }
 
@@ -251,22 +259,25 @@ mod tests {
             assert!(line.contains(part), "{part:?} missing in {line}");
         }
         assert!(!line.contains("-append"));
+        assert!(!line.contains("virtconsole"));
         let mut c = cfg();
         c.cmdline = "ushell.log=debug".into();
         c.accel = Accel::Kvm;
         let line = c.shell_line();
         assert!(line.ends_with("-append ushell.log=debug"), "{line}");
         assert!(line.contains("-accel kvm -cpu host,-arch-capabilities"));
+        c.console = Some("/r/web/console.sock".into());
+        let line = c.shell_line();
+        assert!(
+            line.contains("-device virtio-serial-device -chardev socket,id=ushell0,path=/r/web/console.sock -device virtconsole,chardev=ushell0"),
+            "{line}"
+        );
         c.kernel = "/a b/it's".into();
         assert!(c.shell_line().contains(r"'/a b/it'\''s'"));
     }
 
     #[test]
-    fn kernel_next_to_binary() {
-        assert_eq!(
-            default_kernel_path(Path::new("/w/target/release/ushell")),
-            Path::new("/w/target/x86_64-unknown-none/release/kernel")
-        );
+    fn a_given_kernel_must_exist() {
         let e = resolve_kernel(Some("/nonexistent/kernel".into())).unwrap_err();
         assert!(e.to_string().contains("cargo kernel"), "{e}");
     }
@@ -296,5 +307,6 @@ mod tests {
         assert!(Outcome::from_run("", Some(1)).failure_message().unwrap().contains("status 1"));
         assert!(Outcome::TimedOut { secs: 2.0 }.failure_message().unwrap().contains("timed out"));
         assert_eq!(Outcome::Exited(0).failure_message(), None);
+        assert_eq!(Outcome::Stopped.exit_status(), 143);
     }
 }

@@ -1,0 +1,379 @@
+//! The multiplexer: many clients, one guest console. A pure state machine
+//! (messages in, [`Out`] actions out) that the supervisor's hub drives.
+//!
+//! * **Ids**: every request forwarded to the guest gets a fresh guest id;
+//!   the reply is routed back to its client under the client's own id.
+//!   Two clients may use the same ids.
+//! * **Hello**: the supervisor says hello once, when QEMU connects.
+//!   Requests that arrive before the kernel answers wait in a queue; a
+//!   client's own hello is answered from the kernel's reply, never
+//!   forwarded (a second hello would reset the guest's session and abort
+//!   the other clients' uploads).
+//! * **Uploads** belong to the client that began them: only it may send
+//!   their chunks, and when it disconnects the supervisor sends
+//!   `UploadAbort` for each, also for an upload whose `UploadReady` arrives
+//!   after its client left.
+//! * **Events** go to the instance log, to clients that subscribed, and, for
+//!   program output, to the client whose `exec` is being served: the guest
+//!   answers requests in order, and the output of a run comes before its
+//!   reply, so it belongs to the oldest request still waiting.
+//! * **Raw** bytes (tests) go to the guest verbatim; what the supervisor
+//!   cannot attribute afterwards (bad frames, unknown ids) goes to the
+//!   clients that sent raw bytes.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use shellproto::{ClientMsg, Event, FrameError, Hello, HelloReply, Reply, Request, ServerMsg, ShellError, UploadError, VERSION};
+
+use super::wire::FromSup;
+
+pub type ClientId = u64;
+
+/// Requests that may wait for the kernel's hello, from all clients.
+pub const MAX_QUEUED: usize = 1024;
+
+/// What the hub must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    /// Send to the guest (as a frame).
+    Guest(ClientMsg),
+    /// Send to the guest verbatim.
+    GuestRaw(Vec<u8>),
+    Client(ClientId, FromSup),
+    /// Record a guest event in the instance log.
+    Log(Event),
+    /// Record a supervisor note in the instance log.
+    Note(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HelloState {
+    /// QEMU has not connected yet.
+    Offline,
+    Waiting,
+    Ready(HelloReply),
+    Refused(ShellError),
+    /// The console is gone (the instance exited) or answered nonsense.
+    Gone(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Hello,
+    UploadBegin,
+    UploadChunk(u32),
+    Exec,
+    Other,
+    /// The supervisor's own aborts: their replies are not anyone's.
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    owner: Option<(ClientId, u32)>,
+    kind: Kind,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ClientState {
+    events: bool,
+    raw: bool,
+}
+
+#[derive(Debug)]
+pub struct Mux {
+    next_id: u32,
+    pending: BTreeMap<u32, Pending>,
+    /// Guest ids in the order sent: the guest answers in this order.
+    order: VecDeque<u32>,
+    uploads: BTreeMap<u32, ClientId>,
+    hello: HelloState,
+    queued: VecDeque<(ClientId, ClientMsg)>,
+    clients: BTreeMap<ClientId, ClientState>,
+}
+
+impl Default for Mux {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The supervisor's hello uses this guest id; client requests never do.
+const HELLO_ID: u32 = 0;
+
+fn reply(c: ClientId, id: u32, result: Result<Reply, ShellError>) -> Out {
+    Out::Client(c, FromSup::Shell(ServerMsg::Reply { id, result }))
+}
+
+impl Mux {
+    pub fn new() -> Self {
+        Mux {
+            next_id: 1,
+            pending: BTreeMap::new(),
+            order: VecDeque::new(),
+            uploads: BTreeMap::new(),
+            hello: HelloState::Offline,
+            queued: VecDeque::new(),
+            clients: BTreeMap::new(),
+        }
+    }
+
+    /// The shell's state, for `ushell info` and `Status`.
+    pub fn shell_state(&self) -> String {
+        match &self.hello {
+            HelloState::Offline => "not connected".into(),
+            HelloState::Waiting => "connecting (the kernel has not answered hello yet)".into(),
+            HelloState::Ready(_) => "ready".into(),
+            HelloState::Refused(e) => format!("refused: {e}"),
+            HelloState::Gone(why) => format!("gone: {why}"),
+        }
+    }
+
+    pub fn kernel(&self) -> Option<&HelloReply> {
+        match &self.hello {
+            HelloState::Ready(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Requests sent to the guest and not answered yet.
+    #[cfg(test)]
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// QEMU connected to the console: say hello.
+    pub fn guest_connected(&mut self) -> Vec<Out> {
+        self.hello = HelloState::Waiting;
+        self.pending.insert(HELLO_ID, Pending { owner: None, kind: Kind::Hello });
+        self.order.push_back(HELLO_ID);
+        let client = format!("ushell-supervisor {}", env!("CARGO_PKG_VERSION"));
+        vec![Out::Guest(ClientMsg { id: HELLO_ID, req: Request::Hello(Hello { version: VERSION, client }) })]
+    }
+
+    pub fn client_connected(&mut self, c: ClientId) {
+        self.clients.insert(c, ClientState::default());
+    }
+
+    pub fn subscribe(&mut self, c: ClientId, events: bool) {
+        if let Some(s) = self.clients.get_mut(&c) {
+            s.events = events;
+        }
+    }
+
+    /// A shell request from client `c`.
+    pub fn client_msg(&mut self, c: ClientId, msg: ClientMsg) -> Vec<Out> {
+        if !self.clients.contains_key(&c) {
+            return Vec::new();
+        }
+        if let Request::Hello(h) = &msg.req {
+            if h.version != VERSION {
+                return vec![reply(c, msg.id, Err(ShellError::Version { server: VERSION, client: h.version }))];
+            }
+        }
+        match &self.hello {
+            HelloState::Offline | HelloState::Waiting => {
+                if self.queued.len() >= MAX_QUEUED {
+                    let message = format!("{MAX_QUEUED} requests are already waiting for the kernel's shell to answer hello");
+                    return vec![Out::Client(c, FromSup::Failed { id: msg.id, message })];
+                }
+                self.queued.push_back((c, msg));
+                Vec::new()
+            }
+            HelloState::Refused(e) => vec![reply(c, msg.id, Err(e.clone()))],
+            HelloState::Gone(why) => vec![Out::Client(c, FromSup::Failed { id: msg.id, message: why.clone() })],
+            HelloState::Ready(r) => match msg.req {
+                Request::Hello(_) => vec![reply(c, msg.id, Ok(Reply::Hello(r.clone())))],
+                req => self.forward(c, msg.id, req),
+            },
+        }
+    }
+
+    fn forward(&mut self, c: ClientId, id: u32, req: Request) -> Vec<Out> {
+        let kind = match &req {
+            Request::UploadBegin { .. } => Kind::UploadBegin,
+            Request::UploadChunk { upload, .. } | Request::UploadCommit { upload } | Request::UploadAbort { upload } => {
+                if self.uploads.get(upload) != Some(&c) {
+                    return vec![reply(c, id, Err(ShellError::Upload(UploadError::NoSuchUpload { upload: *upload })))];
+                }
+                if matches!(req, Request::UploadChunk { .. }) {
+                    Kind::UploadChunk(*upload)
+                } else {
+                    // The guest drops the upload on a commit or an abort,
+                    // whatever the outcome: nothing left to abort for `c`.
+                    self.uploads.remove(upload);
+                    Kind::Other
+                }
+            }
+            Request::Exec { .. } => Kind::Exec,
+            _ => Kind::Other,
+        };
+        vec![self.send(Some((c, id)), kind, req)]
+    }
+
+    fn send(&mut self, owner: Option<(ClientId, u32)>, kind: Kind, req: Request) -> Out {
+        let gid = self.alloc();
+        self.pending.insert(gid, Pending { owner, kind });
+        self.order.push_back(gid);
+        Out::Guest(ClientMsg { id: gid, req })
+    }
+
+    fn alloc(&mut self) -> u32 {
+        loop {
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1);
+            if id != HELLO_ID && !self.pending.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Bytes from a test client for the guest, verbatim, then a delimiter.
+    pub fn raw(&mut self, c: ClientId, mut bytes: Vec<u8>) -> Vec<Out> {
+        let Some(s) = self.clients.get_mut(&c) else { return Vec::new() };
+        s.raw = true;
+        if matches!(self.hello, HelloState::Offline | HelloState::Gone(_)) {
+            return vec![Out::Client(c, FromSup::Error(format!("the guest console is {}", self.shell_state())))];
+        }
+        bytes.push(0);
+        vec![Out::GuestRaw(bytes)]
+    }
+
+    /// A message (or a bad frame) from the guest.
+    pub fn guest_msg(&mut self, msg: Result<ServerMsg, FrameError>) -> Vec<Out> {
+        match msg {
+            Err(e) => vec![Out::Note(format!("the guest console sent a bad frame: {e}"))],
+            Ok(ServerMsg::Reply { id, result }) => self.guest_reply(id, result),
+            Ok(ServerMsg::Event(ev)) => self.guest_event(ev),
+            Ok(ServerMsg::BadFrame(e)) => {
+                let mut out = vec![Out::Note(format!("the kernel's shell refused a frame from the host: {e}"))];
+                out.extend(self.to_raw_clients(FromSup::Shell(ServerMsg::BadFrame(e))));
+                out
+            }
+        }
+    }
+
+    fn to_raw_clients(&self, m: FromSup) -> Vec<Out> {
+        self.clients.iter().filter(|(_, s)| s.raw).map(|(c, _)| Out::Client(*c, m.clone())).collect()
+    }
+
+    fn guest_reply(&mut self, id: u32, result: Result<Reply, ShellError>) -> Vec<Out> {
+        let Some(p) = self.pending.remove(&id) else {
+            let mut out = vec![Out::Note(format!("the kernel answered request id {id}, which no client sent"))];
+            out.extend(self.to_raw_clients(FromSup::Shell(ServerMsg::Reply { id, result })));
+            return out;
+        };
+        self.order.retain(|g| *g != id);
+        let mut out = Vec::new();
+        match (p.kind, &result) {
+            (Kind::Hello, _) => return self.hello_answered(result),
+            (Kind::Internal, _) => return out,
+            (Kind::UploadBegin, Ok(Reply::UploadReady { upload })) => match p.owner {
+                Some((c, _)) if self.clients.contains_key(&c) => {
+                    self.uploads.insert(*upload, c);
+                }
+                _ => out.push(self.send(None, Kind::Internal, Request::UploadAbort { upload: *upload })),
+            },
+            (Kind::UploadChunk(upload), Err(_)) => {
+                // A refused chunk ends the upload in the guest.
+                self.uploads.remove(&upload);
+            }
+            _ => {}
+        }
+        if let Some((c, cid)) = p.owner {
+            if self.clients.contains_key(&c) {
+                out.push(reply(c, cid, result));
+            }
+        }
+        out
+    }
+
+    fn hello_answered(&mut self, result: Result<Reply, ShellError>) -> Vec<Out> {
+        let mut out = Vec::new();
+        self.hello = match result {
+            Ok(Reply::Hello(r)) => {
+                out.push(Out::Note(format!("kernel shell ready: {} (protocol version {})", r.kernel, r.version)));
+                HelloState::Ready(r)
+            }
+            Err(e) => {
+                out.push(Out::Note(format!("the kernel's shell refused the supervisor's hello: {e}")));
+                HelloState::Refused(e)
+            }
+            Ok(other) => {
+                let why = format!("the kernel answered hello with {other:?}");
+                out.push(Out::Note(why.clone()));
+                HelloState::Gone(why)
+            }
+        };
+        for (c, msg) in std::mem::take(&mut self.queued) {
+            out.extend(self.client_msg(c, msg));
+        }
+        out
+    }
+
+    fn guest_event(&mut self, ev: Event) -> Vec<Out> {
+        let mut to: Vec<ClientId> = self.clients.iter().filter(|(_, s)| s.events).map(|(c, _)| *c).collect();
+        if matches!(ev, Event::ProgOutput { .. } | Event::Ringbuf { .. }) {
+            let running = self.order.front().and_then(|g| self.pending.get(g));
+            if let Some(Pending { owner: Some((c, _)), kind: Kind::Exec }) = running {
+                if self.clients.contains_key(c) && !to.contains(c) {
+                    to.push(*c);
+                }
+            }
+        }
+        let mut out = vec![Out::Log(ev.clone())];
+        out.extend(to.into_iter().map(|c| Out::Client(c, FromSup::Shell(ServerMsg::Event(ev.clone())))));
+        out
+    }
+
+    /// A client went away: its waiting requests are dropped and its
+    /// uploads aborted.
+    pub fn client_gone(&mut self, c: ClientId) -> Vec<Out> {
+        self.clients.remove(&c);
+        self.queued.retain(|(q, _)| *q != c);
+        let mine: Vec<u32> = self.uploads.iter().filter(|(_, o)| **o == c).map(|(u, _)| *u).collect();
+        let mut out = Vec::new();
+        for upload in mine {
+            self.uploads.remove(&upload);
+            out.push(self.send(None, Kind::Internal, Request::UploadAbort { upload }));
+        }
+        out
+    }
+
+    /// A message the hub could not send to the guest (its queue is full).
+    pub fn send_failed(&mut self, gid: u32, why: &str) -> Vec<Out> {
+        self.order.retain(|g| *g != gid);
+        match self.pending.remove(&gid) {
+            Some(Pending { owner: Some((c, id)), .. }) if self.clients.contains_key(&c) => {
+                vec![Out::Client(c, FromSup::Failed { id, message: why.into() })]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The console closed (QEMU exited): every waiting request fails.
+    pub fn guest_gone(&mut self, why: &str) -> Vec<Out> {
+        self.hello = HelloState::Gone(why.into());
+        let mut out = Vec::new();
+        for (_, p) in std::mem::take(&mut self.pending) {
+            if let Some((c, id)) = p.owner {
+                if self.clients.contains_key(&c) {
+                    out.push(Out::Client(c, FromSup::Failed { id, message: why.into() }));
+                }
+            }
+        }
+        for (c, msg) in std::mem::take(&mut self.queued) {
+            out.push(Out::Client(c, FromSup::Failed { id: msg.id, message: why.into() }));
+        }
+        self.order.clear();
+        self.uploads.clear();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

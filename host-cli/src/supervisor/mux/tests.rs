@@ -1,0 +1,198 @@
+//! The multiplexer against a scripted guest: every guest message here is
+//! one the test writes, so each routing rule is checked on its own.
+
+use super::*;
+use shellproto::{LogLevel, Ref};
+
+fn ready() -> Mux {
+    let mut m = Mux::new();
+    let out = m.guest_connected();
+    assert!(matches!(&out[..], [Out::Guest(ClientMsg { id: 0, req: Request::Hello(h) })] if h.version == VERSION));
+    let out = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Ok(Reply::Hello(hello_reply())) }));
+    assert!(matches!(&out[..], [Out::Note(n)] if n.contains("ready")), "{out:?}");
+    m
+}
+
+fn hello_reply() -> HelloReply {
+    HelloReply { version: VERSION, kernel: "k 1".into(), max_frame: 65536, max_chunk: 32768, max_object: 1 << 20 }
+}
+
+fn msg(id: u32, req: Request) -> ClientMsg {
+    ClientMsg { id, req }
+}
+
+/// The guest id of the single message sent to the guest in `out`.
+fn sent(out: &[Out]) -> (u32, Request) {
+    match out {
+        [Out::Guest(ClientMsg { id, req })] => (*id, req.clone()),
+        other => panic!("expected one message to the guest, got {other:?}"),
+    }
+}
+
+fn answer(m: &mut Mux, gid: u32, r: Reply) -> Vec<Out> {
+    m.guest_msg(Ok(ServerMsg::Reply { id: gid, result: Ok(r) }))
+}
+
+#[test]
+fn the_same_client_ids_from_two_clients_get_their_own_replies() {
+    let mut m = ready();
+    m.client_connected(1);
+    m.client_connected(2);
+    let (g1, _) = sent(&m.client_msg(1, msg(5, Request::Progs)));
+    let (g2, _) = sent(&m.client_msg(2, msg(5, Request::Maps)));
+    assert_ne!(g1, g2, "guest ids are unique");
+    assert_ne!(g1, 0);
+    // Answered in order; each goes back to its client under id 5.
+    assert_eq!(answer(&mut m, g1, Reply::Progs(vec![])), [reply(1, 5, Ok(Reply::Progs(vec![])))]);
+    assert_eq!(answer(&mut m, g2, Reply::Maps(vec![])), [reply(2, 5, Ok(Reply::Maps(vec![])))]);
+    assert_eq!(m.in_flight(), 0);
+}
+
+#[test]
+fn requests_before_the_hello_reply_wait_and_client_hellos_are_answered_locally() {
+    let mut m = Mux::new();
+    m.client_connected(1);
+    assert!(m.client_msg(1, msg(1, Request::Hello(Hello { version: VERSION, client: "c".into() }))).is_empty());
+    assert!(m.client_msg(1, msg(2, Request::Info)).is_empty(), "queued while offline");
+    let out = m.guest_connected();
+    assert_eq!(out.len(), 1, "only the supervisor's hello goes out: {out:?}");
+    let out = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Ok(Reply::Hello(hello_reply())) }));
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[1], reply(1, 1, Ok(Reply::Hello(hello_reply()))));
+    assert!(matches!(&out[2], Out::Guest(ClientMsg { req: Request::Info, .. })));
+    // Later hellos are answered from the cached reply, never forwarded.
+    let out = m.client_msg(1, msg(3, Request::Hello(Hello { version: VERSION, client: "c".into() })));
+    assert_eq!(out, [reply(1, 3, Ok(Reply::Hello(hello_reply())))]);
+    let out = m.client_msg(1, msg(4, Request::Hello(Hello { version: VERSION + 1, client: "new".into() })));
+    assert_eq!(out, [reply(1, 4, Err(ShellError::Version { server: VERSION, client: VERSION + 1 }))]);
+}
+
+#[test]
+fn a_refused_hello_is_every_request_s_answer() {
+    let mut m = Mux::new();
+    m.guest_connected();
+    m.client_connected(1);
+    assert!(m.client_msg(1, msg(9, Request::Progs)).is_empty());
+    let refusal = ShellError::Version { server: 2, client: VERSION };
+    let out = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Err(refusal.clone()) }));
+    assert_eq!(out[1..], [reply(1, 9, Err(refusal.clone()))]);
+    assert_eq!(m.client_msg(1, msg(10, Request::Maps)), [reply(1, 10, Err(refusal))]);
+    assert!(m.shell_state().starts_with("refused"));
+}
+
+#[test]
+fn uploads_belong_to_their_client_and_are_aborted_when_it_leaves() {
+    let mut m = ready();
+    m.client_connected(1);
+    m.client_connected(2);
+    let (g, _) = sent(&m.client_msg(1, msg(1, Request::UploadBegin { name: "a.o".into(), size: 10 })));
+    assert_eq!(answer(&mut m, g, Reply::UploadReady { upload: 77 }), [reply(1, 1, Ok(Reply::UploadReady { upload: 77 }))]);
+    // Another client cannot feed or commit it.
+    let chunk = Request::UploadChunk { upload: 77, offset: 0, data: vec![1; 4] };
+    let no = Err(ShellError::Upload(UploadError::NoSuchUpload { upload: 77 }));
+    assert_eq!(m.client_msg(2, msg(1, chunk.clone())), [reply(2, 1, no.clone())]);
+    assert_eq!(m.client_msg(2, msg(2, Request::UploadCommit { upload: 77 })), [reply(2, 2, no)]);
+    let (g, _) = sent(&m.client_msg(1, msg(2, chunk)));
+    answer(&mut m, g, Reply::Ack);
+    // Client 1 vanishes mid-upload: the supervisor aborts it.
+    let (_, req) = sent(&m.client_gone(1));
+    assert_eq!(req, Request::UploadAbort { upload: 77 });
+    assert!(m.client_gone(1).is_empty(), "nothing left to abort");
+}
+
+#[test]
+fn an_upload_ready_for_a_client_that_left_is_aborted() {
+    let mut m = ready();
+    m.client_connected(1);
+    let (g, _) = sent(&m.client_msg(1, msg(1, Request::UploadBegin { name: "a.o".into(), size: 10 })));
+    assert!(m.client_gone(1).is_empty(), "no upload handle known yet");
+    let (abort_id, req) = sent(&answer(&mut m, g, Reply::UploadReady { upload: 5 }));
+    assert_eq!(req, Request::UploadAbort { upload: 5 });
+    assert!(answer(&mut m, abort_id, Reply::Ack).is_empty(), "the abort's reply is nobody's");
+}
+
+#[test]
+fn committed_or_refused_uploads_need_no_abort() {
+    let mut m = ready();
+    m.client_connected(1);
+    for (upload, end) in [(3u32, Request::UploadCommit { upload: 3 }), (4, Request::UploadAbort { upload: 4 })] {
+        let (g, _) = sent(&m.client_msg(1, msg(1, Request::UploadBegin { name: "a.o".into(), size: 10 })));
+        answer(&mut m, g, Reply::UploadReady { upload });
+        sent(&m.client_msg(1, msg(2, end)));
+    }
+    let (g, _) = sent(&m.client_msg(1, msg(1, Request::UploadBegin { name: "a.o".into(), size: 10 })));
+    answer(&mut m, g, Reply::UploadReady { upload: 6 });
+    let (g, _) = sent(&m.client_msg(1, msg(2, Request::UploadChunk { upload: 6, offset: 9, data: vec![0] })));
+    let refused = m.guest_msg(Ok(ServerMsg::Reply { id: g, result: Err(ShellError::Upload(UploadError::OutOfOrder { upload: 6, expected: 0, got: 9 })) }));
+    assert_eq!(refused.len(), 1);
+    assert!(m.client_gone(1).is_empty(), "the guest dropped all three already");
+}
+
+#[test]
+fn events_reach_subscribers_the_log_and_the_client_whose_exec_runs() {
+    let mut m = ready();
+    for c in [1, 2, 3] {
+        m.client_connected(c);
+    }
+    m.subscribe(1, true);
+    let (g, _) = sent(&m.client_msg(2, msg(8, Request::Exec { prog: Ref::Name("fill".into()), arg: vec![] })));
+    let ev = Event::ProgOutput { prog: 1, name: "fill".into(), line: "stored 7".into() };
+    let out = m.guest_msg(Ok(ServerMsg::Event(ev.clone())));
+    let to = |c| Out::Client(c, FromSup::Shell(ServerMsg::Event(ev.clone())));
+    assert_eq!(out, [Out::Log(ev.clone()), to(1), to(2)], "client 3 neither follows nor runs it");
+    answer(&mut m, g, Reply::Returned { value: 7, run_time_ns: 10 });
+    // A kernel line while no exec runs: subscribers and the log only.
+    let k = Event::Kernel { level: LogLevel::Info, line: "hi".into() };
+    let out = m.guest_msg(Ok(ServerMsg::Event(k.clone())));
+    assert_eq!(out, [Out::Log(k.clone()), Out::Client(1, FromSup::Shell(ServerMsg::Event(k)))]);
+}
+
+#[test]
+fn when_the_guest_goes_every_waiting_request_fails() {
+    let mut m = ready();
+    m.client_connected(1);
+    sent(&m.client_msg(1, msg(4, Request::Info)));
+    let out = m.guest_gone("the app exited (status 0)");
+    assert_eq!(out, [Out::Client(1, FromSup::Failed { id: 4, message: "the app exited (status 0)".into() })]);
+    let out = m.client_msg(1, msg(5, Request::Progs));
+    assert_eq!(out, [Out::Client(1, FromSup::Failed { id: 5, message: "the app exited (status 0)".into() })]);
+}
+
+#[test]
+fn unattributed_guest_output_goes_to_raw_clients_and_the_log() {
+    let mut m = ready();
+    m.client_connected(1);
+    m.client_connected(2);
+    let out = m.raw(2, vec![1, 2, 3]);
+    assert_eq!(out, [Out::GuestRaw(vec![1, 2, 3, 0])], "a delimiter follows raw bytes");
+    let bad = FrameError::Truncated;
+    let out = m.guest_msg(Ok(ServerMsg::BadFrame(bad)));
+    assert!(matches!(&out[0], Out::Note(_)));
+    assert_eq!(out[1..], [Out::Client(2, FromSup::Shell(ServerMsg::BadFrame(bad)))]);
+    let out = answer(&mut m, 999, Reply::Ack);
+    assert_eq!(out[1..], [Out::Client(2, FromSup::Shell(ServerMsg::Reply { id: 999, result: Ok(Reply::Ack) }))]);
+    let out = m.guest_msg(Err(FrameError::Oversized { max: 10 }));
+    assert!(matches!(&out[..], [Out::Note(n)] if n.contains("bad frame")));
+}
+
+#[test]
+fn guest_ids_skip_those_in_flight_and_zero() {
+    let mut m = ready();
+    m.client_connected(1);
+    m.next_id = u32::MAX;
+    let (a, _) = sent(&m.client_msg(1, msg(1, Request::Progs)));
+    let (b, _) = sent(&m.client_msg(1, msg(2, Request::Progs)));
+    assert_eq!((a, b), (u32::MAX, 1), "wraps around past the hello id 0");
+    m.next_id = 1;
+    let (c, _) = sent(&m.client_msg(1, msg(3, Request::Progs)));
+    assert_eq!(c, 2, "1 is still in flight");
+}
+
+#[test]
+fn a_full_guest_queue_fails_the_request() {
+    let mut m = ready();
+    m.client_connected(1);
+    let (g, _) = sent(&m.client_msg(1, msg(6, Request::Progs)));
+    assert_eq!(m.send_failed(g, "full"), [Out::Client(1, FromSup::Failed { id: 6, message: "full".into() })]);
+    assert_eq!(m.in_flight(), 0);
+}
