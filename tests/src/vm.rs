@@ -132,9 +132,10 @@ impl Vm {
         self
     }
 
-    /// The full `ushell run` argument list.
+    /// The full `ushell run` argument list. `--rm`: each run is an
+    /// instance, and the suite's runs leave no records behind.
     pub fn argv(&self) -> Vec<OsString> {
-        let mut a: Vec<OsString> = vec!["run".into(), "--accel".into(), self.accel.clone().into()];
+        let mut a: Vec<OsString> = vec!["run".into(), "--rm".into(), "--accel".into(), self.accel.clone().into()];
         a.push("--timeout".into());
         a.push(self.timeout.to_string().into());
         a.extend(self.opts.iter().cloned());
@@ -154,6 +155,7 @@ impl Vm {
             .join(" ");
         let mut cmd = Command::new(ushell_bin());
         cmd.args(&argv)
+            .env("XDG_RUNTIME_DIR", runtime_parent())
             .env("USHELL_KERNEL", &kernel)
             .env("USHELL_KERNEL_ARGS", &self.kernel_args)
             .stdin(Stdio::piped())
@@ -181,6 +183,17 @@ impl Vm {
     pub(crate) fn stdin_data(&self) -> &[u8] {
         &self.stdin
     }
+}
+
+/// `XDG_RUNTIME_DIR` for the suite's `ushell` runs: a directory of the
+/// suite's own under the system's temporary directory, so its instances
+/// never mix with the user's (`ushell ps` of the user shows none of them).
+pub fn runtime_parent() -> std::path::PathBuf {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    let dir = std::env::temp_dir().join(format!("ushell-e2e-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    dir
 }
 
 /// Runs `cmd` (already set up with piped stdio and its own process group),
