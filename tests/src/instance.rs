@@ -24,7 +24,8 @@ pub fn ushell_cmd() -> Command {
     let mut c = Command::new(ushell_bin());
     c.env("XDG_RUNTIME_DIR", runtime_parent())
         .env("USHELL_KERNEL", kernel_image())
-        .stdin(Stdio::null())
+        // Piped: `capture` closes it at once (empty input).
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Own process group: a hard kill takes everything it started.
