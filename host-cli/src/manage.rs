@@ -126,11 +126,14 @@ pub fn wait(name: Option<String>) -> anyhow::Result<ExitCode> {
 /// record if it has ended already.
 fn wait_for(rt: &RuntimeDir, rec: &Record) -> anyhow::Result<(u8, Option<String>)> {
     if rec.state == State::Running {
+        // A connection that fails or closes (the instance is ending right
+        // now) leaves the record to say how it ended.
         if let Ok(conn) = Conn::connect(rec) {
-            conn.send(&ToSup::Wait)?;
-            while let Some(m) = conn.recv_sup() {
-                if let FromSup::Exited { status, message } = m {
-                    return Ok((status, message));
+            if conn.send(&ToSup::Wait).is_ok() {
+                while let Some(m) = conn.recv_sup() {
+                    if let FromSup::Exited { status, message } = m {
+                        return Ok((status, message));
+                    }
                 }
             }
         }
@@ -147,9 +150,8 @@ pub fn stop(name: Option<String>) -> anyhow::Result<ExitCode> {
     let rt = RuntimeDir::open()?;
     let rec = rt.resolve(name.as_deref(), false)?;
     let conn = Conn::connect(&rec)?;
-    conn.send(&ToSup::Wait)?;
-    conn.send(&ToSup::Stop)?;
-    while let Some(m) = conn.recv_sup() {
+    let sent = conn.send(&ToSup::Wait).and_then(|()| conn.send(&ToSup::Stop));
+    while let Some(m) = sent.as_ref().ok().and_then(|()| conn.recv_sup()) {
         if let FromSup::Exited { status, .. } = m {
             println!("{} stopped (status {status})", rec.name);
             return Ok(ExitCode::SUCCESS);
@@ -167,8 +169,8 @@ pub fn logs(global: Option<&str>, a: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if a.follow && rec.state == State::Running {
         if let Ok(conn) = Conn::connect(&rec) {
-            conn.send(&ToSup::FollowLog)?;
-            if let Some(FromSup::LogFrom { offset }) = conn.recv_sup() {
+            let started = conn.send(&ToSup::FollowLog).ok().and_then(|()| conn.recv_sup());
+            if let Some(FromSup::LogFrom { offset }) = started {
                 let text = std::fs::read(&rec.log)?;
                 let upto = (offset as usize).min(text.len());
                 out.write_all(&text[..upto])?;
@@ -268,4 +270,40 @@ pub fn raw(global: Option<&str>, a: RawArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::ProcessId;
+
+    #[test]
+    fn ps_json_has_the_documented_fields() {
+        let r = Record {
+            name: "web".into(),
+            state: State::Exited,
+            pid: ProcessId { pid: 42, start_ticks: 7 },
+            qemu_pid: Some(43),
+            app: "/bin/app".into(),
+            args: vec!["-x".into()],
+            detached: true,
+            started_unix: 100.0,
+            finished_unix: Some(102.5),
+            status: Some(3),
+            message: None,
+            socket: "/run/u/ushell/web/sock".into(),
+            log: "/run/u/ushell/web/log".into(),
+            remove_on_exit: false,
+        };
+        let v = ps_json(&r, 500.0);
+        assert_eq!(v["name"], "web");
+        assert_eq!(v["state"], "exited");
+        assert_eq!(v["status"], 3);
+        assert_eq!(v["pid"], 42);
+        assert_eq!(v["app"], "/bin/app");
+        assert_eq!(v["socket"], "/run/u/ushell/web/sock");
+        assert_eq!(v["uptime_secs"], 2.5, "until the exit, not until now");
+        assert_eq!(uptime(75.0), "1m15s");
+        assert_eq!(uptime(3.25), "3.2s");
+    }
 }

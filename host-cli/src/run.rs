@@ -189,7 +189,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// A `--timeout` already spent (by packing) ends the run before QEMU starts.
 fn deadline_spent(deadline: Option<Deadline>) -> Option<Outcome> {
     let d = deadline?;
-    d.remaining().is_zero().then(|| Outcome::TimedOut { secs: d.limit.as_secs_f64() })
+    d.remaining().is_zero().then_some(Outcome::TimedOut { secs: d.limit.as_secs_f64() })
 }
 
 /// When `--timeout` runs out.

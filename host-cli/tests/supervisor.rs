@@ -110,7 +110,8 @@ fn the_runtime_dir_is_0700_and_sockets_and_log_0600() {
     }
     assert_eq!(mode(&rt.join("perm/log")) & 0o777, 0o600);
     env.end_app("perm", 0);
-    assert_eq!(env.ushell(&["wait"]).status, Some(0), "the only instance is the default");
+    let o = env.ushell(&["wait"]);
+    assert_eq!(o.status, Some(0), "the only instance is the default\n{o}");
 }
 
 #[test]

@@ -105,7 +105,8 @@ fn garbage_on_both_sockets_leaves_the_shell_and_the_app_working() {
     use std::io::Write;
     let prog = object("tests/tests/progs/shell_e2e.c");
     let inst = Instance::start("e2e-garbage", sched_app(), &["spin", SPIN_SECS], "", 300);
-    assert!(inst.cmd(&["exec", path(&prog), "3"]).stdout_str().ends_with("returned: 6\n"));
+    let o = inst.cmd(&["exec", path(&prog), "3"]);
+    assert!(o.stdout_str().ends_with("returned: 6\n"), "{}", o.describe());
     let ps = ushell(&["ps", "-j"]);
     let v: serde_json::Value = serde_json::from_str(&ps.stdout_str()).unwrap();
     let sock = v.as_array().unwrap().iter().find(|i| i["name"] == "e2e-garbage").unwrap()["socket"].as_str().unwrap().to_string();
@@ -143,7 +144,8 @@ fn garbage_on_both_sockets_leaves_the_shell_and_the_app_working() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout_str()).unwrap_or_else(|e| panic!("{e}\n{}", o.describe()));
     assert_eq!(v.as_array().map(|a| a.len()), Some(1), "{}", o.describe());
     assert_eq!(v[0]["name"], "record_arg");
-    assert!(inst.cmd(&["exec", "record_arg", "8"]).stdout_str().ends_with("returned: 16\n"));
+    let o = inst.cmd(&["exec", "record_arg", "8"]);
+    assert!(o.stdout_str().ends_with("returned: 16\n"), "a fresh exec after the garbage\n{}", o.describe());
     let w = inst.wait();
     assert_eq!(w.status, Some(0), "the app was unaffected\n{}", inst.logs());
     assert!(inst.app_stdout().lines().any(|l| l.starts_with("PASSED:")), "{}", inst.logs());

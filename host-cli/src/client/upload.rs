@@ -33,11 +33,9 @@ pub fn load_bytes(conn: &Conn, hello: &HelloReply, name: &str, bytes: &[u8]) -> 
     let chunk = (hello.max_chunk as usize).clamp(1, MAX_CHUNK);
     for (i, piece) in bytes.chunks(chunk).enumerate() {
         let offset = (i * chunk) as u32;
-        if let Err(e) = conn.call(Request::UploadChunk { upload, offset, data: piece.to_vec() }) {
-            // A chunk the kernel refused ended the upload there; any other
-            // failure (the connection) is cleaned up by the supervisor.
-            return Err(e);
-        }
+        // A chunk the kernel refused ended the upload there; any other
+        // failure (the connection) is cleaned up by the supervisor.
+        conn.call(Request::UploadChunk { upload, offset, data: piece.to_vec() })?;
     }
     match conn.call(Request::UploadCommit { upload })? {
         Reply::Loaded(obj) => Ok(obj),

@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn exec_output_comes_before_the_value() {
         let ev = Event::ProgOutput { prog: 3, name: "fill".into(), line: "stored 7".into() };
-        assert_eq!(returned(u64::MAX, 5, &[ev.clone()], false), "[prog fill] stored 7\nreturned: -1\n");
+        assert_eq!(returned(u64::MAX, 5, std::slice::from_ref(&ev), false), "[prog fill] stored 7\nreturned: -1\n");
         let j: Value = serde_json::from_str(&returned(7, 5, &[ev], true)).unwrap();
         assert_eq!(j["returned"], 7);
         assert_eq!(j["output"][0], "[prog fill] stored 7");
