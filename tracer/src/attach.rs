@@ -223,15 +223,16 @@ impl<P> Tracer<P> {
         let s = &st.sites[t.site];
         let call = CallInfo { ip: s.site.func, frame, phase, nr_args: s.nr_args };
         let timing = self.timing.load(Relaxed);
-        let mut args: Option<[u8; 56]> = None;
+        let mut args: Option<[u8; 48]> = None;
+        let mut exit: Option<[u8; 56]> = None;
         let mut regs: Option<[u8; crate::frame::PT_REGS_SIZE]> = None;
         for a in &s.progs {
             if a.kind.phase() != phase {
                 continue;
             }
             let ctx: &[u8] = match a.kind {
-                ProgKind::Fentry => &args.get_or_insert_with(|| frame.fexit_ctx())[..48],
-                ProgKind::Fexit => &args.get_or_insert_with(|| frame.fexit_ctx())[..],
+                ProgKind::Fentry => &args.get_or_insert_with(|| frame.fentry_ctx())[..],
+                ProgKind::Fexit => &exit.get_or_insert_with(|| frame.fexit_ctx(s.nr_args))[..],
                 ProgKind::Kprobe => &regs.get_or_insert_with(|| frame.kprobe_ctx(s.site.func))[..],
                 ProgKind::Kretprobe => &regs.get_or_insert_with(|| TraceFrame { rax: frame.ret, ..*frame }.kprobe_ctx(s.site.func))[..],
             };
@@ -296,7 +297,9 @@ impl<P> Tracer<P> {
     }
 
     /// Attaches `prog` to `site` after the programs already there.
-    /// `nr_args` is the function's argument count if known (BTF), else 6.
+    /// `nr_args` is the function's argument count if known (from BTF, or
+    /// the user), else 6: it places the return value in the fexit context
+    /// and bounds `bpf_get_func_arg`. The site's first attach sets it.
     pub fn attach(&self, site: &Site, kind: ProgKind, prog: P, nr_args: u8, text: &mut Text<'_>) -> Result<Change, AttachError> {
         let _w = self.writer.lock();
         let (si, before, cur, cur_exit, id) = {
@@ -455,5 +458,246 @@ impl<P: Clone> Tracer<P> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nops::NOPL5;
+    use crate::patch::tests::FakeText;
+    use alloc::string::String;
+    use alloc::vec;
+
+    const SITE: u64 = 0x40_1200;
+    const ARENA: u64 = 0x50_0000;
+
+    /// Slots of MAX_LEN bytes at ARENA, backed by the same fake text.
+    struct FakeMem {
+        used: Vec<bool>,
+        freed: Vec<u64>,
+        fail: bool,
+    }
+
+    impl TrampolineMemory for FakeMem {
+        fn alloc(&mut self, _near: u64, _len: usize) -> Result<u64, PokeError> {
+            if self.fail {
+                return Err(PokeError::Failed(0, "full"));
+            }
+            let i = self.used.iter().position(|u| !u).ok_or(PokeError::Failed(0, "full"))?;
+            self.used[i] = true;
+            Ok(ARENA + (i * MAX_LEN) as u64)
+        }
+        fn free(&mut self, addr: u64, _len: usize) {
+            self.used[((addr - ARENA) as usize) / MAX_LEN] = false;
+            self.freed.push(addr);
+        }
+    }
+
+    struct World {
+        text: FakeText,
+        mem: FakeMem,
+    }
+
+    impl World {
+        fn new() -> World {
+            let mut text = FakeText::with(SITE, &NOPL5);
+            text.put(ARENA, &vec![0u8; 8 * MAX_LEN]);
+            World { text, mem: FakeMem { used: vec![false; 8], freed: Vec::new(), fail: false } }
+        }
+        fn text(&mut self) -> Text<'_> {
+            Text { poke: &mut self.text, mem: &mut self.mem, stopped_ips: &[] }
+        }
+        fn site_bytes(&self) -> Vec<u8> {
+            self.text.get(SITE, 5)
+        }
+    }
+
+    fn site() -> Site {
+        Site { name: "myfun".into(), func: SITE, addr: SITE, original: NOPL5, form: crate::nops::NopForm::Mcount, listed: true }
+    }
+
+    fn tracer() -> Tracer<&'static str> {
+        Tracer::new(Config { dispatch: Dispatch::Call(0x40_8000), save_vector: false, timing: true })
+    }
+
+    /// Records which programs ran, with what context.
+    #[derive(Default)]
+    struct Log {
+        ran: Vec<(&'static str, usize, u64)>,
+        clock: u64,
+    }
+
+    impl Runner<&'static str> for Log {
+        fn run(&mut self, prog: &&'static str, ctx: &[u8], call: &CallInfo<'_>) {
+            let first = u64::from_ne_bytes(ctx[..8].try_into().unwrap());
+            self.ran.push((prog, ctx.len(), first));
+            assert_eq!(call.func_ip(), SITE);
+        }
+        fn now_ns(&mut self) -> u64 {
+            self.clock += 10;
+            self.clock
+        }
+    }
+
+    fn frame() -> TraceFrame {
+        TraceFrame { args: [41, 2, 3, 4, 5, 6], ret: 99, r15: 1515, ..Default::default() }
+    }
+
+    fn live_tramp(t: &Tracer<&'static str>) -> (u32, u64) {
+        let st = t.state.read();
+        let id = st.sites[0].tramp.unwrap();
+        (id, st.tramps[id as usize].as_ref().unwrap().tramp.addr)
+    }
+
+    #[test]
+    fn attach_patches_and_runs_in_order() {
+        let mut w = World::new();
+        let t = tracer();
+        let c1 = t.attach(&site(), ProgKind::Fentry, "count", 6, &mut w.text()).unwrap();
+        assert_eq!(c1.before, NOPL5);
+        let (id, addr) = live_tramp(&t);
+        assert_eq!(c1.after, x86::call_rel32(SITE, addr).unwrap());
+        assert_eq!(w.site_bytes(), c1.after);
+        // The trampoline was written where it was allocated, and is the builder's code.
+        let want = tramp::build(&Spec { site: SITE, id, exit: false, dispatch: Dispatch::Call(0x40_8000), save_vector: false, stack_args: 0 }, addr).unwrap();
+        assert_eq!(w.text.get(addr, want.code.len()), want.code);
+        // A second entry program: same trampoline, no write to the site.
+        let writes = w.text.writes.len();
+        let c2 = t.attach(&site(), ProgKind::Kprobe, "notify", 6, &mut w.text()).unwrap();
+        assert_eq!((c2.before, c2.after, w.text.writes.len()), (c1.after, c1.after, writes));
+        let mut log = Log::default();
+        assert!(t.dispatch(id, Phase::Entry, &frame(), &mut log));
+        // fentry gets args[6] (48 bytes), kprobe pt_regs (168, r15 first).
+        assert_eq!(log.ran, [("count", 48, 41), ("notify", 168, 1515)]);
+        log.ran.clear();
+        assert!(t.dispatch(id, Phase::Exit, &frame(), &mut log));
+        assert!(log.ran.is_empty(), "no exit programs");
+        assert!(!t.dispatch(77, Phase::Entry, &frame(), &mut log), "unknown id");
+        let l = t.list();
+        assert_eq!(l.iter().map(|a| (a.prog, a.run_cnt, a.run_time_ns)).collect::<Vec<_>>(), [("count", 1, 10), ("notify", 1, 10)]);
+        assert_eq!(l[0].trampoline, Some(addr));
+    }
+
+    #[test]
+    fn fexit_changes_the_trampoline_and_back() {
+        let mut w = World::new();
+        let t = tracer();
+        let a = t.attach(&site(), ProgKind::Fentry, "count", 6, &mut w.text()).unwrap();
+        let (id1, addr1) = live_tramp(&t);
+        let b = t.attach(&site(), ProgKind::Fexit, "check", 6, &mut w.text()).unwrap();
+        let (id2, addr2) = live_tramp(&t);
+        assert_ne!(addr1, addr2);
+        assert_eq!((b.before, b.after), (a.after, x86::call_rel32(SITE, addr2).unwrap()));
+        assert_eq!(w.site_bytes(), b.after);
+        let mut log = Log::default();
+        t.dispatch(id2, Phase::Entry, &frame(), &mut log);
+        t.dispatch(id2, Phase::Exit, &frame(), &mut log);
+        assert_eq!(log.ran, [("count", 48, 41), ("check", 56, 41)]);
+        // The old trampoline is retired, freed once nothing is inside it.
+        assert_eq!(t.trampolines(), 2);
+        assert_eq!(t.reclaim(&mut w.mem, &[addr1 + 3]), 1, "a thread stopped inside it");
+        assert_eq!(t.reclaim(&mut w.mem, &[]), 0);
+        assert_eq!(w.mem.freed, [addr1]);
+        assert!(!t.dispatch(id1, Phase::Entry, &frame(), &mut log));
+        // Detaching the fexit program goes back to an entry-only trampoline.
+        let (p, c) = t.detach(b.id, &mut w.text()).unwrap();
+        assert_eq!(p, "check");
+        let (_, addr3) = live_tramp(&t);
+        assert_eq!((c.before, c.after), (b.after, x86::call_rel32(SITE, addr3).unwrap()));
+        assert!(t.state.read().tramps.iter().flatten().any(|s| s.tramp.addr == addr3 && !s.exit));
+        // The last detach writes the nop back.
+        let (_, c) = t.detach(a.id, &mut w.text()).unwrap();
+        assert_eq!((c.after, c.trampoline), (NOPL5, None));
+        assert_eq!(w.site_bytes(), NOPL5);
+        t.reclaim(&mut w.mem, &[]);
+        assert_eq!(t.trampolines(), 0);
+        assert!(w.mem.used.iter().all(|u| !u));
+        assert_eq!(t.detach(a.id, &mut w.text()), Err(AttachError::NoSuchAttachment(a.id.0)));
+    }
+
+    #[test]
+    fn a_call_in_flight_keeps_an_exit_trampoline() {
+        let mut w = World::new();
+        let t = tracer();
+        let a = t.attach(&site(), ProgKind::Fexit, "check", 6, &mut w.text()).unwrap();
+        let (id, _) = live_tramp(&t);
+        let mut log = Log::default();
+        t.dispatch(id, Phase::Entry, &frame(), &mut log); // the body is running (blocked, say)
+        t.detach(a.id, &mut w.text()).unwrap();
+        assert_eq!(w.site_bytes(), NOPL5);
+        assert_eq!(t.reclaim(&mut w.mem, &[]), 1);
+        t.dispatch(id, Phase::Exit, &frame(), &mut log); // ... returns through it
+        assert_eq!(t.reclaim(&mut w.mem, &[]), 0);
+        assert!(log.ran.is_empty(), "the program was detached before the body returned");
+    }
+
+    #[test]
+    fn detaching_one_leaves_the_others() {
+        let mut w = World::new();
+        let t = tracer();
+        let ids: Vec<AttachId> = ["a", "b", "c"].iter().map(|p| t.attach(&site(), ProgKind::Fentry, p, 6, &mut w.text()).unwrap().id).collect();
+        let patched = w.site_bytes();
+        t.detach(ids[1], &mut w.text()).unwrap();
+        assert_eq!(w.site_bytes(), patched);
+        let (id, _) = live_tramp(&t);
+        let mut log = Log::default();
+        t.dispatch(id, Phase::Entry, &frame(), &mut log);
+        assert_eq!(log.ran.iter().map(|r| r.0).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(t.list().iter().map(|a| a.id).collect::<Vec<_>>(), [ids[0], ids[2]]);
+    }
+
+    #[test]
+    fn failures_leave_everything_as_it_was() {
+        // The site holds something else: refused, nothing written, memory given back.
+        let mut w = World::new();
+        w.text.put(SITE, &[0x55, 0x48, 0x89, 0xe5, 0x90]);
+        let t = tracer();
+        let e = t.attach(&site(), ProgKind::Fentry, "count", 6, &mut w.text()).unwrap_err();
+        assert!(matches!(e, AttachError::Patch(PatchError::Unexpected { .. })), "{e}");
+        assert!(t.list().is_empty());
+        assert_eq!(t.trampolines(), 0);
+        assert!(w.mem.used.iter().all(|u| !u));
+        assert_eq!(w.site_bytes(), [0x55, 0x48, 0x89, 0xe5, 0x90]);
+        // No trampoline memory.
+        let mut w = World::new();
+        w.mem.fail = true;
+        assert!(matches!(t.attach(&site(), ProgKind::Fentry, "count", 6, &mut w.text()), Err(AttachError::Memory(_))));
+        assert_eq!(w.site_bytes(), NOPL5);
+        assert!(t.list().is_empty());
+        // The same address with other original bytes.
+        let mut w = World::new();
+        t.attach(&site(), ProgKind::Fentry, "count", 6, &mut w.text()).unwrap();
+        let other = Site { original: [0x90; 5], ..site() };
+        assert_eq!(t.attach(&other, ProgKind::Fentry, "x", 6, &mut w.text()), Err(AttachError::SiteMismatch(SITE)));
+    }
+
+    #[test]
+    fn kretprobe_sees_the_return_value_in_ax() {
+        let mut w = World::new();
+        let t: Tracer<&'static str> = tracer();
+        t.attach(&site(), ProgKind::Kretprobe, "ret", 6, &mut w.text()).unwrap();
+        let (id, _) = live_tramp(&t);
+        struct Ax(Vec<u64>);
+        impl Runner<&'static str> for Ax {
+            fn run(&mut self, _: &&'static str, ctx: &[u8], call: &CallInfo<'_>) {
+                self.0.push(u64::from_ne_bytes(ctx[80..88].try_into().unwrap()));
+                self.0.push(call.ret().unwrap());
+            }
+        }
+        let mut r = Ax(Vec::new());
+        t.dispatch(id, Phase::Exit, &frame(), &mut r);
+        assert_eq!(r.0, [99, 99]);
+    }
+
+    #[test]
+    fn sections_name_kind_and_function() {
+        assert_eq!(ProgKind::from_section("fentry/myfun"), Some((ProgKind::Fentry, Some("myfun"))));
+        assert_eq!(ProgKind::from_section("fexit/vfs_read"), Some((ProgKind::Fexit, Some("vfs_read"))));
+        assert_eq!(ProgKind::from_section("kprobe/"), Some((ProgKind::Kprobe, None)));
+        assert_eq!(ProgKind::from_section("kretprobe"), Some((ProgKind::Kretprobe, None)));
+        assert_eq!(ProgKind::from_section("syscall"), None);
+        assert_eq!(ProgKind::from_section("tracepoint/syscalls/sys_enter_openat"), None);
+        let _: String = ProgKind::Fexit.name().into();
     }
 }

@@ -123,7 +123,12 @@ fn read_vaddr<'a>(elf: &Elf<'_>, image: &'a [u8], vaddr: u64, len: usize) -> Opt
 }
 
 /// Reads the site address tables (8-byte little-endian link-time addresses).
+/// In a PIE linked by lld the table holds zeros and the addresses are the
+/// addends of its `R_X86_64_RELATIVE` relocations (bfd writes both).
 fn table_addrs(elf: &Elf<'_>, image: &[u8]) -> Vec<u64> {
+    const R_X86_64_RELATIVE: u32 = 8;
+    let relative: BTreeMap<u64, u64> =
+        elf.dynrelas.iter().filter(|r| r.r_type == R_X86_64_RELATIVE).filter_map(|r| Some((r.r_offset, u64::try_from(r.r_addend?).ok()?))).collect();
     let mut out = Vec::new();
     for sh in &elf.section_headers {
         let name = elf.shdr_strtab.get_at(sh.sh_name).unwrap_or("");
@@ -132,7 +137,13 @@ fn table_addrs(elf: &Elf<'_>, image: &[u8]) -> Vec<u64> {
         }
         let (Ok(start), Ok(len)) = (usize::try_from(sh.sh_offset), usize::try_from(sh.sh_size)) else { continue };
         let Some(bytes) = start.checked_add(len).and_then(|end| image.get(start..end)) else { continue };
-        out.extend(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).filter(|&a| a != 0));
+        for (i, c) in bytes.chunks_exact(8).enumerate() {
+            let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            let v = if v != 0 { v } else { relative.get(&(sh.sh_addr + 8 * i as u64)).copied().unwrap_or(0) };
+            if v != 0 {
+                out.push(v);
+            }
+        }
     }
     out.sort_unstable();
     out.dedup();

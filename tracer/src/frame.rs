@@ -8,7 +8,11 @@
 //!
 //! Contexts, as libbpf programs expect them:
 //! - `fentry/`: `u64 args[6]` = rdi, rsi, rdx, rcx, r8, r9;
-//! - `fexit/`: the same args, then the return value (`rax`);
+//! - `fexit/`: the function's arguments, then the return value (`rax`), as
+//!   in Linux: with `nr_args` arguments the return value is `ctx[nr_args]`
+//!   (`BPF_PROG(f, long a, long ret)` reads it at `ctx[1]`); the rest of
+//!   the 56 bytes is zero. Without a known count all six registers count
+//!   and the value is `ctx[6]`;
 //! - `kprobe/`: x86-64 `struct pt_regs`.
 //!
 //! [`CallInfo`] answers the helpers that read the call (Linux's inlined
@@ -85,11 +89,14 @@ impl TraceFrame {
         out
     }
 
-    /// The `fexit` context: `args[6]`, then the return value.
-    pub fn fexit_ctx(&self) -> [u8; 56] {
+    /// The `fexit` context: `nr_args` (at most 6) arguments, then the
+    /// return value, zero-padded to 7 words.
+    pub fn fexit_ctx(&self, nr_args: u8) -> [u8; 56] {
+        let n = usize::from(nr_args.min(6));
         let mut out = [0u8; 56];
-        out[..48].copy_from_slice(&self.fentry_ctx());
-        out[48..].copy_from_slice(&self.ret.to_ne_bytes());
+        for (d, a) in out.chunks_exact_mut(8).zip(self.args.iter().take(n).chain([&self.ret])) {
+            d.copy_from_slice(&a.to_ne_bytes());
+        }
         out
     }
 
@@ -202,10 +209,13 @@ mod tests {
     #[test]
     fn contexts() {
         let f = frame();
-        let c = f.fexit_ctx();
-        let words: alloc::vec::Vec<u64> = c.chunks(8).map(|w| u64::from_ne_bytes(w.try_into().unwrap())).collect();
-        assert_eq!(words, [1, 2, 3, 4, 5, 6, 7]);
+        let words = |c: &[u8]| -> alloc::vec::Vec<u64> { c.chunks(8).map(|w| u64::from_ne_bytes(w.try_into().unwrap())).collect() };
+        let c = f.fexit_ctx(6);
+        assert_eq!(words(&c), [1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(&f.fentry_ctx()[..], &c[..48]);
+        assert_eq!(words(&f.fexit_ctx(1)), [1, 7, 0, 0, 0, 0, 0]);
+        assert_eq!(words(&f.fexit_ctx(0)), [7, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(words(&f.fexit_ctx(9)), [1, 2, 3, 4, 5, 6, 7]);
         // pt_regs: Linux's arch/x86/include/asm/ptrace.h order.
         let r = f.pt_regs(0x40_1000);
         assert_eq!(r, [18, 17, 16, 15, 14, 13, 12, 11, 6, 5, 10, 4, 3, 2, 1, u64::MAX, 0x40_1000, 0, 0, 0x7fff_0000, 0]);
