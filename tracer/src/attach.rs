@@ -223,16 +223,16 @@ impl<P> Tracer<P> {
         let s = &st.sites[t.site];
         let call = CallInfo { ip: s.site.func, frame, phase, nr_args: s.nr_args };
         let timing = self.timing.load(Relaxed);
-        let mut args: Option<[u8; 48]> = None;
-        let mut exit: Option<[u8; 56]> = None;
+        let mut exit_buf = [0u8; 56];
+        let exit: &[u8] = if phase == Phase::Exit { frame.fexit_ctx(s.nr_args, &mut exit_buf) } else { &[] };
         let mut regs: Option<[u8; crate::frame::PT_REGS_SIZE]> = None;
         for a in &s.progs {
             if a.kind.phase() != phase {
                 continue;
             }
             let ctx: &[u8] = match a.kind {
-                ProgKind::Fentry => &args.get_or_insert_with(|| frame.fentry_ctx())[..],
-                ProgKind::Fexit => &exit.get_or_insert_with(|| frame.fexit_ctx(s.nr_args))[..],
+                ProgKind::Fentry => frame.fentry_ctx(),
+                ProgKind::Fexit => exit,
                 ProgKind::Kprobe => &regs.get_or_insert_with(|| frame.kprobe_ctx(s.site.func))[..],
                 ProgKind::Kretprobe => &regs.get_or_insert_with(|| TraceFrame { rax: frame.ret, ..*frame }.kprobe_ctx(s.site.func))[..],
             };

@@ -20,7 +20,11 @@
 //! 185, and `bpf_get_func_ip` 173), for the embedder's helper environment.
 
 /// Registers saved by a trampoline, at the offsets [`crate::tramp`] writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Its first 48 bytes are the fentry context and its first 56 the fexit
+/// context of a six-argument function, so those are views, not copies
+/// (copying would also read the trampoline's 8-byte stores with wider
+/// loads, which the CPU cannot forward from its store buffer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, IntoBytes, FromBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct TraceFrame {
     /// rdi, rsi, rdx, rcx, r8, r9 at entry.
@@ -47,6 +51,8 @@ pub struct TraceFrame {
     /// rsp at the function's entry: it points at the caller's return address.
     pub rsp: u64,
 }
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// Size of [`TraceFrame`] in bytes.
 pub const FRAME_SIZE: usize = core::mem::size_of::<TraceFrame>();
@@ -80,24 +86,24 @@ const EINVAL: i64 = -22;
 const EOPNOTSUPP: i64 = -95;
 
 impl TraceFrame {
-    /// The `fentry` context: `args[6]` as bytes.
-    pub fn fentry_ctx(&self) -> [u8; 48] {
-        let mut out = [0u8; 48];
-        for (d, a) in out.chunks_exact_mut(8).zip(self.args) {
-            d.copy_from_slice(&a.to_ne_bytes());
-        }
-        out
+    /// The `fentry` context: `args[6]`, a view of the frame.
+    pub fn fentry_ctx(&self) -> &[u8] {
+        &self.as_bytes()[..48]
     }
 
     /// The `fexit` context: `nr_args` (at most 6) arguments, then the
-    /// return value, zero-padded to 7 words.
-    pub fn fexit_ctx(&self, nr_args: u8) -> [u8; 56] {
+    /// return value: a view of the frame for six arguments, else copied
+    /// into `buf` (zero-padded to 7 words).
+    pub fn fexit_ctx<'a>(&'a self, nr_args: u8, buf: &'a mut [u8; 56]) -> &'a [u8] {
         let n = usize::from(nr_args.min(6));
-        let mut out = [0u8; 56];
-        for (d, a) in out.chunks_exact_mut(8).zip(self.args.iter().take(n).chain([&self.ret])) {
+        if n == 6 {
+            return &self.as_bytes()[..56];
+        }
+        *buf = [0; 56];
+        for (d, a) in buf.chunks_exact_mut(8).zip(self.args.iter().take(n).chain([&self.ret])) {
             d.copy_from_slice(&a.to_ne_bytes());
         }
-        out
+        &buf[..]
     }
 
     /// The `kprobe` context: `struct pt_regs` (r15 first, ss last) with
@@ -124,22 +130,7 @@ impl TraceFrame {
     /// Rebuilds a frame from its bytes (the kernel copies an app site's
     /// frame out of user memory). None if `b` is shorter than a frame.
     pub fn from_bytes(b: &[u8]) -> Option<TraceFrame> {
-        let w = |i: usize| -> Option<u64> { Some(u64::from_ne_bytes(b.get(i * 8..i * 8 + 8)?.try_into().ok()?)) };
-        Some(TraceFrame {
-            args: [w(0)?, w(1)?, w(2)?, w(3)?, w(4)?, w(5)?],
-            ret: w(6)?,
-            ret2: w(7)?,
-            rax: w(8)?,
-            r10: w(9)?,
-            r11: w(10)?,
-            rbx: w(11)?,
-            rbp: w(12)?,
-            r12: w(13)?,
-            r13: w(14)?,
-            r14: w(15)?,
-            r15: w(16)?,
-            rsp: w(17)?,
-        })
+        TraceFrame::read_from_prefix(b).ok().map(|(f, _)| f)
     }
 }
 
@@ -210,12 +201,14 @@ mod tests {
     fn contexts() {
         let f = frame();
         let words = |c: &[u8]| -> alloc::vec::Vec<u64> { c.chunks(8).map(|w| u64::from_ne_bytes(w.try_into().unwrap())).collect() };
-        let c = f.fexit_ctx(6);
+        let mut buf = [0xffu8; 56];
+        let c = f.fexit_ctx(6, &mut buf).to_vec();
         assert_eq!(words(&c), [1, 2, 3, 4, 5, 6, 7]);
-        assert_eq!(&f.fentry_ctx()[..], &c[..48]);
-        assert_eq!(words(&f.fexit_ctx(1)), [1, 7, 0, 0, 0, 0, 0]);
-        assert_eq!(words(&f.fexit_ctx(0)), [7, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(words(&f.fexit_ctx(9)), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(buf, [0xff; 56], "six arguments: a view, nothing copied");
+        assert_eq!(f.fentry_ctx(), &c[..48]);
+        assert_eq!(words(f.fexit_ctx(1, &mut buf)), [1, 7, 0, 0, 0, 0, 0]);
+        assert_eq!(words(f.fexit_ctx(0, &mut buf)), [7, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(words(f.fexit_ctx(9, &mut buf)), [1, 2, 3, 4, 5, 6, 7]);
         // pt_regs: Linux's arch/x86/include/asm/ptrace.h order.
         let r = f.pt_regs(0x40_1000);
         assert_eq!(r, [18, 17, 16, 15, 14, 13, 12, 11, 6, 5, 10, 4, 3, 2, 1, u64::MAX, 0x40_1000, 0, 0, 0x7fff_0000, 0]);

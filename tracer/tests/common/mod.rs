@@ -45,6 +45,8 @@ impl Prog {
 /// from the call, trace lines kept (the last one) and counted.
 pub struct HostEnv {
     pub ip: u64,
+    /// getpid once: the unikernel answers from the current task, not a syscall.
+    pid: u64,
     pub lines: u64,
     pub last: String,
     start: Instant,
@@ -52,7 +54,7 @@ pub struct HostEnv {
 
 impl Default for HostEnv {
     fn default() -> Self {
-        HostEnv { ip: 0, lines: 0, last: String::new(), start: Instant::now() }
+        HostEnv { ip: 0, pid: std::process::id() as u64, lines: 0, last: String::new(), start: Instant::now() }
     }
 }
 
@@ -69,8 +71,7 @@ impl Env for HostEnv {
         4
     }
     fn pid_tgid(&mut self) -> u64 {
-        let pid = std::process::id() as u64;
-        (pid << 32) | pid
+        (self.pid << 32) | self.pid
     }
     fn comm(&mut self) -> [u8; 16] {
         *b"tracer-host\0\0\0\0\0"
