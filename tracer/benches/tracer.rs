@@ -166,8 +166,8 @@ fn direct(p: &Prog, engine: Engine, n: u64) -> f64 {
 }
 
 fn enosys(n: u64) -> f64 {
-    // SAFETY: an unknown syscall number has no effect; Linux returns -ENOSYS.
     time(n, |_| {
+        // SAFETY: an unknown syscall number has no effect; Linux returns -ENOSYS.
         black_box(unsafe { libc::syscall(0x1ff) });
     })
 }
@@ -241,7 +241,7 @@ fn main() {
     let count_fexit = b.traced(&[(ProgKind::Fexit, P::Bpf(progs[1].0.clone()))], Mode::Bpf, n);
     let sys = enosys(n / 4);
 
-    println!("{:<44} {:>12} {:>12}   {}", "case (ns per call)", "interpreter", "JIT", "published figures (quoted, not measured here)");
+    println!("{:<44} {:>12} {:>12}   published figures (quoted, not measured here)", "case (ns per call)", "interpreter", "JIT");
     row("site as nop, nothing attached", nop, None, "");
     row("trampoline + dispatch, empty runner", empty, None, "Linux fentry, kernel function: 7.4 ns");
     row("  same, fexit shape (trampoline calls body)", empty_exit, None, "");

@@ -137,8 +137,8 @@ fn table_addrs(elf: &Elf<'_>, image: &[u8]) -> Vec<u64> {
         }
         let (Ok(start), Ok(len)) = (usize::try_from(sh.sh_offset), usize::try_from(sh.sh_size)) else { continue };
         let Some(bytes) = start.checked_add(len).and_then(|end| image.get(start..end)) else { continue };
-        for (i, c) in bytes.chunks_exact(8).enumerate() {
-            let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        for (i, c) in bytes.as_chunks::<8>().0.iter().enumerate() {
+            let v = u64::from_le_bytes(*c);
             let v = if v != 0 { v } else { relative.get(&(sh.sh_addr + 8 * i as u64)).copied().unwrap_or(0) };
             if v != 0 {
                 out.push(v);

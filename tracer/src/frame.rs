@@ -100,7 +100,7 @@ impl TraceFrame {
             return &self.as_bytes()[..56];
         }
         *buf = [0; 56];
-        for (d, a) in buf.chunks_exact_mut(8).zip(self.args.iter().take(n).chain([&self.ret])) {
+        for (d, a) in buf.as_chunks_mut::<8>().0.iter_mut().zip(self.args.iter().take(n).chain([&self.ret])) {
             d.copy_from_slice(&a.to_ne_bytes());
         }
         &buf[..]
@@ -121,7 +121,7 @@ impl TraceFrame {
     /// [`TraceFrame::pt_regs`] as bytes.
     pub fn kprobe_ctx(&self, ip: u64) -> [u8; PT_REGS_SIZE] {
         let mut out = [0u8; PT_REGS_SIZE];
-        for (d, r) in out.chunks_exact_mut(8).zip(self.pt_regs(ip)) {
+        for (d, r) in out.as_chunks_mut::<8>().0.iter_mut().zip(self.pt_regs(ip)) {
             d.copy_from_slice(&r.to_ne_bytes());
         }
         out
@@ -221,7 +221,7 @@ mod tests {
     fn bytes_round_trip() {
         let f = frame();
         let mut b = [0u8; FRAME_SIZE];
-        for (i, w) in b.chunks_exact_mut(8).enumerate() {
+        for (i, w) in b.as_chunks_mut::<8>().0.iter_mut().enumerate() {
             w.copy_from_slice(&[1u64, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0x7fff_0000][i].to_ne_bytes());
         }
         assert_eq!(TraceFrame::from_bytes(&b), Some(f));

@@ -9,7 +9,7 @@
 //!   `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)`.
 //! - [`Arena`] is the [`TrampolineMemory`]: read+execute pages mapped
 //!   within rel32 reach of the site, written through [`OwnText`].
-//! - [`entry`] is the dispatch entry trampolines call, generic over a
+//! - [`entry_addr`] is the dispatch entry trampolines call, generic over a
 //!   [`Handler`] so each user gets its own function without `unsafe`.
 //!
 //! Patching is single-CPU in semantics (see [`crate::patch`]): the caller
@@ -176,9 +176,9 @@ pub trait Handler {
     fn handle(frame: &TraceFrame, id: u32, phase: Phase);
 }
 
-/// The dispatch entry for [`crate::tramp::Dispatch::Call`]:
-/// `Dispatch::Call(host::entry::<H> as *const () as u64)`.
-pub extern "sysv64" fn entry<H: Handler>(frame: *const TraceFrame, id: u64, phase: u64) {
+/// The dispatch entry for [`crate::tramp::Dispatch::Call`], reached only
+/// through its address ([`entry_addr`]): only trampolines call it.
+extern "sysv64" fn entry<H: Handler>(frame: *const TraceFrame, id: u64, phase: u64) {
     // SAFETY: trampolines (the only callers) pass the address of the
     // 16-byte aligned `TraceFrame` they just filled on their own stack, live
     // until this call returns; nothing else writes it meanwhile.
@@ -188,7 +188,8 @@ pub extern "sysv64" fn entry<H: Handler>(frame: *const TraceFrame, id: u64, phas
     }
 }
 
-/// The address of [`entry`] for `H`.
+/// The address of the dispatch entry for `H`:
+/// `Dispatch::Call(host::entry_addr::<H>())`.
 pub fn entry_addr<H: Handler>() -> u64 {
     entry::<H> as *const () as u64
 }

@@ -99,7 +99,7 @@ impl BpfRunner {
     /// 256-byte context, as `ushell exec` does.
     pub fn exec(&mut self, obj: &Loaded, name: &str, args: &[u64]) -> u64 {
         let mut ctx = [0u8; 256];
-        for (d, a) in ctx.chunks_exact_mut(8).zip(args) {
+        for (d, a) in ctx.as_chunks_mut::<8>().0.iter_mut().zip(args) {
             d.copy_from_slice(&a.to_ne_bytes());
         }
         obj.run_on(Engine::Interp, &mut self.vm, obj.find(name).unwrap(), &ctx, &mut self.env).unwrap()
