@@ -80,6 +80,27 @@ fn main_in_file(path: &Path) -> (u64, u64) {
     (main.st_value, u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap()))
 }
 
+/// A kernel `.rodata` symbol's address (from `nm -C`, as the kernel's table
+/// has it) and its first 8 bytes in the image file.
+fn kernel_rodata_symbol(name: &str) -> (u64, u64) {
+    let kernel = e2e::kernel_image();
+    let out = std::process::Command::new("nm").args(["-C", "--defined-only"]).arg(&kernel).output().expect("run nm (binutils)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let addr = text
+        .lines()
+        .find_map(|l| {
+            let (addr, rest) = l.split_once(' ')?;
+            (rest.get(2..)? == name).then(|| u64::from_str_radix(addr, 16).ok())?
+        })
+        .unwrap_or_else(|| panic!("no {name} in the kernel image"));
+    let bytes = std::fs::read(&kernel).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    let sh = elf.section_headers.iter().find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(".rodata")).expect(".rodata");
+    assert!((sh.sh_addr..sh.sh_addr + sh.sh_size).contains(&addr), "{name} is not in .rodata");
+    let off = (addr - sh.sh_addr + sh.sh_offset) as usize;
+    (addr, u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap()))
+}
+
 /// "SECTION: rejected at insn N" from the host's `ushell verify`, the same
 /// verifier.
 fn host_rejection_insn(obj: &[u8], section: &str) -> u32 {
@@ -122,7 +143,7 @@ fn shell_serves_bpf_and_symbols_while_the_app_spins_in_ring3() {
         Ok(Reply::Loaded(l)) => l,
         other => panic!("load refused: {other:?}"),
     };
-    assert!(loaded.progs.iter().any(|p| p.name == "probe_app"), "{loaded:?}");
+    assert!(loaded.progs.iter().any(|p| p.name == "probe_app") && loaded.progs.iter().any(|p| p.name == "probe_kernel"), "{loaded:?}");
     println!("loaded {} bytes in {} chunks: {:?}", obj.len(), obj.len().div_ceil(chunk), loaded.progs.iter().map(|p| &p.name).collect::<Vec<_>>());
 
     // exec with an argument: the return value, and the printk line as an
@@ -154,6 +175,18 @@ fn shell_serves_bpf_and_symbols_while_the_app_spins_in_ring3() {
     assert_eq!(value(4), main_code, "bpf_probe_read_user at main reads the app's code");
     assert_eq!(value(5) as i64, -14, "bpf_probe_read_user of an unmapped address is -EFAULT");
 
+    // A kernel symbol by name, and read-only kernel data read through it;
+    // other kernel memory is refused.
+    let (table_addr, table_bytes) = kernel_rodata_symbol("kernel::syscall::TABLE");
+    let a = c.request(Request::Exec { prog: Ref::Name("probe_kernel".into()), arg: b"kernel::syscall::TABLE".to_vec() });
+    assert!(matches!(a.result, Ok(Reply::Returned { value: 0, .. })), "probe_read_kernel of .rodata: {:?}", a.result);
+    let a = c.request(Request::MapDump { map: Ref::Name("results".into()), cursor: 0 });
+    let Ok(Reply::MapEntries { entries, .. }) = a.result else { panic!("{:?}", a.result) };
+    let value = |k: u32| u64_le(&entries.iter().find(|e| e.key == k.to_le_bytes()).unwrap_or_else(|| panic!("no key {k}")).value);
+    assert_eq!(value(6), table_addr, "bpf_kallsyms_lookup_name finds kernel symbols");
+    assert_eq!(value(7), table_bytes, "bpf_probe_read_kernel reads the image's .rodata");
+    assert_eq!(value(8) as i64, -14, "bpf_probe_read_kernel outside .rodata is -EFAULT");
+
     // Symbols: the app's and the kernel's own table.
     let a = c.request(Request::SymSearch { pattern: "main".into(), limit: 100 });
     match a.result {
@@ -179,7 +212,7 @@ fn shell_serves_bpf_and_symbols_while_the_app_spins_in_ring3() {
     match a.result {
         Ok(Reply::Info(i)) => {
             assert!(i.app.path.ends_with("sched-musl") && i.app.pid == 1 && i.app.state == shellproto::AppState::Running, "{i:?}");
-            assert!(i.mem_total > i.mem_free && i.mem_free > 0 && i.progs == 1, "{i:?}");
+            assert!(i.mem_total > i.mem_free && i.mem_free > 0 && i.progs == 2, "{i:?}");
         }
         other => panic!("info failed: {other:?}"),
     }
@@ -201,8 +234,8 @@ fn shell_serves_bpf_and_symbols_while_the_app_spins_in_ring3() {
     match a.result {
         Ok(Reply::Progs(p)) => {
             let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
-            assert_eq!(names, ["probe_app"], "rejected objects leave nothing loaded");
-            assert_eq!(p[0].run_count, 1);
+            assert_eq!(names, ["probe_app", "probe_kernel"], "rejected objects leave nothing loaded");
+            assert_eq!((p[0].run_count, p[1].run_count), (1, 1));
         }
         other => panic!("progs failed: {other:?}"),
     }
@@ -285,7 +318,7 @@ fn shell_answers_garbage_with_errors_and_keeps_working() {
     assert!(matches!(a.result, Ok(Reply::Returned { value: 42, .. })), "{:?}", a.result);
     let a = c.request(Request::Progs);
     match a.result {
-        Ok(Reply::Progs(p)) => assert_eq!(p.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["probe_app"]),
+        Ok(Reply::Progs(p)) => assert_eq!(p.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["probe_app", "probe_kernel"]),
         other => panic!("{other:?}"),
     }
     assert_still_spinning(&vm, "the garbage session");

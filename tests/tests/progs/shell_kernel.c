@@ -7,12 +7,17 @@
 //   results[3] = address of the app's `main` (bpf_kallsyms_lookup_name),
 //   results[4] = the first 8 bytes of `main`'s code (bpf_probe_read_user),
 //   results[5] = bpf_probe_read_user's return value at address 8 (-EFAULT).
+// `probe_kernel` looks up the kernel symbol its context names and reads it:
+//   results[6] = the symbol's address, results[7] = its first 8 bytes,
+//   results[8] = bpf_probe_read_kernel's return value for the direct map
+//   (not the image's read-only data, so -EFAULT);
+// it returns bpf_probe_read_kernel's value for the symbol.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 8);
+	__uint(max_entries, 16);
 	__type(key, __u32);
 	__type(value, __u64);
 } results SEC(".maps");
@@ -48,6 +53,21 @@ long probe_app(const char *arg)
 
 	bpf_printk("probe_app: n=%llu", n);
 	return n + 1;
+}
+
+SEC("syscall/kernel")
+long probe_kernel(const char *name)
+{
+	__u64 addr = 0;
+	__u64 bytes = 0;
+	long r = -1;
+
+	if (bpf_kallsyms_lookup_name(name, 256, 0, &addr) == 0)
+		r = bpf_probe_read_kernel(&bytes, sizeof(bytes), (void *)addr);
+	put(6, addr);
+	put(7, bytes);
+	put(8, bpf_probe_read_kernel(&bytes, sizeof(bytes), (void *)0xffff800000001000ULL));
+	return r;
 }
 
 char LICENSE[] SEC("license") = "GPL";
