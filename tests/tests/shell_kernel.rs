@@ -146,8 +146,8 @@ fn shell_serves_bpf_and_symbols_while_the_app_spins_in_ring3() {
     assert!(loaded.progs.iter().any(|p| p.name == "probe_app") && loaded.progs.iter().any(|p| p.name == "probe_kernel"), "{loaded:?}");
     println!("loaded {} bytes in {} chunks: {:?}", obj.len(), obj.len().div_ceil(chunk), loaded.progs.iter().map(|p| &p.name).collect::<Vec<_>>());
 
-    // exec with an argument: the return value, and the printk line as an
-    // event tagged with the program.
+    // exec with an argument: the return value, the printk line as an event
+    // tagged with the program, and its ring-buffer record as an event.
     let a = c.request(Request::Exec { prog: Ref::Name("probe_app".into()), arg: b"12345".to_vec() });
     match a.result {
         Ok(Reply::Returned { value, .. }) => assert_eq!(value, 12346, "probe_app returns n + 1"),
@@ -156,6 +156,11 @@ fn shell_serves_bpf_and_symbols_while_the_app_spins_in_ring3() {
     assert!(
         a.events.iter().any(|e| matches!(e, Event::ProgOutput { name, line, .. } if name == "probe_app" && line == "probe_app: n=12345")),
         "no printk event from probe_app: {:?}",
+        a.events
+    );
+    assert!(
+        a.events.iter().any(|e| matches!(e, Event::Ringbuf { map_name, data, .. } if map_name == "records" && data[..] == 12345u64.to_le_bytes())),
+        "no ring-buffer record from probe_app: {:?}",
         a.events
     );
     println!("exec answered in {:?}", a.elapsed);

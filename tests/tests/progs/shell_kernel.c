@@ -7,6 +7,7 @@
 //   results[3] = address of the app's `main` (bpf_kallsyms_lookup_name),
 //   results[4] = the first 8 bytes of `main`'s code (bpf_probe_read_user),
 //   results[5] = bpf_probe_read_user's return value at address 8 (-EFAULT).
+// n also goes to the ring buffer `records`.
 // `probe_kernel` looks up the kernel symbol its context names and reads it:
 //   results[6] = the symbol's address, results[7] = its first 8 bytes,
 //   results[8] = bpf_probe_read_kernel's return value for the direct map
@@ -21,6 +22,11 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } results SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} records SEC(".maps");
 
 static void put(__u32 key, __u64 value)
 {
@@ -51,6 +57,7 @@ long probe_app(const char *arg)
 	put(4, code);
 	put(5, bpf_probe_read_user(&code, sizeof(code), (void *)8));
 
+	bpf_ringbuf_output(&records, &n, sizeof(n), 0);
 	bpf_printk("probe_app: n=%llu", n);
 	return n + 1;
 }
