@@ -1,12 +1,14 @@
 //! End-to-end test support: finds the real `ushell` binary, the kernel it
 //! boots and the C test apps built by `build.rs`, runs `ushell run` under a
-//! hard timeout, and runs many cases on a few threads.
+//! hard timeout, runs many cases on a few threads, and talks to the debug
+//! shell on a VM's virtio console ([`shell`]).
 //!
 //! Nothing here mocks anything: every run is a real QEMU boot.
 
 mod locate;
 mod native;
 mod parallel;
+pub mod shell;
 mod vm;
 
 pub use locate::{app, apps_dir, kernel_image, ushell_bin, workspace_root, FLAVORS};
