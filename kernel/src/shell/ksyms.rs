@@ -4,7 +4,8 @@
 //! with `nm -C` (demangled), and writes them into the `.ksyms` section
 //! (placed last by `kernel/linker.ld`, so filling it moves nothing): after
 //! the 16-byte header (`arch::mem::KSYMS_HEADER`) come lines `<addr hex> <size hex> <name>`,
-//! sorted by address and ended by a NUL. They are parsed once, on the
+//! sorted by address and ended by a NUL; an address in the top 4 GiB is
+//! written `~` and its low 32 bits. They are parsed once, on the
 //! shell's first symbol question.
 
 use alloc::string::String;
@@ -21,7 +22,12 @@ pub fn parse() -> Vec<Symbol> {
         .lines()
         .filter_map(|line| {
             let mut f = line.splitn(3, ' ');
-            let addr = u64::from_str_radix(f.next()?, 16).ok()?;
+            let a = f.next()?;
+            // "~XXXXXXXX": the top 4 GiB, where the kernel image lives.
+            let addr = match a.strip_prefix('~') {
+                Some(low) => 0xffff_ffff_0000_0000 | u64::from_str_radix(low, 16).ok()?,
+                None => u64::from_str_radix(a, 16).ok()?,
+            };
             let size = u64::from_str_radix(f.next()?, 16).ok()?;
             let name = strip_hash(f.next()?);
             Some(Symbol { name: String::from(name), addr, size, origin: SymOrigin::Kernel })
