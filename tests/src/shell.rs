@@ -70,22 +70,30 @@ impl ShellVm {
         let sock = dir.path().join("console.sock");
         let listener = UnixListener::bind(&sock).expect("bind the console socket");
         let wrapper = dir.path().join("qemu-shell.sh");
-        let mut extra = console_args(&sock);
+        // `ushell run` attaches the console itself, to its supervisor's
+        // socket; the wrapper points that chardev at this side's socket
+        // instead, so the test speaks to the guest directly.
+        let console = console_args(&sock)[3].clone();
+        let mut extra: Vec<String> = Vec::new();
         if cfg.icount {
             extra.extend(["-icount".into(), "shift=0,sleep=off".into()]);
         }
         let quoted: Vec<String> = extra.iter().map(|a| format!("'{a}'")).collect();
-        let script = format!("#!/bin/sh\nexec qemu-system-x86_64 \"$@\" {}\n", quoted.join(" "));
+        let script = format!(
+            "#!/bin/sh\nn=$#\nfor a in \"$@\"; do\n  case \"$a\" in socket,id=ushell0,*) a='{console}';; esac\n  set -- \"$@\" \"$a\"\ndone\nshift $n\nexec qemu-system-x86_64 \"$@\" {}\n",
+            quoted.join(" ")
+        );
         std::fs::write(&wrapper, script).expect("write the QEMU wrapper");
         std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod the wrapper");
 
         let mut cmd = Command::new(ushell_bin());
-        cmd.args(["run", "--accel", &cfg.accel, "--timeout", &cfg.timeout_secs.to_string(), "--"])
+        cmd.args(["run", "--rm", "--accel", &cfg.accel, "--timeout", &cfg.timeout_secs.to_string(), "--"])
             .arg(&cfg.app)
             .args(&cfg.args)
             .env("USHELL_KERNEL", kernel_image())
             .env("USHELL_KERNEL_ARGS", &cfg.kernel_args)
             .env("USHELL_QEMU", &wrapper)
+            .env("XDG_RUNTIME_DIR", crate::vm::runtime_parent())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
