@@ -160,7 +160,13 @@ fn build_image(process: &Process, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>
     mm.brk = image_end;
 
     let stack_top = STACK_TOP_BASE - (crate::random::next_u64() % 0x4000) * PAGE_SIZE;
-    mm.map_fixed(stack_top - STACK_SIZE, STACK_SIZE, Prot::RW, VmaName::Stack).map_err(ExecError::Memory)?;
+    // The stack is a reservation, like Linux's grows-down stack VMA: its
+    // pages are committed as they are touched, so the per-request commit
+    // limit does not apply to it (an 8 MiB stack runs in a 2 MiB guest).
+    let limit = core::mem::replace(&mut mm.commit_limit, u64::MAX);
+    let stack = mm.map_fixed(stack_top - STACK_SIZE, STACK_SIZE, Prot::RW, VmaName::Stack);
+    mm.commit_limit = limit;
+    stack.map_err(ExecError::Memory)?;
     // Leave a gap below the stack like Linux's mmap_base, randomized.
     mm.mmap_base = stack_top - STACK_SIZE - (128 << 20) - (crate::random::next_u64() % 0x1000) * PAGE_SIZE;
     mm.mmap_min = image_end.max(0x1000_0000) + (1 << 30);

@@ -24,6 +24,7 @@ mod log;
 mod mm;
 mod process;
 mod random;
+mod shell;
 mod sync;
 mod syscall;
 mod task;
@@ -64,6 +65,7 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
             }
             Some(("ushell.sleep", "poll")) => time::set_polling_sleep(true),
             Some(("ushell.test", list)) => test_hooks = Some(list),
+            Some(("ushell.shell", opts)) => shell::set_option(opts),
             _ => {}
         }
     }
@@ -108,6 +110,9 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
         }
     };
     process::register(proc.clone());
+    // The debug shell, if a virtio console is attached (after the app is
+    // registered: the shell answers questions about it).
+    shell::start(info.cmdline);
     let thread = alloc::sync::Arc::new(process::Thread::first(proc, &entry));
     kdebug!("boot: entering app at {:#x} after {} TSC ticks", entry.rip, arch::cpu::rdtsc() - boot_tsc);
     if let Err(e) = task::spawn_user(thread, move || arch::usermode::enter(entry.rip, entry.rsp)) {

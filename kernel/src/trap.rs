@@ -125,6 +125,15 @@ pub extern "C" fn handle(f: &mut TrapFrame) {
         crate::task::on_timer_tick(f.from_user());
         return;
     }
+    if f.vector == crate::arch::idt::DEVICE_VECTOR as u64 {
+        crate::arch::apic::eoi();
+        crate::shell::on_interrupt();
+        // The shell answers at once, even while the app spins in ring 3.
+        if f.from_user() {
+            crate::task::yield_now();
+        }
+        return;
+    }
     if f.vector >= crate::arch::idt::SPURIOUS_VECTOR as u64 {
         return; // an external interrupt nobody asked for: ignore
     }

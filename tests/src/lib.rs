@@ -1,7 +1,8 @@
 //! End-to-end test support: finds the real `ushell` binary, the kernel it
 //! boots and the C test apps built by `build.rs`, runs `ushell run` under a
-//! hard timeout, runs many cases on a few threads, and drives detached
-//! instances (`Instance`) with `ushell` commands.
+//! hard timeout, runs many cases on a few threads, drives detached
+//! instances (`Instance`) with `ushell` commands, and talks to the debug
+//! shell on a VM's virtio console ([`shell`]).
 //!
 //! Nothing here mocks anything: every run is a real QEMU boot.
 
@@ -9,6 +10,7 @@ mod instance;
 mod locate;
 mod native;
 mod parallel;
+pub mod shell;
 mod vm;
 
 pub use instance::{ushell, ushell_cmd, Instance};

@@ -258,6 +258,10 @@ impl<K: Kernel + ?Sized> Env for RunEnv<'_, K> {
         self.kernel.current_task().comm
     }
 
+    fn probe_read(&mut self, space: bpf_runtime::helpers::AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
+        self.kernel.probe_read(space, addr, dst)
+    }
+
     fn kallsyms_lookup(&mut self, name: &str) -> Option<u64> {
         let mut found = None;
         self.kernel.for_each_symbol(&mut |s: &Symbol| {

@@ -48,4 +48,11 @@ pub trait Kernel {
     fn symbol_at(&self, addr: u64) -> Option<SymbolAt>;
     /// Memory, uptime, the app and its syscall counts.
     fn facts(&mut self) -> KernelFacts;
+    /// `bpf_probe_read_{kernel,user}`: copies `dst.len()` bytes from
+    /// `addr`, or a negative errno; must never fault (see
+    /// `bpf_runtime::helpers::Env::probe_read`). The default reads nothing.
+    fn probe_read(&mut self, space: bpf_runtime::helpers::AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
+        let _ = (space, addr, dst);
+        Err(bpf_runtime::helpers::EFAULT)
+    }
 }

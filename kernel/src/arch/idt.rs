@@ -81,12 +81,12 @@ core::arch::global_asm!(
     "STUB 8,1", "STUB 9,0", "STUB 10,1", "STUB 11,1", "STUB 12,1", "STUB 13,1", "STUB 14,1", "STUB 15,0",
     "STUB 16,0", "STUB 17,1", "STUB 18,0", "STUB 19,0", "STUB 20,0", "STUB 21,1", "STUB 22,0", "STUB 23,0",
     "STUB 24,0", "STUB 25,0", "STUB 26,0", "STUB 27,0", "STUB 28,0", "STUB 29,1", "STUB 30,1", "STUB 31,0",
-    "STUB 32,0", "STUB 33,0",
+    "STUB 32,0", "STUB 33,0", "STUB 34,0",
     ".section .rodata",
     ".balign 8",
     ".global trap_stub_table",
     "trap_stub_table:",
-    ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33",
+    ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34",
     ".quad trap_stub_\\n",
     ".endr",
     ".text",
@@ -97,6 +97,8 @@ pub const TIMER_VECTOR: usize = 32;
 /// Vector used for any other external interrupt (the APIC's spurious one
 /// included): ignored.
 pub const SPURIOUS_VECTOR: usize = 33;
+/// The virtio console's interrupt (routed by `ioapic::route`).
+pub const DEVICE_VECTOR: usize = 34;
 
 #[derive(Clone, Copy)]
 #[repr(C)]
@@ -119,7 +121,7 @@ unsafe impl Sync for Idt {}
 static IDT: Idt = Idt(UnsafeCell::new([EMPTY; 256]));
 
 extern "C" {
-    static trap_stub_table: [u64; 34];
+    static trap_stub_table: [u64; 35];
 }
 
 /// The kernel's trap handler, called by every stub with the saved registers.
@@ -163,7 +165,7 @@ pub fn init(handler: extern "C" fn(&mut TrapFrame)) {
         }
         // Any other vector is treated as spurious.
         let spurious = idt[SPURIOUS_VECTOR];
-        for g in idt.iter_mut().skip(SPURIOUS_VECTOR + 1) {
+        for g in idt.iter_mut().skip(trap_stub_table.len()) {
             *g = spurious;
         }
         #[repr(C, packed)]

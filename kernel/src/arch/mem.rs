@@ -86,6 +86,32 @@ pub unsafe fn free_frame(phys: u64) {
     unsafe { alloc::alloc::dealloc(phys_to_virt(phys) as *mut u8, FRAME) }
 }
 
+/// `pages` zeroed, physically contiguous 4 KiB pages for a device's DMA
+/// (virtqueues, buffers); returns their physical address. The heap is the
+/// direct map of RAM, so any heap block is contiguous in physical memory.
+/// None at the kernel's reserve, like [`alloc_frame`].
+pub fn alloc_dma_pages(pages: usize) -> Option<u64> {
+    let layout = Layout::from_size_align(pages.checked_mul(PAGE_SIZE as usize)?, PAGE_SIZE as usize).ok()?;
+    let (total, used) = stats();
+    if layout.size() == 0 || total.saturating_sub(used) < reserve(total) + layout.size() as u64 {
+        return None;
+    }
+    // SAFETY: the layout has nonzero size; the result is checked for null.
+    let p = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    (!p.is_null()).then(|| virt_to_phys(p as u64))
+}
+
+/// Returns pages obtained from [`alloc_dma_pages`].
+///
+/// # Safety
+/// `phys` and `pages` are those of one [`alloc_dma_pages`] call, freed
+/// once, and no device or kernel code uses the pages any more.
+pub unsafe fn free_dma_pages(phys: u64, pages: usize) {
+    let layout = Layout::from_size_align(pages * PAGE_SIZE as usize, PAGE_SIZE as usize).unwrap_or(FRAME);
+    // SAFETY: the caller's obligation above; the layout matches the allocation's.
+    unsafe { alloc::alloc::dealloc(phys_to_virt(phys) as *mut u8, layout) }
+}
+
 /// A byte slice of physical memory that stays reserved for the kernel's
 /// lifetime (the initrd), seen through the direct map.
 pub fn phys_slice(phys: u64, len: u64) -> &'static [u8] {
@@ -103,6 +129,47 @@ pub fn read_phys_val<T: linux_abi::zerocopy::FromBytes>(phys: u64) -> T {
 
 extern "C" {
     static __kernel_phys_end: u8;
+    static __rodata_start: u8;
+    static __rodata_end: u8;
+    static __ksyms_start: u8;
+    static __ksyms_end: u8;
+}
+
+/// The image's bytes between two linker symbols of a read-only section.
+///
+/// # Safety
+/// `start..end` are linker symbols bounding a section that nothing ever
+/// writes (read-only data of the loaded image).
+unsafe fn image_bytes(start: *const u8, end: *const u8) -> &'static [u8] {
+    let len = (end as u64).saturating_sub(start as u64) as usize;
+    // SAFETY: the caller's obligation: loaded, immutable for the kernel's
+    // lifetime, so a shared 'static view is sound.
+    unsafe { core::slice::from_raw_parts(start, len) }
+}
+
+/// The kernel's `.rodata` and its address: what `bpf_probe_read_kernel`
+/// may read (immutable, so reading it races with nothing).
+pub fn kernel_rodata() -> (u64, &'static [u8]) {
+    let start = &raw const __rodata_start;
+    // SAFETY: kernel/linker.ld puts these around `.rodata`, which is
+    // mapped read-only data of the image.
+    (start as u64, unsafe { image_bytes(start, &raw const __rodata_end) })
+}
+
+/// The `.ksyms` section's one input: it makes the section a loaded one the
+/// linker wrapper can fill, and says what follows.
+#[used]
+// SAFETY: a plain byte array in a section of its own, which kernel/linker.ld
+// places in a read-only segment; nothing else is put there.
+#[unsafe(link_section = ".ksyms")]
+pub static KSYMS_HEADER: [u8; 16] = *b"ushell-ksyms v1\n";
+
+/// The `.ksyms` section: a header and the kernel symbol table the linker
+/// wrapper (`kernel/ksyms-ld`) wrote into the image.
+pub fn ksyms_section() -> &'static [u8] {
+    // SAFETY: kernel/linker.ld puts these around `.ksyms`, loaded with
+    // the image and never written at run time.
+    unsafe { image_bytes(&raw const __ksyms_start, &raw const __ksyms_end) }
 }
 
 /// Gives the heap every usable RAM range of the boot memory map (`(addr,

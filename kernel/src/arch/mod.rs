@@ -6,6 +6,7 @@ pub mod boot;
 pub mod cpu;
 pub mod gdt;
 pub mod idt;
+pub mod ioapic;
 pub mod mem;
 pub mod paging;
 pub mod percpu;

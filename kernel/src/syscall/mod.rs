@@ -89,22 +89,16 @@ impl Args<'_> {
 
 const TABLE_SIZE: usize = 512;
 
-/// One implemented syscall: its declaration (number, name and the kind of
-/// each argument, shared with the host through `linux_abi::decl`) and its
-/// handler. The dispatcher, the logs and the tracers read this one table.
-#[derive(Clone, Copy)]
-pub struct Syscall {
-    pub decl: &'static SyscallDecl,
-    handler: Handler,
-}
-
 /// `NAME => handler`: binds `linux_abi::decl::NAME` (and so `nr::NAME`) to
 /// the handler; a name without a declaration does not compile.
 macro_rules! syscalls {
     ($($(#[$c:meta])* $name:ident => $handler:path,)*) => {
-        const fn table() -> [Syscall; TABLE_SIZE] {
-            let mut t: [Syscall; TABLE_SIZE] = [UNIMPLEMENTED; TABLE_SIZE];
-            $( t[nr::$name] = Syscall { decl: &decl::$name, handler: $handler }; )*
+        const fn table() -> Table {
+            let mut t = Table { decls: [&NO_DECL; TABLE_SIZE], handlers: [unimplemented as Handler; TABLE_SIZE] };
+            $(
+                t.decls[nr::$name] = &decl::$name;
+                t.handlers[nr::$name] = $handler;
+            )*
             t
         }
     };
@@ -230,9 +224,17 @@ syscalls! {
     TGKILL => signal::tgkill,
 }
 
-/// Every number below TABLE_SIZE has an entry, so dispatch needs no
-/// second check; the unimplemented ones share this one.
-const UNIMPLEMENTED: Syscall = Syscall { decl: &NO_DECL, handler: unimplemented };
+/// The syscall table: for each implemented number its declaration (number,
+/// name and the kind of each argument, shared with the host through
+/// `linux_abi::decl`) and its handler; the dispatcher, the logs and the
+/// tracers read this one table. Two arrays indexed by number (one load each
+/// on the fast path). Every number below TABLE_SIZE has an entry, so dispatch needs no
+/// second check; the unimplemented ones share `NO_DECL` and `unimplemented`.
+struct Table {
+    decls: [&'static SyscallDecl; TABLE_SIZE],
+    handlers: [Handler; TABLE_SIZE],
+}
+
 static NO_DECL: SyscallDecl = SyscallDecl { nr: usize::MAX, name: "", args: &[], ret: decl::RetKind::Int };
 
 fn unimplemented(_ctx: &Context, a: &mut Args) -> SysResult {
@@ -240,12 +242,13 @@ fn unimplemented(_ctx: &Context, a: &mut Args) -> SysResult {
     Err(Errno::ENOSYS.into())
 }
 
-static TABLE: [Syscall; TABLE_SIZE] = table();
+static TABLE: Table = table();
 
-/// The declaration and handler of syscall `n`, if implemented.
-pub fn lookup(n: u64) -> Option<Syscall> {
-    let sc = usize::try_from(n).ok().and_then(|i| TABLE.get(i)).copied()?;
-    (!core::ptr::eq(sc.decl, &NO_DECL)).then_some(sc)
+/// The declaration of syscall `n`, if implemented.
+pub fn lookup(n: u64) -> Option<&'static SyscallDecl> {
+    let i = usize::try_from(n).ok().filter(|&i| i < TABLE_SIZE)?;
+    let decl = TABLE.decls[i];
+    (!core::ptr::eq(decl, &NO_DECL)).then_some(decl)
 }
 
 /// One bit per syscall number below TABLE_SIZE already reported as
@@ -315,11 +318,12 @@ pub fn debug_log_changed() {
 #[inline(always)]
 fn call(frame: &SyscallFrame) -> SysResult {
     let n = frame.rax;
-    match usize::try_from(n).ok().and_then(|i| TABLE.get(i)) {
-        Some(sc) => {
-            let mut args = Args { frame, decl: sc.decl };
+    match usize::try_from(n).ok().filter(|&i| i < TABLE_SIZE) {
+        Some(i) => {
+            let mut args = Args { frame, decl: TABLE.decls[i] };
+            let handler = TABLE.handlers[i];
             crate::task::with_current_thread(|t| match t {
-                Some(thread) => (sc.handler)(&Context { thread }, &mut args),
+                Some(thread) => handler(&Context { thread }, &mut args),
                 None => unreachable!("syscalls come from tasks with a user thread"),
             })
         }
@@ -360,7 +364,7 @@ fn dispatch_slow(frame: &mut SyscallFrame) {
     let ret = ret_value(&r);
     if crate::log::debug_enabled() {
         let a = &frame.args;
-        let name = lookup(n).map_or("?", |sc| sc.decl.name);
+        let name = lookup(n).map_or("?", |d| d.name);
         match &r {
             Err(e) if !e.msg().is_empty() => {
                 crate::kdebug!("syscall {name}({:#x}, {:#x}, {:#x}) = -{:?} ({})", a[0], a[1], a[2], e.errno(), e.msg())

@@ -33,6 +33,12 @@ impl Symbols {
         self.entries.is_empty()
     }
 
+    /// Every symbol as `(start, size, name)`, by address (the debug
+    /// shell's symbol search).
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64, &str)> {
+        self.entries.iter().map(|(start, size, name)| (*start, *size, name.as_str()))
+    }
+
     /// The symbol containing `addr` and the offset into it. A symbol of size
     /// 0 matches only its own address.
     pub fn lookup(&self, addr: u64) -> Option<(&str, u64)> {
@@ -61,6 +67,7 @@ mod tests {
         let (n, off) = syms.lookup(start + 5).unwrap();
         assert_eq!(off, 5);
         assert_eq!(syms.lookup(start).unwrap().1, 0);
+        assert!(syms.iter().any(|(s, _, n)| s == start && n == name), "iter yields what lookup finds");
         let _ = (n, name, size);
         assert!(syms.lookup(1).is_none());
     }

@@ -1,0 +1,169 @@
+//! The kernel as the shell sees it: `ushell::Kernel` over the kernel's
+//! clock, randomness, process table, symbols and memory statistics, and
+//! the checked memory reads behind `bpf_probe_read_{user,kernel}`.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use bpf_runtime::helpers::{AddrSpace, EFAULT};
+use shellproto::{AppInfo, AppState, SymOrigin, Symbol, SymbolAt};
+use ushell::{KernelFacts, Task};
+
+use crate::process::{self, Process, INIT_PID};
+
+const VERSION: &str = concat!("ushell-kernel ", env!("CARGO_PKG_VERSION"));
+
+/// The app's symbols, parsed from its image once per image.
+struct AppSymbols {
+    /// Identifies the image: (address, length, load bias).
+    key: (usize, usize, u64),
+    symbols: Vec<Symbol>,
+}
+
+#[derive(Default)]
+pub struct ShellKernel {
+    kernel_symbols: Option<Arc<Vec<Symbol>>>,
+    app_symbols: Option<AppSymbols>,
+}
+
+fn app() -> Option<Arc<Process>> {
+    process::by_pid(INIT_PID)
+}
+
+impl ShellKernel {
+    /// Refreshes the cached symbol tables (the kernel's once, the app's
+    /// whenever its image changed).
+    fn load_symbols(&mut self) {
+        if self.kernel_symbols.is_none() {
+            self.kernel_symbols = Some(Arc::new(super::ksyms::parse()));
+        }
+        let Some(p) = app() else { return };
+        let exe = p.exe.lock();
+        let key = (exe.image.as_ptr() as usize, exe.image.len(), exe.load_bias);
+        if self.app_symbols.as_ref().is_some_and(|a| a.key == key) {
+            return;
+        }
+        let table = elfload::symbols::Symbols::from_elf(exe.image, exe.load_bias);
+        let symbols = table.iter().map(|(addr, size, name)| Symbol { name: String::from(name), addr, size, origin: SymOrigin::App }).collect();
+        self.app_symbols = Some(AppSymbols { key, symbols });
+    }
+
+    fn tables(&self) -> [&[Symbol]; 2] {
+        [self.app_symbols.as_ref().map_or(&[][..], |a| &a.symbols), self.kernel_symbols.as_deref().map_or(&[][..], |k| k)]
+    }
+
+    /// Prepares the tables before a request that may search them
+    /// (`for_each_symbol` and `symbol_at` take `&self`).
+    pub fn refresh(&mut self) {
+        self.load_symbols();
+    }
+}
+
+/// The symbol of a sorted table containing `addr`: as `elfload`'s lookup,
+/// a symbol of size 0 covers only its own address.
+fn containing(table: &[Symbol], addr: u64) -> Option<SymbolAt> {
+    let idx = table.partition_point(|s| s.addr <= addr);
+    table[..idx]
+        .iter()
+        .rev()
+        .take(8)
+        .find(|s| addr - s.addr < s.size.max(1))
+        .map(|s| SymbolAt { symbol: s.clone(), offset: addr - s.addr })
+}
+
+impl ushell::Kernel for ShellKernel {
+    fn version(&self) -> &str {
+        VERSION
+    }
+
+    fn now_ns(&mut self) -> u64 {
+        crate::time::monotonic_ns()
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        crate::random::next_u64() as u32
+    }
+
+    /// Programs run on behalf of the app: its pid (= tid of its one
+    /// thread) and comm, so `bpf_get_current_pid_tgid` in an `exec`ed
+    /// program names the process being debugged.
+    fn current_task(&self) -> Task {
+        let mut comm = [0u8; 16];
+        let pid = match app() {
+            Some(p) => {
+                let exe = p.exe.lock();
+                let n = exe.comm.len().min(15);
+                comm[..n].copy_from_slice(&exe.comm.as_bytes()[..n]);
+                p.pid
+            }
+            None => 0,
+        };
+        Task { pid, tgid: pid, comm }
+    }
+
+    fn for_each_symbol(&self, f: &mut dyn FnMut(&Symbol) -> bool) {
+        for table in self.tables() {
+            for s in table {
+                if !f(s) {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
+        self.tables().iter().find_map(|t| containing(t, addr))
+    }
+
+    /// Syscall counts are not kept yet (the syscall path has no counters);
+    /// the list is empty.
+    fn facts(&mut self) -> KernelFacts {
+        let (total, used) = crate::arch::mem::stats();
+        let app = match app() {
+            Some(p) => AppInfo {
+                path: p.exe.lock().path.clone(),
+                pid: p.pid,
+                state: match p.exit_status() {
+                    Some(s) => AppState::Exited { status: s as i32 },
+                    None => AppState::Running,
+                },
+            },
+            None => AppInfo { path: String::new(), pid: 0, state: AppState::Exited { status: 0 } },
+        };
+        KernelFacts { mem_total: total, mem_free: total.saturating_sub(used), uptime_ns: crate::time::monotonic_ns(), app, syscalls: Vec::new() }
+    }
+
+    /// User addresses are read through the app's address space with the
+    /// checked copies of `mm::user` (a bad address is -EFAULT, never a
+    /// fault); kernel addresses only inside the image's `.rodata`, which
+    /// nothing writes, so the read races with nothing. Other kernel memory
+    /// (heap, stacks, `.data`) is refused with -EFAULT for now.
+    fn probe_read(&mut self, space: AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
+        match space {
+            AddrSpace::User => {
+                if addr.checked_add(dst.len() as u64).is_none_or(|e| e > crate::arch::paging::USER_END) {
+                    return Err(EFAULT);
+                }
+                let p = app().ok_or(EFAULT)?;
+                if p.exit_status().is_some() {
+                    return Err(EFAULT);
+                }
+                let mm = p.mm();
+                let mut mm = mm.lock();
+                // The checked copies translate through CR3: only the app's
+                // own page tables may be the ones in use.
+                if !mm.page_table().is_active() {
+                    return Err(EFAULT);
+                }
+                crate::mm::user::copy_from_user(&mut mm, addr, dst).map_err(|_| EFAULT)
+            }
+            AddrSpace::Kernel => {
+                let (start, rodata) = crate::arch::mem::kernel_rodata();
+                let off = addr.checked_sub(start).ok_or(EFAULT)? as usize;
+                let src = rodata.get(off..off.checked_add(dst.len()).ok_or(EFAULT)?).ok_or(EFAULT)?;
+                dst.copy_from_slice(src);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The debug shell, served on the virtio console: a kernel task reads the
+//! bytes the host sends (shellproto `ClientMsg` frames), feeds them to
+//! `ushell::Server`, which runs the commands (load, exec, maps, sym, info)
+//! over [`kernel::ShellKernel`], and writes back what the server produces
+//! (`ServerMsg` frames: replies, `bpf_printk` lines and ring-buffer records
+//! as events). Program output never goes near the app's stdout.
+//!
+//! The task blocks between rounds and is woken by the console's interrupt
+//! (or, as a fallback, the next timer tick), so it costs nothing while the
+//! host is quiet; the timer preempts an app spinning in ring 3, so the shell
+//! answers even then. The host is not trusted: bad frames get `BadFrame`
+//! replies and the decoder resynchronizes; a new hello starts a new session
+//! (the host reconnected), aborting unfinished uploads.
+//!
+//! Without a virtio console (no `virtio_mmio.device=` naming one on the
+//! command line) there is no shell and the kernel runs as before.
+
+mod kernel;
+mod ksyms;
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use shellproto::upload::Limits;
+use shellproto::{Event, LogLevel};
+use virtio_drivers::transport::DeviceType;
+
+use crate::drivers::virtio::{self, MmioDevice};
+use crate::drivers::virtio_console::Console;
+use crate::task::WaitQueue;
+use kernel::ShellKernel;
+
+/// Output the device has not taken yet beyond which the shell stops
+/// serving requests until it drains (a host that does not read).
+const MAX_PENDING_OUT: usize = 1 << 20;
+/// Longest the task sleeps without an interrupt: catches a lost one.
+const FALLBACK_WAKE_NS: u64 = 100_000_000;
+
+/// `ushell.shell=stats`: after every round that answered requests, an
+/// `Event::Kernel` line with the guest TSC ticks the round took from the
+/// interrupt to the reply handed to the device (instructions under
+/// `-icount shift=0`), for the benchmark.
+static STATS: AtomicBool = AtomicBool::new(false);
+
+static WAKE: WaitQueue = WaitQueue::new();
+/// Set by the interrupt, taken by the task.
+static KICKED: AtomicBool = AtomicBool::new(false);
+/// TSC at the first interrupt not yet handled (0: none).
+static KICK_TSC: AtomicU64 = AtomicU64::new(0);
+/// The interrupt line has been routed: the task may sleep long.
+static IRQ_ROUTED: AtomicBool = AtomicBool::new(false);
+
+/// Parses the shell's command-line word (`ushell.shell=stats`).
+pub fn set_option(v: &str) {
+    for opt in v.split(',') {
+        match opt {
+            "stats" => STATS.store(true, Ordering::Relaxed),
+            _ => crate::kinfo!("shell: unknown option `ushell.shell={opt}` ignored"),
+        }
+    }
+}
+
+/// Finds the virtio console and starts the shell's task; without one,
+/// does nothing.
+pub fn start(cmdline: &str) {
+    let found = virtio::devices_from_cmdline(cmdline).into_iter().find_map(|d| virtio::probe(&d, DeviceType::Console).map(|t| (d, t)));
+    let Some((dev, transport)) = found else {
+        crate::kdebug!("shell: no virtio console on the command line: no debug shell");
+        return;
+    };
+    let console = match Console::new(transport) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::kinfo!("shell: the virtio console at {:#x} failed to start ({e}): no debug shell", dev.base);
+            return;
+        }
+    };
+    let routed = crate::arch::ioapic::route(dev.irq, crate::arch::idt::DEVICE_VECTOR as u8);
+    IRQ_ROUTED.store(routed, Ordering::Relaxed);
+    crate::kdebug!("shell: virtio console at {:#x} irq {} ({})", dev.base, dev.irq, if routed { "interrupt" } else { "polled every tick" });
+    if let Err(e) = crate::task::spawn("shell", move || serve(console, dev)) {
+        crate::kinfo!("shell: no memory for the shell's task ({e:?}): no debug shell");
+    }
+}
+
+/// The console's interrupt (from the trap handler, after EOI): wakes the
+/// task. The device is acknowledged by the task, which also reads the
+/// queues; the I/O APIC line is edge-triggered, so a new used buffer after
+/// that acknowledgement raises a new interrupt.
+pub fn on_interrupt() {
+    let _ = KICK_TSC.compare_exchange(0, crate::arch::cpu::rdtsc(), Ordering::Relaxed, Ordering::Relaxed);
+    KICKED.store(true, Ordering::Release);
+    WAKE.wake_all();
+}
+
+/// Upload limits scaled to the heap: uploads in progress may hold at most
+/// an eighth of it.
+fn limits() -> Limits {
+    let (total, _) = crate::arch::mem::stats();
+    let d = Limits::default();
+    let max_object = (d.max_object as u64).min(total / 16).max(64 << 10) as u32;
+    Limits { max_object, max_total: 2 * max_object as u64, ..d }
+}
+
+fn serve(mut console: Console, dev: MmioDevice) -> ! {
+    let mut server = ushell::Server::new(ShellKernel::default(), limits());
+    let mut input: Vec<u8> = Vec::new();
+    let mut out: Vec<u8> = Vec::new();
+    let mut failures = 0u64;
+    loop {
+        console.ack_interrupt();
+        input.clear();
+        // Stop reading requests while the host is not taking the replies.
+        if out.len() < MAX_PENDING_OUT {
+            if let Err(e) = console.recv(&mut input) {
+                failures += 1;
+                if failures == 1 {
+                    crate::kinfo!("shell: virtio console at {:#x}: {e}", dev.base);
+                }
+            }
+        }
+        let answered = !input.is_empty();
+        if answered {
+            server.shell().kernel().refresh();
+            server.receive(&input, &mut out);
+        }
+        server.poll(&mut out);
+        flush(&mut console, &mut out);
+        let kicked_at = KICK_TSC.swap(0, Ordering::Relaxed);
+        if answered && kicked_at != 0 && STATS.load(Ordering::Relaxed) {
+            let tsc = crate::arch::cpu::rdtsc().saturating_sub(kicked_at);
+            let line = alloc::format!("shell: round of {} bytes in: {tsc} tsc", input.len());
+            server.event(Event::Kernel { level: LogLevel::Debug, line }, &mut out);
+            flush(&mut console, &mut out);
+        }
+        wait(!out.is_empty());
+    }
+}
+
+/// Hands pending output to the device, as much as it takes now.
+fn flush(console: &mut Console, out: &mut Vec<u8>) {
+    let mut sent = 0;
+    while sent < out.len() {
+        match console.send(&out[sent..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => sent += n,
+        }
+    }
+    out.drain(..sent);
+}
+
+/// Blocks until the console interrupts, or the next tick when output is
+/// waiting for transmit buffers or the interrupt is not routed.
+fn wait(output_pending: bool) {
+    let now = crate::time::monotonic_ns();
+    let tick = 1_000_000_000 / crate::task::HZ as u64;
+    let deadline = now + if output_pending || !IRQ_ROUTED.load(Ordering::Relaxed) { tick } else { FALLBACK_WAKE_NS };
+    WAKE.wait_until(Some(deadline), || KICKED.swap(false, Ordering::Acquire).then_some(()));
+}
