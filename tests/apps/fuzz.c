@@ -766,18 +766,33 @@ static void adjust(rng *r, int nr, u64 *a)
 
 /* After a call: new descriptors become non-blocking where the call had no
  * flag for it; new mappings are remembered for later calls and cleanup. */
+static long lowest_free_fd(long from)
+{
+    while (from < 65536 && sc2(NR_fcntl, from, 1 /* F_GETFD */) != -9 /* EBADF */)
+        from++;
+    return from;
+}
+
+/* pipe(2) has no flags and may write its descriptors where the fuzzer
+ * cannot read them back; they will be the two lowest free numbers. */
+static long pipe_fds[2];
+
+static void before(int nr)
+{
+    if (nr == NR_pipe) {
+        pipe_fds[0] = lowest_free_fd(0);
+        pipe_fds[1] = lowest_free_fd(pipe_fds[0] + 1);
+    }
+}
+
 static void after(int nr, const u64 *a, long ret)
 {
     long fds[2] = {-1, -1};
     switch (nr) {
-    case NR_pipe: case NR_pipe2: case NR_socketpair: {
-        u64 p = nr == NR_socketpair ? a[3] : a[0];
-        if (ret == 0 && p >= (u64)scratch && p + 8 <= (u64)scratch + SCRATCH_SIZE) {
-            fds[0] = ((int *)p)[0];
-            fds[1] = ((int *)p)[1];
-        }
+    case NR_pipe:
+        if (ret == 0)
+            fds[0] = pipe_fds[0], fds[1] = pipe_fds[1];
         break;
-    }
     case NR_eventfd: case NR_signalfd: case NR_inotify_init: case 43 /* accept */:
         fds[0] = ret;
         break;
@@ -1098,6 +1113,7 @@ int main(int argc, char **argv)
         if (i >= trace_from)
             say("call %lu: %d(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx)\n", (unsigned long)i, nr, (unsigned long)a[0],
                 (unsigned long)a[1], (unsigned long)a[2], (unsigned long)a[3], (unsigned long)a[4], (unsigned long)a[5]);
+        before(nr);
         long ret = sc6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
         if (i >= trace_from)
             say("  -> %ld (%#lx)\n", ret, (unsigned long)ret);
