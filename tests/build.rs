@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const APPS: [&str; 10] = ["hello", "args", "fileio", "mmap", "time", "random", "fault", "enosys", "sched", "hostile"];
+const APPS: [&str; 11] = ["hello", "args", "fileio", "mmap", "time", "random", "fault", "enosys", "sched", "hostile", "fuzz"];
 const FLAVORS: [&str; 4] = ["musl", "musl-pie", "glibc", "glibc-pie"];
 const MUSL_LIB: &str = "/usr/lib/x86_64-linux-musl";
 const CFLAGS: [&str; 5] = ["-O1", "-g", "-Wall", "-fno-omit-frame-pointer", "-D_GNU_SOURCE"];

@@ -11,6 +11,8 @@
  *   overcommit  malloc 16 GiB, mmap 16 TiB, brk +8 TiB -> ENOMEM
  *   ranges      mprotect/munmap/madvise/brk over 16 TiB, timed
  *   madvall     madvise(DONTNEED) over the whole user half
+ *   fuzzfound   what the syscall fuzzer found: far mmap hints, munmap of
+ *               the user half, SIGPIPE rules
  *   lowmap      mmap at 0 and below 64 KiB -> EPERM
  *   madvkernel  madvise on a kernel address -> ENOMEM
  *   umip        sidt in ring 3
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -40,6 +43,7 @@ static const char *ename(int e)
     case EFBIG: return "EFBIG";
     case EACCES: return "EACCES";
     case EBADF: return "EBADF";
+    case EPIPE: return "EPIPE";
     default: return "E?";
     }
 }
@@ -214,6 +218,32 @@ static int case_madvall(void)
     return 0;
 }
 
+/* Found by the fuzzer: a far mmap hint over 16 TiB was checked page by
+ * page; munmap of the whole user half was accepted; SIGPIPE killed an app
+ * that ignores it, and an empty write to a broken pipe raised it. */
+static int case_fuzzfound(void)
+{
+    double t0 = now();
+    void *p = mmap((void *)0x400000000000ul, 1ul << 44, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    timed("mmap(hint 64 TiB, 16 TiB)", p == MAP_FAILED ? -1 : 0, t0);
+    if (p != MAP_FAILED)
+        munmap(p, 1ul << 44);
+    t0 = now();
+    p = mmap((void *)0x400000000000ul, 1ul << 44, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    timed("mmap(hint 64 TiB, 16 TiB, private)", p == MAP_FAILED ? -1 : 0, t0);
+    if (p != MAP_FAILED)
+        munmap(p, 1ul << 44);
+    printf("munmap(0, 1 << 47): %s\n", err(munmap(0, 1ul << 47)));
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 1;
+    close(fds[0]);
+    printf("write(broken pipe, 0 bytes): %ld\n", (long)write(fds[1], "", 0));
+    signal(SIGPIPE, SIG_IGN);
+    printf("write(broken pipe) with SIGPIPE ignored: %s\n", err(write(fds[1], "x", 1)));
+    return 0;
+}
+
 static int case_lowmap(void)
 {
     void *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -270,6 +300,8 @@ int main(int argc, char **argv)
         return case_overcommit();
     if (!strcmp(c, "ranges"))
         return case_ranges();
+    if (!strcmp(c, "fuzzfound"))
+        return case_fuzzfound();
     if (!strcmp(c, "madvall"))
         return case_madvall();
     if (!strcmp(c, "lowmap"))

@@ -129,6 +129,23 @@ fn range_operations_over_16_tib_are_quick() {
 }
 
 #[test]
+fn what_the_fuzzer_found_stays_fixed() {
+    let out = run(&["fuzzfound"]);
+    assert_lines(
+        &out,
+        &[
+            // shared anonymous memory is committed even read-only
+            "mmap(hint 64 TiB, 16 TiB): ENOMEM in under 1 s",
+            "mmap(hint 64 TiB, 16 TiB, private): ok in under 1 s",
+            "munmap(0, 1 << 47): EINVAL",
+            "write(broken pipe, 0 bytes): 0",
+            "write(broken pipe) with SIGPIPE ignored: EPIPE",
+        ],
+    );
+    assert_same_as_native(&["fuzzfound"], &out);
+}
+
+#[test]
 fn nothing_maps_below_64_kib_and_kernel_addresses_are_enomem() {
     // Linux refuses below vm.mmap_min_addr (65536) for processes without
     // CAP_SYS_RAWIO; the unikernel refuses for everyone (native root here

@@ -4,6 +4,7 @@
 //! `unmap`, `protect`, `find`, `find_free`, `set_brk`, `remap`, `discard`,
 //! `fault_in`, the brk and mmap fields) is reached through `Deref`.
 
+use crate::arch::mem::PAGE_SIZE;
 use crate::arch::paging::{PageFlags, PageTableRoot, USER_END};
 use core::ops::{Deref, DerefMut};
 use linux_abi::Errno;
@@ -23,7 +24,9 @@ impl AddressSpace {
     /// use it.
     pub fn try_new() -> Result<AddressSpace, Errno> {
         let root = PageTableRoot::new().ok_or(Errno::ENOMEM)?;
-        Ok(AddressSpace { space: VmSpace::new(root, USER_END) })
+        // Linux's TASK_SIZE: the last user page stays unmapped, so no range
+        // ends at the canonical hole (munmap(0, 1 << 47) is EINVAL).
+        Ok(AddressSpace { space: VmSpace::new(root, USER_END - PAGE_SIZE) })
     }
 
     /// Loads this address space's page tables into CR3.

@@ -48,8 +48,9 @@ fn do_write(ctx: &Context, fd: i32, buf: u64, count: usize, at: Option<u64>) -> 
         None => write_all(&f, &data),
     };
     if r == Err(Errno::EPIPE) {
-        // Linux raises SIGPIPE, whose default action ends the program.
-        crate::process::exit(ctx.process(), 128 + linux_abi::signal::SIGPIPE as u8);
+        // Linux raises SIGPIPE (whose default action ends the program) and
+        // the call fails with EPIPE.
+        super::signal::raise_for_call(ctx, linux_abi::signal::SIGPIPE);
     }
     Ok(r?)
 }
@@ -352,7 +353,11 @@ pub fn sendfile(ctx: &Context, a: &mut Args) -> SysResult {
     let at = if off_ptr != 0 { Some(ctx.user().read_val::<u64>(off_ptr)?) } else { None };
     let mut buf = try_zeroed(count.min(MAX_IO).min(fin.lock().read_hint(at)))?;
     let n = fin.lock().read(&mut buf, at)?;
-    let written = fout.lock().write(&buf[..n], None)?;
+    let written = fout.lock().write(&buf[..n], None);
+    if written == Err(Errno::EPIPE) {
+        super::signal::raise_for_call(ctx, linux_abi::signal::SIGPIPE);
+    }
+    let written = written?;
     if let Some(off) = at {
         ctx.user().write_val(off_ptr, &(off + written as u64))?;
     }

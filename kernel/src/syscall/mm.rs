@@ -41,6 +41,11 @@ pub fn mmap(ctx: &Context, a: &mut Args) -> SysResult {
     };
     let p = Prot::from_linux(prot);
     ctx.user().with_mm(|mm| {
+        // Shared anonymous memory is shmem on Linux: committed whatever the
+        // protection (private read-only or PROT_NONE mappings are not).
+        if kind == MAP_SHARED && flags & MAP_ANONYMOUS != 0 && len_pages > mm.commit_limit {
+            fail!(ENOMEM, "larger than RAM could ever back (shared anonymous)");
+        }
         let start = if flags & MAP_FIXED != 0 {
             if addr % PAGE_SIZE != 0 {
                 fail!(EINVAL);
@@ -49,7 +54,10 @@ pub fn mmap(ctx: &Context, a: &mut Args) -> SysResult {
                 fail!(EPERM, "below vm.mmap_min_addr (64 KiB)");
             }
             addr
-        } else if addr >= MMAP_MIN_ADDR && addr % PAGE_SIZE == 0 && mm.find(addr).is_none() && addr.checked_add(len_pages).is_some_and(|e| e <= crate::arch::paging::USER_END && (addr..e).step_by(PAGE_SIZE as usize).all(|x| mm.find(x).is_none())) {
+        } else if addr >= MMAP_MIN_ADDR
+            && addr % PAGE_SIZE == 0
+            && addr.checked_add(len_pages).is_some_and(|e| e <= mm.limit() && mm.is_free(addr, e))
+        {
             addr
         } else if flags & MAP_FIXED_NOREPLACE != 0 {
             fail!(EEXIST);

@@ -95,6 +95,26 @@ pub fn sigaltstack(ctx: &Context, a: &mut Args) -> SysResult {
     Ok(0)
 }
 
+/// A signal the kernel raises for the caller's own action (SIGPIPE from a
+/// write to a pipe without readers): ignored when the app ignores or
+/// blocks it, and without effect but a log line when it has a handler
+/// (handlers are not run yet; on Linux the handler would run and the call
+/// still fail); otherwise the default action, which for these signals ends
+/// the app.
+pub fn raise_for_call(ctx: &Context, sig: u32) {
+    let Ok(idx) = check_sig(sig) else { return };
+    let blocked = ctx.thread().state.lock().sigmask & (1u64 << idx) != 0;
+    let act = ctx.process().sigactions.lock()[idx];
+    if blocked || act.handler == SIG_IGN || (act.handler == SIG_DFL && default_ignored(sig)) {
+        return;
+    }
+    if act.handler != SIG_DFL {
+        crate::kinfo!("{} has a handler, but handlers are not run yet: the call fails without it", name(sig));
+        return;
+    }
+    process::exit(ctx.process(), (128 + sig) as u8)
+}
+
 /// Delivers `sig` to the app itself with the default action.
 fn raise(ctx: &Context, sig: u32) -> SysResult {
     if sig == 0 {
