@@ -23,6 +23,9 @@ pub const TAG_RESERVATION_BASE: u64 = 0x1_0000;
 /// `TAG_MAP_HANDLE + i`: the map pointer that `lddw` loads for map `i`. It is
 /// not memory: only helpers interpret it.
 pub const TAG_MAP_HANDLE: u64 = 0x8000_0000;
+/// `TAG_FUNC`, offset pc: a static function's address (`lddw` with
+/// `PSEUDO_FUNC`), which only callback helpers interpret; not memory.
+pub const TAG_FUNC: u64 = 0x9000_0000;
 /// Most maps an object can have (so map tags never reach reservation tags).
 pub const MAX_MAPS: usize = (TAG_RESERVATION_BASE - TAG_MAP_BASE) as usize;
 

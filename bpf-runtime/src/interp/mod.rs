@@ -44,12 +44,25 @@ pub enum PrepareError {
     BadMapIndex(usize, i32, usize),
     #[error("instruction {0}: lddw has unknown pseudo source {1}")]
     BadPseudo(usize, u8),
+    #[error("instruction {0}: lddw takes the address of instruction {1}, outside the program")]
+    BadFunc(usize, i64),
 }
 
 /// A program ready to run.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub(crate) ops: Vec<Op>,
+    /// Entry pcs of the functions whose address the program takes (`lddw`
+    /// with `PSEUDO_FUNC`): the only values a callback helper calls.
+    pub(crate) callbacks: Vec<u32>,
+}
+
+impl Prepared {
+    /// The callback entry a register value names, if it names one.
+    pub(crate) fn callback(&self, v: u64) -> Option<usize> {
+        let pc = v as u32;
+        (v >> 32 == mem::TAG_FUNC && self.callbacks.contains(&pc)).then_some(pc as usize)
+    }
 }
 
 impl Prepared {
@@ -62,6 +75,7 @@ impl Prepared {
             return Err(PrepareError::TooLong(insns.len()));
         }
         let mut ops = vec![Op::default(); insns.len()];
+        let mut callbacks = Vec::new();
         let mut i = 0;
         while i < insns.len() {
             let ins = insns[i];
@@ -77,6 +91,16 @@ impl Prepared {
                     0 => (ins.imm as u32 as u64) | ((hi.imm as u32 as u64) << 32),
                     isa::PSEUDO_MAP_FD => mem::map_handle(map(ins.imm)?),
                     isa::PSEUDO_MAP_VALUE => mem::addr(mem::TAG_MAP_BASE + map(ins.imm)? as u64, hi.imm as u32),
+                    isa::PSEUDO_FUNC => {
+                        let t = i as i64 + ins.imm as i64 + 1;
+                        if t < 0 || t >= insns.len() as i64 {
+                            return Err(PrepareError::BadFunc(i, t));
+                        }
+                        if !callbacks.contains(&(t as u32)) {
+                            callbacks.push(t as u32);
+                        }
+                        mem::addr(mem::TAG_FUNC, t as u32)
+                    }
                     s => return Err(PrepareError::BadPseudo(i, s)),
                 };
                 ops[i].regs = ins.dst & 15;
@@ -89,7 +113,7 @@ impl Prepared {
             }
             i += 1;
         }
-        Ok(Prepared { ops })
+        Ok(Prepared { ops, callbacks })
     }
 
     pub fn len(&self) -> usize {
@@ -115,6 +139,10 @@ pub enum HelperError {
     #[error("{0} returned a value outside its declared range (an embedder bug)")]
     BadReturn(&'static str),
 }
+
+/// The error of a callback helper given something else than one of the
+/// program's callbacks (both engines report it alike).
+pub const BAD_CALLBACK: &str = "the callback argument is not a function of this program";
 
 /// The helper functions a program may call, by Linux helper ID.
 pub trait Helpers {
@@ -192,7 +220,7 @@ impl Vm {
         helpers: &mut H,
     ) -> Result<u64, ExecError> {
         let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations };
-        let r = exec::run(&prog.ops, &mut m, helpers, &mut self.frames, self.step_limit);
+        let r = exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit);
         self.release_reservations(maps);
         r
     }

@@ -100,7 +100,7 @@ impl JitCode {
 
 /// Compiles a prepared program.
 pub fn compile(prog: &Prepared, opts: &JitOptions) -> Result<JitCode, JitError> {
-    Ok(JitCode { code: emit::compile(&prog.ops, opts)? })
+    Ok(JitCode { code: emit::compile(&prog.ops, &prog.callbacks, opts)? })
 }
 
 /// Compiles into a buffer the embedder supplies; returns the code's length.

@@ -31,6 +31,9 @@ pub(crate) const ERR_CALL_DEPTH: u64 = 3;
 pub(crate) const ERR_STEP_LIMIT: u64 = 4;
 /// Rust recorded the error in `Rt::error` (a fault or a helper's error).
 pub(crate) const ERR_RECORDED: u64 = 5;
+/// A callback helper (ID in `err_arg`) got something that is not one of
+/// the program's callbacks.
+pub(crate) const ERR_BAD_CALLBACK: u64 = 6;
 
 /// The run context. The machine code reads and writes the fields before
 /// `mem`; Rust owns the rest.
@@ -177,6 +180,7 @@ pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region]
                 ERR_INVALID_OPCODE => ExecErrorKind::InvalidOpcode(rt.err_arg as u8),
                 ERR_PC_OUT_OF_RANGE => ExecErrorKind::PcOutOfRange,
                 ERR_CALL_DEPTH => ExecErrorKind::CallDepth,
+                ERR_BAD_CALLBACK => ExecErrorKind::Helper { id: rt.err_arg as i32, err: crate::interp::HelperError::BadArg(crate::interp::BAD_CALLBACK) },
                 _ => ExecErrorKind::StepLimit(budget),
             },
         }),

@@ -24,6 +24,8 @@ pub enum RegKind {
     MapValueOrNull,
     RingbufMem,
     RingbufMemOrNull,
+    Func,
+    MapKey,
 }
 
 impl fmt::Display for RegKind {
@@ -38,6 +40,8 @@ impl fmt::Display for RegKind {
             RegKind::MapValueOrNull => "a map value pointer that may be NULL",
             RegKind::RingbufMem => "a ring buffer record pointer",
             RegKind::RingbufMemOrNull => "a ring buffer record pointer that may be NULL",
+            RegKind::Func => "a function's address",
+            RegKind::MapKey => "a map key pointer",
         })
     }
 }
@@ -124,8 +128,18 @@ pub enum ErrorKind {
     StackOutOfBounds { off: i64, size: usize },
     #[error("stack access at fp{off:+} of {size} bytes is not aligned to {size}")]
     StackMisaligned { off: i64, size: usize },
-    #[error("r{reg} points into the stack at a variable offset; stack offsets must be constants")]
+    #[error("r{reg} points into the stack at a variable offset; helper arguments and atomics need a constant one")]
     VariableStackOffset { reg: u8 },
+    #[error("r{reg}: {size}-byte stack access at a variable offset fp{min:+}..=fp{max:+} may leave the {stack}-byte frame; mask or check the index first", stack = crate::isa::STACK_SIZE)]
+    VariableStackOutOfBounds { reg: u8, min: i64, max: i64, size: usize },
+    #[error("r{reg}: {size}-byte stack access at a variable offset is not provably aligned to {size}; scale a masked index (e.g. (i & 7) * 8)")]
+    VariableStackMisaligned { reg: u8, size: usize },
+    #[error("read of {size} bytes at a variable offset fp{min:+}..=fp{max:+} may touch stack bytes that were never written")]
+    UninitStackReadVar { min: i64, max: i64, size: usize },
+    #[error("stack access at a variable offset fp{min:+}..: pointers may not be stored or read there")]
+    VariableStackPointer { min: i64, max: i64 },
+    #[error("the call chain through insn {call} uses {size} bytes of stack (each frame rounded up to 32), more than the {max} bytes Linux allows", max = crate::isa::STACK_SIZE)]
+    StackTooDeep { call: usize, size: usize },
     #[error("read of {size} bytes at fp{off:+} touches stack bytes that were never written")]
     UninitStackRead { off: i64, size: usize },
     #[error("{size}-byte access at fp{off:+} would use only part of a spilled pointer")]
@@ -146,6 +160,8 @@ pub enum ErrorKind {
     MemOutOfBounds { min: i64, end: i64, mem_size: u32 },
     #[error("map `{map}` is read-only (const data); the program may not write it")]
     ReadOnlyMap { map: String },
+    #[error("the key of map `{map}` handed to the callback is read-only")]
+    MapKeyWrite { map: String },
     #[error("atomic operations work on 4 or 8 bytes of map values, records or the stack only; here on {found}")]
     InvalidAtomic { found: RegKind },
     // ---- pointers ----
@@ -166,4 +182,9 @@ pub enum ErrorKind {
     WrongMapType { helper: &'static str, map: String },
     #[error("the ring buffer record reserved at insn {acquired_at} is neither submitted nor discarded on some path to exit")]
     UnreleasedReference { acquired_at: usize },
+    // ---- callbacks ----
+    #[error("the {helper} callback must return a number in {min}..={max} (0: go on, 1: stop), but it may return {found}")]
+    CallbackReturn { helper: &'static str, min: i64, max: i64, found: String },
+    #[error("{helper} argument {arg} (r{arg}) must be a constant NUL-terminated string in read-only global data (.rodata): {why}")]
+    ConstStr { helper: &'static str, arg: u8, why: &'static str },
 }
