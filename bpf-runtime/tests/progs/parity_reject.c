@@ -57,3 +57,52 @@ int bad_callback(void *ctx)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+struct bump_ctx {
+	__u32 i;
+};
+
+static int bump(__u32 n, void *data)
+{
+	struct bump_ctx *c = data;
+
+	c->i += 4;
+	return 0;
+}
+
+/* After bpf_loop the callback may have run any number of times: c.i is not
+ * 0 or 4 (what one verification of the callback would suggest) but
+ * anything, so the unchecked index is refused. (Linux 6.1 verified the
+ * callback once and accepted this; Linux 6.7 refuses it.) */
+SEC("syscall/callback_runs_more_than_once")
+int callback_runs_more_than_once(void *ctx)
+{
+	struct bump_ctx c = { .i = 0 };
+	__u64 buf[8] = {};
+
+	bpf_loop(2, bump, &c, 0);
+	return buf[c.i];
+}
+
+static __attribute__((noinline)) int deep(int x)
+{
+	char b[200];
+
+	__builtin_memset(b, x, sizeof(b));
+	return b[x & 127];
+}
+
+/* 400 bytes here and 200 in the callee: 416 + 224 > 512 (Linux:
+ * "combined stack size of 2 calls is 640. Too large"). */
+SEC("syscall/stack_chain_too_deep")
+int stack_chain_too_deep(void *ctx)
+{
+	char a[400];
+	__u32 k = 0;
+	struct vals *p = bpf_map_lookup_elem(&vals_map, &k);
+
+	if (!p)
+		return 0;
+	__builtin_memset(a, 1, sizeof(a));
+	return a[p->v[0] & 255] + deep(p->v[1]);
+}
