@@ -288,7 +288,13 @@ impl Helpers for LinuxHelpers<'_> {
             None => Err(HelperError::Unknown),
         }
     }
+
+    fn linux_maps(&self) -> bool {
+        true
+    }
 }
+
+pub(crate) use maps::lookup_in_place;
 
 /// An argument as a byte count (a size the verifier bounded, or garbage
 /// from an unverified program, which the memory check then refuses).

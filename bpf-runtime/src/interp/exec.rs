@@ -121,6 +121,7 @@ fn run_from<H: Helpers + ?Sized>(
     let mut depth = base;
     let mut pc = start;
     let mut left = *budget_ref.left;
+    let linux = helpers.linux_maps();
 
     macro_rules! fail {
         ($k:expr) => {
@@ -408,7 +409,7 @@ fn run_from<H: Helpers + ?Sized>(
                     // Borrowed in place: copying r1-r5 out costs a
                     // store-forwarding stall right after the stores.
                     let args = <&[u64; 5]>::try_from(&regs[1..6]).unwrap_or(&[0; 5]);
-                    match helpers.call(id, args, m) {
+                    match super::call_helper(helpers, linux, id, args, m) {
                         Ok(v) => regs[0] = v,
                         Err(err) => fail!(ExecErrorKind::Helper { id, err }),
                     }

@@ -184,6 +184,15 @@ impl<'a> Mem<'a> {
         self.place(addr, n, write).map(|_| ())
     }
 
+    /// The `n` stack bytes at `addr`, if that is where they are.
+    #[inline]
+    pub fn stack_bytes(&self, addr: u64, n: usize) -> Option<&[u8]> {
+        if addr >> 32 != TAG_STACK {
+            return None;
+        }
+        self.stack.get((addr & 0xffff_ffff) as usize..)?.get(..n)
+    }
+
     /// Copies `dst.len()` bytes from `addr`.
     pub fn read(&self, addr: u64, dst: &mut [u8]) -> Result<(), Fault> {
         // Helpers mostly read keys from the stack: resolve it inline.

@@ -147,6 +147,21 @@ pub const BAD_CALLBACK: &str = "the callback argument is not a function of this 
 /// The helper functions a program may call, by Linux helper ID.
 pub trait Helpers {
     fn call(&mut self, id: i32, args: &[u64; 5], mem: &mut Mem<'_>) -> Result<u64, HelperError>;
+    /// Whether these are the Linux helpers of [`crate::helpers`], so the
+    /// engines may run `bpf_map_lookup_elem` themselves (it needs nothing
+    /// from the embedder): no dynamic call, the key hashed where it lies.
+    fn linux_maps(&self) -> bool {
+        false
+    }
+}
+
+/// `bpf_map_lookup_elem` for engines whose helpers are the Linux ones.
+#[inline(always)]
+pub(crate) fn call_helper<H: Helpers + ?Sized>(h: &mut H, linux: bool, id: i32, args: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
+    if linux && id == isa::helper::MAP_LOOKUP_ELEM {
+        return crate::helpers::lookup_in_place(m, args[0], args[1]);
+    }
+    h.call(id, args, m)
 }
 
 /// Why execution stopped with an error.
@@ -227,12 +242,18 @@ impl Vm {
 
     /// Records a faulting program reserved but never submitted give their
     /// space back; the verifier forbids leaking them in accepted programs.
+    #[inline]
     pub(crate) fn release_reservations(&mut self, maps: &crate::maps::MapSet) {
         if !self.reservations.is_empty() {
-            for r in self.reservations.drain(..).flatten() {
-                if let Ok(map) = maps.get(r.map) {
-                    let _ = map.ringbuf_release(r.data.len());
-                }
+            self.release_slow(maps);
+        }
+    }
+
+    #[cold]
+    fn release_slow(&mut self, maps: &crate::maps::MapSet) {
+        for r in self.reservations.drain(..).flatten() {
+            if let Ok(map) = maps.get(r.map) {
+                let _ = map.ringbuf_release(r.data.len());
             }
         }
     }
