@@ -1,6 +1,7 @@
 //! `ushell`, the host side of the unikernel: boots apps (`ushell run`) and
 //! checks BPF objects without a VM (`ushell verify`).
 
+mod prog_run;
 mod run;
 mod verify;
 
@@ -20,6 +21,9 @@ enum Command {
     Run(run::RunArgs),
     /// Load and verify a BPF object on the host; no VM needed.
     Verify(verify::VerifyArgs),
+    /// Work with BPF programs on the host (`ushell prog run`).
+    #[command(subcommand)]
+    Prog(prog_run::ProgCommand),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Command::Run(args) => run::main(args),
         Command::Verify(args) => verify::main(args),
+        Command::Prog(cmd) => prog_run::main(cmd),
     };
     match result {
         Ok(code) => code,

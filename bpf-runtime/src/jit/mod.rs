@@ -14,7 +14,7 @@
 //! object cannot plant chosen instruction bytes in executable memory.
 
 mod emit;
-#[cfg(feature = "std")]
+#[cfg(unix)]
 pub mod host;
 mod rt;
 pub mod x86;
