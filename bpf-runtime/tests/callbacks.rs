@@ -11,7 +11,7 @@ mod differential;
 mod verifier_util;
 
 use bpf_runtime::helpers::callback::MAX_LOOPS;
-use bpf_runtime::interp::mem::{addr, TAG_FUNC};
+use bpf_runtime::interp::mem::TAG_FUNC;
 use bpf_runtime::interp::{Input, Prepared, Vm};
 use bpf_runtime::isa::*;
 use bpf_runtime::jit::{self, JitOptions};

@@ -92,11 +92,10 @@ pub fn check(insns: &[Insn], maps: &[MapSpec]) -> Result<Cfg, VerifierError> {
             prune[t] = true;
             continue;
         }
-        if insn.class() == CLS_JMP && insn.opc & 0xf0 == JMP_CALL && insn.src == 0 && pc + 1 < len {
-            if crate::helpers::def(insn.imm).is_some_and(|d| d.args.contains(&crate::helpers::Arg::Func)) {
-                // Where the helper returns, once per number of callback calls.
-                prune[pc + 1] = true;
-            }
+        let calls_back = crate::helpers::def(insn.imm).is_some_and(|d| d.args.contains(&crate::helpers::Arg::Func));
+        if insn.class() == CLS_JMP && insn.opc & 0xf0 == JMP_CALL && insn.src == 0 && pc + 1 < len && calls_back {
+            // Where the helper returns, once per number of callback calls.
+            prune[pc + 1] = true;
         }
         let Some(rel) = jump_target(insn) else { continue };
         let t = target(pc, rel, len)?;

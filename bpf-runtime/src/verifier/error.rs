@@ -25,7 +25,6 @@ pub enum RegKind {
     RingbufMem,
     RingbufMemOrNull,
     Func,
-    MapKey,
 }
 
 impl fmt::Display for RegKind {
@@ -41,7 +40,6 @@ impl fmt::Display for RegKind {
             RegKind::RingbufMem => "a ring buffer record pointer",
             RegKind::RingbufMemOrNull => "a ring buffer record pointer that may be NULL",
             RegKind::Func => "a function's address",
-            RegKind::MapKey => "a map key pointer",
         })
     }
 }
@@ -90,7 +88,7 @@ pub enum ErrorKind {
     JumpAcrossFunction { target: usize },
     #[error("lddw needs two slots but the program ends after the first")]
     IncompleteLddw,
-    #[error("lddw with unknown source {src} (0 = constant, 1 = map, 2 = map value)")]
+    #[error("lddw with unknown source {src} (0 = constant, 1 = map, 2 = map value, 4 = function)")]
     InvalidLddwSrc { src: u8 },
     #[error("lddw refers to map #{index}, but the object has {count} maps")]
     InvalidMapIndex { index: i64, count: usize },
@@ -160,8 +158,6 @@ pub enum ErrorKind {
     MemOutOfBounds { min: i64, end: i64, mem_size: u32 },
     #[error("map `{map}` is read-only (const data); the program may not write it")]
     ReadOnlyMap { map: String },
-    #[error("the key of map `{map}` handed to the callback is read-only")]
-    MapKeyWrite { map: String },
     #[error("atomic operations work on 4 or 8 bytes of map values, records or the stack only; here on {found}")]
     InvalidAtomic { found: RegKind },
     // ---- pointers ----

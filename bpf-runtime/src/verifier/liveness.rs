@@ -300,7 +300,7 @@ fn transfer(insn: &Insn, out: Live, in_main: bool) -> Live {
                     }
                     reads_mem |= !matches!(a, Arg::Anything | Arg::Vararg | Arg::Map | Arg::MapWritable | Arg::Ringbuf | Arg::Size | Arg::ConstSize);
                 }
-                if args.iter().any(|a| *a == Arg::Func) {
+                if args.contains(&Arg::Func) {
                     // The callback may branch on what the context points to.
                     l.all_stack(true);
                 } else if reads_mem {

@@ -91,7 +91,7 @@ fn stack_read_var(st: &State, pc: usize, frame: u8, (lo, hi): (i64, i64), size: 
 /// A write of `size` bytes at one start in `lo..=hi`: which bytes change is
 /// not known, so none becomes written that was not, spilled scalars there
 /// become plain data, and spilled pointers may not be overwritten.
-fn stack_write_var(st: &mut State, pc: usize, reg: u8, frame: u8, (lo, hi): (i64, i64), size: u64, val: Reg) -> Result<(), VerifierError> {
+fn stack_write_var(st: &mut State, pc: usize, frame: u8, (lo, hi): (i64, i64), size: u64, val: Reg) -> Result<(), VerifierError> {
     if matches!(val, Reg::Ptr(_)) {
         return Err(fail(pc, ErrorKind::VariableStackPointer { min: lo, max: hi }));
     }
@@ -103,7 +103,6 @@ fn stack_write_var(st: &mut State, pc: usize, reg: u8, frame: u8, (lo, hi): (i64
             None => {}
         }
     }
-    let _ = reg;
     Ok(())
 }
 
@@ -153,15 +152,6 @@ pub fn check_object(env: &Env, pc: usize, reg: u8, p: &Ptr, off: i64, size: u64,
         PtrKind::Mem { size: mem_size } => {
             if min < 0 || end > mem_size as i64 {
                 return Err(fail(pc, ErrorKind::MemOutOfBounds { min, end, mem_size }));
-            }
-        }
-        PtrKind::MapKey { map } => {
-            let m = &env.maps[map as usize];
-            if write {
-                return Err(fail(pc, ErrorKind::MapKeyWrite { map: m.name.clone() }));
-            }
-            if min < 0 || end > m.key_size as i64 {
-                return Err(fail(pc, ErrorKind::MemOutOfBounds { min, end, mem_size: m.key_size }));
             }
         }
         PtrKind::Stack { .. } | PtrKind::MapPtr { .. } | PtrKind::Func { .. } => unreachable!("callers handle stack, map and function pointers"),
@@ -297,7 +287,7 @@ pub fn store(env: &Env, st: &mut State, pc: usize, insn: &Insn) -> Result<(), Ve
     match p.kind {
         PtrKind::Stack { frame } if p.const_off().is_none() => {
             let r = stack_var_range(pc, insn.dst, &p, off, size)?;
-            stack_write_var(st, pc, insn.dst, frame, r, size, val)
+            stack_write_var(st, pc, frame, r, size, val)
         }
         PtrKind::Stack { frame } => {
             let a = stack_addr(pc, insn.dst, &p, off, size, true)?;

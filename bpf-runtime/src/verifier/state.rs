@@ -27,8 +27,6 @@ pub enum PtrKind {
     /// A static function's address (`lddw` with `PSEUDO_FUNC`), for a
     /// helper that calls it back; not memory.
     Func { entry: u32 },
-    /// A map's key, handed to a `bpf_for_each_map_elem` callback; read-only.
-    MapKey { map: u32 },
 }
 
 /// A pointer with an offset range, possibly NULL.
@@ -80,7 +78,6 @@ impl Reg {
                 (PtrKind::Mem { .. }, false) => RegKind::RingbufMem,
                 (PtrKind::Mem { .. }, true) => RegKind::RingbufMemOrNull,
                 (PtrKind::Func { .. }, _) => RegKind::Func,
-                (PtrKind::MapKey { .. }, _) => RegKind::MapKey,
             },
         }
     }

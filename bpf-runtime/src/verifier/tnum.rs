@@ -30,10 +30,6 @@ impl Tnum {
         Tnum { value: min & !delta, mask: delta }
     }
 
-    pub fn is_const(&self) -> bool {
-        self.mask == 0
-    }
-
     /// Smallest and largest member (unsigned).
     pub fn umin(&self) -> u64 {
         self.value
@@ -52,6 +48,7 @@ impl Tnum {
         (self.value | (self.mask & !(1 << 63))) as i64
     }
 
+    #[cfg(test)]
     pub fn contains_value(&self, v: u64) -> bool {
         v & !self.mask == self.value
     }
