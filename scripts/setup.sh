@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # differential tests. cpio: the cpio crate's compatibility tests. clang, llvm,
 # libbpf-dev: BPF programs. linux-image-amd64: the Linux guest the benchmarks
 # compare against. curl, ca-certificates: fetching rustup when it is missing.
-PACKAGES=(qemu-system-x86 musl-tools gcc libc6-dev busybox-static cpio clang llvm libbpf-dev
+PACKAGES=(qemu-system-x86 musl-tools gcc libc6-dev busybox-static cpio clang llvm libbpf-dev tmux
           linux-image-amd64 curl ca-certificates)
 
 say() { printf 'setup: %s\n' "$*" >&2; }

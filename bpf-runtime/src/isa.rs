@@ -92,6 +92,9 @@ pub const PSEUDO_MAP_FD: u8 = 1;
 pub const PSEUDO_MAP_VALUE: u8 = 2;
 /// `call` src_reg: imm is a pc-relative offset to a bpf-to-bpf callee.
 pub const PSEUDO_CALL: u8 = 1;
+/// `lddw` src_reg: imm is a pc-relative offset (from the next slot) to a
+/// static function whose address a helper gets, to call it back.
+pub const PSEUDO_FUNC: u8 = 4;
 
 /// One 8-byte instruction slot, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,6 +153,9 @@ pub mod helper {
     pub const GET_SMP_PROCESSOR_ID: i32 = 8;
     pub const GET_CURRENT_PID_TGID: i32 = 14;
     pub const GET_CURRENT_COMM: i32 = 16;
+    pub const KTIME_GET_BOOT_NS: i32 = 125;
+    pub const FOR_EACH_MAP_ELEM: i32 = 164;
+    pub const SNPRINTF: i32 = 165;
     pub const PROBE_READ_USER: i32 = 112;
     pub const PROBE_READ_KERNEL: i32 = 113;
     pub const PROBE_READ_USER_STR: i32 = 114;
@@ -160,4 +166,9 @@ pub mod helper {
     pub const RINGBUF_DISCARD: i32 = 133;
     pub const GET_FUNC_IP: i32 = 173;
     pub const KALLSYMS_LOOKUP_NAME: i32 = 179;
+    pub const LOOP: i32 = 181;
+    pub const STRNCMP: i32 = 182;
+    pub const GET_FUNC_ARG: i32 = 183;
+    pub const GET_FUNC_RET: i32 = 184;
+    pub const GET_FUNC_ARG_CNT: i32 = 185;
 }

@@ -203,7 +203,20 @@ fn loader_errors_name_section_symbol_and_reason() {
     assert_eq!(e.section.as_deref(), Some("prog"));
     assert_eq!(e.kind, LoadErrorKind::SeveralPrograms(vec!["first".into(), "second".into()]));
 
-    let e = loader::parse(&test_input("callback")).unwrap_err();
-    assert_eq!((e.section.as_deref(), e.symbol.as_deref()), (Some("prog"), Some("step")), "{e}");
-    assert!(e.to_string().contains("callbacks"), "{e}");
+}
+
+#[test]
+fn a_callback_address_becomes_pseudo_func() {
+    // Once a loader error ("callbacks are not supported"); now `lddw` with
+    // BPF_PSEUDO_FUNC pointing at the static function, as libbpf does.
+    let bytes = test_input("callback");
+    let obj = loader::parse(&bytes).unwrap();
+    let p = &obj.programs[0];
+    let (at, lddw) = p.insns.iter().enumerate().find(|(_, i)| i.opc == bpf_runtime::isa::LDDW).unwrap();
+    assert_eq!(lddw.src, bpf_runtime::isa::PSEUDO_FUNC);
+    let target = (at as i64 + lddw.imm as i64 + 1) as usize;
+    assert!(target >= p.insns.len() - 2 && target < p.insns.len(), "step is the appended .text: {target} of {}", p.insns.len());
+    let l = runtime::load(&bytes).unwrap();
+    let mut vm = Vm::new();
+    assert_eq!(l.run(&mut vm, 0, &[0; 256], &mut TestEnv::default()).unwrap(), 4, "bpf_loop(4, step) with step returning 0");
 }

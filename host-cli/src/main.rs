@@ -9,6 +9,7 @@ mod commands;
 mod instance;
 mod kernel_image;
 mod manage;
+mod prog_run;
 mod repl;
 mod run;
 mod shellquote;
@@ -63,6 +64,9 @@ enum Command {
     /// what the guest answers that belongs to no request.
     #[command(hide = true)]
     Raw(manage::RawArgs),
+    /// Work with BPF programs on the host (`ushell prog run`).
+    #[command(subcommand)]
+    Prog(prog_run::ProgCommand),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Some(Command::Shell) | None => repl::main(instance),
         Some(Command::Instance(c)) => manage::one_shot(instance, &c),
         Some(Command::Raw(a)) => manage::raw(instance, a),
+        Some(Command::Prog(cmd)) => prog_run::main(cmd),
     };
     match result {
         Ok(code) => code,

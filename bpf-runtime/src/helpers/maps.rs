@@ -76,9 +76,21 @@ fn errno_or_zero(r: Result<(), MapError>) -> u64 {
 }
 
 fn lookup(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {
-    let (idx, map) = map_arg(c.mem, a[0])?;
-    let key = copy_in(c.mem, a[1], map.spec().key_size as usize)?;
-    Ok(match map.lookup_offset(&key)? {
+    lookup_in_place(c.mem, a[0], a[1])
+}
+
+/// `bpf_map_lookup_elem`: a key on the run's own stack (the usual place,
+/// and no other CPU writes it) is hashed where it lies; any other is copied
+/// out first.
+#[inline]
+pub(crate) fn lookup_in_place(m: &Mem<'_>, map: u64, key: u64) -> Result<u64, HelperError> {
+    let (idx, map) = map_arg(m, map)?;
+    let ks = map.spec().key_size as usize;
+    let off = match m.stack_bytes(key, ks) {
+        Some(k) => map.lookup_offset(k)?,
+        None => map.lookup_offset(&copy_in(m, key, ks)?)?,
+    };
+    Ok(match off {
         Some(off) => mem::addr(mem::TAG_MAP_BASE + idx as u64, off as u32),
         None => 0,
     })

@@ -12,10 +12,12 @@
 //! helper checks its pointers through [`Mem`] and its sizes against the map,
 //! so a wrong argument is an error value, never an out-of-bounds access.
 
+pub mod callback;
 mod maps;
 mod printk;
 mod probe;
 mod ringbuf;
+mod strings;
 mod task;
 
 use crate::interp::{HelperError, Helpers, Mem};
@@ -27,6 +29,9 @@ pub use probe::AddrSpace;
 pub const EFAULT: i64 = -14;
 pub const EINVAL: i64 = -22;
 pub const ENOENT: i64 = -2;
+/// `-E2BIG`, `-EOPNOTSUPP`.
+pub const E2BIG: i64 = -7;
+pub const EOPNOTSUPP: i64 = -95;
 /// Largest errno magnitude (Linux's `MAX_ERRNO`).
 pub const MAX_ERRNO: i64 = 4095;
 
@@ -80,6 +85,26 @@ pub trait Env {
     fn ringbuf_wakeup(&mut self, map: usize) {
         let _ = map;
     }
+    /// `bpf_ktime_get_boot_ns`: nanoseconds since boot, suspend included.
+    /// The default is [`Env::ktime_ns`] (a unikernel does not suspend).
+    fn ktime_boot_ns(&mut self) -> u64 {
+        self.ktime_ns()
+    }
+    /// `bpf_get_func_arg`: argument `n` of the traced function (fentry,
+    /// fexit), or a negative errno (`-EINVAL` past the last one). The
+    /// default knows no arguments.
+    fn func_arg(&mut self, n: u32) -> Result<u64, i64> {
+        let _ = n;
+        Err(EOPNOTSUPP)
+    }
+    /// `bpf_get_func_ret`: the traced function's return value (fexit).
+    fn func_ret(&mut self) -> Result<u64, i64> {
+        Err(EOPNOTSUPP)
+    }
+    /// `bpf_get_func_arg_cnt`: how many arguments the traced function has.
+    fn func_arg_cnt(&mut self) -> u64 {
+        0
+    }
 }
 
 /// The kind of value a helper argument must be (a subset of Linux's
@@ -116,6 +141,16 @@ pub enum Arg {
     Ctx,
     /// Pointer to 8 writable bytes.
     U64Out,
+    /// A static function's address (`lddw` with `PSEUDO_FUNC`), which the
+    /// helper calls back.
+    Func,
+    /// A pointer into the stack, or NULL: handed to the callback as is.
+    StackOrNull,
+    /// A NUL-terminated string in read-only global data (`.rodata`), at a
+    /// constant offset.
+    ConstStr,
+    /// Like [`Arg::Mem`], or NULL when the size is 0.
+    MemOrNull,
 }
 
 /// What a helper returns.
@@ -187,7 +222,7 @@ impl core::fmt::Debug for HelperDef {
 }
 
 /// The helpers, by subject; each group lists its own definitions.
-const GROUPS: &[&[HelperDef]] = &[maps::HELPERS, ringbuf::HELPERS, task::HELPERS, probe::HELPERS, printk::HELPERS];
+const GROUPS: &[&[HelperDef]] = &[maps::HELPERS, ringbuf::HELPERS, task::HELPERS, probe::HELPERS, printk::HELPERS, strings::HELPERS, callback::HELPERS];
 
 /// Helper IDs below this are looked up in a table.
 const MAX_ID: usize = 256;
@@ -253,7 +288,13 @@ impl Helpers for LinuxHelpers<'_> {
             None => Err(HelperError::Unknown),
         }
     }
+
+    fn linux_maps(&self) -> bool {
+        true
+    }
 }
+
+pub(crate) use maps::lookup_in_place;
 
 /// An argument as a byte count (a size the verifier bounded, or garbage
 /// from an unverified program, which the memory check then refuses).

@@ -1,8 +1,9 @@
 //! Helpers about time and the current task, answered by the embedder:
 //! `bpf_ktime_get_ns`, `bpf_get_prandom_u32`, `bpf_get_smp_processor_id`,
-//! `bpf_get_current_pid_tgid`, `bpf_get_current_comm`, `bpf_get_func_ip`.
+//! `bpf_get_current_pid_tgid`, `bpf_get_current_comm`, `bpf_get_func_ip`,
+//! `bpf_ktime_get_boot_ns`, `bpf_get_func_arg`/`_ret`/`_arg_cnt`.
 
-use super::{size, Arg, Call, HelperDef, ProgTypes, Ret, ANY};
+use super::{size, Arg, Call, HelperDef, ProgTypes, Ret, ANY, ERRNO_OR_ZERO};
 use crate::interp::HelperError;
 use crate::isa::helper as id;
 use crate::spec::ProgType;
@@ -31,7 +32,50 @@ pub(super) const HELPERS: &[HelperDef] = &[
         progs: ProgTypes::of(&[ProgType::Fentry, ProgType::Fexit, ProgType::Kprobe]),
         call: |c, _| Ok(c.env.func_ip()),
     },
+    HelperDef { id: id::KTIME_GET_BOOT_NS, name: "bpf_ktime_get_boot_ns", args: &[], ret: ANY, progs: ProgTypes::ALL, call: |c, _| Ok(c.env.ktime_boot_ns()) },
+    HelperDef {
+        id: id::GET_FUNC_ARG,
+        name: "bpf_get_func_arg",
+        args: &[Arg::Ctx, Arg::Anything, Arg::U64Out],
+        ret: ERRNO_OR_ZERO,
+        progs: ProgTypes::of(&[ProgType::Fentry, ProgType::Fexit]),
+        call: |c, a| {
+            let r = c.env.func_arg(a[1] as u32);
+            out_u64(c, a[2], r)
+        },
+    },
+    HelperDef {
+        id: id::GET_FUNC_RET,
+        name: "bpf_get_func_ret",
+        args: &[Arg::Ctx, Arg::U64Out],
+        ret: ERRNO_OR_ZERO,
+        progs: ProgTypes::of(&[ProgType::Fexit]),
+        call: |c, a| {
+            let r = c.env.func_ret();
+            out_u64(c, a[1], r)
+        },
+    },
+    HelperDef {
+        id: id::GET_FUNC_ARG_CNT,
+        name: "bpf_get_func_arg_cnt",
+        args: &[Arg::Ctx],
+        // Linux: at most MAX_BPF_FUNC_ARGS (12).
+        ret: Ret::Integer { min: 0, max: 12 },
+        progs: ProgTypes::of(&[ProgType::Fentry, ProgType::Fexit]),
+        call: |c, _| Ok(c.env.func_arg_cnt().min(12)),
+    },
 ];
+
+/// Writes `r`'s value (0 on an error, so the verifier's "written" holds)
+/// to the 8 bytes at `dst` and returns 0 or the errno.
+fn out_u64(c: &mut Call<'_, '_>, dst: u64, r: Result<u64, i64>) -> Result<u64, HelperError> {
+    let (v, ret) = match r {
+        Ok(v) => (v, 0),
+        Err(e) => (0, e.clamp(-super::MAX_ERRNO, -1)),
+    };
+    c.mem.write(dst, &v.to_le_bytes())?;
+    Ok(ret as u64)
+}
 
 fn comm(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {
     let name = c.env.comm();

@@ -3,7 +3,9 @@
 //! dividend, shift amounts are masked, 32-bit results are zero-extended).
 
 use super::mem::{self, Mem};
-use super::{ExecError, ExecErrorKind, Helpers, Op};
+use super::{ExecError, ExecErrorKind, HelperError, Helpers, Prepared};
+use crate::helpers::callback::MAX_LOOPS;
+use crate::helpers::{E2BIG, EINVAL};
 use crate::isa::{MAX_CALL_DEPTH, STACK_SIZE};
 
 #[derive(Clone, Copy, Default)]
@@ -74,24 +76,52 @@ fn atomic(m: &mut Mem<'_>, code: u8, addr: u64, op: i32, src: u64, r0: u64) -> R
     Ok(m.atomic(addr, n, |old| f(old, src & mask, r0 & mask))?)
 }
 
-/// Runs `ops`. `budget` bounds the taken backward jumps and calls (every
+/// Runs `prog`. `budget` bounds the taken backward jumps and calls (every
 /// loop takes one, and forward progress between them is bounded by the
 /// program length); counting only those keeps the check off the ALU path.
 pub(super) fn run<H: Helpers + ?Sized>(
-    ops: &[Op],
+    prog: &Prepared,
     m: &mut Mem<'_>,
     helpers: &mut H,
     frames: &mut [Frame; MAX_CALL_DEPTH],
     budget: u64,
 ) -> Result<u64, ExecError> {
     let mut regs = [0u64; 16];
-    let top = (STACK_SIZE * MAX_CALL_DEPTH) as u32;
     regs[1] = mem::addr(mem::TAG_INPUT, 0);
     regs[2] = m.input.len() as u64;
-    regs[10] = mem::addr(mem::TAG_STACK, top);
-    let mut depth = 0usize;
-    let mut pc = 0usize;
+    regs[10] = mem::addr(mem::TAG_STACK, TOP);
     let mut left = budget;
+    run_from(prog, m, helpers, frames, Budget { left: &mut left, total: budget }, 0, 0, regs)
+}
+
+const TOP: u32 = (STACK_SIZE * MAX_CALL_DEPTH) as u32;
+
+/// The budget left, shared by a run and the callbacks it makes.
+struct Budget<'a> {
+    left: &'a mut u64,
+    total: u64,
+}
+
+/// Runs from `pc` in frame `base` until that frame exits (the program, or a
+/// callback a helper makes, which recurses here).
+#[allow(clippy::too_many_arguments)]
+fn run_from<H: Helpers + ?Sized>(
+    prog: &Prepared,
+    m: &mut Mem<'_>,
+    helpers: &mut H,
+    frames: &mut [Frame; MAX_CALL_DEPTH],
+    budget_ref: Budget<'_>,
+    base: usize,
+    start: usize,
+    mut regs: [u64; 16],
+) -> Result<u64, ExecError> {
+    let ops = &prog.ops[..];
+    let top = TOP;
+    let budget = budget_ref.total;
+    let mut depth = base;
+    let mut pc = start;
+    let mut left = *budget_ref.left;
+    let linux = helpers.linux_maps();
 
     macro_rules! fail {
         ($k:expr) => {
@@ -339,13 +369,47 @@ pub(super) fn run<H: Helpers + ?Sized>(
                     depth += 1;
                     regs[10] = mem::addr(mem::TAG_STACK, top - (depth * STACK_SIZE) as u32);
                     pc = pc.wrapping_add(op.imm as isize as usize);
+                } else if op.code == 0x85 && s == 0 && op.imm == crate::isa::helper::LOOP {
+                    // bpf_loop(n, callback, ctx, flags), as Linux runs it:
+                    // the callback gets (i, ctx) in a frame of its own.
+                    let (n, f, ctx, flags) = (regs[1], regs[2], regs[3], regs[4]);
+                    regs[0] = if flags != 0 {
+                        EINVAL as u64
+                    } else if n > MAX_LOOPS {
+                        E2BIG as u64
+                    } else {
+                        let Some(entry) = prog.callback(f) else {
+                            fail!(ExecErrorKind::Helper { id: op.imm, err: HelperError::BadArg(super::BAD_CALLBACK) })
+                        };
+                        let mut done = n;
+                        for i in 0..n {
+                            spend!();
+                            if depth + 1 >= MAX_CALL_DEPTH {
+                                fail!(ExecErrorKind::CallDepth);
+                            }
+                            // r6-r9 as the caller left them (the JIT keeps
+                            // them in place), r0 and r3-r5 zero.
+                            let mut cregs = [0u64; 16];
+                            cregs[1] = i;
+                            cregs[2] = ctx;
+                            cregs[6..10].copy_from_slice(&regs[6..10]);
+                            cregs[10] = mem::addr(mem::TAG_STACK, top - ((depth + 1) * STACK_SIZE) as u32);
+                            let b = Budget { left: &mut left, total: budget };
+                            if run_from(prog, m, helpers, frames, b, depth + 1, entry, cregs)? != 0 {
+                                done = i + 1;
+                                break;
+                            }
+                        }
+                        done
+                    };
+                    regs[1..6].fill(0);
                 } else if op.code == 0x8d || s == 0 {
                     // `callx` (ubpf/bpf_conformance): the helper ID is in dst.
                     let id = if op.code == 0x8d { regs[d] as i32 } else { op.imm };
                     // Borrowed in place: copying r1-r5 out costs a
                     // store-forwarding stall right after the stores.
                     let args = <&[u64; 5]>::try_from(&regs[1..6]).unwrap_or(&[0; 5]);
-                    match helpers.call(id, args, m) {
+                    match super::call_helper(helpers, linux, id, args, m) {
                         Ok(v) => regs[0] = v,
                         Err(err) => fail!(ExecErrorKind::Helper { id, err }),
                     }
@@ -358,7 +422,8 @@ pub(super) fn run<H: Helpers + ?Sized>(
                 }
             }
             0x95 => {
-                if depth == 0 {
+                if depth == base {
+                    *budget_ref.left = left;
                     return Ok(regs[0]);
                 }
                 depth -= 1;

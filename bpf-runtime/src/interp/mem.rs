@@ -23,6 +23,9 @@ pub const TAG_RESERVATION_BASE: u64 = 0x1_0000;
 /// `TAG_MAP_HANDLE + i`: the map pointer that `lddw` loads for map `i`. It is
 /// not memory: only helpers interpret it.
 pub const TAG_MAP_HANDLE: u64 = 0x8000_0000;
+/// `TAG_FUNC`, offset pc: a static function's address (`lddw` with
+/// `PSEUDO_FUNC`), which only callback helpers interpret; not memory.
+pub const TAG_FUNC: u64 = 0x9000_0000;
 /// Most maps an object can have (so map tags never reach reservation tags).
 pub const MAX_MAPS: usize = (TAG_RESERVATION_BASE - TAG_MAP_BASE) as usize;
 
@@ -179,6 +182,15 @@ impl<'a> Mem<'a> {
     /// Checks that `n` bytes at `addr` may be read (or written).
     pub fn check(&self, addr: u64, n: usize, write: bool) -> Result<(), Fault> {
         self.place(addr, n, write).map(|_| ())
+    }
+
+    /// The `n` stack bytes at `addr`, if that is where they are.
+    #[inline]
+    pub fn stack_bytes(&self, addr: u64, n: usize) -> Option<&[u8]> {
+        if addr >> 32 != TAG_STACK {
+            return None;
+        }
+        self.stack.get((addr & 0xffff_ffff) as usize..)?.get(..n)
     }
 
     /// Copies `dst.len()` bytes from `addr`.

@@ -44,12 +44,25 @@ pub enum PrepareError {
     BadMapIndex(usize, i32, usize),
     #[error("instruction {0}: lddw has unknown pseudo source {1}")]
     BadPseudo(usize, u8),
+    #[error("instruction {0}: lddw takes the address of instruction {1}, outside the program")]
+    BadFunc(usize, i64),
 }
 
 /// A program ready to run.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub(crate) ops: Vec<Op>,
+    /// Entry pcs of the functions whose address the program takes (`lddw`
+    /// with `PSEUDO_FUNC`): the only values a callback helper calls.
+    pub(crate) callbacks: Vec<u32>,
+}
+
+impl Prepared {
+    /// The callback entry a register value names, if it names one.
+    pub(crate) fn callback(&self, v: u64) -> Option<usize> {
+        let pc = v as u32;
+        (v >> 32 == mem::TAG_FUNC && self.callbacks.contains(&pc)).then_some(pc as usize)
+    }
 }
 
 impl Prepared {
@@ -62,6 +75,7 @@ impl Prepared {
             return Err(PrepareError::TooLong(insns.len()));
         }
         let mut ops = vec![Op::default(); insns.len()];
+        let mut callbacks = Vec::new();
         let mut i = 0;
         while i < insns.len() {
             let ins = insns[i];
@@ -77,6 +91,16 @@ impl Prepared {
                     0 => (ins.imm as u32 as u64) | ((hi.imm as u32 as u64) << 32),
                     isa::PSEUDO_MAP_FD => mem::map_handle(map(ins.imm)?),
                     isa::PSEUDO_MAP_VALUE => mem::addr(mem::TAG_MAP_BASE + map(ins.imm)? as u64, hi.imm as u32),
+                    isa::PSEUDO_FUNC => {
+                        let t = i as i64 + ins.imm as i64 + 1;
+                        if t < 0 || t >= insns.len() as i64 {
+                            return Err(PrepareError::BadFunc(i, t));
+                        }
+                        if !callbacks.contains(&(t as u32)) {
+                            callbacks.push(t as u32);
+                        }
+                        mem::addr(mem::TAG_FUNC, t as u32)
+                    }
                     s => return Err(PrepareError::BadPseudo(i, s)),
                 };
                 ops[i].regs = ins.dst & 15;
@@ -89,7 +113,7 @@ impl Prepared {
             }
             i += 1;
         }
-        Ok(Prepared { ops })
+        Ok(Prepared { ops, callbacks })
     }
 
     pub fn len(&self) -> usize {
@@ -116,9 +140,28 @@ pub enum HelperError {
     BadReturn(&'static str),
 }
 
+/// The error of a callback helper given something else than one of the
+/// program's callbacks (both engines report it alike).
+pub const BAD_CALLBACK: &str = "the callback argument is not a function of this program";
+
 /// The helper functions a program may call, by Linux helper ID.
 pub trait Helpers {
     fn call(&mut self, id: i32, args: &[u64; 5], mem: &mut Mem<'_>) -> Result<u64, HelperError>;
+    /// Whether these are the Linux helpers of [`crate::helpers`], so the
+    /// engines may run `bpf_map_lookup_elem` themselves (it needs nothing
+    /// from the embedder): no dynamic call, the key hashed where it lies.
+    fn linux_maps(&self) -> bool {
+        false
+    }
+}
+
+/// `bpf_map_lookup_elem` for engines whose helpers are the Linux ones.
+#[inline(always)]
+pub(crate) fn call_helper<H: Helpers + ?Sized>(h: &mut H, linux: bool, id: i32, args: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
+    if linux && id == isa::helper::MAP_LOOKUP_ELEM {
+        return crate::helpers::lookup_in_place(m, args[0], args[1]);
+    }
+    h.call(id, args, m)
 }
 
 /// Why execution stopped with an error.
@@ -192,19 +235,25 @@ impl Vm {
         helpers: &mut H,
     ) -> Result<u64, ExecError> {
         let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations };
-        let r = exec::run(&prog.ops, &mut m, helpers, &mut self.frames, self.step_limit);
+        let r = exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit);
         self.release_reservations(maps);
         r
     }
 
     /// Records a faulting program reserved but never submitted give their
     /// space back; the verifier forbids leaking them in accepted programs.
+    #[inline]
     pub(crate) fn release_reservations(&mut self, maps: &crate::maps::MapSet) {
         if !self.reservations.is_empty() {
-            for r in self.reservations.drain(..).flatten() {
-                if let Ok(map) = maps.get(r.map) {
-                    let _ = map.ringbuf_release(r.data.len());
-                }
+            self.release_slow(maps);
+        }
+    }
+
+    #[cold]
+    fn release_slow(&mut self, maps: &crate::maps::MapSet) {
+        for r in self.reservations.drain(..).flatten() {
+            if let Ok(map) = maps.get(r.map) {
+                let _ = map.ringbuf_release(r.data.len());
             }
         }
     }

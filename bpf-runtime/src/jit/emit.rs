@@ -46,6 +46,8 @@ struct Emitter<'p> {
     /// State of the constant-blinding key generator; `None`: no blinding.
     blind: Option<u64>,
     fast_stack: bool,
+    /// Entry pcs a callback helper may call (`Prepared::callbacks`).
+    callbacks: &'p [u32],
 }
 
 fn writes_r10(op: &Op) -> bool {
@@ -59,7 +61,7 @@ fn writes_r10(op: &Op) -> bool {
 
 /// Compiles `ops` to position-independent machine code whose entry point
 /// is its first byte.
-pub(crate) fn compile(ops: &[Op], opts: &JitOptions) -> Result<Vec<u8>, JitError> {
+pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Result<Vec<u8>, JitError> {
     if ops.is_empty() {
         return Err(JitError::Empty);
     }
@@ -71,7 +73,7 @@ pub(crate) fn compile(ops: &[Op], opts: &JitOptions) -> Result<Vec<u8>, JitError
     let mut a = Asm::default();
     let pcs = (0..=ops.len()).map(|_| a.label()).collect();
     let (error_exit, resolve) = (a.label(), a.label());
-    let mut e = Emitter { a, ops, pcs, stubs: Vec::new(), error_exit, resolve, blind: opts.blinding.then_some(opts.seed | 1), fast_stack: !ops.iter().any(writes_r10) };
+    let mut e = Emitter { a, ops, pcs, stubs: Vec::new(), error_exit, resolve, blind: opts.blinding.then_some(opts.seed | 1), fast_stack: !ops.iter().any(writes_r10), callbacks };
     e.prologue();
     let mut pc = 0;
     while pc < ops.len() {
@@ -270,6 +272,8 @@ impl Emitter<'_> {
                 self.spend(pc);
                 if op.code == 0x85 && s == isa::PSEUDO_CALL as usize {
                     self.local_call(pc, op);
+                } else if op.code == 0x85 && s == 0 && op.imm == isa::helper::LOOP {
+                    self.bpf_loop(pc);
                 } else if op.code == 0x8d || s == 0 {
                     self.helper_call(pc, op, d);
                 } else {
@@ -646,8 +650,90 @@ impl Emitter<'_> {
     }
 
     fn local_call(&mut self, pc: usize, op: Op) {
-        let too_deep = self.error_stub(rt::ERR_CALL_DEPTH, pc as u64, 0);
         let target = pc.wrapping_add(1).wrapping_add(op.imm as isize as usize);
+        self.call_pc(pc, target);
+    }
+
+    /// `bpf_loop(n, callback, ctx, flags)` in place, as the interpreter runs
+    /// it: -EINVAL for flags, -E2BIG past 2^23 iterations, else callback(i,
+    /// ctx) as a bpf-to-bpf call per iteration (one unit of budget each)
+    /// until it returns non-zero. The loop state lives on the x86 stack.
+    fn bpf_loop(&mut self, pc: usize) {
+        let bad = self.error_stub(rt::ERR_BAD_CALLBACK, pc as u64, isa::helper::LOOP as u64);
+        let callbacks = self.callbacks;
+        let a = &mut self.a;
+        let (einval, e2big, valid, top, after, stopped, all, out, fin) =
+            (a.label(), a.label(), a.label(), a.label(), a.label(), a.label(), a.label(), a.label(), a.label());
+        let (n, f, ctx, flags) = (REG[1], REG[2], REG[3], REG[4]);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(flags), flags);
+        a.jcc(cc::NE, einval);
+        a.mov_ri(R11, crate::helpers::callback::MAX_LOOPS);
+        a.alu_mr(W::Q, 0x39, Rm::Reg(n), R11);
+        a.jcc(cc::A, e2big);
+        for &t in callbacks {
+            a.mov_ri(R11, imem::addr(imem::TAG_FUNC, t));
+            a.alu_mr(W::Q, 0x39, Rm::Reg(f), R11);
+            a.jcc(cc::E, valid);
+        }
+        a.jmp(bad);
+        a.bind(valid);
+        // [rsp] = i, [rsp+8] = callback, [rsp+16] = ctx, [rsp+24] = n.
+        a.push(n);
+        a.push(ctx);
+        a.push(f);
+        a.mov_ri(R11, 0);
+        a.push(R11);
+        a.bind(top);
+        a.load(W::Q, false, R11, mem(RSP, 0));
+        a.alu_rm(W::Q, 0x3b, R11, mem(RSP, 24));
+        a.jcc(cc::AE, all);
+        self.spend(pc);
+        let a = &mut self.a;
+        a.load(W::Q, false, REG[1], mem(RSP, 0));
+        a.load(W::Q, false, REG[2], mem(RSP, 16));
+        for r in [0, 3, 4, 5] {
+            a.mov_ri(REG[r], 0);
+        }
+        a.load(W::Q, false, R11, mem(RSP, 8));
+        for &t in callbacks {
+            let next = self.a.label();
+            self.a.mov_ri(R9, imem::addr(imem::TAG_FUNC, t));
+            self.a.alu_mr(W::Q, 0x39, Rm::Reg(R11), R9);
+            self.a.jcc(cc::NE, next);
+            self.call_pc(pc, t as usize);
+            self.a.jmp(after);
+            self.a.bind(next);
+        }
+        let a = &mut self.a;
+        a.jmp(bad);
+        a.bind(after);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(REG[0]), REG[0]);
+        a.jcc(cc::NE, stopped);
+        a.alu_ri(W::Q, 0, mem(RSP, 0), 1);
+        a.jmp(top);
+        a.bind(stopped);
+        a.load(W::Q, false, REG[0], mem(RSP, 0));
+        a.alu_ri(W::Q, 0, Rm::Reg(REG[0]), 1);
+        a.jmp(out);
+        a.bind(all);
+        a.load(W::Q, false, REG[0], mem(RSP, 0));
+        a.bind(out);
+        a.alu_ri(W::Q, 0, Rm::Reg(RSP), 32);
+        a.jmp(fin);
+        a.bind(einval);
+        a.mov_ri(REG[0], crate::helpers::EINVAL as u64);
+        a.jmp(fin);
+        a.bind(e2big);
+        a.mov_ri(REG[0], crate::helpers::E2BIG as u64);
+        a.bind(fin);
+        for &r in &REG[1..=5] {
+            a.mov_ri(r, 0);
+        }
+    }
+
+    /// A bpf-to-bpf call of the function at `target`, in a new frame.
+    fn call_pc(&mut self, pc: usize, target: usize) {
+        let too_deep = self.error_stub(rt::ERR_CALL_DEPTH, pc as u64, 0);
         let t = self.target(target);
         let a = &mut self.a;
         a.load(W::Q, false, R11, mem(CTX, DEPTH));

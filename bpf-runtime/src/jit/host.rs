@@ -1,4 +1,4 @@
-//! Executable memory on the host (the `std` feature): an anonymous mapping
+//! Executable memory on a Unix host: an anonymous mapping
 //! written while read-write, then switched to read+execute, never both.
 #![allow(unsafe_code)]
 

@@ -14,7 +14,7 @@
 //! object cannot plant chosen instruction bytes in executable memory.
 
 mod emit;
-#[cfg(feature = "std")]
+#[cfg(unix)]
 pub mod host;
 mod rt;
 pub mod x86;
@@ -100,7 +100,7 @@ impl JitCode {
 
 /// Compiles a prepared program.
 pub fn compile(prog: &Prepared, opts: &JitOptions) -> Result<JitCode, JitError> {
-    Ok(JitCode { code: emit::compile(&prog.ops, opts)? })
+    Ok(JitCode { code: emit::compile(&prog.ops, &prog.callbacks, opts)? })
 }
 
 /// Compiles into a buffer the embedder supplies; returns the code's length.
@@ -131,7 +131,16 @@ pub unsafe trait ExecMemory: Send + Sync {
 /// A compiled program in executable memory, ready for [`Vm::run_jit`].
 pub struct JitProgram {
     mem: Box<dyn ExecMemory>,
+    /// `mem.as_ptr()`, kept to save a dynamic call per run.
+    entry: *const u8,
 }
+
+// SAFETY: `entry` points into `mem`, which is `Send + Sync` and immutable.
+#[allow(unsafe_code)]
+unsafe impl Send for JitProgram {}
+// SAFETY: as above; running the code never writes it.
+#[allow(unsafe_code)]
+unsafe impl Sync for JitProgram {}
 
 impl core::fmt::Debug for JitProgram {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -151,7 +160,8 @@ impl JitProgram {
         if installed != code.bytes() {
             return Err(JitError::Mismatch);
         }
-        Ok(JitProgram { mem })
+        let entry = mem.as_ptr();
+        Ok(JitProgram { mem, entry })
     }
 
     pub fn code_len(&self) -> usize {
@@ -163,6 +173,7 @@ impl Vm {
     /// Runs a compiled program, like [`Vm::run`] runs a prepared one: the
     /// same stack, budget, address space and errors.
     #[allow(unsafe_code)]
+    #[inline]
     pub fn run_jit<H: Helpers>(&mut self, prog: &JitProgram, input: Input<'_>, maps: &MapSet, helpers: &mut H) -> Result<u64, ExecError> {
         let budget = self.step_limit;
         let mut regions = core::mem::take(&mut self.regions);
@@ -172,7 +183,8 @@ impl Vm {
         rt::regions(&mut regions, &mut cached, &mut m);
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.
-        let r = unsafe { rt::enter(prog.mem.as_ptr(), &mut m, &regions, helpers, budget) };
+        let linux = helpers.linux_maps();
+        let r = unsafe { rt::enter(prog.entry, &mut m, &regions, helpers, linux, budget) };
         self.regions = regions;
         self.regions_of = cached;
         self.release_reservations(maps);

@@ -31,6 +31,9 @@ pub(crate) const ERR_CALL_DEPTH: u64 = 3;
 pub(crate) const ERR_STEP_LIMIT: u64 = 4;
 /// Rust recorded the error in `Rt::error` (a fault or a helper's error).
 pub(crate) const ERR_RECORDED: u64 = 5;
+/// A callback helper (ID in `err_arg`) got something that is not one of
+/// the program's callbacks.
+pub(crate) const ERR_BAD_CALLBACK: u64 = 6;
 
 /// The run context. The machine code reads and writes the fields before
 /// `mem`; Rust owns the rest.
@@ -57,6 +60,8 @@ pub(crate) struct Rt {
     pub scratch: u64,
     pub mem: *mut Mem<'static>,
     pub helpers: *mut (dyn Helpers + 'static),
+    /// `Helpers::linux_maps` of `helpers`.
+    pub linux: bool,
     pub error: Option<ExecError>,
 }
 
@@ -92,7 +97,7 @@ pub(crate) unsafe extern "C" fn helper_shim(a1: u64, a2: u64, a3: u64, a4: u64, 
     // borrowed for the whole run (see `enter`).
     let (m, h) = unsafe { (&mut *rt.mem, &mut *rt.helpers) };
     let id = rt.call_id as i32;
-    match h.call(id, &[a1, a2, a3, a4, a5], m) {
+    match crate::interp::call_helper(h, rt.linux, id, &[a1, a2, a3, a4, a5], m) {
         Ok(v) => v,
         Err(err) => {
             rt.error = Some(ExecError { pc: rt.call_pc as usize, kind: ExecErrorKind::Helper { id, err } });
@@ -130,7 +135,8 @@ pub(crate) unsafe extern "C" fn resolve_shim(rt: *mut Rt, addr: u64, info: u64) 
 /// # Safety
 /// `entry` must be the first byte of an unmodified copy of code from
 /// [`super::compile`], in executable memory that stays mapped for the call.
-pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region], helpers: &mut dyn Helpers, budget: u64) -> Result<u64, ExecError> {
+#[inline]
+pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region], helpers: &mut dyn Helpers, linux: bool, budget: u64) -> Result<u64, ExecError> {
     let stack_base = m.stack.as_mut_ptr();
     let r2 = m.input.len() as u64;
     // SAFETY: only the lifetimes are erased: `m` and `helpers` outlive the
@@ -158,6 +164,7 @@ pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region]
         scratch: 0,
         mem: mem_ptr,
         helpers: helpers_ptr,
+        linux,
         error: None,
     };
     // SAFETY: the caller guarantees `entry` is our code, which follows the
@@ -177,6 +184,7 @@ pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region]
                 ERR_INVALID_OPCODE => ExecErrorKind::InvalidOpcode(rt.err_arg as u8),
                 ERR_PC_OUT_OF_RANGE => ExecErrorKind::PcOutOfRange,
                 ERR_CALL_DEPTH => ExecErrorKind::CallDepth,
+                ERR_BAD_CALLBACK => ExecErrorKind::Helper { id: rt.err_arg as i32, err: crate::interp::HelperError::BadArg(crate::interp::BAD_CALLBACK) },
                 _ => ExecErrorKind::StepLimit(budget),
             },
         }),
@@ -187,6 +195,7 @@ pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region]
 /// maps, which are copied only when the map set changed since the last run
 /// (`cached` holds the set's table, so the comparison cannot be fooled by a
 /// freed and reused allocation).
+#[inline]
 pub(crate) fn regions(out: &mut alloc::vec::Vec<Region>, cached: &mut Option<alloc::sync::Arc<alloc::vec::Vec<Region>>>, m: &mut Mem<'_>) {
     let maps = &m.maps.regions;
     if !cached.as_ref().is_some_and(|c| alloc::sync::Arc::ptr_eq(c, maps)) || out.len() != 2 + maps.len() {

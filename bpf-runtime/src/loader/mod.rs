@@ -326,8 +326,21 @@ fn relocate(cx: &Ctx<'_>, prog_sec: &str, sec: usize, base: usize, sec_len: usiz
                 image[at].src = isa::PSEUDO_MAP_VALUE;
                 image[at].imm = idx as i32;
                 image[at + 1].imm = data_off as i32;
-            } else if Some(s.st_shndx) == cx.text_shndx {
-                return Err(fail("taking a function's address (callbacks) is not supported".into()));
+            } else if Some(s.st_shndx) == cx.text_shndx || s.st_shndx == sec {
+                // A callback (`bpf_loop(n, fn, ...)`): libbpf's
+                // `BPF_PSEUDO_FUNC`, imm relative to the next slot.
+                let fn_base = if s.st_shndx == sec { base } else { text_base.ok_or_else(|| fail("function address in .text without .text".into()))? };
+                let byte_off = s.st_value as i64 + i64::from(insn.imm);
+                if byte_off % 8 != 0 {
+                    return Err(fail(format!("function address at byte {byte_off}, not an instruction")));
+                }
+                let abs = fn_base as i64 + byte_off / 8;
+                if byte_off < 0 || abs >= image.len() as i64 {
+                    return Err(fail("function address outside the code".into()));
+                }
+                image[at].src = isa::PSEUDO_FUNC;
+                image[at].imm = (abs - at as i64 - 1) as i32;
+                image[at + 1].imm = 0;
             } else {
                 return Err(fail(format!("lddw refers to section `{}`, which is neither `.maps` nor global data", cx.sec_name(s.st_shndx))));
             }

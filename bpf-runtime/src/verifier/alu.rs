@@ -70,7 +70,7 @@ pub fn alu(st: &mut State, pc: usize, insn: &Insn) -> Result<(), VerifierError> 
 
 fn ptr_add(pc: usize, reg: u8, p: Ptr, s: Scalar, sub: bool) -> Result<Ptr, VerifierError> {
     match p.kind {
-        PtrKind::MapPtr { .. } => {
+        PtrKind::MapPtr { .. } | PtrKind::Func { .. } => {
             return Err(fail(pc, ErrorKind::PointerArithmetic { reg, found: Reg::Ptr(p).kind(), op: "add/sub" }));
         }
         _ if p.nullable => {
@@ -86,7 +86,8 @@ fn ptr_add(pc: usize, reg: u8, p: Ptr, s: Scalar, sub: bool) -> Result<Ptr, Veri
     if lo < -MAX_PTR_OFF || hi > MAX_PTR_OFF {
         return Err(fail(pc, ErrorKind::UnboundedPointerArithmetic { reg }));
     }
-    Ok(Ptr { off_min: lo, off_max: hi, ..p })
+    let var = if sub { p.var.sub(&s.var) } else { p.var.add(&s.var) };
+    Ok(Ptr { off_min: lo, off_max: hi, var, ..p })
 }
 
 #[cfg(test)]

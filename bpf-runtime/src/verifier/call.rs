@@ -8,7 +8,7 @@ use super::error::{ErrorKind, LeakTarget, VerifierError};
 use super::explore::{fail, Env};
 use super::mem::{check_object, stack_addr, stack_clobber, stack_readable};
 use super::scalar::Scalar;
-use super::state::{Ptr, PtrKind, Reg, Ref, State};
+use super::state::{Callback, Ptr, PtrKind, Reg, Ref, State};
 use crate::helpers::{def, Arg, HelperDef, Ret};
 use crate::spec::MapType;
 
@@ -45,7 +45,7 @@ impl Call<'_> {
                 let helper = if matches!(p.kind, PtrKind::Mem { .. }) { "bpf_ringbuf_reserve" } else { "bpf_map_lookup_elem" };
                 return Err(self.err(ErrorKind::MaybeNull { reg: arg, helper }));
             }
-            Reg::Ptr(p) if !matches!(p.kind, PtrKind::MapPtr { .. }) => p,
+            Reg::Ptr(p) if !matches!(p.kind, PtrKind::MapPtr { .. } | PtrKind::Func { .. }) => p,
             _ => return Err(self.type_err(arg, "a pointer to memory (stack, map value or record)", &r)),
         };
         if size == 0 {
@@ -82,8 +82,30 @@ impl Call<'_> {
     }
 }
 
-/// Checks and applies a call to helper `helper_id` at `pc`.
-pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Result<(), VerifierError> {
+impl Call<'_> {
+    /// A constant string: a pointer at a constant offset into read-only
+    /// global data whose initial bytes hold a NUL after it (Linux
+    /// `ARG_PTR_TO_CONST_STR`).
+    fn const_str(&self, env: &Env, arg: u8, r: &Reg) -> Result<(), VerifierError> {
+        let err = |why| self.err(ErrorKind::ConstStr { helper: self.proto.name, arg, why });
+        let Reg::Ptr(p) = r else { return Err(self.type_err(arg, "a pointer to a constant string", r)) };
+        let PtrKind::MapValue { map } = p.kind else { return Err(err("it does not point into global data")) };
+        if p.nullable {
+            return Err(self.err(ErrorKind::MaybeNull { reg: arg, helper: "bpf_map_lookup_elem" }));
+        }
+        let m = &env.maps[map as usize];
+        let (true, Some(data)) = (m.read_only, m.initial.as_deref()) else { return Err(err("the map is writable")) };
+        let Some(off) = p.const_off().and_then(|o| usize::try_from(o).ok()) else { return Err(err("the offset is not a constant")) };
+        if !data.get(off..).is_some_and(|rest| rest.contains(&0)) {
+            return Err(err("no NUL byte ends it inside the map"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks and applies a call to helper `helper_id` at `pc`. For a helper
+/// that calls a function back, returns what the callback frame needs.
+pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Result<Option<Callback>, VerifierError> {
     let Some(proto) = def(helper_id) else {
         return Err(fail(pc, ErrorKind::UnknownHelper { id: helper_id }));
     };
@@ -94,6 +116,9 @@ pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Resul
     let mut map: Option<u32> = None;
     let mut const_size = 0u64;
     let mut released: Option<u32> = None;
+    let mut func: Option<usize> = None;
+    let mut args = [Reg::Uninit; 5];
+    args.copy_from_slice(&st.cur().regs[1..=5]);
     for (i, arg) in proto.args.iter().enumerate() {
         let regno = i as u8 + 1;
         let r = st.cur().regs[regno as usize];
@@ -110,7 +135,7 @@ pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Resul
                 let size = if *arg == Arg::MapKey { m.key_size } else { m.value_size };
                 c.mem(env, st, regno, size as u64, false)?;
             }
-            Arg::Mem | Arg::UninitMem => {
+            Arg::Mem | Arg::UninitMem | Arg::MemOrNull => {
                 let size_reg = regno + 1;
                 let s = match st.cur().regs[size_reg as usize] {
                     Reg::Scalar(s) => s,
@@ -119,8 +144,25 @@ pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Resul
                 if s.umax > MAX_MEM_ARG {
                     return Err(c.arg_err(size_reg, "the size is not bounded; check it against a limit first"));
                 }
-                c.mem(env, st, regno, s.umax, *arg == Arg::UninitMem)?;
+                let null = matches!(r, Reg::Scalar(z) if z.as_const() == Some(0));
+                if *arg == Arg::MemOrNull && null {
+                    if s.umax != 0 {
+                        return Err(c.arg_err(size_reg, "the pointer is NULL, so the size must be 0"));
+                    }
+                } else {
+                    c.mem(env, st, regno, s.umax, *arg == Arg::UninitMem)?;
+                }
             }
+            Arg::Func => match r {
+                Reg::Ptr(Ptr { kind: PtrKind::Func { entry }, .. }) => func = Some(entry as usize),
+                _ => return Err(c.type_err(regno, "a static function (the callback)", &r)),
+            },
+            Arg::StackOrNull => match r {
+                Reg::Ptr(p) if matches!(p.kind, PtrKind::Stack { .. }) => {}
+                Reg::Scalar(z) if z.as_const() == Some(0) => {}
+                _ => return Err(c.type_err(regno, "a pointer to the stack, or NULL", &r)),
+            },
+            Arg::ConstStr => c.const_str(env, regno, &r)?,
             Arg::Size => {} // checked with the memory argument before it
             Arg::ConstSize => match r {
                 Reg::Scalar(s) if s.as_const().is_some_and(|v| v <= MAX_MEM_ARG) => const_size = s.umin,
@@ -176,5 +218,5 @@ pub fn helper(env: &mut Env, st: &mut State, pc: usize, helper_id: i32) -> Resul
     let f = st.cur_mut();
     f.regs[1..=5].fill(Reg::Uninit);
     f.regs[0] = r0;
-    Ok(())
+    Ok(func.map(|entry| Callback { helper: helper_id, call_pc: pc, entry, args }))
 }

@@ -19,6 +19,9 @@ pub struct Cfg {
     pub prune: Vec<bool>,
     /// Start of each function, sorted; the first is 0.
     pub funcs: Vec<usize>,
+    /// Calls between functions, as (call or `lddw` of the callback, first
+    /// instruction of the callee): for the stack size of call chains.
+    pub calls: Vec<(usize, usize)>,
 }
 
 fn fail(insn: usize, kind: ErrorKind) -> VerifierError {
@@ -71,12 +74,29 @@ pub fn check(insns: &[Insn], maps: &[MapSpec]) -> Result<Cfg, VerifierError> {
     let mut funcs = vec![0usize];
     let mut prune = vec![false; len];
     let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut calls: Vec<(usize, usize)> = Vec::new();
     for pc in 0..len {
         if second[pc] {
             continue;
         }
         let insn = &insns[pc];
         check_insn(pc, insn, insns.get(pc + 1), maps)?;
+        if insn.opc == LDDW && insn.src == PSEUDO_FUNC {
+            // A callback: a function of its own, entered by the helper.
+            let t = target(pc, insn.imm as i64, len)?;
+            if second[t] {
+                return Err(fail(pc, ErrorKind::JumpIntoLddw { target: t }));
+            }
+            funcs.push(t);
+            calls.push((pc, t));
+            prune[t] = true;
+            continue;
+        }
+        let calls_back = crate::helpers::def(insn.imm).is_some_and(|d| d.args.contains(&crate::helpers::Arg::Func));
+        if insn.class() == CLS_JMP && insn.opc & 0xf0 == JMP_CALL && insn.src == 0 && pc + 1 < len && calls_back {
+            // Where the helper returns, once per number of callback calls.
+            prune[pc + 1] = true;
+        }
         let Some(rel) = jump_target(insn) else { continue };
         let t = target(pc, rel, len)?;
         if second[t] {
@@ -84,6 +104,7 @@ pub fn check(insns: &[Insn], maps: &[MapSpec]) -> Result<Cfg, VerifierError> {
         }
         if insn.class() == CLS_JMP && insn.opc & 0xf0 == JMP_CALL {
             funcs.push(t);
+            calls.push((pc, t));
         } else {
             edges.push((pc, t));
             prune[t] = true;
@@ -113,7 +134,7 @@ pub fn check(insns: &[Insn], maps: &[MapSpec]) -> Result<Cfg, VerifierError> {
             return Err(fail(last, ErrorKind::FallOffEnd));
         }
     }
-    Ok(Cfg { prune, funcs })
+    Ok(Cfg { prune, funcs, calls })
 }
 
 fn reg(pc: usize, r: u8) -> Result<(), VerifierError> {
@@ -294,6 +315,7 @@ fn check_insn(pc: usize, insn: &Insn, next: Option<&Insn>, maps: &[MapSpec]) -> 
             }
             match src {
                 0 => Ok(()),
+                PSEUDO_FUNC => zero(pc, next.imm as i64, "lddw second slot imm"),
                 PSEUDO_MAP_FD | PSEUDO_MAP_VALUE => {
                     let Some(m) = usize::try_from(insn.imm).ok().and_then(|i| maps.get(i)) else {
                         return Err(fail(pc, ErrorKind::InvalidMapIndex { index: imm, count: maps.len() }));

@@ -24,6 +24,7 @@ pub enum RegKind {
     MapValueOrNull,
     RingbufMem,
     RingbufMemOrNull,
+    Func,
 }
 
 impl fmt::Display for RegKind {
@@ -38,6 +39,7 @@ impl fmt::Display for RegKind {
             RegKind::MapValueOrNull => "a map value pointer that may be NULL",
             RegKind::RingbufMem => "a ring buffer record pointer",
             RegKind::RingbufMemOrNull => "a ring buffer record pointer that may be NULL",
+            RegKind::Func => "a function's address",
         })
     }
 }
@@ -86,7 +88,7 @@ pub enum ErrorKind {
     JumpAcrossFunction { target: usize },
     #[error("lddw needs two slots but the program ends after the first")]
     IncompleteLddw,
-    #[error("lddw with unknown source {src} (0 = constant, 1 = map, 2 = map value)")]
+    #[error("lddw with unknown source {src} (0 = constant, 1 = map, 2 = map value, 4 = function)")]
     InvalidLddwSrc { src: u8 },
     #[error("lddw refers to map #{index}, but the object has {count} maps")]
     InvalidMapIndex { index: i64, count: usize },
@@ -124,8 +126,18 @@ pub enum ErrorKind {
     StackOutOfBounds { off: i64, size: usize },
     #[error("stack access at fp{off:+} of {size} bytes is not aligned to {size}")]
     StackMisaligned { off: i64, size: usize },
-    #[error("r{reg} points into the stack at a variable offset; stack offsets must be constants")]
+    #[error("r{reg} points into the stack at a variable offset; helper arguments and atomics need a constant one")]
     VariableStackOffset { reg: u8 },
+    #[error("r{reg}: {size}-byte stack access at a variable offset fp{min:+}..=fp{max:+} may leave the {stack}-byte frame; mask or check the index first", stack = crate::isa::STACK_SIZE)]
+    VariableStackOutOfBounds { reg: u8, min: i64, max: i64, size: usize },
+    #[error("r{reg}: {size}-byte stack access at a variable offset is not provably aligned to {size}; scale a masked index (e.g. (i & 7) * 8)")]
+    VariableStackMisaligned { reg: u8, size: usize },
+    #[error("read of {size} bytes at a variable offset fp{min:+}..=fp{max:+} may touch stack bytes that were never written")]
+    UninitStackReadVar { min: i64, max: i64, size: usize },
+    #[error("stack access at a variable offset fp{min:+}..: pointers may not be stored or read there")]
+    VariableStackPointer { min: i64, max: i64 },
+    #[error("the call chain through insn {call} uses {size} bytes of stack (each frame rounded up to 32), more than the {max} bytes Linux allows", max = crate::isa::STACK_SIZE)]
+    StackTooDeep { call: usize, size: usize },
     #[error("read of {size} bytes at fp{off:+} touches stack bytes that were never written")]
     UninitStackRead { off: i64, size: usize },
     #[error("{size}-byte access at fp{off:+} would use only part of a spilled pointer")]
@@ -166,4 +178,9 @@ pub enum ErrorKind {
     WrongMapType { helper: &'static str, map: String },
     #[error("the ring buffer record reserved at insn {acquired_at} is neither submitted nor discarded on some path to exit")]
     UnreleasedReference { acquired_at: usize },
+    // ---- callbacks ----
+    #[error("the {helper} callback must return a number in {min}..={max} (0: go on, 1: stop), but it may return {found}")]
+    CallbackReturn { helper: &'static str, min: i64, max: i64, found: String },
+    #[error("{helper} argument {arg} (r{arg}) must be a constant NUL-terminated string in read-only global data (.rodata): {why}")]
+    ConstStr { helper: &'static str, arg: u8, why: &'static str },
 }

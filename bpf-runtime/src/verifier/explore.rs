@@ -10,6 +10,19 @@
 //!   state it has already been in: rejected as an infinite loop. Loops whose
 //!   state changes each round (a counter with a constant bound) are unrolled
 //!   until they exit, within an instruction budget.
+//! - Pruning compares only what may still matter ([`liveness`]): dead
+//!   registers and slots are ignored, and scalars that never reach a branch
+//!   or an address may differ.
+//! - A helper that calls a function back (`bpf_loop`) may call it any
+//!   number of times: after the call the program goes on with the state
+//!   from before it, and after each return of the callback both with the
+//!   state the callback left and into the callback again. The callback's
+//!   entry state is widened (scalars that changed become unknown), so the
+//!   calls repeat a state soon; pruning the repetition against the entry
+//!   still being explored is sound (the runtime bounds the number of calls,
+//!   so termination does not rest on it).
+//! - After exploration, the stack each function used is summed along every
+//!   call chain (each rounded up to 32 bytes) and must fit Linux's 512.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -17,10 +30,12 @@ use core::fmt::Write;
 
 use super::cfg::Cfg;
 use super::error::{ErrorKind, LeakTarget, VerifierError};
+use super::liveness::{self, Live};
 use super::log::{Disasm, ShowState};
 use super::scalar::{self, Scalar};
-use super::state::{Frame, Ptr, PtrKind, Reg, State};
+use super::state::{Callback, Frame, Ptr, PtrKind, Reg, State};
 use super::{alu, call, mem, Verified};
+use crate::helpers::{callback::MAX_LOOPS, def, Ret};
 use crate::isa::*;
 use crate::spec::{MapSpec, ProgType};
 
@@ -89,12 +104,24 @@ struct Path {
     last_back_edge: Option<usize>,
     /// Where this path was forked from, for the log.
     from: Option<usize>,
+    /// Entering a callback again: may be pruned against the entry state
+    /// still being explored.
+    reentry: bool,
+    /// (frames, first checkpoint) of each callback call on the path: a loop
+    /// inside the callback is compared only with checkpoints of the same
+    /// call, as the helper bounds how often it calls.
+    barriers: Vec<(usize, usize)>,
 }
 
 enum Flow {
     Goto(usize),
     /// Continue at `Goto`'s pc, and also explore `other` later.
     Fork(usize, (usize, State)),
+    /// A helper calls back: continue in the callback (its frame pushed),
+    /// and explore the helper's return without a call later.
+    Enter { entry: usize, after: (usize, State) },
+    /// The callback returned: explore the helper's return, and a call again.
+    Reenter { after: (usize, State), again: (usize, State) },
     Done,
 }
 
@@ -106,16 +133,21 @@ pub struct Explorer<'a, 'l> {
     by_pc: Vec<Vec<u32>>,
     processed: usize,
     log: Option<&'l mut dyn Write>,
+    live: Vec<Live>,
+    /// Bytes of stack each function (by index in `cfg.funcs`) wrote.
+    stack_use: Vec<usize>,
 }
 
 impl<'a, 'l> Explorer<'a, 'l> {
     pub fn new(insns: &'a [Insn], cfg: Cfg, prog_type: ProgType, maps: &'a [MapSpec], log: Option<&'l mut dyn Write>) -> Self {
         let by_pc = vec![Vec::new(); insns.len()];
-        Explorer { insns, cfg, env: Env { prog_type, maps, next_id: 0 }, cps: Vec::new(), by_pc, processed: 0, log }
+        let live = liveness::analyze(insns, &cfg.funcs);
+        let stack_use = vec![0; cfg.funcs.len()];
+        Explorer { insns, cfg, env: Env { prog_type, maps, next_id: 0 }, cps: Vec::new(), by_pc, processed: 0, log, live, stack_use }
     }
 
     pub fn run(mut self) -> Result<Verified, VerifierError> {
-        let r = self.explore();
+        let r = self.explore().and_then(|_| self.check_stack_chains());
         if let (Err(e), Some(log)) = (&r, self.log.as_mut()) {
             let _ = writeln!(log, "rejected: {e}");
         }
@@ -127,7 +159,7 @@ impl<'a, 'l> Explorer<'a, 'l> {
     }
 
     fn explore(&mut self) -> Result<(), VerifierError> {
-        let mut stack = vec![Path { pc: 0, st: State::entry(), cp: None, last_back_edge: None, from: None }];
+        let mut stack = vec![Path { pc: 0, st: State::entry(), cp: None, last_back_edge: None, from: None, reentry: false, barriers: Vec::new() }];
         if let Some(log) = self.log.as_mut() {
             let _ = writeln!(log, "entry: {}", ShowState(&stack[0].st, self.env.maps));
         }
@@ -138,7 +170,7 @@ impl<'a, 'l> Explorer<'a, 'l> {
             loop {
                 let pc = path.pc;
                 if self.cfg.prune[pc] {
-                    if self.is_pruned(pc, &path.st) {
+                    if self.is_pruned(pc, &path.st, path.reentry) {
                         if let Some(log) = self.log.as_mut() {
                             let _ = writeln!(log, "{pc}: safe: a verified state at {pc} covers this one");
                         }
@@ -152,11 +184,15 @@ impl<'a, 'l> Explorer<'a, 'l> {
                         path.cp = Some(id);
                     }
                 }
+                path.reentry = false;
                 self.processed += 1;
                 if self.processed > MAX_PROCESSED {
                     return Err(fail(pc, ErrorKind::TooComplex { processed: MAX_PROCESSED, last_back_edge: path.last_back_edge }));
                 }
                 let flow = self.step(pc, &mut path.st)?;
+                self.note_stack_use(&path.st);
+                let frames = path.st.frames.len();
+                path.barriers.retain(|b| b.0 <= frames);
                 if let Some(log) = self.log.as_mut() {
                     let next = self.insns.get(pc + 1);
                     let _ = writeln!(log, "{pc}: {:<32} ; {}", Disasm(&self.insns[pc], next), ShowState(&path.st, self.env.maps));
@@ -167,18 +203,37 @@ impl<'a, 'l> Explorer<'a, 'l> {
                         break;
                     }
                     Flow::Goto(next) => {
-                        self.back_edge(pc, next, &path.st, &mut path.last_back_edge)?;
+                        self.back_edge(pc, next, &path.st, &mut path.last_back_edge, &path.barriers)?;
                         path.pc = next;
                     }
                     Flow::Fork(next, (other_pc, other)) => {
                         let mut other_back = path.last_back_edge;
-                        self.back_edge(pc, other_pc, &other, &mut other_back)?;
-                        self.back_edge(pc, next, &path.st, &mut path.last_back_edge)?;
-                        if let Some(c) = path.cp {
-                            self.cps[c].pending += 1;
-                        }
-                        stack.push(Path { pc: other_pc, st: other, cp: path.cp, last_back_edge: other_back, from: Some(pc) });
+                        self.back_edge(pc, other_pc, &other, &mut other_back, &path.barriers)?;
+                        self.back_edge(pc, next, &path.st, &mut path.last_back_edge, &path.barriers)?;
+                        self.fork(&mut stack, &path, pc, (other_pc, other), other_back, false);
                         path.pc = next;
+                    }
+                    Flow::Enter { entry, after } => {
+                        let mut after_back = path.last_back_edge;
+                        self.back_edge(pc, after.0, &after.1, &mut after_back, &path.barriers)?;
+                        self.fork(&mut stack, &path, pc, after, after_back, false);
+                        path.barriers.push((path.st.frames.len(), self.cps.len()));
+                        path.pc = entry;
+                    }
+                    Flow::Reenter { after, again: (entry, again) } => {
+                        let mut after_back = path.last_back_edge;
+                        let frames = after.1.frames.len();
+                        let mut barriers = path.barriers.clone();
+                        barriers.retain(|b| b.0 <= frames);
+                        self.back_edge(pc, after.0, &after.1, &mut after_back, &barriers)?;
+                        self.fork(&mut stack, &path, pc, after, after_back, false);
+                        if let Some(top) = stack.last_mut() {
+                            top.barriers = barriers;
+                        }
+                        path.barriers.push((again.frames.len(), self.cps.len()));
+                        path.st = again;
+                        path.pc = entry;
+                        path.reentry = true;
                     }
                 }
             }
@@ -186,27 +241,55 @@ impl<'a, 'l> Explorer<'a, 'l> {
         Ok(())
     }
 
-    /// A finished checkpoint at `pc` covers `st`.
-    fn is_pruned(&self, pc: usize, st: &State) -> bool {
+    /// Pushes `other` as a path to explore later, below the same checkpoint.
+    fn fork(&mut self, stack: &mut Vec<Path>, path: &Path, pc: usize, (other_pc, other): (usize, State), back: Option<usize>, reentry: bool) {
+        if let Some(c) = path.cp {
+            self.cps[c].pending += 1;
+        }
+        let barriers = path.barriers.clone();
+        stack.push(Path { pc: other_pc, st: other, cp: path.cp, last_back_edge: back, from: Some(pc), reentry, barriers });
+    }
+
+    /// What may still matter, per frame of `st`, when it is at `pc`.
+    fn live_masks(&self, pc: usize, st: &State) -> ([Live; MAX_CALL_DEPTH], usize) {
+        let mut m = [Live::ALL; MAX_CALL_DEPTH];
+        let n = st.frames.len().min(MAX_CALL_DEPTH);
+        for k in 0..n {
+            m[k] = if k + 1 == n {
+                self.live.get(pc).copied().unwrap_or(Live::ALL)
+            } else {
+                self.live.get(st.frames[k + 1].ret_pc).map_or(Live::ALL, Live::caller)
+            };
+        }
+        (m, n)
+    }
+
+    /// A finished checkpoint at `pc` covers `st` (or, entering a callback
+    /// again, any checkpoint there).
+    fn is_pruned(&self, pc: usize, st: &State, reentry: bool) -> bool {
+        let (masks, n) = self.live_masks(pc, st);
         self.by_pc[pc]
             .iter()
             .rev()
             .take(MAX_COMPARE)
             .map(|&i| &self.cps[i as usize])
-            .filter(|c| c.pending == 0)
-            .any(|c| st.subsumed_by(&c.state))
+            .filter(|c| c.pending == 0 || reentry)
+            .any(|c| st.subsumed_by_live(&c.state, &masks[..n]))
     }
 
-    /// Checks a jump from `pc` back to `to` against the states on the path.
-    fn back_edge(&self, pc: usize, to: usize, st: &State, last: &mut Option<usize>) -> Result<(), VerifierError> {
+    /// Checks a jump from `pc` back to `to` against the states on the path
+    /// (since the innermost callback call, see `Path::barriers`).
+    fn back_edge(&self, pc: usize, to: usize, st: &State, last: &mut Option<usize>, barriers: &[(usize, usize)]) -> Result<(), VerifierError> {
         if to > pc {
             return Ok(());
         }
         *last = Some(pc);
+        let since = barriers.iter().rev().find(|b| b.0 <= st.frames.len()).map_or(0, |b| b.1);
         let looping = self.by_pc[to]
             .iter()
             .rev()
             .take(MAX_COMPARE)
+            .filter(|&&i| i as usize >= since)
             .map(|&i| &self.cps[i as usize])
             .filter(|c| c.pending > 0)
             .take(MAX_LOOP_COMPARE)
@@ -228,6 +311,94 @@ impl<'a, 'l> Explorer<'a, 'l> {
         }
     }
 
+    /// Records how deep each frame of `st` has written its stack.
+    fn note_stack_use(&mut self, st: &State) {
+        for f in &st.frames {
+            let i = self.cfg.funcs.partition_point(|&s| s <= f.func).saturating_sub(1);
+            let used = f.stack.len() * 8;
+            if self.stack_use[i] < used {
+                self.stack_use[i] = used;
+            }
+        }
+    }
+
+    /// Linux's `check_max_stack_depth`: along every chain of calls (and
+    /// callbacks) from the program, the frames' stack, each rounded up to
+    /// 32 bytes, must add up to at most 512.
+    fn check_stack_chains(&self) -> Result<(), VerifierError> {
+        let func_of = |pc: usize| self.cfg.funcs.partition_point(|&s| s <= pc) - 1;
+        let frame = |f: usize| self.stack_use[f].max(1).div_ceil(32) * 32;
+        // (function, stack so far including it, depth)
+        let mut todo = vec![(0usize, frame(0), 1usize)];
+        while let Some((f, total, depth)) = todo.pop() {
+            if depth > MAX_CALL_DEPTH {
+                continue; // the explorer refuses deeper chains itself
+            }
+            for &(call_pc, callee) in &self.cfg.calls {
+                if func_of(call_pc) != f {
+                    continue;
+                }
+                let g = func_of(callee);
+                let sum = total + frame(g);
+                if sum > STACK_SIZE {
+                    return Err(fail(call_pc, ErrorKind::StackTooDeep { call: call_pc, size: sum }));
+                }
+                todo.push((g, sum, depth + 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes the frame of a call to callback `cb`.
+    fn callback_frame(&self, pc: usize, st: &mut State, cb: Callback) -> Result<(), VerifierError> {
+        if st.frames.len() >= MAX_CALL_DEPTH {
+            return Err(fail(pc, ErrorKind::CallTooDeep));
+        }
+        let mut f = Frame::new(cb.call_pc + 1, st.depth() + 1, cb.entry);
+        match cb.helper {
+            helper::LOOP => {
+                // The index, and the context pointer as passed.
+                f.regs[1] = Reg::Scalar(Scalar::urange(0, MAX_LOOPS - 1));
+                f.regs[2] = cb.args[2];
+            }
+            _ => return Err(fail(pc, ErrorKind::Unsupported { what: "this callback helper" })),
+        }
+        f.callback = Some(cb);
+        st.frames.push(f);
+        Ok(())
+    }
+
+    /// Widening for a callback called again: every scalar that differs from
+    /// the entry state of the call before becomes unknown, so the states
+    /// entering the callback repeat after a round or two.
+    fn widen(&self, entry: usize, st: &mut State) {
+        let Some(old) = self.by_pc[entry]
+            .iter()
+            .rev()
+            .map(|&i| &self.cps[i as usize].state)
+            .find(|o| o.frames.len() == st.frames.len() && o.cur().callback == st.cur().callback)
+        else {
+            return;
+        };
+        let widen_reg = |c: &mut Reg, o: &Reg| {
+            if let (Reg::Scalar(cs), Reg::Scalar(os)) = (&*c, o) {
+                if cs != os {
+                    *c = Reg::Scalar(Scalar::UNKNOWN);
+                }
+            }
+        };
+        for (cf, of) in st.frames.iter_mut().zip(&old.frames) {
+            for (c, o) in cf.regs.iter_mut().zip(&of.regs) {
+                widen_reg(c, o);
+            }
+            for (i, slot) in cf.stack.iter_mut().enumerate() {
+                if let (Some(c), Some(o)) = (&mut slot.spill, of.slot(i).spill) {
+                    widen_reg(c, &o);
+                }
+            }
+        }
+    }
+
     fn step(&mut self, pc: usize, st: &mut State) -> Result<Flow, VerifierError> {
         let insn = self.insns[pc];
         match insn.class() {
@@ -239,6 +410,7 @@ impl<'a, 'l> Explorer<'a, 'l> {
                 st.cur_mut().regs[insn.dst as usize] = match insn.src {
                     PSEUDO_MAP_FD => Reg::Ptr(Ptr::new(PtrKind::MapPtr { map: insn.imm as u32 }, 0)),
                     PSEUDO_MAP_VALUE => Reg::Ptr(Ptr::new(PtrKind::MapValue { map: insn.imm as u32 }, next.imm as u32 as i64)),
+                    PSEUDO_FUNC => Reg::Ptr(Ptr::new(PtrKind::Func { entry: (pc as i64 + insn.imm as i64 + 1) as u32 }, 0)),
                     _ => Reg::Scalar(Scalar::konst((insn.imm as u32 as u64) | ((next.imm as u32 as u64) << 32))),
                 };
                 return Ok(Flow::Goto(pc + 2));
@@ -258,21 +430,30 @@ impl<'a, 'l> Explorer<'a, 'l> {
                 if st.frames.len() >= MAX_CALL_DEPTH {
                     return Err(fail(pc, ErrorKind::CallTooDeep));
                 }
-                let mut f = Frame::new(pc + 1, st.depth() + 1);
+                let target = (pc as i64 + insn.imm as i64 + 1) as usize;
+                let mut f = Frame::new(pc + 1, st.depth() + 1, target);
                 f.regs[1..=5].copy_from_slice(&st.cur().regs[1..=5]);
                 st.frames.push(f);
-                Ok(Flow::Goto((pc as i64 + insn.imm as i64 + 1) as usize))
+                Ok(Flow::Goto(target))
             }
-            JMP_CALL => {
-                call::helper(&mut self.env, st, pc, insn.imm)?;
-                Ok(Flow::Goto(pc + 1))
-            }
+            JMP_CALL => match call::helper(&mut self.env, st, pc, insn.imm)? {
+                None => Ok(Flow::Goto(pc + 1)),
+                Some(cb) => {
+                    // No call at all: on after the helper as it is.
+                    let after = (pc + 1, st.clone());
+                    self.callback_frame(pc, st, cb)?;
+                    Ok(Flow::Enter { entry: cb.entry, after })
+                }
+            },
             JMP_EXIT => self.exit(pc, st),
             _ => self.branch(pc, insn, st),
         }
     }
 
     fn exit(&mut self, pc: usize, st: &mut State) -> Result<Flow, VerifierError> {
+        if let Some(cb) = st.cur().callback {
+            return self.callback_exit(pc, st, cb);
+        }
         if st.frames.len() > 1 {
             // clang leaves r0 unset when no caller uses the result (as Linux
             // allows); the caller then cannot read it either.
@@ -295,6 +476,34 @@ impl<'a, 'l> Explorer<'a, 'l> {
             return Err(fail(pc, ErrorKind::UnreleasedReference { acquired_at: r.acquired_at }));
         }
         Ok(Flow::Done)
+    }
+
+    /// A callback returns: its result must be 0 or 1 (Linux: "At callback
+    /// return R0 must be in [0, 1]"); then the helper returns or calls again.
+    fn callback_exit(&mut self, pc: usize, st: &mut State, cb: Callback) -> Result<Flow, VerifierError> {
+        let proto = def(cb.helper).expect("callbacks come from known helpers");
+        let r0 = read(st, pc, 0)?;
+        let ok = matches!(r0, Reg::Scalar(s) if s.smin >= 0 && s.smax <= 1 && s.umax <= 1);
+        if !ok {
+            let found = match r0 {
+                Reg::Scalar(s) => alloc::format!("{}..={}", s.smin, s.smax),
+                r => alloc::format!("{}", r.kind()),
+            };
+            return Err(fail(pc, ErrorKind::CallbackReturn { helper: proto.name, min: 0, max: 1, found }));
+        }
+        st.frames.pop();
+        let ret = match proto.ret {
+            Ret::Integer { min, max } => Scalar::srange(min, max),
+            _ => Scalar::UNKNOWN,
+        };
+        let f = st.cur_mut();
+        f.regs[0] = Reg::Scalar(ret);
+        f.regs[1..=5].fill(Reg::Uninit);
+        let after = (cb.call_pc + 1, st.clone());
+        let mut again = st.clone();
+        self.callback_frame(pc, &mut again, cb)?;
+        self.widen(cb.entry, &mut again);
+        Ok(Flow::Reenter { after, again: (cb.entry, again) })
     }
 
     fn branch(&mut self, pc: usize, insn: &Insn, st: &mut State) -> Result<Flow, VerifierError> {

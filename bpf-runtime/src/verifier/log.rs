@@ -103,6 +103,7 @@ impl Display for Disasm<'_> {
                 match s {
                     PSEUDO_MAP_FD => write!(f, "r{d} = map#{imm} ll"),
                     PSEUDO_MAP_VALUE => write!(f, "r{d} = map#{imm}[0]{hi:+} ll"),
+                    PSEUDO_FUNC => write!(f, "r{d} = func({imm:+}) ll"),
                     _ => write!(f, "r{d} = {:#x} ll", (imm as u32 as u64) | ((hi as u32 as u64) << 32)),
                 }
             }
@@ -123,10 +124,15 @@ impl Display for ShowScalar {
             return write!(f, "scalar");
         }
         if s.umax <= i64::MAX as u64 || s.umin > i64::MAX as u64 && s.umax != u64::MAX {
-            write!(f, "scalar({}..={})", s.umin, s.umax)
+            write!(f, "scalar({}..={}", s.umin, s.umax)?;
         } else {
-            write!(f, "scalar(s{}..={})", s.smin, s.smax)
+            write!(f, "scalar(s{}..={}", s.smin, s.smax)?;
         }
+        // Known bits the range does not already say (e.g. alignment).
+        if s.var != super::tnum::Tnum::range(s.umin, s.umax) {
+            write!(f, ", bits {:#x}/{:#x}", s.var.value, s.var.mask)?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -146,6 +152,7 @@ impl Display for ShowReg<'_> {
             PtrKind::MapPtr { map: m } => return write!(f, "map_ptr({})", map(m)),
             PtrKind::MapValue { map: m } => write!(f, "map_value{}({})", if p.nullable { "_or_null" } else { "" }, map(m))?,
             PtrKind::Mem { size } => write!(f, "ringbuf_mem{}({size})", if p.nullable { "_or_null" } else { "" })?,
+            PtrKind::Func { entry } => return write!(f, "func({entry})"),
         }
         match p.const_off() {
             Some(0) if p.kind == PtrKind::Stack { frame: 0 } => write!(f, "0"),

@@ -2,12 +2,17 @@
 //! and the region checks that helper arguments share. The stack is tracked
 //! per byte (written or not) and per 8-byte slot (spilled registers); the
 //! context is read-only and fixed-size; map values and ring buffer records
-//! are bounded by their size, over the pointer's whole offset range.
+//! are bounded by their size, over the pointer's whole offset range. A stack
+//! access at a variable offset (a masked index into an array) must stay in
+//! the frame and be aligned for every offset the pointer may have (its
+//! [`Tnum`] proves that); it reads only bytes written at every such offset,
+//! and a write there leaves the bytes' written-or-not state as it was.
 
 use super::error::{ErrorKind, LeakTarget, RegKind, VerifierError};
 use super::explore::{fail, read, Env};
 use super::scalar::{self, Scalar};
 use super::state::{Ptr, PtrKind, Reg, Slot, State};
+use super::tnum::Tnum;
 use crate::isa::*;
 
 pub fn size_of(opc: u8) -> usize {
@@ -31,7 +36,7 @@ fn null_helper(p: &Ptr) -> &'static str {
 pub fn deref_ptr(st: &State, pc: usize, reg: u8) -> Result<Ptr, VerifierError> {
     match read(st, pc, reg)? {
         Reg::Ptr(p) if p.nullable => Err(fail(pc, ErrorKind::MaybeNull { reg, helper: null_helper(&p) })),
-        Reg::Ptr(p) if !matches!(p.kind, PtrKind::MapPtr { .. }) => Ok(p),
+        Reg::Ptr(p) if !matches!(p.kind, PtrKind::MapPtr { .. } | PtrKind::Func { .. }) => Ok(p),
         r => Err(fail(pc, ErrorKind::InvalidMemAccess { reg, found: r.kind() })),
     }
 }
@@ -51,6 +56,54 @@ pub fn stack_addr(pc: usize, reg: u8, p: &Ptr, off: i64, size: u64, align: bool)
         return Err(fail(pc, ErrorKind::StackMisaligned { off: a, size: sz }));
     }
     Ok(a)
+}
+
+/// The lowest and highest start of a stack access at a variable offset,
+/// checked against the frame and, for every offset `p` may have, for
+/// alignment.
+fn stack_var_range(pc: usize, reg: u8, p: &Ptr, off: i64, size: u64) -> Result<(i64, i64), VerifierError> {
+    let (lo, hi) = (p.off_min + off, p.off_max + off);
+    if lo < -(STACK_SIZE as i64) || hi + size as i64 > 0 {
+        return Err(fail(pc, ErrorKind::VariableStackOutOfBounds { reg, min: lo, max: hi, size: size as usize }));
+    }
+    if !p.var.add(&Tnum::konst(off as u64)).is_aligned(size) {
+        return Err(fail(pc, ErrorKind::VariableStackMisaligned { reg, size: size as usize }));
+    }
+    Ok((lo, hi))
+}
+
+/// A read of `size` bytes at any start in `lo..=hi`: every byte that may be
+/// read must be written, and none may be part of a spilled pointer.
+fn stack_read_var(st: &State, pc: usize, frame: u8, (lo, hi): (i64, i64), size: u64) -> Result<Reg, VerifierError> {
+    let f = &st.frames[frame as usize];
+    for b in lo..hi + size as i64 {
+        let (i, j) = byte(b);
+        if f.slot(i).init & (1 << j) == 0 {
+            return Err(fail(pc, ErrorKind::UninitStackReadVar { min: lo, max: hi, size: size as usize }));
+        }
+    }
+    if slots(lo, (hi - lo) as u64 + size).any(|i| matches!(f.slot(i).spill, Some(Reg::Ptr(_)))) {
+        return Err(fail(pc, ErrorKind::VariableStackPointer { min: lo, max: hi }));
+    }
+    Ok(Reg::Scalar(Scalar::of_width(size as usize)))
+}
+
+/// A write of `size` bytes at one start in `lo..=hi`: which bytes change is
+/// not known, so none becomes written that was not, spilled scalars there
+/// become plain data, and spilled pointers may not be overwritten.
+fn stack_write_var(st: &mut State, pc: usize, frame: u8, (lo, hi): (i64, i64), size: u64, val: Reg) -> Result<(), VerifierError> {
+    if matches!(val, Reg::Ptr(_)) {
+        return Err(fail(pc, ErrorKind::VariableStackPointer { min: lo, max: hi }));
+    }
+    let f = &mut st.frames[frame as usize];
+    for i in slots(lo, (hi - lo) as u64 + size) {
+        match f.slot(i).spill {
+            Some(Reg::Ptr(_)) => return Err(fail(pc, ErrorKind::VariableStackPointer { min: lo, max: hi })),
+            Some(_) => f.slot_mut(i).spill = None,
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 /// Slot index and byte-in-slot of stack byte `a` (negative).
@@ -101,7 +154,7 @@ pub fn check_object(env: &Env, pc: usize, reg: u8, p: &Ptr, off: i64, size: u64,
                 return Err(fail(pc, ErrorKind::MemOutOfBounds { min, end, mem_size }));
             }
         }
-        PtrKind::Stack { .. } | PtrKind::MapPtr { .. } => unreachable!("callers handle stack and map pointers"),
+        PtrKind::Stack { .. } | PtrKind::MapPtr { .. } | PtrKind::Func { .. } => unreachable!("callers handle stack, map and function pointers"),
     }
     Ok(())
 }
@@ -196,6 +249,10 @@ pub fn load(env: &Env, st: &mut State, pc: usize, insn: &Insn) -> Result<(), Ver
     let size = size_of(insn.opc) as u64;
     let p = deref_ptr(st, pc, insn.src)?;
     let val = match p.kind {
+        PtrKind::Stack { frame } if p.const_off().is_none() => {
+            let r = stack_var_range(pc, insn.src, &p, insn.off as i64, size)?;
+            stack_read_var(st, pc, frame, r, size)?
+        }
         PtrKind::Stack { frame } => {
             let a = stack_addr(pc, insn.src, &p, insn.off as i64, size, true)?;
             stack_read(st, pc, frame, a, size)?
@@ -228,6 +285,10 @@ pub fn store(env: &Env, st: &mut State, pc: usize, insn: &Insn) -> Result<(), Ve
         return atomic_op(env, st, pc, insn, &p, size, val);
     }
     match p.kind {
+        PtrKind::Stack { frame } if p.const_off().is_none() => {
+            let r = stack_var_range(pc, insn.dst, &p, off, size)?;
+            stack_write_var(st, pc, frame, r, size, val)
+        }
         PtrKind::Stack { frame } => {
             let a = stack_addr(pc, insn.dst, &p, off, size, true)?;
             stack_write(st, pc, frame, a, size, val)
@@ -258,10 +319,9 @@ fn atomic_op(env: &Env, st: &mut State, pc: usize, insn: &Insn, p: &Ptr, size: u
         _ => {
             check_object(env, pc, insn.dst, p, off, size, true)?;
             // As in Linux: an atomic must be naturally aligned, so it is one
-            // atomic word for the interpreter. A variable offset cannot be
-            // proven aligned without tnums; it is still memory-safe (an
-            // unaligned atomic is then atomic per word).
-            if p.off_min == p.off_max && (p.off_min + off).rem_euclid(size as i64) != 0 {
+            // atomic word for the interpreter; the offset's known bits must
+            // prove it for every offset the pointer may have.
+            if !p.var.add(&Tnum::konst(off as u64)).is_aligned(size) {
                 return Err(fail(pc, ErrorKind::MisalignedAtomic { off: p.off_min + off, size: size as usize }));
             }
         }

@@ -21,10 +21,12 @@ mod call;
 mod cfg;
 mod error;
 mod explore;
+mod liveness;
 mod log;
 mod mem;
 mod scalar;
 mod state;
+mod tnum;
 
 pub use error::{ErrorKind, LeakTarget, RegKind, VerifierError};
 pub use explore::MAX_PROCESSED;

@@ -1,27 +1,44 @@
-//! The abstract domain for scalars: a value lies in an unsigned range and in
-//! a signed range at once (as in the Linux verifier, minus tnums). Every
+//! The abstract domain for scalars: a value lies in an unsigned range, in a
+//! signed range and in a [`Tnum`] (known bits) at once, as in the Linux
+//! verifier; [`Scalar::synced`] lets each tighten the others. Every
 //! operation here over-approximates the concrete one in `interp` (RFC 9669
 //! semantics), which is what makes bounds proofs built on it sound.
 
+use super::tnum::Tnum;
 use crate::isa::*;
 
 /// A set of 64-bit values: all `v` with `umin <= v <= umax` (unsigned) and
-/// `smin <= v as i64 <= smax`.
+/// `smin <= v as i64 <= smax`, and `var.contains_value(v)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scalar {
     pub umin: u64,
     pub umax: u64,
     pub smin: i64,
     pub smax: i64,
+    pub var: Tnum,
 }
 
 const U32: u64 = u32::MAX as u64;
 
 impl Scalar {
-    pub const UNKNOWN: Scalar = Scalar { umin: 0, umax: u64::MAX, smin: i64::MIN, smax: i64::MAX };
+    pub const UNKNOWN: Scalar = Scalar { umin: 0, umax: u64::MAX, smin: i64::MIN, smax: i64::MAX, var: Tnum::UNKNOWN };
 
     pub const fn konst(v: u64) -> Scalar {
-        Scalar { umin: v, umax: v, smin: v as i64, smax: v as i64 }
+        Scalar { umin: v, umax: v, smin: v as i64, smax: v as i64, var: Tnum::konst(v) }
+    }
+
+    /// The values of tnum `t`.
+    pub fn of_tnum(t: Tnum) -> Scalar {
+        Scalar { var: t, ..Scalar::UNKNOWN }.synced().unwrap_or(Scalar::UNKNOWN)
+    }
+
+    /// `self` restricted to the members of `t` (`self` if none are left,
+    /// which sound callers never see).
+    pub fn with_tnum(self, t: Tnum) -> Scalar {
+        match self.var.intersect(&t) {
+            Some(var) => Scalar { var, ..self }.synced().unwrap_or(self),
+            None => self,
+        }
     }
 
     /// The values `lo..=hi` (unsigned); `lo <= hi` is the caller's promise.
@@ -48,7 +65,11 @@ impl Scalar {
 
     /// Whether every value of `other` is in `self`.
     pub fn contains(&self, other: &Scalar) -> bool {
-        self.umin <= other.umin && other.umax <= self.umax && self.smin <= other.smin && other.smax <= self.smax
+        self.umin <= other.umin
+            && other.umax <= self.umax
+            && self.smin <= other.smin
+            && other.smax <= self.smax
+            && self.var.contains(&other.var)
     }
 
     /// Tightens the signed bounds from the unsigned ones and back; `None`
@@ -56,6 +77,14 @@ impl Scalar {
     pub fn synced(self) -> Option<Scalar> {
         let mut s = self;
         for _ in 0..2 {
+            if s.umin > s.umax || s.smin > s.smax {
+                return None;
+            }
+            // Known bits bound the value both ways.
+            s.umin = s.umin.max(s.var.umin());
+            s.umax = s.umax.min(s.var.umax());
+            s.smin = s.smin.max(s.var.smin());
+            s.smax = s.smax.min(s.var.smax());
             if s.umin > s.umax || s.smin > s.smax {
                 return None;
             }
@@ -72,13 +101,16 @@ impl Scalar {
                 s.smin = s.smin.max(s.umin as i64);
                 s.smax = s.smax.min(s.umax as i64);
             }
+            // And a range fixes the bits its ends share.
+            s.var = s.var.intersect(&Tnum::range(s.umin, s.umax))?;
         }
         (s.umin <= s.umax && s.smin <= s.smax).then_some(s)
     }
 
     /// Both sets' common values.
     pub fn meet(&self, o: &Scalar) -> Option<Scalar> {
-        Scalar { umin: self.umin.max(o.umin), umax: self.umax.min(o.umax), smin: self.smin.max(o.smin), smax: self.smax.min(o.smax) }
+        let var = self.var.intersect(&o.var)?;
+        Scalar { umin: self.umin.max(o.umin), umax: self.umax.min(o.umax), smin: self.smin.max(o.smin), smax: self.smax.min(o.smax), var }
             .synced()
     }
 
@@ -87,7 +119,7 @@ impl Scalar {
         if self.umax <= U32 {
             *self
         } else {
-            Scalar::urange(0, U32)
+            Scalar::of_tnum(self.var.cast(4))
         }
     }
 
@@ -218,7 +250,30 @@ pub fn binop(op: u8, is64: bool, off: i16, a: Scalar, b: Scalar) -> Scalar {
         },
         _ => full,
     };
-    width_ok(r)
+    width_ok(r).with_tnum(binop_tnum(op, is64, &a, &b))
+}
+
+/// The known bits of `a op b` (operands already truncated for 32-bit ops).
+fn binop_tnum(op: u8, is64: bool, a: &Scalar, b: &Scalar) -> Tnum {
+    let bits = if is64 { 64 } else { 32 };
+    let shift = b.as_const().filter(|&k| k < bits).map(|k| k as u32);
+    let t = match (op, shift) {
+        (ALU_ADD, _) => a.var.add(&b.var),
+        (ALU_SUB, _) => a.var.sub(&b.var),
+        (ALU_MUL, _) => a.var.mul(&b.var),
+        (ALU_AND, _) => a.var.and(&b.var),
+        (ALU_OR, _) => a.var.or(&b.var),
+        (ALU_XOR, _) => a.var.xor(&b.var),
+        (ALU_LSH, Some(k)) => a.var.lshift(k),
+        (ALU_RSH, Some(k)) => a.var.rshift(k),
+        (ALU_ARSH, Some(k)) => a.var.arshift(k, bits as u32),
+        _ => Tnum::UNKNOWN,
+    };
+    if is64 {
+        t
+    } else {
+        t.cast(4)
+    }
 }
 
 /// `dst = -dst`.
@@ -226,9 +281,9 @@ pub fn neg(is64: bool, a: Scalar) -> Scalar {
     match (a.as_const(), is64) {
         (Some(v), true) => Scalar::konst(v.wrapping_neg()),
         (Some(v), false) => Scalar::konst((v as u32).wrapping_neg() as u64),
-        (None, true) if a.smin != i64::MIN => Scalar::srange(-a.smax, -a.smin),
-        (None, true) => Scalar::UNKNOWN,
-        (None, false) => Scalar::urange(0, U32),
+        (None, true) if a.smin != i64::MIN => Scalar::srange(-a.smax, -a.smin).with_tnum(Tnum::konst(0).sub(&a.var)),
+        (None, true) => Scalar::of_tnum(Tnum::konst(0).sub(&a.var)),
+        (None, false) => Scalar::of_tnum(Tnum::konst(0).sub(&a.trunc32().var).cast(4)),
     }
 }
 
@@ -308,11 +363,32 @@ pub fn refine(op: u8, a: Scalar, b: Scalar) -> (Branch, Branch) {
                 (Some(x), Some(y)) if x & y != 0 => (both, None),
                 (Some(x), Some(y)) if x & y == 0 => (None, both),
                 _ if a.umax == 0 || b.umax == 0 => (None, both),
+                (_, Some(c)) => jset_const(a, b, c),
+                (Some(c), _) => swap2(jset_const(b, a, c)),
                 _ => (both, both),
             }
         }
         _ => (Some((a, b)), Some((a, b))),
     }
+}
+
+fn swap2((t, f): (Branch, Branch)) -> (Branch, Branch) {
+    (t.map(|(x, y)| (y, x)), f.map(|(x, y)| (y, x)))
+}
+
+/// `a & c` with `c` constant: not taken, the bits of `c` are clear in `a`;
+/// taken, some is set (and if `c` is one bit, that bit).
+fn jset_const(a: Scalar, b: Scalar, c: u64) -> (Branch, Branch) {
+    let fall = a.var.intersect(&Tnum { value: 0, mask: !c }).and_then(|var| Scalar { var, ..a }.synced());
+    let may_set = (a.var.value | a.var.mask) & c != 0;
+    let taken = if !may_set {
+        None
+    } else if c.is_power_of_two() {
+        a.var.intersect(&Tnum { value: c, mask: !c }).and_then(|var| Scalar { var, ..a }.synced())
+    } else {
+        Some(a)
+    };
+    (taken.map(|x| (x, b)), fall.map(|x| (x, b)))
 }
 
 fn pair(a: Scalar, b: Scalar) -> Option<(Scalar, Scalar)> {

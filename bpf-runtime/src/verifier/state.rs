@@ -9,6 +9,8 @@ use alloc::vec::Vec;
 
 use super::error::RegKind;
 use super::scalar::Scalar;
+use super::liveness::Live;
+use super::tnum::Tnum;
 use crate::isa::NUM_REGS;
 
 /// What a pointer points to.
@@ -22,6 +24,9 @@ pub enum PtrKind {
     MapValue { map: u32 },
     /// A ring buffer record of `size` bytes.
     Mem { size: u32 },
+    /// A static function's address (`lddw` with `PSEUDO_FUNC`), for a
+    /// helper that calls it back; not memory.
+    Func { entry: u32 },
 }
 
 /// A pointer with an offset range, possibly NULL.
@@ -31,6 +36,9 @@ pub struct Ptr {
     /// Offset from the start of the object (from fp for the stack).
     pub off_min: i64,
     pub off_max: i64,
+    /// Known bits of the offset (as a 64-bit two's complement number), for
+    /// alignment proofs of variable offsets.
+    pub var: Tnum,
     /// May be NULL; all copies of one helper result share `id`, so one NULL
     /// check settles them all.
     pub nullable: bool,
@@ -41,7 +49,7 @@ pub struct Ptr {
 
 impl Ptr {
     pub fn new(kind: PtrKind, off: i64) -> Ptr {
-        Ptr { kind, off_min: off, off_max: off, nullable: false, id: 0, ref_id: 0 }
+        Ptr { kind, off_min: off, off_max: off, var: Tnum::konst(off as u64), nullable: false, id: 0, ref_id: 0 }
     }
 
     pub fn const_off(&self) -> Option<i64> {
@@ -69,6 +77,7 @@ impl Reg {
                 (PtrKind::MapValue { .. }, true) => RegKind::MapValueOrNull,
                 (PtrKind::Mem { .. }, false) => RegKind::RingbufMem,
                 (PtrKind::Mem { .. }, true) => RegKind::RingbufMemOrNull,
+                (PtrKind::Func { .. }, _) => RegKind::Func,
             },
         }
     }
@@ -85,21 +94,38 @@ pub struct Slot {
 
 pub const EMPTY_SLOT: Slot = Slot { init: 0, spill: None };
 
+/// A frame that runs a callback for a helper (`bpf_loop`,
+/// `bpf_for_each_map_elem`): its `exit` returns into the helper, which may
+/// call it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Callback {
+    pub helper: i32,
+    /// The helper call, and the callback's first instruction.
+    pub call_pc: usize,
+    pub entry: usize,
+    /// The helper's arguments the callback gets again on each call.
+    pub args: [Reg; 5],
+}
+
 /// One bpf-to-bpf call frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub regs: [Reg; NUM_REGS],
-    /// Slot `i` holds bytes fp-8(i+1) .. fp-8i; grown on demand.
+    /// Slot `i` holds bytes fp-8(i+1) .. fp-8i; grown on demand, so its
+    /// length is how deep the frame has written.
     pub stack: Vec<Slot>,
     /// Where `exit` returns to in the caller (unused for frame 0).
     pub ret_pc: usize,
+    /// The function's first instruction.
+    pub func: usize,
+    pub callback: Option<Callback>,
 }
 
 impl Frame {
-    pub fn new(ret_pc: usize, depth: u8) -> Frame {
+    pub fn new(ret_pc: usize, depth: u8, func: usize) -> Frame {
         let mut regs = [Reg::Uninit; NUM_REGS];
         regs[10] = Reg::Ptr(Ptr::new(PtrKind::Stack { frame: depth }, 0));
-        Frame { regs, stack: Vec::new(), ret_pc }
+        Frame { regs, stack: Vec::new(), ret_pc, func, callback: None }
     }
 
     pub fn slot(&self, i: usize) -> Slot {
@@ -130,7 +156,7 @@ pub struct State {
 impl State {
     /// Program entry: r1 = ctx, r10 = fp.
     pub fn entry() -> State {
-        let mut f = Frame::new(0, 0);
+        let mut f = Frame::new(0, 0, 0);
         f.regs[1] = Reg::Ptr(Ptr::new(PtrKind::Ctx, 0));
         State { frames: vec![f], refs: Vec::new() }
     }
@@ -168,7 +194,7 @@ impl State {
         }
         let mut ids = IdMap::default();
         for (c, o) in self.frames.iter().zip(&old.frames) {
-            if c.ret_pc != o.ret_pc {
+            if c.ret_pc != o.ret_pc || c.callback != o.callback {
                 return false;
             }
             if !c.regs.iter().zip(&o.regs).all(|(c, o)| reg_within(c, o, &mut ids)) {
@@ -181,6 +207,57 @@ impl State {
             }
         }
         // Every outstanding reference of `self` must be one of `old`'s.
+        self.refs.iter().all(|r| old.refs.iter().any(|o| ids.get(o.id) == Some(r.id)))
+    }
+}
+
+impl State {
+    /// Like [`State::subsumed_by`], but only for what may still matter:
+    /// `live[k]` says which registers and slots frame `k` may still read
+    /// and which of them must keep their ranges (see [`super::liveness`]).
+    /// Dead locations may hold anything; live scalars that are not precise
+    /// any number.
+    pub fn subsumed_by_live(&self, old: &State, live: &[Live]) -> bool {
+        if self.frames.len() != old.frames.len() || self.refs.len() != old.refs.len() || live.len() != self.frames.len() {
+            return false;
+        }
+        let mut ids = IdMap::default();
+        for ((c, o), l) in self.frames.iter().zip(&old.frames).zip(live) {
+            if c.ret_pc != o.ret_pc || c.callback != o.callback {
+                return false;
+            }
+            for (r, (cr, or)) in c.regs.iter().zip(&o.regs).enumerate() {
+                if l.regs & (1 << r) == 0 {
+                    continue;
+                }
+                let precise = l.sens & (1 << r) != 0;
+                if !precise && matches!((cr, or), (Reg::Scalar(_), Reg::Scalar(_))) {
+                    continue;
+                }
+                if !reg_within(cr, or, &mut ids) {
+                    return false;
+                }
+            }
+            for i in 0..o.stack.len() {
+                let bit = 1u64 << i.min(63);
+                if l.slots & bit == 0 {
+                    continue;
+                }
+                let (cs, os) = (c.slot(i), o.slot(i));
+                if l.sens_slots & bit == 0 {
+                    if cs.init & os.init != os.init {
+                        return false;
+                    }
+                    let scalar_or_data = |s: &Slot| matches!(s.spill, None | Some(Reg::Scalar(_)));
+                    if scalar_or_data(&cs) && scalar_or_data(&os) {
+                        continue;
+                    }
+                }
+                if !slot_within(&cs, &os, &mut ids) {
+                    return false;
+                }
+            }
+        }
         self.refs.iter().all(|r| old.refs.iter().any(|o| ids.get(o.id) == Some(r.id)))
     }
 }
@@ -218,6 +295,7 @@ fn reg_within(cur: &Reg, old: &Reg, ids: &mut IdMap) -> bool {
                 && c.nullable == o.nullable
                 && o.off_min <= c.off_min
                 && c.off_max <= o.off_max
+                && o.var.contains(&c.var)
                 && ids.check(o.id, c.id)
                 && ids.check(o.ref_id, c.ref_id)
         }
