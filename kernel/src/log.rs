@@ -26,6 +26,19 @@ macro_rules! kinfo {
     ($($arg:tt)*) => { $crate::log::write_line(format_args!($($arg)*)) };
 }
 
+/// `kinfo!` the first time this line runs only: for notes about what the
+/// app does that would otherwise repeat on every call (the fuzzer makes
+/// millions).
+#[macro_export]
+macro_rules! kinfo_once {
+    ($($arg:tt)*) => {{
+        static SAID: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+        if !SAID.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            $crate::log::write_line(format_args!($($arg)*))
+        }
+    }};
+}
+
 #[macro_export]
 macro_rules! kdebug {
     ($($arg:tt)*) => {

@@ -33,7 +33,7 @@ pub fn mmap(ctx: &Context, a: &mut Args) -> SysResult {
         let Some(ino) = of.file.inode() else { return Err(Errno::ENODEV.into()) };
         if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
             // Writes through a shared mapping would not reach the file.
-            crate::kinfo!("mmap: MAP_SHARED|PROT_WRITE of a file is mapped privately; writes stay in memory");
+            crate::kinfo_once!("mmap: MAP_SHARED|PROT_WRITE of a file is mapped privately; writes stay in memory (said once)");
         }
         Some(crate::fs::with(|v| v.tree.read_to_vec(ino, off, usize::try_from(len).unwrap_or(usize::MAX)))?)
     } else {
@@ -98,7 +98,7 @@ pub fn mremap(ctx: &Context, a: &mut Args) -> SysResult {
         fail!(EINVAL);
     }
     if flags & MREMAP_FIXED != 0 {
-        crate::kinfo!("mremap: MREMAP_FIXED is not supported yet: EINVAL");
+        crate::kinfo_once!("mremap: MREMAP_FIXED is not supported yet: EINVAL (said once)");
         fail!(EINVAL);
     }
     Ok(ctx.user().with_mm(|mm| mm.remap(old, old_len, new_len, flags & MREMAP_MAYMOVE != 0)).map(|a| a as usize)?)

@@ -109,7 +109,7 @@ pub fn raise_for_call(ctx: &Context, sig: u32) {
         return;
     }
     if act.handler != SIG_DFL {
-        crate::kinfo!("{} has a handler, but handlers are not run yet: the call fails without it", name(sig));
+        crate::kinfo_once!("{} has a handler, but handlers are not run yet: the call fails without it (said once)", name(sig));
         return;
     }
     process::exit(ctx.process(), (128 + sig) as u8)
