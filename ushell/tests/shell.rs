@@ -263,9 +263,11 @@ fn load_exec_print_and_dump() {
     assert!(p.run_time_ns >= 2 * 250, "{p:?}");
 }
 
-/// Runs `fill` and `emit` of shell_a.o loaded for `engine`; returns the
-/// results, the events and the maps afterwards.
-fn shell_a_runs(c: &mut Client, engine: Option<Engine>) -> (Vec<u64>, Vec<Event>, Vec<(Vec<u8>, Vec<u8>)>) {
+/// Return values, events, and map entries afterwards.
+type Runs = (Vec<u64>, Vec<Event>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// Runs `fill` and `emit` of shell_a.o loaded for `engine`.
+fn shell_a_runs(c: &mut Client, engine: Option<Engine>) -> Runs {
     c.upload_with("shell_a.o", &test_prog("shell_a"), engine).unwrap();
     let mut results = Vec::new();
     let mut events = Vec::new();
