@@ -1,7 +1,8 @@
 //! The debug shell, served on the virtio console: a kernel task reads the
 //! bytes the host sends (shellproto `ClientMsg` frames), feeds them to
 //! `ushell::Server`, which runs the commands (load, exec, maps, sym, info)
-//! over [`kernel::ShellKernel`], and writes back what the server produces
+//! over [`kernel::ShellKernel`] (programs JIT-compiled into W^X pages unless
+//! the client asks for the interpreter), and writes back what the server produces
 //! (`ServerMsg` frames: replies, `bpf_printk` lines and ring-buffer records
 //! as events). Program output never goes near the app's stdout.
 //!
