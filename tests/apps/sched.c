@@ -31,15 +31,33 @@ static unsigned long long rdtsc(void)
     return ((unsigned long long)hi << 32) | lo;
 }
 
+/* A clock reading and the TSC at the same moment: the reading bracketed by
+ * two TSC reads, the tightest of a few tries, so that being preempted
+ * between the two (a kernel task may run) cannot skew the rate. */
+static void clock_and_tsc(long long *t, unsigned long long *c)
+{
+    unsigned long long best = ~0ull;
+    for (int i = 0; i < 8; i++) {
+        unsigned long long a = rdtsc();
+        long long tt = now_ns();
+        unsigned long long b = rdtsc();
+        if (b - a < best) {
+            best = b - a;
+            *t = tt;
+            *c = a + (b - a) / 2;
+        }
+    }
+}
+
 static int spin(int secs)
 {
     /* TSC rate from two clock readings 200 ms apart. */
-    long long t0 = now_ns();
-    unsigned long long c0 = rdtsc();
+    long long t0, t1;
+    unsigned long long c0, c1;
+    clock_and_tsc(&t0, &c0);
     struct timespec req = {0, 200 * 1000 * 1000};
     nanosleep(&req, NULL);
-    long long t1 = now_ns();
-    unsigned long long c1 = rdtsc();
+    clock_and_tsc(&t1, &c1);
     double per_ns = (double)(c1 - c0) / (double)(t1 - t0);
     unsigned long long until = c1 + (unsigned long long)(per_ns * 1e9 * secs);
     write(2, "spin: start\n", 12);
