@@ -2,7 +2,8 @@
 //! boots and the C test apps built by `build.rs`, runs `ushell run` under a
 //! hard timeout, runs many cases on a few threads, drives detached
 //! instances (`Instance`) with `ushell` commands, and talks to the debug
-//! shell on a VM's virtio console ([`shell`]).
+//! shell on a VM's virtio console ([`shell`]) and to an instance's socket
+//! directly ([`sup`]).
 //!
 //! Nothing here mocks anything: every run is a real QEMU boot.
 
@@ -11,6 +12,7 @@ mod locate;
 mod native;
 mod parallel;
 pub mod shell;
+pub mod sup;
 mod vm;
 
 pub use instance::{ushell, ushell_cmd, Instance};
