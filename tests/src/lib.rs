@@ -3,7 +3,8 @@
 //! hard timeout, runs many cases on a few threads, drives detached
 //! instances (`Instance`) with `ushell` commands, and talks to the debug
 //! shell on a VM's virtio console ([`shell`]) and to an instance's socket
-//! directly ([`sup`]).
+//! directly ([`sup`]), and drives interactive commands in a terminal
+//! ([`tmux`]).
 //!
 //! Nothing here mocks anything: every run is a real QEMU boot.
 
@@ -13,6 +14,7 @@ mod native;
 mod parallel;
 pub mod shell;
 pub mod sup;
+pub mod tmux;
 mod vm;
 
 pub use instance::{ushell, ushell_cmd, Instance};

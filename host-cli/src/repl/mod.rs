@@ -99,9 +99,22 @@ pub fn main(global: Option<&str>) -> anyhow::Result<ExitCode> {
     rl.set_helper(Some(ReplHelper { session: session.clone(), files: FilenameCompleter::new() }));
     // Events above the prompt; without a terminal they are plain lines.
     match rl.create_external_printer() {
-        Ok(mut p) => session.conn.on_events(move |ev| {
-            let _ = p.print(format!("{}\n", format::event_line(&ev)));
-        }),
+        // rustyline's printer holds one line, drained only while a prompt
+        // waits for keys: a print may block until the next prompt. It gets
+        // a thread of its own, so the connection's reader, which must hand
+        // the running command its reply, never waits for it (it did: a
+        // hang when events came as Enter was pressed).
+        Ok(mut p) => {
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            std::thread::spawn(move || {
+                for line in rx {
+                    let _ = p.print(line);
+                }
+            });
+            session.conn.on_events(move |ev| {
+                let _ = tx.send(format!("{}\n", format::event_line(&ev)));
+            })
+        }
         Err(_) => session.conn.on_events(|ev| println!("{}", format::event_line(&ev))),
     }
     session.conn.send(&ToSup::Events(true))?;
