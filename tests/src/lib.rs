@@ -21,3 +21,23 @@ pub use instance::{ushell, ushell_cmd, Instance};
 pub use locate::{app, apps_dir, kernel_image, ushell_bin, workspace_root, FLAVORS};
 pub use parallel::par_map;
 pub use vm::{default_accel, runtime_parent, KvmPlan, Output, Vm};
+
+/// Every run of digits replaced by one `N`: app output compared across
+/// runs that print measured times (`spun for 10012 ms` and `spun for 9987
+/// ms` compare equal).
+pub fn mask_numbers(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_digits = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('N');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}

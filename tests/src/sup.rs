@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -105,10 +105,7 @@ impl SupConn {
     /// The next message, or None after `timeout` or when the supervisor
     /// closed the connection.
     pub fn next(&mut self, timeout: Duration) -> Option<Result<FromSup, FrameError>> {
-        match self.incoming.recv_timeout(timeout) {
-            Ok(m) => Some(m),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.incoming.recv_timeout(timeout).ok()
     }
 
     /// Messages until `done` says the last one ends the wait; panics after

@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use e2e::tmux::{last_line, Tmux};
 use e2e::{app, Instance};
 
-const NAME: &str = "e2e7-repl";
-
 fn object(rel: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ushell-e2e-repl-{}", std::process::id()));
     bpf_build::compile(&e2e::workspace_root().join(rel), &dir)
@@ -36,25 +34,27 @@ fn count_lines(screen: &str, line: &str) -> usize {
 #[test]
 fn the_repl_in_a_terminal_beside_one_shot_commands() {
     let prog = object("tests/tests/progs/shell_e2e.c");
+    // The pid in the name: other checkouts may run the suite at once.
+    let name = format!("repl-{}", std::process::id());
     // Long enough for the whole session; the instance is stopped at the end.
-    let inst = Instance::start(NAME, app("sched", "musl"), &["spin", "900"], "", 1200);
+    let inst = Instance::start(&name, app("sched", "musl"), &["spin", "900"], "", 1200);
     inst.wait_for_log("the app's spin", |l| l.contains("[stderr] spin: start"));
     let o = inst.cmd(&["exec", prog.to_str().unwrap(), "21"]);
     assert!(o.stdout_str().ends_with("returned: 42\n"), "{}", o.describe());
 
     let state = tempfile::tempdir().unwrap();
     let cmd = format!(
-        "env XDG_RUNTIME_DIR={} XDG_STATE_HOME={} USHELL_KERNEL={} TERM=xterm {} -i {NAME}",
+        "env XDG_RUNTIME_DIR={} XDG_STATE_HOME={} USHELL_KERNEL={} TERM=xterm {} -i {name}",
         quote(&e2e::runtime_parent()),
         quote(state.path()),
         quote(&e2e::kernel_image()),
         quote(&e2e::ushell_bin())
     );
     let tmux = Tmux::start("repl", &cmd);
-    let prompt = format!("ushell {NAME}>");
+    let prompt = format!("ushell {name}>");
     tmux.wait_for("the prompt", |s| s.contains(&format!("{prompt} ")));
     let s = tmux.screen();
-    assert!(s.contains(&format!("ushell shell on instance `{NAME}` (ushell-kernel ")), "the banner names the real kernel\n{s}");
+    assert!(s.contains(&format!("ushell shell on instance `{name}` (ushell-kernel ")), "the banner names the real kernel\n{s}");
 
     tmux.keys(&["help", "Enter"]);
     let s = tmux.wait_for("help's list", |s| s.contains("`help CMD` shows"));
@@ -132,6 +132,8 @@ fn the_repl_in_a_terminal_beside_one_shot_commands() {
     for n in &repl_args {
         assert_eq!(count_lines(&s, &format!("returned: {}", 2 * n)), 1, "the REPL's own reply for {n}, once\n{s}");
         assert_eq!(count_lines(&s, &printk(*n)), 1, "the REPL's own printk line for {n}, once\n{s}");
+        let at = |line: &str| s.lines().position(|l| l.trim_end() == line);
+        assert!(at(&printk(*n)) < at(&format!("returned: {}", 2 * n)), "the run's output comes before its value\n{s}");
     }
     let o = inst.cmd(&["progs", "-j"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout_str()).unwrap();

@@ -14,7 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use e2e::sup::{is_reply, shell_frame, FromSup, SupConn, ToSup};
-use e2e::{app, ushell, Instance, Vm};
+use e2e::{app, mask_numbers, ushell, Instance, Vm};
 use serde::de::DeserializeOwned;
 use shellproto::{ClientMsg, FrameError, Hello, MessageDecoder, Reply, Request, ServerMsg, ShellError, UploadError, MAX_FRAME};
 
@@ -36,24 +36,6 @@ fn sched_app() -> PathBuf {
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Digit runs masked: the app prints the milliseconds it measured.
-fn mask_numbers(s: &str) -> String {
-    let mut out = String::new();
-    let mut in_digits = false;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                out.push('N');
-            }
-            in_digits = true;
-        } else {
-            out.push(c);
-            in_digits = false;
-        }
-    }
-    out
 }
 
 /// xorshift64: the same garbage on every run.
@@ -284,7 +266,9 @@ fn garbage_on_the_instance_socket_and_the_guest_console_leaves_shell_and_app_int
     let probe_bytes = std::fs::read(&probe).unwrap();
     // The same app without a shell session, for its output.
     let plain = std::thread::spawn(|| Vm::new(sched_app()).args(["spin", SPIN_SECS]).timeout(400).run());
-    let inst = Instance::start("e2e7-robust", sched_app(), &["spin", SPIN_SECS], "", 400);
+    // The pid in the name: other checkouts may run the suite at once.
+    let name = format!("robust-{}", std::process::id());
+    let inst = Instance::start(&name, sched_app(), &["spin", SPIN_SECS], "", 400);
     inst.wait_for_log("the app's spin", |l| l.contains("[stderr] spin: start"));
 
     let o = inst.cmd(&["exec", path(&prog), "3"]);
@@ -330,7 +314,8 @@ fn garbage_on_the_instance_socket_and_the_guest_console_leaves_shell_and_app_int
 
 #[test]
 fn the_runtime_dir_is_0700_and_the_instance_sockets_0600() {
-    let inst = Instance::start("e2e7-perm", "/bin/busybox", &["sleep", "120"], "", 300);
+    let name = format!("perm-{}", std::process::id());
+    let inst = Instance::start(&name, "/bin/busybox", &["sleep", "120"], "", 300);
     // The instance answers on its socket: it is the live one.
     let o = inst.cmd(&["info"]);
     assert_eq!(o.status, Some(0), "{}", o.describe());
@@ -347,7 +332,7 @@ fn the_runtime_dir_is_0700_and_the_instance_sockets_0600() {
         assert_eq!(m & 0o777, 0o600, "{f}");
     }
     assert_eq!(mode(&dir.join("log")) & 0o777, 0o600, "the log");
-    let o = ushell(&["stop", "e2e7-perm"]);
+    let o = ushell(&["stop", &name]);
     assert_eq!(o.status, Some(0), "{}", o.describe());
     assert_eq!(inst.wait().status, Some(143));
 }
