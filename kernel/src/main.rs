@@ -110,15 +110,17 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
         }
     };
     process::register(proc.clone());
-    // The debug shell, if a virtio console is attached (after the app is
-    // registered: the shell answers questions about it).
-    shell::start(info.cmdline);
     let thread = alloc::sync::Arc::new(process::Thread::first(proc, &entry));
     kdebug!("boot: entering app at {:#x} after {} TSC ticks", entry.rip, arch::cpu::rdtsc() - boot_tsc);
     if let Err(e) = task::spawn_user(thread, move || arch::usermode::enter(entry.rip, entry.rsp)) {
         kinfo!("cannot start the app: no memory for its task ({e:?})");
         drivers::qemu::finish(runproto::CtlEvent::Exit(126));
     }
+    // The debug shell, if a virtio console is attached: queued after the
+    // app, so the app starts first and the shell's first round (the host's
+    // hello, which reads the clock and so calibrates the TSC) does not
+    // delay it.
+    shell::start(info.cmdline);
     // The boot context becomes the idle task; it ends the run once the
     // app has exited.
     task::idle_loop(process::run_over)

@@ -264,8 +264,15 @@ impl Client {
         }
     }
 
-    /// Uploads `bytes` as `name` in chunks of `chunk` bytes and commits.
+    /// Uploads `bytes` as `name` in chunks of `chunk` bytes and commits
+    /// (`UploadCommit`: the kernel's default engine, the JIT).
     pub fn load(&mut self, name: &str, bytes: &[u8], chunk: usize) -> Answer {
+        self.load_with(name, bytes, chunk, None)
+    }
+
+    /// [`Client::load`], committing with `UploadCommitWith` when an engine
+    /// is given.
+    pub fn load_with(&mut self, name: &str, bytes: &[u8], chunk: usize, engine: Option<shellproto::Engine>) -> Answer {
         let a = self.request(Request::UploadBegin { name: name.into(), size: bytes.len() as u32 });
         let upload = match a.result {
             Ok(Reply::UploadReady { upload }) => upload,
@@ -277,6 +284,9 @@ impl Client {
                 return a;
             }
         }
-        self.request(Request::UploadCommit { upload })
+        match engine {
+            None => self.request(Request::UploadCommit { upload }),
+            Some(engine) => self.request(Request::UploadCommitWith { upload, engine }),
+        }
     }
 }

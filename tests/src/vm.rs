@@ -191,7 +191,9 @@ impl Vm {
 pub fn runtime_parent() -> std::path::PathBuf {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
-    let dir = std::env::temp_dir().join(format!("ushell-e2e-{uid}"));
+    // One per test process: test binaries run concurrently (and so may two
+    // checkouts on one machine), and instance names are fixed per test.
+    let dir = std::env::temp_dir().join(format!("ushell-e2e-{uid}-{}", std::process::id()));
     let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
     dir
 }

@@ -78,6 +78,25 @@ fn shell_commands_while_the_app_spins_in_ring3() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout_str()).unwrap();
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["record_arg"], "the refused objects left nothing\n{}", o.describe());
+    assert_eq!(v[0]["engine"], "Jit", "the kernel JITs by default\n{}", o.describe());
+
+    // --engine interp keeps the interpreter; the listing says which runs what.
+    let compute = object("bpf-progs/compute.c");
+    let o = inst.cmd(&["load", "--engine", "interp", path(&compute)]);
+    assert_eq!(o.status, Some(0), "{}", o.describe());
+    assert!(o.stdout_str().lines().any(|l| l.contains(" sort ") && l.trim_end().ends_with("interp")), "{}", o.describe());
+    let o = inst.cmd(&["exec", "sort"]);
+    // gcc's 14648046498275107602, printed signed as a C `long`.
+    assert!(o.stdout_str().ends_with("returned: -3798697575434444014\n"), "the interpreter's sort, as gcc's\n{}", o.describe());
+    let o = inst.cmd(&["progs"]);
+    let engine_of = |name: &str| -> String {
+        let t = o.stdout_str();
+        let header: Vec<&str> = t.lines().next().unwrap_or("").split_whitespace().collect();
+        let col = header.iter().position(|h| *h == "ENGINE").unwrap_or_else(|| panic!("no ENGINE column\n{t}"));
+        let row = t.lines().find(|l| l.split_whitespace().nth(1) == Some(name)).unwrap_or_else(|| panic!("no {name}\n{t}"));
+        row.split_whitespace().nth(col).unwrap().to_string()
+    };
+    assert_eq!((engine_of("record_arg"), engine_of("sort")), ("jit".into(), "interp".into()), "{}", o.describe());
 
     let logs = inst.logs();
     assert!(logs.lines().any(|l| l == "[prog record_arg] record_arg: got 21"), "{logs}");

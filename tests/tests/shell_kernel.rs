@@ -332,3 +332,153 @@ fn shell_answers_garbage_with_errors_and_keeps_working() {
     assert_eq!(out.status, Some(0), "{}", out.stderr);
     assert!(String::from_utf8_lossy(&out.stdout).contains("PASSED"), "{}", out.stderr);
 }
+
+/// "NAME VALUE" lines of bpf-progs/compute.c built natively by gcc.
+fn compute_native() -> Vec<(String, u64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("compute-native");
+    let out = std::process::Command::new("gcc").args(["-O2", "-o"]).arg(&exe).arg(root().join("bpf-progs/compute.c")).output().expect("run gcc");
+    assert!(out.status.success(), "gcc: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(&exe).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (n, v) = l.split_once(' ').unwrap();
+            (n.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+fn loaded(a: e2e::shell::Answer, what: &str) -> shellproto::LoadedObject {
+    match a.result {
+        Ok(Reply::Loaded(l)) => l,
+        other => panic!("{what} not loaded: {other:?}"),
+    }
+}
+
+fn exec_id(c: &mut e2e::shell::Client, id: u32, arg: &[u8]) -> (u64, u64, Vec<Event>) {
+    let a = c.request(Request::Exec { prog: Ref::Id(id), arg: arg.to_vec() });
+    match a.result {
+        Ok(Reply::Returned { value, run_time_ns }) => (value, run_time_ns, a.events),
+        other => panic!("exec #{id}: {other:?}"),
+    }
+}
+
+fn dump(c: &mut e2e::shell::Client, map: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    match c.request(Request::MapDump { map: Ref::Name(map.into()), cursor: 0 }).result {
+        Ok(Reply::MapEntries { entries, next: None, .. }) => {
+            let mut v: Vec<_> = entries.into_iter().map(|e| (e.key, e.value)).collect();
+            v.sort();
+            v
+        }
+        other => panic!("dump {map}: {other:?}"),
+    }
+}
+
+#[test]
+fn the_kernel_jits_by_default_and_interprets_on_request_with_the_same_results() {
+    use shellproto::Engine;
+    let native = compute_native();
+    assert_eq!(native.len(), 6, "crc32, sort, arith64, arith32, bswap, calls: {native:?}");
+    // The boot log says whether SMEP and SMAP are on (TCG's `-cpu max` has
+    // both): the JIT's code runs in ring 0 beside them.
+    let cfg = ShellVmConfig {
+        app: sched_app(),
+        args: vec!["spin".into(), SPIN_SECS.to_string()],
+        kernel_args: "ushell.log=debug".into(),
+        timeout_secs: SPIN_SECS + 90,
+        icount: false,
+        accel: default_accel(),
+    };
+    let mut vm = ShellVm::start(&cfg);
+    vm.client.hello();
+    wait_for_spin_start(&vm);
+    let protections = vm.stderr_so_far().into_iter().find(|l| l.contains("cpu: SMEP")).expect("the boot logs the CPU protections");
+    println!("{protections}");
+    if default_accel() == "tcg" {
+        assert!(protections.contains("SMEP true, SMAP true"), "{protections}");
+    }
+    let c = &mut vm.client;
+
+    // compute.c (CRC32, a sort, arithmetic, byte swaps, bpf-to-bpf calls):
+    // the JIT by default, the interpreter on request, gcc natively agree.
+    let compute = bpf_obj(&root().join("bpf-progs/compute.c"));
+    let jit = loaded(c.load("compute.o", &compute, 8192), "compute.o (default)");
+    let interp = loaded(c.load_with("compute.o", &compute, 8192, Some(Engine::Interp)), "compute.o (interp)");
+    assert!(jit.progs.iter().all(|p| p.engine == Engine::Jit), "the default engine is the JIT: {:?}", jit.progs);
+    assert!(interp.progs.iter().all(|p| p.engine == Engine::Interp), "{:?}", interp.progs);
+    for (name, want) in &native {
+        let id = |o: &shellproto::LoadedObject| o.progs.iter().find(|p| &p.name == name).unwrap_or_else(|| panic!("no {name}")).id;
+        let (by_jit, jit_ns, _) = exec_id(c, id(&jit), b"");
+        let (by_interp, interp_ns, _) = exec_id(c, id(&interp), b"");
+        // First runs: wall time under TCG includes translating the new code.
+        println!("{name}: {by_jit} (jit, first run {jit_ns} ns) {by_interp} (interp, {interp_ns} ns), gcc {want}");
+        assert_eq!((by_jit, by_interp), (*want, *want), "{name}: jit, interpreter and gcc disagree");
+    }
+
+    // Helpers, maps, printk and ring buffers through JIT code: the same
+    // effects as the interpreter's (the two objects share `results` and
+    // `records` by name).
+    let sk = bpf_obj(&root().join("tests/tests/progs/shell_kernel.c"));
+    let sk_jit = loaded(c.load("shell_kernel.o", &sk, 8192), "shell_kernel.o (default)");
+    let sk_interp = loaded(c.load_with("shell_kernel.o", &sk, 8192, Some(Engine::Interp)), "shell_kernel.o (interp)");
+    let app_id = |o: &shellproto::LoadedObject| o.progs.iter().find(|p| p.name == "probe_app").unwrap().id;
+    let clear = |c: &mut e2e::shell::Client| {
+        for k in 0u32..16 {
+            let upd = Request::MapUpdate { map: Ref::Name("results".into()), key: k.to_le_bytes().to_vec(), value: vec![0; 8], flags: 0 };
+            assert!(c.request(upd).result.is_ok());
+        }
+    };
+    clear(c);
+    let (r_jit, _, ev_jit) = exec_id(c, app_id(&sk_jit), b"12345");
+    let after_jit = dump(c, "results");
+    clear(c);
+    let (r_interp, _, ev_interp) = exec_id(c, app_id(&sk_interp), b"12345");
+    let after_interp = dump(c, "results");
+    assert_eq!((r_jit, r_interp), (12346, 12346));
+    assert_eq!(after_jit, after_interp, "the map after a JIT run and after an interpreter run");
+    let value = |k: u32| u64_le(&after_jit.iter().find(|(key, _)| key[..] == k.to_le_bytes()).unwrap().1);
+    assert_eq!((value(0), value(1), value(3)), (12345, 12345 * 12345, main_in_file(&sched_app()).0), "{after_jit:?}");
+    let strip = |ev: Vec<Event>| -> Vec<Event> {
+        ev.into_iter()
+            .map(|e| match e {
+                Event::ProgOutput { name, line, .. } => Event::ProgOutput { prog: 0, name, line },
+                e => e,
+            })
+            .collect()
+    };
+    assert_eq!(strip(ev_jit), strip(ev_interp), "printk lines and ring-buffer records");
+
+    // The listing says which engine runs what.
+    let progs = match c.request(Request::Progs).result {
+        Ok(Reply::Progs(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    for o in [&jit, &interp, &sk_jit, &sk_interp] {
+        for p in &o.progs {
+            let listed = progs.iter().find(|l| l.id == p.id).unwrap_or_else(|| panic!("#{} not listed", p.id));
+            assert_eq!(listed.engine, p.engine, "{listed:?}");
+        }
+    }
+
+    // Unloading frees the executable pages; loading again reuses memory and
+    // still runs right.
+    for p in &jit.progs {
+        assert!(c.request(Request::Unload { prog: Ref::Id(p.id) }).result.is_ok());
+    }
+    for round in 0..3 {
+        let again = loaded(c.load("compute.o", &compute, 8192), "compute.o again");
+        let crc = again.progs.iter().find(|p| p.name == "crc32").unwrap();
+        assert_eq!(crc.engine, Engine::Jit);
+        let want = native.iter().find(|(n, _)| n == "crc32").unwrap().1;
+        assert_eq!(exec_id(c, crc.id, b"").0, want, "round {round}");
+        for p in &again.progs {
+            assert!(c.request(Request::Unload { prog: Ref::Id(p.id) }).result.is_ok());
+        }
+    }
+    assert_still_spinning(&vm, "the engine session");
+    let out = vm.wait(Duration::from_secs(SPIN_SECS + 120));
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PASSED"), "{}", out.stderr);
+}

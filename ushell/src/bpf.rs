@@ -21,10 +21,11 @@ use alloc::vec::Vec;
 
 use bpf_runtime::helpers::Env;
 use bpf_runtime::interp::Vm;
+use bpf_runtime::jit::{JitOptions, JitProgram};
 use bpf_runtime::maps::{Map, MapError};
 use bpf_runtime::runtime::{self, Loaded};
 use bpf_runtime::spec::{self, MapSpec};
-use shellproto::{MapDef, MapType, ProgType, ShellError, Symbol};
+use shellproto::{Engine, MapDef, MapType, ProgType, ShellError, Symbol};
 
 use crate::kernel::Kernel;
 
@@ -48,6 +49,8 @@ pub struct ProgMeta {
     pub section: String,
     pub prog_type: ProgType,
     pub insns: u32,
+    /// What runs it.
+    pub engine: Engine,
 }
 
 /// A map as the object declared it.
@@ -114,28 +117,49 @@ pub struct Parts {
     pub object: Object,
     pub progs: Vec<ProgMeta>,
     pub maps: Vec<(MapMeta, MapStore)>,
+    /// Why the JIT was asked for but the interpreter runs some programs.
+    pub jit_failed: Option<String>,
 }
 
 /// Parses, verifies every program and allocates the maps of an object;
-/// takes the maps out (see the module docs).
-pub fn load(object: &str, bytes: &[u8]) -> Result<Parts, ShellError> {
-    let loaded = runtime::load(bytes).map_err(|e| match e {
+/// takes the maps out (see the module docs). With [`Engine::Jit`] the
+/// programs are compiled, constants blinded with a fresh random seed, into
+/// the kernel's executable memory; if that fails the object still loads,
+/// the programs not compiled on the interpreter, and
+/// [`Parts::jit_failed`] says why.
+pub fn load<K: Kernel + ?Sized>(object: &str, bytes: &[u8], engine: Engine, kernel: &mut K) -> Result<Parts, ShellError> {
+    let mut loaded = runtime::load(bytes).map_err(|e| match e {
         runtime::Error::Rejected { program, section, err } => {
             ShellError::Rejected { program, section, insn: err.insn as u32, message: err.kind.to_string() }
         }
         other => ShellError::Object { object: object.to_string(), message: other.to_string() },
     })?;
+    let mut jit_failed = None;
+    if engine == Engine::Jit {
+        let seed = (u64::from(kernel.random_u32()) << 32) | u64::from(kernel.random_u32());
+        let opts = JitOptions { blinding: true, seed };
+        let compiled = loaded.compile_jit(&opts, &mut |code| JitProgram::new(code, kernel.exec_memory(code.bytes())?));
+        // Programs compiled before a failure keep their code; the rest
+        // run on the interpreter, and the listing says which is which.
+        jit_failed = compiled.err().map(|e| e.to_string());
+    }
     let progs = loaded
         .programs
         .iter()
-        .map(|p| ProgMeta { name: p.name.clone(), section: p.section.clone(), prog_type: prog_type(p.prog_type), insns: p.insns.len() as u32 })
+        .map(|p| ProgMeta {
+            name: p.name.clone(),
+            section: p.section.clone(),
+            prog_type: prog_type(p.prog_type),
+            insns: p.insns.len() as u32,
+            engine: if p.is_jitted() { Engine::Jit } else { Engine::Interp },
+        })
         .collect();
     let mut maps = Vec::with_capacity(loaded.maps.len());
     for i in 0..loaded.maps.len() {
         let map = loaded.maps.shared(i).map_err(|e| ShellError::Object { object: object.to_string(), message: e.to_string() })?;
         maps.push((map_meta(map.spec()), MapStore { map }));
     }
-    Ok(Parts { object: Object { loaded }, progs, maps })
+    Ok(Parts { object: Object { loaded }, progs, maps, jit_failed })
 }
 
 fn map_error(name: &str, e: MapError) -> ShellError {

@@ -1,7 +1,10 @@
 //! The one trait the kernel implements for the shell: what a program run,
 //! a symbol search and `ushell info` need to know about the kernel.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
+
+use bpf_runtime::jit::{ExecMemory, JitError};
 
 use shellproto::{AppInfo, Symbol, SymbolAt, SyscallCount};
 
@@ -54,5 +57,14 @@ pub trait Kernel {
     fn probe_read(&mut self, space: bpf_runtime::helpers::AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
         let _ = (space, addr, dst);
         Err(bpf_runtime::helpers::EFAULT)
+    }
+    /// Executable memory holding a copy of `code`, for the JIT: pages
+    /// never writable and executable at once (see
+    /// `bpf_runtime::jit::ExecMemory`), freed when the value is dropped
+    /// (the program unloaded). The default has none, so programs run on
+    /// the interpreter.
+    fn exec_memory(&mut self, code: &[u8]) -> Result<Box<dyn ExecMemory>, JitError> {
+        let _ = code;
+        Err(JitError::Exec("this kernel provides no executable memory"))
     }
 }

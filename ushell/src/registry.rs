@@ -17,7 +17,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use shellproto::{LoadedObject, MapInfo, ProgInfo, Ref, ShellError};
+use shellproto::{Engine, LoadedObject, MapInfo, ProgInfo, Ref, ShellError};
 
 use crate::bpf::{self, MapMeta, MapStore, ProgMeta, RunOutput, Runner};
 use crate::kernel::Kernel;
@@ -94,9 +94,11 @@ impl Registry {
         self.maps.iter().find(|(_, m)| !m.meta.global_data && m.name == name).map(|(id, m)| (*id, m))
     }
 
-    /// Loads an object (verifier included); all or nothing.
-    pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<LoadedObject, ShellError> {
-        let bpf::Parts { object, progs, maps } = bpf::load(name, bytes)?;
+    /// Loads an object (verifier included) for `engine`; all or nothing,
+    /// except that programs the JIT failed on run on the interpreter (the
+    /// second value says why).
+    pub fn load<K: Kernel + ?Sized>(&mut self, name: &str, bytes: &[u8], engine: Engine, kernel: &mut K) -> Result<(LoadedObject, Option<String>), ShellError> {
+        let bpf::Parts { object, progs, maps, jit_failed } = bpf::load(name, bytes, engine, kernel)?;
         // Check every map before registering anything.
         let mut uses: Vec<Option<u32>> = Vec::with_capacity(maps.len());
         for (meta, _) in &maps {
@@ -134,12 +136,13 @@ impl Registry {
             prog_ids.push(id);
         }
         self.objects.insert(oid, ObjectEntry { name: name.to_string(), object, maps: map_ids.clone(), progs: prog_ids.clone() });
-        Ok(LoadedObject {
+        let loaded = LoadedObject {
             id: oid,
             name: name.to_string(),
             progs: prog_ids.iter().filter_map(|&p| self.prog_info(p)).collect(),
             maps: map_ids.iter().filter_map(|&m| self.map_info(m)).collect(),
-        })
+        };
+        Ok((loaded, jit_failed))
     }
 
     /// A program by id, or by function or section name (which must be
@@ -189,6 +192,7 @@ impl Registry {
             maps: o.maps.clone(),
             run_count: p.run_count,
             run_time_ns: p.run_time_ns,
+            engine: p.meta.engine,
         })
     }
 

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use shellproto::upload::{Limits, Uploads};
 use shellproto::{
-    ClientMsg, Event, HelloReply, Info, MapEntry, Reply, Request, ServerMsg, ShellError, Symbol, EXEC_CTX_SIZE, MAX_FRAME, VERSION,
+    ClientMsg, Engine, Event, HelloReply, Info, MapEntry, Reply, Request, ServerMsg, ShellError, Symbol, EXEC_CTX_SIZE, MAX_FRAME, VERSION,
 };
 
 use crate::bpf::Runner;
@@ -93,10 +93,8 @@ impl<K: Kernel> Shell<K> {
                 self.uploads.chunk(upload, offset, &data)?;
                 Ok(Reply::Ack)
             }
-            Request::UploadCommit { upload } => {
-                let obj = self.uploads.commit(upload)?;
-                Ok(Reply::Loaded(self.registry.load(&obj.name, &obj.bytes)?))
-            }
+            Request::UploadCommit { upload } => self.commit(upload, Engine::default(), events),
+            Request::UploadCommitWith { upload, engine } => self.commit(upload, engine, events),
             Request::UploadAbort { upload } => {
                 self.uploads.abort(upload)?;
                 Ok(Reply::Ack)
@@ -141,6 +139,18 @@ impl<K: Kernel> Shell<K> {
                 }))
             }
         }
+    }
+
+    /// Loads a completed upload; a JIT failure is reported as a kernel
+    /// warning before the reply, whose programs say they run interpreted.
+    fn commit(&mut self, upload: u32, engine: Engine, events: &mut Vec<ServerMsg>) -> Result<Reply, ShellError> {
+        let obj = self.uploads.commit(upload)?;
+        let (loaded, jit_failed) = self.registry.load(&obj.name, &obj.bytes, engine, &mut self.kernel)?;
+        if let Some(why) = jit_failed {
+            let line = alloc::format!("{}: {why}; the interpreter runs the programs not compiled", obj.name);
+            events.push(ServerMsg::Event(Event::Kernel { level: shellproto::LogLevel::Warn, line }));
+        }
+        Ok(Reply::Loaded(loaded))
     }
 
     fn exec(&mut self, prog: &shellproto::Ref, arg: &[u8], events: &mut Vec<ServerMsg>) -> Result<Reply, ShellError> {

@@ -13,6 +13,10 @@ use ushell::{Kernel, KernelFacts, Server, Task};
 struct FakeKernel {
     clock: u64,
     symbols: Vec<Symbol>,
+    /// Programs put into executable memory.
+    jit_installs: usize,
+    /// Refuse executable memory, as a kernel without any would.
+    no_exec_memory: bool,
 }
 
 impl FakeKernel {
@@ -22,7 +26,7 @@ impl FakeKernel {
         for i in 0..600 {
             symbols.push(sym(&format!("kalloc_{i}"), 0xffff_ffff_8000_0000 + i * 0x40, SymOrigin::Kernel));
         }
-        FakeKernel { clock: 1_000, symbols }
+        FakeKernel { clock: 1_000, symbols, jit_installs: 0, no_exec_memory: false }
     }
 }
 
@@ -51,6 +55,14 @@ impl Kernel for FakeKernel {
     fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
         let s = self.symbols.iter().find(|s| (s.addr..s.addr + s.size).contains(&addr))?;
         Some(SymbolAt { symbol: s.clone(), offset: addr - s.addr })
+    }
+    /// The host's executable memory: mmap, written, then read+execute.
+    fn exec_memory(&mut self, code: &[u8]) -> Result<Box<dyn bpf_runtime::jit::ExecMemory>, bpf_runtime::jit::JitError> {
+        if self.no_exec_memory {
+            return Err(bpf_runtime::jit::JitError::Exec("none here"));
+        }
+        self.jit_installs += 1;
+        Ok(Box::new(bpf_runtime::jit::host::Mmap::with_code(code)?))
     }
     fn facts(&mut self) -> KernelFacts {
         KernelFacts {
@@ -121,13 +133,22 @@ impl Client {
     }
 
     fn upload(&mut self, name: &str, bytes: &[u8]) -> Result<LoadedObject, ShellError> {
+        self.upload_with(name, bytes, None)
+    }
+
+    /// Uploads and commits with `UploadCommitWith` when an engine is given.
+    fn upload_with(&mut self, name: &str, bytes: &[u8], engine: Option<Engine>) -> Result<LoadedObject, ShellError> {
         let Reply::UploadReady { upload } = self.call(Request::UploadBegin { name: name.into(), size: bytes.len() as u32 })? else {
             panic!("no upload handle")
         };
         for (i, c) in bytes.chunks(self.chunk).enumerate() {
             assert_eq!(self.call(Request::UploadChunk { upload, offset: (i * self.chunk) as u32, data: c.to_vec() })?, Reply::Ack);
         }
-        match self.call(Request::UploadCommit { upload })? {
+        let commit = match engine {
+            None => Request::UploadCommit { upload },
+            Some(engine) => Request::UploadCommitWith { upload, engine },
+        };
+        match self.call(commit)? {
             Reply::Loaded(l) => Ok(l),
             other => panic!("commit: {other:?}"),
         }
@@ -240,6 +261,57 @@ fn load_exec_print_and_dump() {
     let p = c.progs().into_iter().find(|p| p.id == fill).unwrap();
     assert_eq!((p.run_count, p.object.as_str(), p.maps.len()), (2, "shell_a.o", 5));
     assert!(p.run_time_ns >= 2 * 250, "{p:?}");
+}
+
+/// Return values, events, and map entries afterwards.
+type Runs = (Vec<u64>, Vec<Event>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// Runs `fill` and `emit` of shell_a.o loaded for `engine`.
+fn shell_a_runs(c: &mut Client, engine: Option<Engine>) -> Runs {
+    c.upload_with("shell_a.o", &test_prog("shell_a"), engine).unwrap();
+    let mut results = Vec::new();
+    let mut events = Vec::new();
+    for (prog, arg) in [("fill", args(7, 42)), ("fill", args(9, u64::MAX)), ("emit", b"hello".to_vec()), ("fill", args(0, 1 << 40))] {
+        results.push(c.exec(Ref::Name(prog.into()), &arg).unwrap());
+        events.append(&mut c.events);
+    }
+    let mut maps = c.dump("shared");
+    maps.extend(c.dump("shell_a.bss"));
+    maps.sort();
+    (results, events, maps)
+}
+
+#[test]
+fn the_jit_runs_by_default_the_interpreter_on_request_with_the_same_results() {
+    let mut jit = Client::new();
+    let by_jit = shell_a_runs(&mut jit, None);
+    assert!(jit.progs().iter().all(|p| p.engine == Engine::Jit), "{:?}", jit.progs());
+    assert_eq!(jit.server.shell().kernel().jit_installs, 3, "one code installation per program");
+
+    let mut interp = Client::new();
+    let by_interp = shell_a_runs(&mut interp, Some(Engine::Interp));
+    assert!(interp.progs().iter().all(|p| p.engine == Engine::Interp), "{:?}", interp.progs());
+    assert_eq!(interp.server.shell().kernel().jit_installs, 0);
+    assert_eq!(by_jit, by_interp);
+    assert_eq!(by_jit.0, [43, 0, 0, (1 << 40) + 1], "fill returns value + 1 (wrapping), emit bpf_ringbuf_output's 0");
+    assert_eq!(by_jit.1.len(), 4, "three bpf_printk lines and a ring-buffer record: {:?}", by_jit.1);
+
+    // Asked for explicitly, the same as the default.
+    let mut explicit = Client::new();
+    assert_eq!(shell_a_runs(&mut explicit, Some(Engine::Jit)), by_jit);
+}
+
+#[test]
+fn without_executable_memory_programs_load_on_the_interpreter_with_a_warning() {
+    let mut c = Client::new();
+    c.server.shell().kernel().no_exec_memory = true;
+    let loaded = c.upload("shell_a.o", &test_prog("shell_a")).unwrap();
+    assert!(loaded.progs.iter().all(|p| p.engine == Engine::Interp), "{loaded:?}");
+    match c.events.as_slice() {
+        [Event::Kernel { level: LogLevel::Warn, line }] => assert!(line.contains("none here") && line.contains("interpreter"), "{line}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.exec(Ref::Name("fill".into()), &args(7, 42)).unwrap(), 43);
 }
 
 #[test]

@@ -181,9 +181,9 @@ impl Vm {
         let (stack, reservations) = self.parts();
         let mut m = Mem { stack, input, maps, reservations };
         rt::regions(&mut regions, &mut cached, &mut m);
+        let linux = helpers.linux_maps();
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.
-        let linux = helpers.linux_maps();
         let r = unsafe { rt::enter(prog.entry, &mut m, &regions, helpers, linux, budget) };
         self.regions = regions;
         self.regions_of = cached;

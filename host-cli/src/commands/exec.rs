@@ -30,8 +30,8 @@ pub struct ExecArgs {
 
 /// Loads `object`; a verifier rejection is printed with the instruction
 /// (disassembled from the local file) and makes the command fail.
-pub fn load(s: &Session, object: &Path, json: bool) -> Result<Done, ClientError> {
-    match upload::load_file(&s.conn, &s.hello, object) {
+pub fn load(s: &Session, object: &Path, engine: shellproto::Engine, json: bool) -> Result<Done, ClientError> {
+    match upload::load_file(&s.conn, &s.hello, object, engine) {
         Ok(obj) => Ok(Done { text: format::loaded(&obj, json), failed: false }),
         Err(ClientError::Shell(e @ ShellError::Rejected { .. })) => Ok(Done { text: rejection(object, &e), failed: true }),
         Err(e) => Err(e),
@@ -66,7 +66,7 @@ pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
     let mut text = String::new();
     let prog = if looks_like_file(&a.prog) {
         let path = Path::new(&a.prog);
-        let obj = match upload::load_file(&s.conn, &s.hello, path) {
+        let obj = match upload::load_file(&s.conn, &s.hello, path, shellproto::Engine::default()) {
             Ok(o) => o,
             Err(ClientError::Shell(e @ ShellError::Rejected { .. })) => return Ok(Done { text: rejection(path, &e), failed: true }),
             Err(e) => return Err(e),

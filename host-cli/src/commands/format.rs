@@ -63,6 +63,7 @@ pub fn progs(p: &[ProgInfo], json: bool) -> String {
                 p.prog_type.to_string(),
                 p.section.clone(),
                 p.insns.to_string(),
+                p.engine.to_string(),
                 ids(&p.maps),
                 p.run_count.to_string(),
                 p.run_time_ns.to_string(),
@@ -70,7 +71,7 @@ pub fn progs(p: &[ProgInfo], json: bool) -> String {
             ]
         })
         .collect();
-    table(&["ID", "NAME", "TYPE", "SECTION", "INSNS", "MAPS", "RUN_CNT", "RUN_TIME_NS", "OBJECT"], &rows)
+    table(&["ID", "NAME", "TYPE", "SECTION", "INSNS", "ENGINE", "MAPS", "RUN_CNT", "RUN_TIME_NS", "OBJECT"], &rows)
 }
 
 pub fn maps(m: &[MapInfo], json: bool) -> String {
@@ -168,8 +169,12 @@ pub fn loaded(o: &LoadedObject, json: bool) -> String {
         return pretty(o);
     }
     let mut out = format!("loaded `{}` as object {}\n", o.name, o.id);
-    let rows: Vec<Vec<String>> = o.progs.iter().map(|p| vec![p.id.to_string(), p.name.clone(), p.section.clone(), p.prog_type.to_string(), p.insns.to_string()]).collect();
-    out.push_str(&table(&["PROG", "NAME", "SECTION", "TYPE", "INSNS"], &rows));
+    let rows: Vec<Vec<String>> = o
+        .progs
+        .iter()
+        .map(|p| vec![p.id.to_string(), p.name.clone(), p.section.clone(), p.prog_type.to_string(), p.insns.to_string(), p.engine.to_string()])
+        .collect();
+    out.push_str(&table(&["PROG", "NAME", "SECTION", "TYPE", "INSNS", "ENGINE"], &rows));
     if !o.maps.is_empty() {
         let rows: Vec<Vec<String>> = o
             .maps
@@ -240,6 +245,7 @@ mod tests {
             maps: vec![1, 2],
             run_count: 4,
             run_time_ns: 900,
+            engine: shellproto::Engine::Interp,
         }
     }
 
@@ -259,8 +265,8 @@ mod tests {
     fn tables_align_and_json_has_the_fields() {
         let t = progs(&[prog()], false);
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[0].starts_with("ID  NAME  TYPE     SECTION  INSNS  MAPS  RUN_CNT  RUN_TIME_NS  OBJECT"), "{t}");
-        assert!(lines[1].starts_with("3   fill  syscall  syscall  12     1,2   4        900          a.o"), "{t}");
+        assert!(lines[0].starts_with("ID  NAME  TYPE     SECTION  INSNS  ENGINE  MAPS  RUN_CNT  RUN_TIME_NS  OBJECT"), "{t}");
+        assert!(lines[1].starts_with("3   fill  syscall  syscall  12     interp  1,2   4        900          a.o"), "{t}");
         let j: Value = serde_json::from_str(&progs(&[prog()], true)).unwrap();
         assert_eq!(j[0]["name"], "fill");
         assert_eq!(j[0]["run_count"], 4);

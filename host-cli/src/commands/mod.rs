@@ -15,14 +15,33 @@ use shellproto::{HelloReply, Ref, Reply, Request};
 
 use crate::client::{ClientError, Conn};
 
+/// `load --engine`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineArg {
+    Jit,
+    Interp,
+}
+
+impl From<EngineArg> for shellproto::Engine {
+    fn from(e: EngineArg) -> Self {
+        match e {
+            EngineArg::Jit => shellproto::Engine::Jit,
+            EngineArg::Interp => shellproto::Engine::Interp,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug, Clone, PartialEq)]
 pub enum InstanceCmd {
     /// Verify a BPF object and load it into the instance's kernel.
-    #[command(after_help = "Example:\n  ushell load bpf-progs/count.o\n\nPrints the programs (id, name, section, type) and maps loaded. A verifier \
+    #[command(after_help = "Examples:\n  ushell load bpf-progs/count.o\n  ushell load --engine interp bpf-progs/count.o\n\nPrints the programs (id, name, section, type, engine) and maps loaded. A verifier \
 rejection prints the offending instruction and exits with status 1; nothing of the object is loaded and the app keeps running.")]
     Load {
         /// Object file from `clang -O2 -g -target bpf -c`.
         object: PathBuf,
+        /// What runs the programs: the JIT (machine code, constants blinded) or the interpreter.
+        #[arg(long, value_enum, default_value_t = EngineArg::Jit)]
+        engine: EngineArg,
         #[arg(short, long)]
         json: bool,
     },
@@ -169,7 +188,7 @@ impl Done {
 pub fn run(s: &Session, cmd: &InstanceCmd) -> Result<Done, ClientError> {
     use format as f;
     match cmd {
-        InstanceCmd::Load { object, json } => exec::load(s, object, *json),
+        InstanceCmd::Load { object, engine, json } => exec::load(s, object, (*engine).into(), *json),
         InstanceCmd::Exec(a) => exec::exec(s, a),
         InstanceCmd::Unload { prog, json } => match s.conn.call(Request::Unload { prog: Ref::parse(prog) })? {
             Reply::Unloaded { progs, maps } => Ok(Done::ok(f::unloaded(&progs, &maps, *json))),

@@ -202,7 +202,10 @@ impl Mux {
     fn forward(&mut self, c: ClientId, id: u32, req: Request) -> Vec<Out> {
         let kind = match &req {
             Request::UploadBegin { .. } => Kind::UploadBegin,
-            Request::UploadChunk { upload, .. } | Request::UploadCommit { upload } | Request::UploadAbort { upload } => {
+            Request::UploadChunk { upload, .. }
+            | Request::UploadCommit { upload }
+            | Request::UploadCommitWith { upload, .. }
+            | Request::UploadAbort { upload } => {
                 if self.uploads.get(upload) != Some(&c) {
                     return vec![reply(c, id, Err(ShellError::Upload(UploadError::NoSuchUpload { upload: *upload })))];
                 }

@@ -86,11 +86,11 @@ pub unsafe fn free_frame(phys: u64) {
     unsafe { alloc::alloc::dealloc(phys_to_virt(phys) as *mut u8, FRAME) }
 }
 
-/// `pages` zeroed, physically contiguous 4 KiB pages for a device's DMA
-/// (virtqueues, buffers); returns their physical address. The heap is the
-/// direct map of RAM, so any heap block is contiguous in physical memory.
-/// None at the kernel's reserve, like [`alloc_frame`].
-pub fn alloc_dma_pages(pages: usize) -> Option<u64> {
+/// `pages` zeroed, physically contiguous 4 KiB pages; returns their
+/// physical address. The heap is the direct map of RAM, so any heap block
+/// is contiguous in physical memory. None at the kernel's reserve, like
+/// [`alloc_frame`].
+pub fn alloc_pages(pages: usize) -> Option<u64> {
     let layout = Layout::from_size_align(pages.checked_mul(PAGE_SIZE as usize)?, PAGE_SIZE as usize).ok()?;
     let (total, used) = stats();
     if layout.size() == 0 || total.saturating_sub(used) < reserve(total) + layout.size() as u64 {
@@ -101,15 +101,33 @@ pub fn alloc_dma_pages(pages: usize) -> Option<u64> {
     (!p.is_null()).then(|| virt_to_phys(p as u64))
 }
 
+/// Returns pages obtained from [`alloc_pages`].
+///
+/// # Safety
+/// `phys` and `pages` are those of one [`alloc_pages`] call, freed once,
+/// nothing uses the pages any more, and their direct-map entries are
+/// writable again (the heap writes its bookkeeping into free blocks).
+pub unsafe fn free_pages(phys: u64, pages: usize) {
+    let layout = Layout::from_size_align(pages * PAGE_SIZE as usize, PAGE_SIZE as usize).unwrap_or(FRAME);
+    // SAFETY: the caller's obligation above; the layout matches the allocation's.
+    unsafe { alloc::alloc::dealloc(phys_to_virt(phys) as *mut u8, layout) }
+}
+
+/// `pages` zeroed, physically contiguous 4 KiB pages for a device's DMA
+/// (virtqueues, buffers): [`alloc_pages`].
+pub fn alloc_dma_pages(pages: usize) -> Option<u64> {
+    alloc_pages(pages)
+}
+
 /// Returns pages obtained from [`alloc_dma_pages`].
 ///
 /// # Safety
 /// `phys` and `pages` are those of one [`alloc_dma_pages`] call, freed
 /// once, and no device or kernel code uses the pages any more.
 pub unsafe fn free_dma_pages(phys: u64, pages: usize) {
-    let layout = Layout::from_size_align(pages * PAGE_SIZE as usize, PAGE_SIZE as usize).unwrap_or(FRAME);
-    // SAFETY: the caller's obligation above; the layout matches the allocation's.
-    unsafe { alloc::alloc::dealloc(phys_to_virt(phys) as *mut u8, layout) }
+    // SAFETY: the caller's obligation above; DMA pages keep their
+    // direct-map entries as allocated.
+    unsafe { free_pages(phys, pages) }
 }
 
 /// A byte slice of physical memory that stays reserved for the kernel's

@@ -9,12 +9,16 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use linux_abi::Errno;
 pub use vmspace::{PageFlags, PageState};
 
-const P: u64 = 1 << 0;
-const W: u64 = 1 << 1;
+pub(super) const P: u64 = 1 << 0;
+pub(super) const W: u64 = 1 << 1;
 const U: u64 = 1 << 2;
 const PS: u64 = 1 << 7;
-const NX: u64 = 1 << 63;
+/// PAT bit of a 2 MiB leaf; bit 7 (PS's place) in a 4 KiB one.
+const PAT_2M: u64 = 1 << 12;
+const G: u64 = 1 << 8;
+pub(super) const NX: u64 = 1 << 63;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+const ADDR_MASK_2M: u64 = 0x000f_ffff_ffe0_0000;
 /// First address above the user half.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
 /// PML4 slots of the user half; the rest is the kernel's.
@@ -304,6 +308,73 @@ fn free_tables(table: u64, level: usize, hi: usize) {
             unsafe { free_frame(e & ADDR_MASK) };
         }
     }
+}
+
+// The kernel half, shared by every root (see `PageTableRoot::new`): the
+// tables below the boot PML4's upper slots. Only `arch::execmem` changes
+// them, under its lock.
+
+/// The 4 KiB leaf slot (table, index) of kernel-half address `va`. Missing
+/// tables below the PML4 are created (supervisor, writable; the leaf
+/// decides); a 2 MiB page on the way is split into 512 4 KiB pages mapping
+/// the same frames with the same rights, so nothing that uses it notices.
+/// None for a user-half address, an absent PML4 slot (roots made earlier
+/// copied the slots, so a new one would not reach them), or out of memory.
+fn kernel_leaf(va: u64) -> Option<(u64, usize)> {
+    if va < USER_END {
+        return None;
+    }
+    let idx = indices(va);
+    let mut table = boot_pml4();
+    for (level, &i) in idx[..3].iter().enumerate() {
+        let e = read_entry(table, i);
+        if e & P == 0 {
+            if level == 0 {
+                return None;
+            }
+            let frame = alloc_frame()?;
+            write_entry(table, i, frame | P | W);
+            table = frame;
+        } else if e & PS != 0 {
+            if level != 2 {
+                return None; // 1 GiB pages are never made
+            }
+            let frame = alloc_frame()?;
+            let flags = (e & (0x7f | G | NX)) | if e & PAT_2M != 0 { PS } else { 0 };
+            for j in 0..512u64 {
+                write_entry(frame, j as usize, ((e & ADDR_MASK_2M) + j * PAGE_SIZE) | flags);
+            }
+            // The table maps what the 2 MiB page did; the walk's rights stay
+            // with the leaves.
+            write_entry(table, i, frame | P | W | (e & U));
+            // The old 2 MiB translation may be cached for any address in it.
+            load_cr3(read_cr3());
+            table = frame;
+        } else {
+            table = e & ADDR_MASK;
+        }
+    }
+    Some((table, idx[3]))
+}
+
+/// The leaf entry of kernel-half page `va` (0: none), splitting a 2 MiB
+/// page it lies in; None as [`kernel_leaf`].
+pub(super) fn kernel_entry(va: u64) -> Option<u64> {
+    kernel_leaf(va).map(|(t, i)| read_entry(t, i))
+}
+
+/// Replaces the leaf entry of kernel-half page `va` and flushes its
+/// translation; None as [`kernel_leaf`].
+pub(super) fn set_kernel_entry(va: u64, e: u64) -> Option<()> {
+    let (t, i) = kernel_leaf(va)?;
+    write_entry(t, i, e);
+    invlpg(va);
+    Some(())
+}
+
+/// The physical address an entry maps.
+pub(super) fn entry_frame(e: u64) -> u64 {
+    e & ADDR_MASK
 }
 
 // The active address space, through CR3: for callers that hold no root.

@@ -1,11 +1,14 @@
 //! The kernel as the shell sees it: `ushell::Kernel` over the kernel's
 //! clock, randomness, process table, symbols and memory statistics, and
-//! the checked memory reads behind `bpf_probe_read_{user,kernel}`.
+//! the checked memory reads behind `bpf_probe_read_{user,kernel}`, and
+//! executable memory for the JIT.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use bpf_runtime::helpers::{AddrSpace, EFAULT};
+use bpf_runtime::jit::{ExecMemory, JitError};
 use shellproto::{AppInfo, AppState, SymOrigin, Symbol, SymbolAt};
 use ushell::{KernelFacts, Task};
 
@@ -82,6 +85,12 @@ impl ushell::Kernel for ShellKernel {
 
     fn random_u32(&mut self) -> u32 {
         crate::random::next_u64() as u32
+    }
+
+    /// W^X pages in the kernel half (`arch::execmem`), freed with the program.
+    fn exec_memory(&mut self, code: &[u8]) -> Result<Box<dyn ExecMemory>, JitError> {
+        let pages = crate::arch::execmem::ExecPages::with_code(code).map_err(JitError::Exec)?;
+        Ok(Box::new(pages))
     }
 
     /// Programs run on behalf of the app: its pid (= tid of its one

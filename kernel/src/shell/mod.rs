@@ -1,7 +1,8 @@
 //! The debug shell, served on the virtio console: a kernel task reads the
 //! bytes the host sends (shellproto `ClientMsg` frames), feeds them to
 //! `ushell::Server`, which runs the commands (load, exec, maps, sym, info)
-//! over [`kernel::ShellKernel`], and writes back what the server produces
+//! over [`kernel::ShellKernel`] (programs JIT-compiled into W^X pages unless
+//! the client asks for the interpreter), and writes back what the server produces
 //! (`ServerMsg` frames: replies, `bpf_printk` lines and ring-buffer records
 //! as events). Program output never goes near the app's stdout.
 //!
@@ -59,10 +60,22 @@ pub fn set_option(v: &str) {
     }
 }
 
-/// Finds the virtio console and starts the shell's task; without one,
-/// does nothing.
+/// Starts the shell's task, which finds the virtio console (the device's
+/// setup then costs the boot nothing) and serves it; without a console the
+/// task ends at once.
 pub fn start(cmdline: &str) {
-    let found = virtio::devices_from_cmdline(cmdline).into_iter().find_map(|d| virtio::probe(&d, DeviceType::Console).map(|t| (d, t)));
+    let devices = virtio::devices_from_cmdline(cmdline);
+    if devices.is_empty() {
+        crate::kdebug!("shell: no virtio device on the command line: no debug shell");
+        return;
+    }
+    if let Err(e) = crate::task::spawn("shell", move || find_and_serve(devices)) {
+        crate::kinfo!("shell: no memory for the shell's task ({e:?}): no debug shell");
+    }
+}
+
+fn find_and_serve(devices: Vec<MmioDevice>) {
+    let found = devices.into_iter().find_map(|d| virtio::probe(&d, DeviceType::Console).map(|t| (d, t)));
     let Some((dev, transport)) = found else {
         crate::kdebug!("shell: no virtio console on the command line: no debug shell");
         return;
@@ -77,9 +90,7 @@ pub fn start(cmdline: &str) {
     let routed = crate::arch::ioapic::route(dev.irq, crate::arch::idt::DEVICE_VECTOR as u8);
     IRQ_ROUTED.store(routed, Ordering::Relaxed);
     crate::kdebug!("shell: virtio console at {:#x} irq {} ({})", dev.base, dev.irq, if routed { "interrupt" } else { "polled every tick" });
-    if let Err(e) = crate::task::spawn("shell", move || serve(console, dev)) {
-        crate::kinfo!("shell: no memory for the shell's task ({e:?}): no debug shell");
-    }
+    serve(console, dev)
 }
 
 /// The console's interrupt (from the trap handler, after EOI): wakes the
@@ -151,8 +162,10 @@ fn flush(console: &mut Console, out: &mut Vec<u8>) {
 /// Blocks until the console interrupts, or the next tick when output is
 /// waiting for transmit buffers or the interrupt is not routed.
 fn wait(output_pending: bool) {
-    let now = crate::time::monotonic_ns();
+    // Reading the clock the first time calibrates the TSC (millions of
+    // instructions of PIT polling): only once there is something to time.
     let tick = 1_000_000_000 / crate::task::HZ as u64;
-    let deadline = now + if output_pending || !IRQ_ROUTED.load(Ordering::Relaxed) { tick } else { FALLBACK_WAKE_NS };
+    let after = if output_pending || !IRQ_ROUTED.load(Ordering::Relaxed) { tick } else { FALLBACK_WAKE_NS };
+    let deadline = crate::time::monotonic_ns() + after;
     WAKE.wait_until(Some(deadline), || KICKED.swap(false, Ordering::Acquire).then_some(()));
 }

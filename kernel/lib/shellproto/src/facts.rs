@@ -87,6 +87,27 @@ pub struct ProgInfo {
     /// As bpftool's `run_cnt` and `run_time_ns`.
     pub run_count: u64,
     pub run_time_ns: u64,
+    /// What runs it: the JIT's machine code or the interpreter.
+    pub engine: Engine,
+}
+
+/// Which engine runs a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Engine {
+    /// Machine code from the JIT (constant blinding on), the default.
+    #[default]
+    Jit,
+    /// The interpreter: the reference engine.
+    Interp,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Jit => "jit",
+            Engine::Interp => "interp",
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

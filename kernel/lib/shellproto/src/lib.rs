@@ -17,7 +17,8 @@
 //!   never change), so any two versions can at least refuse each other
 //!   clearly ([`ShellError::Version`]).
 //! * **Uploads** ([`upload`]): a program object travels in chunks of at most
-//!   [`MAX_CHUNK`] bytes (`UploadBegin`, `UploadChunk`..., `UploadCommit`);
+//!   [`MAX_CHUNK`] bytes (`UploadBegin`, `UploadChunk`..., `UploadCommit`, or
+//!   `UploadCommitWith` to pick the engine: the JIT or the interpreter);
 //!   [`upload::Uploads`] is the server's state machine, which keeps nothing
 //!   half-loaded when a client aborts or disconnects.
 #![cfg_attr(not(test), no_std)]
@@ -37,8 +38,9 @@ pub use frame::{encode, FrameDecoder, MessageDecoder};
 pub use msg::{ClientMsg, Event, Hello, HelloReply, Ref, Reply, Request, ServerMsg};
 
 /// Protocol version sent in [`Request::Hello`]. Bump it whenever an
-/// encoding other than the hello's changes.
-pub const VERSION: u16 = 1;
+/// encoding other than the hello's changes. 2: programs say which engine
+/// runs them (`ProgInfo::engine`), `Request::UploadCommitWith` picks it.
+pub const VERSION: u16 = 2;
 
 /// Most encoded bytes one frame may hold, the delimiter not counted. Both
 /// sides refuse to send more ([`EncodeError::TooLarge`]) and a reader drops

@@ -14,7 +14,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FrameError, ShellError};
-use crate::facts::{Info, LoadedObject, LogLevel, MapEntry, MapInfo, ProgInfo, Symbol, SymbolAt};
+use crate::facts::{Engine, Info, LoadedObject, LogLevel, MapEntry, MapInfo, ProgInfo, Symbol, SymbolAt};
 
 /// Client → server: one request and the id its reply will carry. Ids are
 /// the client's choice; a supervisor multiplexing several clients onto one
@@ -145,6 +145,10 @@ pub enum Request {
     SymAt { addr: u64 },
     /// Kernel version, memory, uptime, the app, syscall counts.
     Info,
+    /// [`Request::UploadCommit`] choosing the engine that runs the
+    /// object's programs; `UploadCommit` means [`Engine::default`] (the
+    /// JIT), so clients that do not choose keep working.
+    UploadCommitWith { upload: u32, engine: Engine },
 }
 
 impl Request {
@@ -166,6 +170,7 @@ impl Request {
             Request::SymSearch { .. } => "sym",
             Request::SymAt { .. } => "sym-at",
             Request::Info => "info",
+            Request::UploadCommitWith { .. } => "upload-commit",
         }
     }
 }

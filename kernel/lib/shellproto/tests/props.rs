@@ -26,6 +26,8 @@ fn request() -> impl Strategy<Value = Request> {
         (name(), any::<u32>()).prop_map(|(name, size)| Request::UploadBegin { name, size }),
         (any::<u32>(), any::<u32>(), bytes(3000)).prop_map(|(upload, offset, data)| Request::UploadChunk { upload, offset, data }),
         any::<u32>().prop_map(|upload| Request::UploadCommit { upload }),
+        (any::<u32>(), any::<bool>())
+            .prop_map(|(upload, interp)| Request::UploadCommitWith { upload, engine: if interp { Engine::Interp } else { Engine::Jit } }),
         any::<u32>().prop_map(|upload| Request::UploadAbort { upload }),
         (reference(), bytes(300)).prop_map(|(prog, arg)| Request::Exec { prog, arg }),
         reference().prop_map(|prog| Request::Unload { prog }),
@@ -57,6 +59,7 @@ fn prog_info() -> impl Strategy<Value = ProgInfo> {
             maps,
             run_count,
             run_time_ns,
+            engine: if id % 2 == 0 { Engine::Jit } else { Engine::Interp },
         },
     )
 }
