@@ -76,6 +76,28 @@ impl Instance {
         ushell(&["logs", &self.name]).stdout_str()
     }
 
+    /// The instance's socket, from `ushell ps -j`.
+    pub fn socket(&self) -> std::path::PathBuf {
+        let o = ushell(&["ps", "-j"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("ps -j: {e}\n{}", o.describe()));
+        let me = v.as_array().and_then(|a| a.iter().find(|i| i["name"] == self.name.as_str())).unwrap_or_else(|| panic!("{} is not in ps -j\n{}", self.name, o.describe()));
+        me["socket"].as_str().unwrap_or_else(|| panic!("no socket in ps -j\n{}", o.describe())).into()
+    }
+
+    /// Polls the log until `f` holds for it (a hang guard: the limit
+    /// only turns a hang into a failure); returns that log.
+    pub fn wait_for_log(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let logs = self.logs();
+            if f(&logs) {
+                return logs;
+            }
+            assert!(start.elapsed() < COMMAND_LIMIT, "gave up waiting for {what} in the log of {}\n{logs}", self.name);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The app's stdout, as the log's `[stdout] ` lines.
     pub fn app_stdout(&self) -> String {
         self.logs().lines().filter_map(|l| l.strip_prefix("[stdout] ")).map(|l| format!("{l}\n")).collect()

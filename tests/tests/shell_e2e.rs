@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use e2e::{app, ushell, Instance, Vm};
+use e2e::{app, mask_numbers, ushell, Instance, Vm};
 
 /// How long the app spins: long enough for every command below to run
 /// while it does (the test checks that they did, from the log).
@@ -23,24 +23,6 @@ fn object(rel: &str) -> PathBuf {
 
 fn sched_app() -> PathBuf {
     app("sched", "musl")
-}
-
-/// Digit runs masked: the app prints the milliseconds it measured.
-fn mask_numbers(s: &str) -> String {
-    let mut out = String::new();
-    let mut in_digits = false;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                out.push('N');
-            }
-            in_digits = true;
-        } else {
-            out.push(c);
-            in_digits = false;
-        }
-    }
-    out
 }
 
 /// Until the app says it spins (it calibrates first): every command after

@@ -97,13 +97,9 @@ pub fn main(global: Option<&str>) -> anyhow::Result<ExitCode> {
         rustyline::Config::builder().auto_add_history(true).completion_type(rustyline::CompletionType::List).max_history_size(1000)?.build(),
     )?;
     rl.set_helper(Some(ReplHelper { session: session.clone(), files: FilenameCompleter::new() }));
-    // Events above the prompt; without a terminal they are plain lines.
-    match rl.create_external_printer() {
-        Ok(mut p) => session.conn.on_events(move |ev| {
-            let _ = p.print(format!("{}\n", format::event_line(&ev)));
-        }),
-        Err(_) => session.conn.on_events(|ev| println!("{}", format::event_line(&ev))),
-    }
+    let out = Output::new(&mut rl);
+    let events = out.clone();
+    session.conn.on_events(move |ev| events.print(format!("{}\n", format::event_line(&ev))));
     session.conn.send(&ToSup::Events(true))?;
     let history = history_path();
     if let Some(h) = &history {
@@ -118,18 +114,84 @@ pub fn main(global: Option<&str>) -> anyhow::Result<ExitCode> {
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(e.into()),
         };
-        match run_line(&session, &line) {
+        match run_line(&session, &line, &out) {
             Step::Continue => {}
             Step::Exit => break,
             Step::Gone(msg) => {
+                out.finish();
                 eprintln!("ushell: {msg}");
                 save(&mut rl, &history);
                 return Ok(ExitCode::from(runproto::HOST_FAILURE_STATUS as u8));
             }
         }
     }
+    out.finish();
     save(&mut rl, &history);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where events and the instance commands' results are printed, in the
+/// order they arrived: a program's output before the `returned: N` of its
+/// run. In a terminal that is rustyline's external printer (above the
+/// prompt), driven by a thread of its own: the printer holds one line and
+/// is drained only while a prompt waits for keys, so a print may block
+/// until the next prompt, and the connection's reader, which hands the
+/// running command its reply, must never wait for it (it did: a hang when
+/// events came as Enter was pressed). Without a terminal, plain lines.
+#[derive(Clone)]
+struct Output {
+    tx: Option<std::sync::mpsc::Sender<Printed>>,
+}
+
+enum Printed {
+    Text(String),
+    /// Answered once everything before it is printed.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+impl Output {
+    fn new(rl: &mut Editor<ReplHelper, DefaultHistory>) -> Output {
+        let Ok(mut p) = rl.create_external_printer() else { return Output { tx: None } };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for m in rx {
+                match m {
+                    Printed::Text(t) => {
+                        let _ = p.print(t);
+                    }
+                    Printed::Flush(ack) => {
+                        let _ = ack.send(());
+                    }
+                }
+            }
+        });
+        Output { tx: Some(tx) }
+    }
+
+    fn print(&self, text: String) {
+        match &self.tx {
+            Some(tx) => {
+                let _ = tx.send(Printed::Text(text));
+            }
+            None => {
+                use std::io::Write;
+                let mut o = std::io::stdout().lock();
+                let _ = o.write_all(text.as_bytes());
+                let _ = o.flush();
+            }
+        }
+    }
+
+    /// Lets the printer write what is queued before the shell ends (it
+    /// may be waiting for a prompt that never comes: then not for long).
+    fn finish(&self) {
+        if let Some(tx) = &self.tx {
+            let (ack, done) = std::sync::mpsc::channel();
+            if tx.send(Printed::Flush(ack)).is_ok() {
+                let _ = done.recv_timeout(std::time::Duration::from_secs(1));
+            }
+        }
+    }
 }
 
 fn save(rl: &mut Editor<ReplHelper, DefaultHistory>, path: &Option<PathBuf>) {
@@ -151,7 +213,7 @@ enum Step {
     Gone(String),
 }
 
-fn run_line(s: &Session, line: &str) -> Step {
+fn run_line(s: &Session, line: &str, out: &Output) -> Step {
     let words = match shell_words::split(line) {
         Ok(w) => w,
         Err(e) => {
@@ -187,7 +249,7 @@ fn run_line(s: &Session, line: &str) -> Step {
         }
         ReplCmd::Instance(c) => match commands::run(s, &c) {
             Ok(done) => {
-                print!("{}", done.text);
+                out.print(done.text);
                 Step::Continue
             }
             Err(e @ (ClientError::Closed { .. } | ClientError::Exited { .. })) => Step::Gone(e.to_string()),

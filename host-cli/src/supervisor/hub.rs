@@ -128,13 +128,16 @@ fn apply(outs: Vec<Out>, env: &HubEnv, mux: &mut Mux, guest: &mut Option<SyncSen
         match out {
             Out::Guest(msg) => {
                 let gid = msg.id;
-                let frame = match encode(&msg) {
+                let mut frame = match encode(&msg) {
                     Ok(f) => f,
                     Err(e) => {
                         work.extend(mux.send_failed(gid, &format!("the request cannot be sent: {e}")));
                         continue;
                     }
                 };
+                if mux.take_raw_open() {
+                    frame.insert(0, 0);
+                }
                 if let Err(why) = to_guest(guest, GuestFrame { bytes: frame }) {
                     work.extend(mux.send_failed(gid, why));
                 }

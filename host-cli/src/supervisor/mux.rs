@@ -17,9 +17,12 @@
 //!   program output, to the client whose `exec` is being served: the guest
 //!   answers requests in order, and the output of a run comes before its
 //!   reply, so it belongs to the oldest request still waiting.
-//! * **Raw** bytes (tests) go to the guest verbatim; what the supervisor
-//!   cannot attribute afterwards (bad frames, unknown ids) goes to the
-//!   clients that sent raw bytes.
+//! * **Raw** bytes (tests) go to the guest verbatim, so that consecutive
+//!   pieces can form any stream, an oversized frame included; when they end
+//!   inside a frame, the next frame the supervisor sends starts with a
+//!   delimiter, so the guest's decoder resynchronizes first. What the
+//!   supervisor cannot attribute afterwards (bad frames, unknown ids) goes
+//!   to the clients that sent raw bytes.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -90,6 +93,8 @@ pub struct Mux {
     hello: HelloState,
     queued: VecDeque<(ClientId, ClientMsg)>,
     clients: BTreeMap<ClientId, ClientState>,
+    /// Raw bytes ended inside a frame: the guest's decoder is mid-frame.
+    raw_open: bool,
 }
 
 impl Default for Mux {
@@ -115,6 +120,7 @@ impl Mux {
             hello: HelloState::Offline,
             queued: VecDeque::new(),
             clients: BTreeMap::new(),
+            raw_open: false,
         }
     }
 
@@ -235,15 +241,24 @@ impl Mux {
         }
     }
 
-    /// Bytes from a test client for the guest, verbatim, then a delimiter.
-    pub fn raw(&mut self, c: ClientId, mut bytes: Vec<u8>) -> Vec<Out> {
+    /// Bytes from a test client for the guest, verbatim.
+    pub fn raw(&mut self, c: ClientId, bytes: Vec<u8>) -> Vec<Out> {
         let Some(s) = self.clients.get_mut(&c) else { return Vec::new() };
         s.raw = true;
         if matches!(self.hello, HelloState::Offline | HelloState::Gone(_)) {
             return vec![Out::Client(c, FromSup::Error(format!("the guest console is {}", self.shell_state())))];
         }
-        bytes.push(0);
+        if let Some(last) = bytes.last() {
+            self.raw_open = *last != 0;
+        }
         vec![Out::GuestRaw(bytes)]
+    }
+
+    /// Whether the frame about to go to the guest must start with a
+    /// delimiter (raw bytes left the guest's decoder inside a frame); the
+    /// caller sends it, so this answers true once.
+    pub fn take_raw_open(&mut self) -> bool {
+        std::mem::take(&mut self.raw_open)
     }
 
     /// A message (or a bad frame) from the guest.

@@ -28,10 +28,12 @@ pub enum ToSup {
     /// [`ServerMsg::Event`]) as they come: what the REPL shows above its
     /// prompt.
     Events(bool),
-    /// For robustness tests: bytes written to the guest console verbatim,
-    /// then a lone delimiter so the guest's decoder resynchronizes before the
-    /// next real frame. Replies the supervisor cannot attribute (bad frames,
-    /// ids it never sent) go to the clients that sent raw bytes.
+    /// For robustness tests: bytes written to the guest console verbatim
+    /// (consecutive ones form one stream, so a frame may span several);
+    /// when they end inside a frame, the supervisor's next frame starts
+    /// with a lone delimiter so the guest's decoder resynchronizes first.
+    /// Replies the supervisor cannot attribute (bad frames, ids it never
+    /// sent) go to the clients that sent raw bytes.
     Raw(#[serde(with = "serde_bytes_compat")] Vec<u8>),
 }
 

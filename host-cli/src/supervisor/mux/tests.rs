@@ -164,7 +164,14 @@ fn unattributed_guest_output_goes_to_raw_clients_and_the_log() {
     m.client_connected(1);
     m.client_connected(2);
     let out = m.raw(2, vec![1, 2, 3]);
-    assert_eq!(out, [Out::GuestRaw(vec![1, 2, 3, 0])], "a delimiter follows raw bytes");
+    assert_eq!(out, [Out::GuestRaw(vec![1, 2, 3])], "raw bytes go verbatim");
+    assert!(m.take_raw_open(), "they ended inside a frame: the next frame starts with a delimiter");
+    assert!(!m.take_raw_open(), "once");
+    m.raw(2, vec![4, 0]);
+    assert!(!m.take_raw_open(), "they ended with a delimiter");
+    m.raw(2, vec![5]);
+    m.raw(2, Vec::new());
+    assert!(m.take_raw_open(), "nothing sent changes nothing");
     let bad = FrameError::Truncated;
     let out = m.guest_msg(Ok(ServerMsg::BadFrame(bad)));
     assert!(matches!(&out[0], Out::Note(_)));
