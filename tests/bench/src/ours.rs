@@ -78,7 +78,7 @@ impl Ours {
         // As for Linux: 300 s for icount runs, 120 s for the others.
         cmd.args(["--kill-after=5", if icount { "300" } else { "120" }])
             .arg(&self.ushell)
-            .args(["run", "--accel", "tcg", "--quiet", "--kernel"])
+            .args(["run", "--rm", "--accel", "tcg", "--quiet", "--kernel"])
             .arg(&self.kernel);
         if let Some(m) = mem_mib {
             cmd.arg("-m").arg(format!("{m}M"));
