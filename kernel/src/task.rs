@@ -57,9 +57,6 @@ struct Scheduler {
 }
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
-/// The running task's thread, set by [`schedule`] so that syscalls find
-/// it without searching the task table. (Per CPU once there are several.)
-static CURRENT_THREAD: spin::Mutex<Option<Arc<Thread>>> = spin::Mutex::new(None);
 static TICKS: AtomicU64 = AtomicU64::new(0);
 /// The APIC timer was started: the idle task may halt.
 static TIMER_RUNNING: AtomicBool = AtomicBool::new(false);
@@ -128,11 +125,6 @@ pub fn current() -> TaskId {
     with(|s| s.current)
 }
 
-/// The thread the running task carries (None in kernel tasks).
-pub fn current_thread() -> Option<Arc<Thread>> {
-    CURRENT_THREAD.lock().clone()
-}
-
 /// Runs `f` with the running task's thread, borrowed without a lock or a
 /// count (the syscall path's way to its context).
 #[inline(always)]
@@ -144,35 +136,21 @@ pub fn with_current_thread<R>(f: impl FnOnce(Option<&Thread>) -> R) -> R {
 /// has already put the current task where it belongs: back in the run
 /// queue, blocked on something, or gone.
 fn schedule() {
-    let (next, thread) = with(|s| {
+    let next = with(|s| {
+        let prev_thread = s.tasks.get(&s.current).and_then(|t| t.thread.as_ref()).map(Arc::as_ptr);
         let next = if s.shutdown { IDLE } else { s.run_queue.pick_next().unwrap_or(IDLE) };
         s.current = next;
         let t = s.tasks.get_mut(&next).unwrap_or_else(|| unreachable!("queued tasks exist"));
         t.state = State::Running;
-        (t.ctx.clone(), t.thread.clone())
+        // The thread's FS and GS bases go into the CPU when the thread
+        // changes (two MSR writes). Kernel tasks leave them alone: the
+        // kernel never uses FS, and its GS is the per-CPU area.
+        if let Some(th) = t.thread.as_ref().filter(|th| prev_thread != Some(Arc::as_ptr(th))) {
+            th.load_bases();
+        }
+        t.ctx.clone()
     });
-    switch_thread(thread);
     context::switch_to(next);
-}
-
-/// Makes `next` the current thread and loads its FS and GS bases when it
-/// changes (two MSR writes per switch into a user task). Kernel tasks
-/// leave the bases alone: the kernel never uses FS, and its GS is the
-/// per-CPU area.
-fn switch_thread(next: Option<Arc<Thread>>) {
-    let mut cur = CURRENT_THREAD.lock();
-    let same = match (&*cur, &next) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
-    };
-    if same {
-        return;
-    }
-    if let Some(t) = &next {
-        t.load_bases();
-    }
-    *cur = next;
 }
 
 /// Lets other runnable tasks go first.

@@ -126,15 +126,10 @@ pub fn by_pid(pid: u32) -> Option<Arc<Process>> {
     PROCESSES.lock().get(&pid).cloned()
 }
 
-/// The current task's thread; None in a kernel task.
-pub fn current_thread() -> Option<Arc<Thread>> {
-    crate::task::current_thread()
-}
-
 /// The current task's process. Trap and file code outside a syscall use
 /// this; handlers use `ctx.process()`.
 pub fn current() -> Option<Arc<Process>> {
-    current_thread().map(|t| t.process.clone())
+    crate::task::with_current_thread(|t| t.map(|t| t.process.clone()))
 }
 
 /// Ends the calling thread's process with `status`: it becomes a zombie
