@@ -34,7 +34,7 @@ pub enum ToSup {
     /// with a lone delimiter so the guest's decoder resynchronizes first.
     /// Replies the supervisor cannot attribute (bad frames, ids it never
     /// sent) go to the clients that sent raw bytes.
-    Raw(#[serde(with = "serde_bytes_compat")] Vec<u8>),
+    Raw(#[serde(with = "shellproto::bytes")] Vec<u8>),
 }
 
 /// Supervisor → client.
@@ -66,35 +66,6 @@ pub struct Status {
     /// `connecting`, `ready`, `refused: ...`, `gone`.
     pub shell: String,
     pub clients: u32,
-}
-
-/// Encodes `Vec<u8>` fields as postcard byte strings, decoding them
-/// without trusting the declared length (as shellproto does).
-mod serde_bytes_compat {
-    use serde::de::{self, Visitor};
-    use serde::{Deserializer, Serializer};
-    use std::fmt;
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(v)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-        }
-        d.deserialize_byte_buf(V)
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! `#[serde(with = "crate::bytes")]` for `Vec<u8>` fields: postcard writes
+//! `#[serde(with = "shellproto::bytes")]` for `Vec<u8>` fields (the
+//! protocol's own and the supervisor's): postcard writes
 //! them as a length and the bytes (the same wire format as a sequence of
 //! `u8`), but reading them through `deserialize_byte_buf` takes the bytes
 //! from the frame, so a forged length cannot make the reader allocate more

@@ -25,7 +25,7 @@
 
 extern crate alloc;
 
-mod bytes;
+pub mod bytes;
 pub mod error;
 pub mod facts;
 pub mod frame;
