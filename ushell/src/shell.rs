@@ -85,6 +85,7 @@ impl<K: Kernel> Shell<K> {
     }
 
     fn answer(&mut self, req: Request, events: &mut Vec<ServerMsg>) -> Result<Reply, ShellError> {
+        let req_name = req.name();
         match req {
             Request::Hello(h) => self.hello(&h),
             _ if !self.greeted => Err(ShellError::HelloFirst),
@@ -137,6 +138,9 @@ impl<K: Kernel> Shell<K> {
                     progs: self.registry.prog_count() as u32,
                     maps: self.registry.map_count() as u32,
                 }))
+            }
+            Request::Attach { .. } | Request::Detach { .. } | Request::Attachments { .. } | Request::Sites { .. } | Request::FuncText { .. } => {
+                Err(ShellError::Unsupported { what: req_name.into() })
             }
         }
     }

@@ -50,6 +50,47 @@ pub enum ShellError {
     OutOfMemory { what: String },
     #[error("{what} is not supported by this kernel")]
     Unsupported { what: String },
+    /// The function exists but has no patch site; `how` says how to build
+    /// the app so that it has one.
+    #[error("`{func}` at {addr:#x} has no patch site (its entry is {first}); {how}")]
+    NoSite { func: String, addr: u64, first: String, how: String },
+    /// No app or kernel function has that name.
+    #[error("no function `{func}` in the app or the kernel{}", similar_names(similar))]
+    UnknownFunc { func: String, similar: Vec<String> },
+    #[error("program `{program}` is a {prog_type} program; only fentry, fexit, kprobe and kretprobe programs attach to functions")]
+    NotAttachable { program: String, prog_type: ProgType },
+    #[error("program `{program}` has no function in its section `{section}`; name the function to attach to")]
+    NoTarget { program: String, section: String },
+    #[error("program `{program}` is not attached{}", on_func(func))]
+    NotAttached { program: String, func: Option<String> },
+    #[error("program `{program}` is attached to several functions ({funcs:?}); name one")]
+    AttachedSeveral { program: String, funcs: Vec<String> },
+    /// Patching or trampoline memory failed; nothing changed.
+    #[error("cannot attach to `{func}`: {message}")]
+    Attach { func: String, message: String },
+    #[error("cannot unload program `{program}`: it is attached to {funcs:?}; detach it first")]
+    StillAttached { program: String, funcs: Vec<String> },
+}
+
+fn similar_names(s: &[String]) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("; similar: ");
+    for (i, n) in s.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(n);
+    }
+    out
+}
+
+fn on_func(f: &Option<String>) -> String {
+    match f {
+        Some(f) => alloc::format!(" to `{f}`"),
+        None => String::new(),
+    }
 }
 
 /// Why an upload step was refused. Every refusal ends the upload: what it

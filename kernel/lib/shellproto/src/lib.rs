@@ -30,17 +30,20 @@ pub mod error;
 pub mod facts;
 pub mod frame;
 pub mod msg;
+pub mod trace;
 pub mod upload;
 
 pub use error::{EncodeError, FrameError, ShellError, UploadError};
 pub use facts::*;
 pub use frame::{encode, FrameDecoder, MessageDecoder};
+pub use trace::{AttachKind, Attachment, FuncText, SiteChange, SiteInfo, Space};
 pub use msg::{ClientMsg, Event, Hello, HelloReply, Ref, Reply, Request, ServerMsg};
 
 /// Protocol version sent in [`Request::Hello`]. Bump it whenever an
 /// encoding other than the hello's changes. 2: programs say which engine
-/// runs them (`ProgInfo::engine`), `Request::UploadCommitWith` picks it.
-pub const VERSION: u16 = 2;
+/// runs them (`ProgInfo::engine`), `Request::UploadCommitWith` picks it. 3: the function tracer (`Attach`,
+/// `Detach`, `Attachments`, `Sites`, `FuncText`).
+pub const VERSION: u16 = 3;
 
 /// Most encoded bytes one frame may hold, the delimiter not counted. Both
 /// sides refuse to send more ([`EncodeError::TooLarge`]) and a reader drops

@@ -14,6 +14,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FrameError, ShellError};
+use crate::trace::{Attachment, FuncText, SiteChange, SiteInfo};
 use crate::facts::{Engine, Info, LoadedObject, LogLevel, MapEntry, MapInfo, ProgInfo, Symbol, SymbolAt};
 
 /// Client → server: one request and the id its reply will carry. Ids are
@@ -149,6 +150,22 @@ pub enum Request {
     /// object's programs; `UploadCommit` means [`Engine::default`] (the
     /// JIT), so clients that do not choose keep working.
     UploadCommitWith { upload: u32, engine: Engine },
+    /// Attach a loaded tracing program (`fentry/`, `fexit/`, `kprobe/`,
+    /// `kretprobe/`) to a function, the app's or the kernel's; `func`
+    /// defaults to the name in the program's section. `nr_args`: the
+    /// function's argument count (places the return value in the fexit
+    /// context), 6 if not given. Answered with [`Reply::Attached`].
+    Attach { func: Option<String>, prog: Ref, nr_args: Option<u8> },
+    /// Detach a program from a function (`func` `None`: the one function
+    /// it sits on). Answered with [`Reply::Detached`].
+    Detach { func: Option<String>, prog: Ref },
+    /// Attachments, all or those on one function.
+    Attachments { func: Option<String> },
+    /// Functions that can be traced (app first, then kernel), matching a
+    /// pattern as [`Request::SymSearch`] does; at most `limit`.
+    Sites { pattern: String, limit: u32 },
+    /// The first `len` bytes of a function as the CPU sees them now.
+    FuncText { func: String, len: u32 },
 }
 
 impl Request {
@@ -171,6 +188,11 @@ impl Request {
             Request::SymAt { .. } => "sym-at",
             Request::Info => "info",
             Request::UploadCommitWith { .. } => "upload-commit",
+            Request::Attach { .. } => "attach",
+            Request::Detach { .. } => "detach",
+            Request::Attachments { .. } => "list",
+            Request::Sites { .. } => "sites",
+            Request::FuncText { .. } => "disas",
         }
     }
 }
@@ -199,6 +221,11 @@ pub enum Reply {
     Symbols { symbols: Vec<Symbol>, truncated: bool },
     SymbolAt(Option<SymbolAt>),
     Info(Info),
+    Attached(SiteChange),
+    Detached(SiteChange),
+    Attachments(Vec<Attachment>),
+    Sites { sites: Vec<SiteInfo>, truncated: bool },
+    FuncText(FuncText),
 }
 
 /// Pushed by the server as things happen.
