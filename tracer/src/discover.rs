@@ -206,6 +206,48 @@ impl SiteTable {
         Ok(t)
     }
 
+    /// Discovers the sites of functions given by address, size and name
+    /// (a kernel's own symbol table), reading their first bytes with `read`
+    /// (`None`: not readable). Only entry nops count: there is no
+    /// `__patchable_function_entries` table to consult, which is fine for
+    /// LLVM's `0f 1f 44 00 08`, a form compilers emit only for patch sites.
+    pub fn from_functions(funcs: impl IntoIterator<Item = (u64, u64, String)>, read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> SiteTable {
+        let mut funcs: Vec<(u64, u64, String)> = funcs.into_iter().filter(|(_, _, n)| !n.is_empty()).collect();
+        funcs.sort();
+        funcs.dedup_by(|a, b| a.0 == b.0 && a.2 == b.2);
+        let mut t = SiteTable::default();
+        for (addr, size, name) in funcs {
+            let mut first = [0u8; 9];
+            let n = if read(addr, &mut first) {
+                9
+            } else if read(addr, &mut first[..5]) {
+                5
+            } else {
+                0
+            };
+            let site_idx = nops::find_at_entry(&first[..n]).map(|(off, form)| {
+                let at = addr + off;
+                let original: [u8; 5] = first[off as usize..off as usize + 5].try_into().unwrap_or(nops::NOPL5);
+                t.sites.push(Site { name: name.clone(), func: addr, addr: at, original, form, listed: false });
+                t.sites.len() - 1
+            });
+            let idx = t.functions.len();
+            t.functions.push(Function { name: name.clone(), addr, size, site: site_idx, first: first[..n.min(8)].to_vec() });
+            match t.by_name.get(&name) {
+                Some(&old) if t.functions[old].site.is_some() || site_idx.is_none() => {}
+                _ => {
+                    t.by_name.insert(name, idx);
+                }
+            }
+        }
+        t
+    }
+
+    /// The function called `name` (with or without a site).
+    pub fn function(&self, name: &str) -> Option<&Function> {
+        self.by_name.get(name).map(|&i| &self.functions[i])
+    }
+
     /// The site of function `name`, or an error saying why there is none.
     pub fn site(&self, name: &str) -> Result<&Site, LookupError> {
         if let Some(&s) = self.unnamed.get(name) {

@@ -167,37 +167,41 @@ fn map_error(name: &str, e: MapError) -> ShellError {
 }
 
 impl Object {
-    /// Runs program `index` with `ctx`, with `maps` (the object's maps, in
-    /// its order) swapped into its slots for the run.
-    pub fn run<K: Kernel + ?Sized>(
-        &mut self,
-        runner: &mut Runner,
-        index: usize,
-        ctx: &[u8],
-        maps: &mut [&mut MapStore],
-        kernel: &mut K,
-    ) -> (Result<u64, ShellError>, RunOutput) {
-        let name = self.loaded.programs.get(index).map_or_else(String::new, |p| p.name.clone());
-        let mut out = RunOutput::default();
+    /// Points the object's slots at `maps` (its maps in its order, some
+    /// of them shared with other objects through the registry), once at
+    /// load: the runtime's maps synchronize internally, so a slot is an
+    /// `Arc`, and the object is immutable afterwards (shared with the
+    /// tracer, which runs its programs from trampolines).
+    pub fn set_maps(&mut self, maps: &[&MapStore]) -> Result<(), ShellError> {
         if maps.len() != self.loaded.maps.len() {
             let msg = format!("{} maps given for {} slots", maps.len(), self.loaded.maps.len());
-            return (Err(ShellError::Exec { program: name, pc: 0, message: msg }), out);
+            return Err(ShellError::Object { object: String::new(), message: msg });
         }
-        self.use_maps(maps);
-        let mut env = RunEnv { kernel, out: &mut out };
+        self.loaded.maps = bpf_runtime::maps::MapSet::from_shared(maps.iter().map(|m| m.map.clone()).collect());
+        Ok(())
+    }
+
+    /// Runs program `index` with `ctx`.
+    pub fn run<K: Kernel + ?Sized>(&self, runner: &mut Runner, index: usize, ctx: &[u8], kernel: &mut K) -> (Result<u64, ShellError>, RunOutput) {
+        let mut out = RunOutput::default();
+        let mut env = RunEnv { kernel, out: &mut out, call: None };
         let start = env.kernel.now_ns();
         let r = self.loaded.run(&mut runner.vm, index, ctx, &mut env);
         let end = env.kernel.now_ns();
         out.run_time_ns = end.saturating_sub(start);
-        let r = r.map_err(|e| ShellError::Exec { program: name, pc: e.pc as u32, message: e.kind.to_string() });
+        let r = r.map_err(|e| ShellError::Exec { program: self.prog_name(index), pc: e.pc as u32, message: e.kind.to_string() });
         (r, out)
     }
 
-    /// Points the object's slots at `maps` (shared maps live in the
-    /// registry; the runtime's maps synchronize internally, so sharing is
-    /// an `Arc` per slot).
-    fn use_maps(&mut self, maps: &[&mut MapStore]) {
-        self.loaded.maps = bpf_runtime::maps::MapSet::from_shared(maps.iter().map(|m| m.map.clone()).collect());
+    /// Runs program `index` from a trampoline: `call` answers the
+    /// function-call helpers (173, 183-185); `bpf_printk` lines go to `out`.
+    pub fn run_traced<K: Kernel + ?Sized>(&self, vm: &mut Vm, index: usize, ctx: &[u8], call: &tracer::CallInfo<'_>, kernel: &mut K, out: &mut RunOutput) -> Result<u64, bpf_runtime::interp::ExecError> {
+        let mut env = RunEnv { kernel, out, call: Some(call) };
+        self.loaded.run(vm, index, ctx, &mut env)
+    }
+
+    pub fn prog_name(&self, index: usize) -> String {
+        self.loaded.programs.get(index).map_or_else(String::new, |p| p.name.clone())
     }
 }
 
@@ -250,6 +254,8 @@ impl MapStore {
 struct RunEnv<'a, K: Kernel + ?Sized> {
     kernel: &'a mut K,
     out: &'a mut RunOutput,
+    /// The traced call, for runs from a trampoline.
+    call: Option<&'a tracer::CallInfo<'a>>,
 }
 
 impl<K: Kernel + ?Sized> Env for RunEnv<'_, K> {
@@ -284,6 +290,22 @@ impl<K: Kernel + ?Sized> Env for RunEnv<'_, K> {
 
     fn probe_read(&mut self, space: bpf_runtime::helpers::AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
         self.kernel.probe_read(space, addr, dst)
+    }
+
+    fn func_ip(&mut self) -> u64 {
+        self.call.map_or(0, |c| c.ip)
+    }
+
+    fn func_arg(&mut self, n: u32) -> Result<u64, i64> {
+        self.call.ok_or(bpf_runtime::helpers::EINVAL)?.arg(u64::from(n))
+    }
+
+    fn func_ret(&mut self) -> Result<u64, i64> {
+        self.call.ok_or(bpf_runtime::helpers::EOPNOTSUPP)?.ret()
+    }
+
+    fn func_arg_cnt(&mut self) -> u64 {
+        self.call.map_or(0, |c| u64::from(c.nr_args))
     }
 
     fn kallsyms_lookup(&mut self, name: &str) -> Option<u64> {

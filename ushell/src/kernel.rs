@@ -2,11 +2,15 @@
 //! a symbol search and `ushell info` need to know about the kernel.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use bpf_runtime::jit::{ExecMemory, JitError};
 
-use shellproto::{AppInfo, Symbol, SymbolAt, SyscallCount};
+use shellproto::{AppInfo, Space, Symbol, SymbolAt, SyscallCount};
+use tracer::{PokeError, SiteTable, Text};
+
+use crate::trace::Tracing;
 
 /// The task a program runs on behalf of (for `bpf_get_current_pid_tgid`
 /// and `bpf_get_current_comm`): for `exec`, the shell's own kernel task.
@@ -66,5 +70,30 @@ pub trait Kernel {
     fn exec_memory(&mut self, code: &[u8]) -> Result<Box<dyn ExecMemory>, JitError> {
         let _ = code;
         Err(JitError::Exec("this kernel provides no executable memory"))
+    }
+
+    /// The function tracer's state, shared with the kernel's dispatch
+    /// entries. `None` (the default): this kernel cannot trace.
+    fn tracing(&self) -> Option<&'static Tracing> {
+        None
+    }
+    /// The patch sites of the app (from its image, once per image) or of
+    /// the kernel (from its symbols, once).
+    fn site_table(&mut self, space: Space) -> Option<alloc::sync::Arc<SiteTable>> {
+        let _ = space;
+        None
+    }
+    /// Runs `f` with what patches the code of `space`: the text writer
+    /// (through a kernel alias, never by making the code writable), the
+    /// trampoline memory, and the instruction pointers of every stopped
+    /// thread. Err: why the kernel cannot (the app has exited).
+    fn with_text(&mut self, space: Space, f: &mut dyn FnMut(&mut Text<'_>)) -> Result<(), String> {
+        let _ = (space, f);
+        Err("this kernel cannot patch code".into())
+    }
+    /// Reads code of `space` at `addr` as the CPU would fetch it.
+    fn read_text(&mut self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), PokeError> {
+        let _ = (space, addr, buf);
+        Err(PokeError::NotMapped(addr))
     }
 }

@@ -15,6 +15,7 @@
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use shellproto::{Engine, LoadedObject, MapInfo, ProgInfo, Ref, ShellError};
@@ -24,7 +25,8 @@ use crate::kernel::Kernel;
 
 struct ObjectEntry {
     name: String,
-    object: bpf::Object,
+    /// Shared with the tracer's attachments, which run its programs.
+    object: Arc<bpf::Object>,
     /// Map id of each of the object's map slots, in its order.
     maps: Vec<u32>,
     progs: Vec<u32>,
@@ -98,7 +100,7 @@ impl Registry {
     /// except that programs the JIT failed on run on the interpreter (the
     /// second value says why).
     pub fn load<K: Kernel + ?Sized>(&mut self, name: &str, bytes: &[u8], engine: Engine, kernel: &mut K) -> Result<(LoadedObject, Option<String>), ShellError> {
-        let bpf::Parts { object, progs, maps, jit_failed } = bpf::load(name, bytes, engine, kernel)?;
+        let bpf::Parts { mut object, progs, maps, jit_failed } = bpf::load(name, bytes, engine, kernel)?;
         // Check every map before registering anything.
         let mut uses: Vec<Option<u32>> = Vec::with_capacity(maps.len());
         for (meta, _) in &maps {
@@ -129,6 +131,11 @@ impl Registry {
             }
             map_ids.push(id);
         }
+        {
+            let stores: Vec<&MapStore> = map_ids.iter().filter_map(|id| self.maps.get(id).map(|m| &m.store)).collect();
+            object.set_maps(&stores)?;
+        }
+        let object = Arc::new(object);
         let mut prog_ids = Vec::with_capacity(progs.len());
         for (index, meta) in progs.into_iter().enumerate() {
             let id = self.fresh_id();
@@ -228,21 +235,20 @@ impl Registry {
         let Some(p) = self.progs.get_mut(&id) else {
             return (Err(ShellError::NoSuchProg(Ref::Id(id))), RunOutput::default());
         };
-        let Some(o) = self.objects.get_mut(&p.object) else {
+        let Some(o) = self.objects.get(&p.object) else {
             return (Err(ShellError::NoSuchProg(Ref::Id(id))), RunOutput::default());
         };
-        // The object's maps, in its slot order, borrowed from the registry.
-        let mut slots: Vec<Option<&mut MapStore>> = (0..o.maps.len()).map(|_| None).collect();
-        for (mid, m) in self.maps.iter_mut() {
-            if let Some(i) = o.maps.iter().position(|x| x == mid) {
-                slots[i] = Some(&mut m.store);
-            }
-        }
-        let mut stores: Vec<&mut MapStore> = slots.into_iter().flatten().collect();
-        let (r, out) = o.object.run(runner, p.index, ctx, &mut stores, kernel);
+        let (r, out) = o.object.run(runner, p.index, ctx, kernel);
         p.run_count += 1;
         p.run_time_ns = p.run_time_ns.saturating_add(out.run_time_ns);
         (r, out)
+    }
+
+    /// What a trampoline needs to run program `id`: its object and index.
+    pub fn traced(&self, id: u32) -> Option<crate::trace::Prog> {
+        let p = self.progs.get(&id)?;
+        let o = self.objects.get(&p.object)?;
+        Some(crate::trace::Prog { id, name: Arc::from(p.meta.name.as_str()), object: o.object.clone(), index: p.index })
     }
 
     /// Unloads a program. When it was its object's last, the object goes,

@@ -17,6 +17,7 @@ use crate::bpf::Runner;
 use crate::kernel::Kernel;
 use crate::registry::Registry;
 use crate::symbols;
+use crate::trace;
 
 /// Budget of key and value bytes in one map-dump page, well inside a frame.
 const DUMP_PAGE_BYTES: usize = MAX_FRAME / 2;
@@ -85,7 +86,6 @@ impl<K: Kernel> Shell<K> {
     }
 
     fn answer(&mut self, req: Request, events: &mut Vec<ServerMsg>) -> Result<Reply, ShellError> {
-        let req_name = req.name();
         match req {
             Request::Hello(h) => self.hello(&h),
             _ if !self.greeted => Err(ShellError::HelloFirst),
@@ -103,6 +103,13 @@ impl<K: Kernel> Shell<K> {
             Request::Exec { prog, arg } => self.exec(&prog, &arg, events),
             Request::Unload { prog } => {
                 let id = self.registry.resolve_prog(&prog)?;
+                if let Some(t) = self.kernel.tracing() {
+                    let funcs = t.attached_funcs(id);
+                    if !funcs.is_empty() {
+                        let program = self.registry.prog_meta(id).map_or_else(String::new, |m| m.name.clone());
+                        return Err(ShellError::StillAttached { program, funcs });
+                    }
+                }
                 let (progs, maps) = self.registry.unload(id)?;
                 self.drops_reported.retain(|(m, _)| !maps.contains(m));
                 Ok(Reply::Unloaded { progs, maps })
@@ -139,9 +146,14 @@ impl<K: Kernel> Shell<K> {
                     maps: self.registry.map_count() as u32,
                 }))
             }
-            Request::Attach { .. } | Request::Detach { .. } | Request::Attachments { .. } | Request::Sites { .. } | Request::FuncText { .. } => {
-                Err(ShellError::Unsupported { what: req_name.into() })
+            Request::Attach { func, prog, nr_args } => Ok(Reply::Attached(trace::attach(&self.registry, &mut self.kernel, func.as_deref(), &prog, nr_args)?)),
+            Request::Detach { func, prog } => Ok(Reply::Detached(trace::detach(&self.registry, &mut self.kernel, func.as_deref(), &prog)?)),
+            Request::Attachments { func } => Ok(Reply::Attachments(trace::attachments(&mut self.kernel, func.as_deref())?)),
+            Request::Sites { pattern, limit } => {
+                let (sites, truncated) = trace::sites(&mut self.kernel, &pattern, limit);
+                Ok(Reply::Sites { sites, truncated })
             }
+            Request::FuncText { func, len } => Ok(Reply::FuncText(trace::func_text(&mut self.kernel, &func, len)?)),
         }
     }
 
@@ -220,11 +232,25 @@ impl<K: Kernel> Shell<K> {
     /// Output waiting in ring buffers, as events (call it from the console
     /// task's timer); ring-buffer drops are reported as counts.
     pub fn poll_output(&mut self) -> Vec<ServerMsg> {
+        let mut out: Vec<ServerMsg> = Vec::new();
+        if let Some(t) = self.kernel.tracing() {
+            let o = t.take_output();
+            for (prog, name, line) in o.lines {
+                out.push(ServerMsg::Event(Event::ProgOutput { prog, name, line }));
+            }
+            if o.lost > 0 {
+                out.push(ServerMsg::Event(Event::Lost { what: "bpf_printk lines of traced programs (queue full)".into(), count: o.lost }));
+            }
+            if o.errors > 0 {
+                let line = alloc::format!("{} traced runs failed; the last: {}", o.errors, o.last_error.unwrap_or_default());
+                out.push(ServerMsg::Event(Event::Kernel { level: shellproto::LogLevel::Warn, line }));
+            }
+            trace::reclaim(&mut self.kernel);
+        }
         let (records, dropped) = self.registry.drain_ringbufs(RECORDS_PER_POLL);
-        let mut out: Vec<ServerMsg> = records
+        out.extend(records
             .into_iter()
-            .map(|r| ServerMsg::Event(Event::Ringbuf { map: r.map, map_name: r.map_name, object: r.object, data: r.data }))
-            .collect();
+            .map(|r| ServerMsg::Event(Event::Ringbuf { map: r.map, map_name: r.map_name, object: r.object, data: r.data })));
         for (map, name, total) in dropped {
             let i = match self.drops_reported.iter().position(|(m, _)| *m == map) {
                 Some(i) => i,
