@@ -30,6 +30,7 @@ mod syscall;
 mod task;
 mod testhooks;
 mod time;
+mod trace;
 mod trap;
 
 use drivers::serial::{COM1, COM2};
@@ -120,6 +121,7 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     // app, so the app starts first and the shell's first round (the host's
     // hello, which reads the clock and so calibrates the TSC) does not
     // delay it.
+    trace::init();
     shell::start(info.cmdline);
     // The boot context becomes the idle task; it ends the run once the
     // app has exited.

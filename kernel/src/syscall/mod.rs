@@ -327,6 +327,12 @@ fn call(frame: &SyscallFrame) -> SysResult {
                 None => unreachable!("syscalls come from tasks with a user thread"),
             })
         }
+        // The function tracer's entry from app trampolines; off the fast
+        // path (numbers above the table).
+        None if n == crate::trace::APP_ENTRY_NR => crate::task::with_current_thread(|t| match t {
+            Some(thread) => crate::trace::app_entry(&Context { thread }, &frame.args, frame.rip),
+            None => Err(Errno::ENOSYS.into()),
+        }),
         None => {
             report_unknown(n);
             Err(Errno::ENOSYS.into())
