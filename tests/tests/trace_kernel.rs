@@ -231,7 +231,8 @@ fn attach_count_notify_fexit_to_an_app_function_and_a_kernel_function_while_it_r
         other => panic!("{other:?}"),
     };
     let l1 = list(c);
-    grows(c, "get_count", myfun, exec(c, "get_count", myfun));
+    let now = exec(c, "get_count", myfun);
+    grows(c, "get_count", myfun, now);
     let l2 = list(c);
     assert_eq!(l1.iter().map(|a| a.prog_name.as_str()).collect::<Vec<_>>(), ["count", "notify", "fexit_check"]);
     for (a, b) in l1.iter().zip(&l2) {
