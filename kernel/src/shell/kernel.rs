@@ -160,6 +160,10 @@ impl ushell::Kernel for ShellKernel {
         }
     }
 
+    fn syscall_hook(&mut self, on: bool) {
+        crate::systrace::set_wanted(on);
+    }
+
     fn read_text(&mut self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), PokeError> {
         use tracer::TextPoke;
         match space {
