@@ -133,7 +133,7 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     shell::start(info.cmdline);
     // The boot context becomes the idle task; it ends the run once the
     // app has exited.
-    task::idle_loop(process::run_over)
+    task::idle_loop(run_over)
 }
 
 #[panic_handler]
@@ -146,4 +146,11 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 /// slow under PVM, so knowing where boot time goes matters).
 fn kdebug_early(s: &str) {
     kdebug!("boot: {} at tsc {}", s, arch::cpu::rdtsc());
+}
+
+/// The run is over once the app has exited and the shell has sent what it
+/// still holds (its last syscall records and program output).
+fn run_over() -> Option<runproto::CtlEvent> {
+    let ev = process::run_over()?;
+    (!shell::flush_pending()).then_some(ev)
 }

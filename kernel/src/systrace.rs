@@ -4,11 +4,14 @@
 //! ([`set_wanted`]), so the untraced syscall path stays one flag test.
 //!
 //! For the stream, a syscall's record is begun at entry in the calling
-//! thread's buffer (`Thread::trace_record`), its arguments' memory captured
+//! thread's buffer ([`IN_FLIGHT`], by tid), its arguments' memory captured
 //! as linux-abi's capture plan for the call says (paths at entry, buffers
 //! and structs the call fills at exit), finished at exit and pushed into
 //! the stream's ring buffer. `exit` and `exit_group` never return: their
-//! record goes out at entry, without a return value (strace's `= ?`).
+//! record goes out at entry, without a return value (strace's `= ?`); so
+//! do calls still in flight when the stream stops ([`flush_in_flight`],
+//! strace's `<detached ...>`), so that the stream holds every call that
+//! entered while it ran, as a sys_enter program counts them.
 
 use linux_abi::sysno::nr;
 use linux_abi::trace::capture::{self, Phase};
@@ -16,6 +19,26 @@ use linux_abi::trace::record::{self, Entry, RecordWriter, UserMemory, MAX_RECORD
 
 use crate::mm::user::UserSpace;
 use crate::syscall::SyscallHook;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// Records being written, by tid: begun at entry, finished at exit.
+static IN_FLIGHT: spin::Mutex<BTreeMap<u32, Vec<u8>>> = spin::Mutex::new(BTreeMap::new());
+
+/// Pushes the records of calls that have not returned (the stream is
+/// stopping), without a return value.
+pub fn flush_in_flight() {
+    let Some(t) = crate::trace::tracing() else { return };
+    let mut m = IN_FLIGHT.lock();
+    for (_, buf) in m.iter_mut() {
+        if let Some(w) = RecordWriter::resume(buf) {
+            let len = w.len();
+            t.sys.push(&buf[..len]);
+        }
+    }
+    m.clear();
+}
 
 struct Hook;
 
@@ -33,7 +56,10 @@ pub fn start_at_boot(spec: &str, ring_bytes: u32) {
     let Some(t) = crate::trace::tracing() else { return };
     let syscalls: alloc::vec::Vec<u16> = if spec == "all" { alloc::vec::Vec::new() } else { spec.split(',').filter_map(|n| n.parse().ok()).collect() };
     match t.sys.start(&syscalls, ring_bytes) {
-        Ok(_) => set_wanted(true),
+        Ok(bytes) => {
+            set_wanted(true);
+            crate::kdebug!("trace: streaming syscalls from boot ({spec}; ring buffer of {bytes} bytes)");
+        }
         Err(e) => crate::kinfo!("trace: cannot start at boot: {e}"),
     }
 }
@@ -57,18 +83,19 @@ impl SyscallHook for Hook {
         if t.sys.streams(n) {
             crate::task::with_current_thread(|th| {
                 let Some(th) = th else { return };
-                let mut buf = th.trace_record.lock();
+                let mut m = IN_FLIGHT.lock();
+                let buf = m.entry(th.tid).or_default();
                 if buf.len() < MAX_RECORD {
                     buf.resize(MAX_RECORD, 0);
                 }
                 let e = Entry { nr: n as u16, pid: th.process.pid, tid: th.tid, args: *args, enter_ns: crate::time::monotonic_ns() };
-                let Some(mut w) = RecordWriter::begin(&mut buf, &e) else { return };
+                let Some(mut w) = RecordWriter::begin(buf, &e) else { return };
                 let mem = Mem(UserSpace::new(th.process.mm_slot()));
                 record::capture(&mut w, capture::plan(n as usize), Phase::Entry, 0, &mem);
                 if never_returns(n) {
                     let len = w.len();
                     t.sys.push(&buf[..len]);
-                    buf[4] = 0; // nothing to resume
+                    m.remove(&th.tid);
                 }
             });
         }
@@ -83,18 +110,21 @@ impl SyscallHook for Hook {
         }
         crate::task::with_current_thread(|th| {
             let Some(th) = th else { return };
-            let mut buf = th.trace_record.lock();
+            let mut m = IN_FLIGHT.lock();
+            // No record: the call entered before the stream started.
+            let Some(mut buf) = m.remove(&th.tid) else { return };
             let Some(mut w) = RecordWriter::resume(&mut buf) else { return };
-            // A record begun before the stream started (or for another
-            // number) is not this call's.
             if w.entry().nr != n as u16 {
                 return;
             }
+            drop(m);
             let mem = Mem(UserSpace::new(th.process.mm_slot()));
             record::capture(&mut w, capture::plan(n as usize), Phase::Exit, ret as i64, &mem);
             let len = w.finish(ret as i64, crate::time::monotonic_ns());
             t.sys.push(&buf[..len]);
+            // Keep the buffer for the thread's next call, holding no record.
             buf[4] = 0;
+            IN_FLIGHT.lock().insert(th.tid, buf);
         });
     }
 }

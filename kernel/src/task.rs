@@ -52,8 +52,10 @@ struct Scheduler {
     timers: TimerQueue<TaskId>,
     current: TaskId,
     next_id: TaskId,
-    /// Set when the run is over: only the idle task runs from then on.
+    /// Set when the run is over: only the idle task runs from then on,
+    /// and the tasks in `survivors` (the shell sending its last output).
     shutdown: bool,
+    survivors: Vec<TaskId>,
 }
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
@@ -83,6 +85,7 @@ pub fn init() {
         current: IDLE,
         next_id: 1,
         shutdown: false,
+        survivors: Vec::new(),
     });
     use crate::arch::idt::{SPURIOUS_VECTOR, TIMER_VECTOR};
     // The idle task halts only when a timer will wake it; before the first
@@ -138,7 +141,18 @@ pub fn with_current_thread<R>(f: impl FnOnce(Option<&Thread>) -> R) -> R {
 fn schedule() {
     let next = with(|s| {
         let prev_thread = s.tasks.get(&s.current).and_then(|t| t.thread.as_ref()).map(Arc::as_ptr);
-        let next = if s.shutdown { IDLE } else { s.run_queue.pick_next().unwrap_or(IDLE) };
+        let next = if s.shutdown {
+            // Tasks that are not survivors never run again.
+            loop {
+                match s.run_queue.pick_next() {
+                    Some(id) if s.survivors.contains(&id) => break id,
+                    Some(_) => continue,
+                    None => break IDLE,
+                }
+            }
+        } else {
+            s.run_queue.pick_next().unwrap_or(IDLE)
+        };
         s.current = next;
         let t = s.tasks.get_mut(&next).unwrap_or_else(|| unreachable!("queued tasks exist"));
         t.state = State::Running;
@@ -223,6 +237,17 @@ pub fn exit_current() -> ! {
     });
     schedule();
     unreachable!("an exited task is never switched back to")
+}
+
+/// Lets the calling task run after [`shutdown`] (the debug shell, which
+/// sends what it still holds before the power-off).
+pub fn survive_shutdown() {
+    with(|s| {
+        let me = s.current;
+        if !s.survivors.contains(&me) {
+            s.survivors.push(me);
+        }
+    });
 }
 
 /// From now on only the idle task runs (the run is over).

@@ -103,4 +103,7 @@ pub trait Kernel {
     fn syscall_hook(&mut self, on: bool) {
         let _ = on;
     }
+    /// The stream is stopping: push the records of calls that entered but
+    /// have not returned (they go out without a return value).
+    fn syscall_stream_flush(&mut self) {}
 }

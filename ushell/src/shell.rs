@@ -166,6 +166,7 @@ impl<K: Kernel> Shell<K> {
             }
             Request::TraceStop => {
                 let t = self.kernel.tracing().ok_or_else(|| ShellError::Unsupported { what: "syscall tracing".into() })?;
+                self.kernel.syscall_stream_flush();
                 self.drain_syscalls(t, events);
                 let (records, lost) = t.sys.stop();
                 self.kernel.syscall_hook(t.sys.wanted());

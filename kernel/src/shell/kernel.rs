@@ -164,6 +164,10 @@ impl ushell::Kernel for ShellKernel {
         crate::systrace::set_wanted(on);
     }
 
+    fn syscall_stream_flush(&mut self) {
+        crate::systrace::flush_in_flight();
+    }
+
     fn read_text(&mut self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), PokeError> {
         use tracer::TextPoke;
         match space {

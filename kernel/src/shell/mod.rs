@@ -51,6 +51,36 @@ static KICKED: AtomicBool = AtomicBool::new(false);
 static KICK_TSC: AtomicU64 = AtomicU64::new(0);
 /// The interrupt line has been routed: the task may sleep long.
 static IRQ_ROUTED: AtomicBool = AtomicBool::new(false);
+/// The task serves a console.
+static SERVING: AtomicBool = AtomicBool::new(false);
+/// The last round produced nothing and left nothing unsent.
+static QUIET: AtomicBool = AtomicBool::new(true);
+/// When the final flush gives up (monotonic ns; 0: not begun).
+static FLUSH_DEADLINE: AtomicU64 = AtomicU64::new(0);
+/// Longest the power-off waits for the shell's last output.
+const FINAL_FLUSH_NS: u64 = 2_000_000_000;
+
+/// The app has exited: whether the power-off should wait for the shell to
+/// send what it still holds (syscall records, program output, replies),
+/// at most [`FINAL_FLUSH_NS`]. Kicks the task while it has work.
+pub fn flush_pending() -> bool {
+    if !SERVING.load(Ordering::Relaxed) {
+        return false;
+    }
+    let now = crate::time::monotonic_ns();
+    match FLUSH_DEADLINE.load(Ordering::Relaxed) {
+        0 => {
+            FLUSH_DEADLINE.store(now + FINAL_FLUSH_NS, Ordering::Relaxed);
+            QUIET.store(false, Ordering::Relaxed);
+        }
+        d if now > d => return false,
+        _ if QUIET.load(Ordering::Relaxed) => return false,
+        _ => {}
+    }
+    KICKED.store(true, Ordering::Release);
+    WAKE.wake_all();
+    true
+}
 
 /// Parses the shell's command-line word (`ushell.shell=stats`).
 pub fn set_option(v: &str) {
@@ -119,6 +149,9 @@ fn serve(mut console: Console, dev: MmioDevice) -> ! {
     let mut input: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::new();
     let mut failures = 0u64;
+    SERVING.store(true, Ordering::Relaxed);
+    // The shell sends its last output after the app exits (flush_pending).
+    crate::task::survive_shutdown();
     loop {
         console.ack_interrupt();
         input.clear();
@@ -136,8 +169,11 @@ fn serve(mut console: Console, dev: MmioDevice) -> ! {
             server.shell().kernel().refresh();
             server.receive(&input, &mut out);
         }
+        let before = out.len();
         server.poll(&mut out);
+        let produced = answered || out.len() > before;
         flush(&mut console, &mut out);
+        QUIET.store(!produced && out.is_empty(), Ordering::Relaxed);
         let kicked_at = KICK_TSC.swap(0, Ordering::Relaxed);
         if answered && kicked_at != 0 && STATS.load(Ordering::Relaxed) {
             let tsc = crate::arch::cpu::rdtsc().saturating_sub(kicked_at);
