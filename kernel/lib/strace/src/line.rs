@@ -1,0 +1,428 @@
+//! One event record → one strace line: `name(args) = ret`, arguments decoded
+//! from their declared kinds ([`linux_abi::decl`]) and the captured blobs,
+//! padded like strace (the `=` at column 40), `-T`'s ` <0.000012>`.
+
+use alloc::format;
+use alloc::string::String;
+use core::fmt::Write;
+
+use linux_abi::decl::{self, ArgKind, EnumSet, FlagSet, RetKind, StructKind, SyscallDecl};
+use linux_abi::flags::*;
+use linux_abi::names::{enum_name, DisplayFlags};
+use linux_abi::sysno::nr;
+use linux_abi::trace::capture::Phase;
+use linux_abi::trace::record::Record;
+
+use crate::quote::{quoted, quoted_cstr, quoted_hex};
+use crate::structs;
+
+/// Formatting options (`ushell trace` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// `-T`: append the time spent in the call, ` <0.000012>`.
+    pub show_time: bool,
+    /// strace's `-s`: bytes of a data buffer shown (at most what the capture
+    /// plan copied, [`linux_abi::trace::capture::STR_CAP`]).
+    pub str_max: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { show_time: false, str_max: 32 }
+    }
+}
+
+/// strace's column for ` = `.
+pub const RET_COLUMN: usize = 40;
+
+/// Whether a return value is an error (`-4095..=-1`).
+pub fn is_error(ret: i64) -> bool {
+    (-4095..0).contains(&ret)
+}
+
+/// The whole line for a record, without the newline.
+pub fn format_line(rec: &Record<'_>, opts: &Options) -> String {
+    let mut s = format_call(rec, opts);
+    s.push_str(") ");
+    while s.len() < RET_COLUMN {
+        s.push(' ');
+    }
+    s.push_str("= ");
+    let d = decl::decl(rec.nr as usize);
+    let noreturn = d.is_some_and(|d| d.ret == RetKind::NoReturn) && !is_error(rec.ret);
+    if noreturn || !rec.exited() {
+        s.push('?');
+        return s;
+    }
+    format_ret(&mut s, rec, d);
+    if opts.show_time {
+        let ns = rec.duration_ns();
+        let _ = write!(s, " <{}.{:06}>", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000);
+    }
+    s
+}
+
+/// `name(args` (no closing parenthesis).
+pub fn format_call(rec: &Record<'_>, opts: &Options) -> String {
+    let n = rec.nr as usize;
+    let mut s = String::new();
+    let Some(d) = decl::decl(n) else {
+        // Undeclared: strace's raw form, six arguments in hex (0 as `0`).
+        match linux_abi::syscall_name(n) {
+            Some(name) => s.push_str(name),
+            None => {
+                let _ = write!(s, "syscall_{n:#x}");
+            }
+        }
+        s.push('(');
+        for (i, a) in rec.args.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            hex(&mut s, *a);
+        }
+        return s;
+    };
+    s.push_str(d.name);
+    s.push('(');
+    let shown = shown_args(d, &rec.args);
+    for i in 0..shown {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        arg(&mut s, rec, d, i, opts);
+    }
+    s
+}
+
+/// How many arguments strace prints (some depend on flags or commands).
+fn shown_args(d: &SyscallDecl, a: &[u64; 6]) -> usize {
+    match d.nr {
+        nr::OPEN if a[1] as u32 & (O_CREAT | O_TMPFILE) == 0 => 2,
+        nr::OPENAT if a[2] as u32 & (O_CREAT | O_TMPFILE) == 0 => 3,
+        nr::MREMAP if a[3] as u32 & MREMAP_FIXED == 0 => 4,
+        nr::FCNTL => match a[1] as u32 {
+            F_GETFD | F_GETFL | F_GETOWN | F_GETSIG | F_GETLEASE | F_GETPIPE_SZ | F_GET_SEALS => 2,
+            _ => 3,
+        },
+        _ => d.arity(),
+    }
+}
+
+fn hex(s: &mut String, v: u64) {
+    if v == 0 {
+        s.push('0');
+    } else {
+        let _ = write!(s, "{v:#x}");
+    }
+}
+
+fn addr(s: &mut String, v: u64) {
+    if v == 0 {
+        s.push_str("NULL");
+    } else {
+        let _ = write!(s, "{v:#x}");
+    }
+}
+
+/// `%#03o`, as strace prints modes.
+pub(crate) fn mode(s: &mut String, m: u64) {
+    if m == 0 {
+        s.push_str("000");
+    } else {
+        let _ = write!(s, "0{m:02o}");
+    }
+}
+
+fn flags(s: &mut String, set: FlagSet, v: u64) {
+    let _ = write!(s, "{}", DisplayFlags(set, v));
+}
+
+fn enum_val(s: &mut String, set: EnumSet, v: u64) {
+    match enum_name(set, v) {
+        Some(n) => s.push_str(n),
+        None => {
+            let x = v as u32;
+            if set == EnumSet::IoctlReq {
+                let _ = write!(s, "{x:#x}");
+            } else {
+                let _ = write!(s, "{}", x as i32);
+            }
+        }
+    }
+}
+
+fn signal(s: &mut String, sig: u64) {
+    let sig = sig as i32;
+    match structs::signame(sig) {
+        Some(n) => {
+            s.push_str("SIG");
+            s.push_str(&n);
+        }
+        None => {
+            let _ = write!(s, "{sig}");
+        }
+    }
+}
+
+fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Options) {
+    let v = rec.args[i];
+    let ok = rec.exited() && !is_error(rec.ret);
+    let a = i as u8;
+    // Calls whose arguments strace prints in its own way.
+    match (d.nr, i) {
+        (nr::MMAP, 5) => return hex(s, v),
+        (nr::PIPE2, 1) | (nr::DUP3, 2) => {
+            // O_CLOEXEC, O_NONBLOCK, O_DIRECT only: no access mode.
+            let t = alloc::format!("{}", DisplayFlags(FlagSet::Open, v as u32 as u64));
+            return match t.strip_prefix("O_RDONLY") {
+                Some("") => s.push('0'),
+                Some(rest) => s.push_str(&rest[1..]),
+                None => s.push_str(&t),
+            };
+        }
+        (nr::GETRANDOM, 0) => {
+            return match rec.blob(0, Phase::Exit) {
+                Some(b) if ok && !b.fault() => quoted_hex(s, b.data, opts.str_max, b.truncated()),
+                _ => addr(s, v),
+            }
+        }
+        (nr::GETDENTS64, 1) => {
+            addr(s, v);
+            if let (true, Some(b)) = (ok, rec.blob(1, Phase::Exit)) {
+                let n = structs::count_dirents(b.data);
+                let _ = write!(s, " /* {n} entries */");
+            }
+            return;
+        }
+        (nr::GETCWD | nr::READLINK | nr::READLINKAT, _) if matches!(d.args[i].kind, ArgKind::OutBuf { .. }) => {
+            return match rec.blob(a, Phase::Exit) {
+                Some(b) if ok && !b.fault() => quoted_cstr(s, b.data, b.truncated()),
+                _ => addr(s, v),
+            }
+        }
+        (nr::NANOSLEEP, 1) | (nr::CLOCK_NANOSLEEP, 3) => {
+            // The remainder is written only when a signal interrupted the sleep.
+            return match rec.blob(a, Phase::Exit) {
+                Some(b) if rec.ret == -(linux_abi::Errno::EINTR as i64) && !b.fault() => structs::timespec(s, b.data),
+                _ => addr(s, v),
+            };
+        }
+        (nr::FCNTL, 2) => {
+            return match rec.args[1] as u32 {
+                F_SETFD => flags_fd(s, v),
+                F_SETFL => flags(s, FlagSet::Open, v as u32 as u64),
+                F_DUPFD | F_DUPFD_CLOEXEC | F_SETOWN | F_SETSIG | F_SETPIPE_SZ => {
+                    let _ = write!(s, "{}", v as i32);
+                }
+                _ => hex(s, v),
+            }
+        }
+        (nr::IOCTL, 2) => {
+            let req = rec.args[1] as u32;
+            let blob = rec.blobs().find(|b| b.arg == 2 && b.phase() == Phase::Exit && !b.fault());
+            return match (req, blob) {
+                (TCGETS, Some(b)) if ok => structs::termios(s, b.data),
+                (TIOCGWINSZ, Some(b)) if ok => structs::winsize(s, b.data),
+                _ => hex(s, v),
+            };
+        }
+        (nr::ARCH_PRCTL, 1) => {
+            let blob = rec.blobs().find(|b| b.arg == 1 && b.phase() == Phase::Exit && !b.fault());
+            return match blob {
+                Some(b) if ok && b.data.len() == 8 => {
+                    s.push('[');
+                    hex(s, u64::from_le_bytes(b.data.try_into().unwrap()));
+                    s.push(']');
+                }
+                _ => hex(s, v),
+            };
+        }
+        (nr::PRCTL, 1) if rec.args[0] as u32 == PR_SET_NAME || rec.args[0] as u32 == PR_GET_NAME => {
+            let phase = if rec.args[0] as u32 == PR_SET_NAME { Phase::Entry } else { Phase::Exit };
+            return match rec.blob(1, phase) {
+                Some(b) if !b.fault() => quoted_cstr(s, b.data, false),
+                _ => addr(s, v),
+            };
+        }
+        (nr::PRCTL, _) if i > 0 => return hex(s, v),
+        (nr::RT_SIGPROCMASK | nr::RT_SIGACTION, 3) => {
+            let _ = write!(s, "{v}");
+            return;
+        }
+        _ => {}
+    }
+    match d.args[i].kind {
+        ArgKind::Fd => {
+            let _ = write!(s, "{}", v as i32);
+        }
+        ArgKind::DirFd => {
+            if v as i32 == AT_FDCWD {
+                s.push_str("AT_FDCWD");
+            } else {
+                let _ = write!(s, "{}", v as i32);
+            }
+        }
+        ArgKind::Path | ArgKind::CStrIn => match rec.blob(a, Phase::Entry) {
+            Some(b) if !b.fault() => quoted_cstr(s, b.data, b.truncated()),
+            _ => addr(s, v),
+        },
+        ArgKind::CStrArray => addr(s, v),
+        ArgKind::InBuf { len_arg } => match rec.blob(a, Phase::Entry) {
+            Some(b) if !b.fault() => {
+                let len = rec.args[len_arg as usize];
+                quoted(s, b.data, opts.str_max, b.truncated() || len > b.data.len() as u64);
+            }
+            _ => addr(s, v),
+        },
+        ArgKind::OutBuf { .. } => match rec.blob(a, Phase::Exit) {
+            Some(b) if ok && !b.fault() => quoted(s, b.data, opts.str_max, b.truncated()),
+            _ => addr(s, v),
+        },
+        ArgKind::IoVecIn { cnt_arg } | ArgKind::IoVecOut { cnt_arg } => {
+            let out = matches!(d.args[i].kind, ArgKind::IoVecOut { .. });
+            if v == 0 {
+                return s.push_str("NULL");
+            }
+            if out && !ok {
+                return addr(s, v);
+            }
+            match rec.blob(a, Phase::Entry) {
+                Some(b) if !b.fault() => {
+                    let cnt = rec.args[cnt_arg as usize] as u32 as usize;
+                    let phase = if out { Phase::Exit } else { Phase::Entry };
+                    let total = if out { rec.ret.max(0) as u64 } else { u64::MAX };
+                    structs::iovecs(s, rec, a, b.data, cnt, phase, total, opts.str_max);
+                }
+                _ => addr(s, v),
+            }
+        }
+        ArgKind::Flags(set) => flags(s, set, if matches!(set, FlagSet::Open | FlagSet::At) { v as u32 as u64 } else { v }),
+        ArgKind::Enum(set) => enum_val(s, set, v),
+        ArgKind::Mode => mode(s, v as u32 as u64),
+        ArgKind::StructIn(k) | ArgKind::StructInOut(k) => match rec.blob(a, Phase::Entry) {
+            Some(b) if !b.fault() => {
+                if !structs::decode(s, k, b.data, d) {
+                    addr(s, v)
+                }
+            }
+            _ => addr(s, v),
+        },
+        ArgKind::StructOut(k) => match rec.blob(a, Phase::Exit) {
+            Some(b) if ok && !b.fault() => {
+                if !structs::decode(s, k, b.data, d) {
+                    addr(s, v)
+                }
+            }
+            _ => addr(s, v),
+        },
+        ArgKind::ArrayIn { of, .. } | ArgKind::ArrayInOut { of, .. } => match (of, rec.blob(a, Phase::Entry)) {
+            (StructKind::PollFd, Some(b)) if !b.fault() => structs::pollfds(s, b.data, false, b.truncated()),
+            _ => addr(s, v),
+        },
+        ArgKind::ArrayOut { .. } => addr(s, v),
+        ArgKind::CmdArg { .. } => hex(s, v),
+        ArgKind::Int => {
+            let _ = write!(s, "{}", v as i32);
+        }
+        ArgKind::UInt => {
+            let _ = write!(s, "{}", v as u32);
+        }
+        ArgKind::Size => {
+            let _ = write!(s, "{v}");
+        }
+        ArgKind::Offset => {
+            let _ = write!(s, "{}", v as i64);
+        }
+        ArgKind::Addr => addr(s, v),
+        ArgKind::Pid => {
+            let _ = write!(s, "{}", v as i32);
+        }
+        ArgKind::Uid | ArgKind::Gid => {
+            let _ = write!(s, "{}", v as u32 as i32);
+        }
+        ArgKind::Signal => signal(s, v),
+    }
+}
+
+fn flags_fd(s: &mut String, v: u64) {
+    let v = v as u32;
+    if v == 0 {
+        s.push('0');
+    } else if v == FD_CLOEXEC {
+        s.push_str("FD_CLOEXEC");
+    } else if v & FD_CLOEXEC != 0 {
+        let _ = write!(s, "FD_CLOEXEC|{:#x}", v & !FD_CLOEXEC);
+    } else {
+        let _ = write!(s, "{v:#x}");
+    }
+}
+
+/// `-1 ENOENT (No such file or directory)` and the like.
+pub fn errno_text(s: &mut String, e: i64) {
+    match e {
+        1..=133 => {
+            let name = linux_abi::Errno::ALL.iter().find(|x| **x as i64 == e).map(|x| format!("{x:?}")).unwrap_or_default();
+            let _ = write!(s, "-1 {name} ({})", crate::errtext::STRERROR[e as usize]);
+        }
+        512 => s.push_str("? ERESTARTSYS (To be restarted if SA_RESTART is set)"),
+        513 => s.push_str("? ERESTARTNOINTR (To be restarted)"),
+        514 => s.push_str("? ERESTARTNOHAND (To be restarted if no handler)"),
+        515 => s.push_str("? ENOIOCTLCMD (Inappropriate ioctl for device)"),
+        516 => s.push_str("? ERESTART_RESTARTBLOCK (Interrupted by signal)"),
+        _ => {
+            let _ = write!(s, "-1 {e}");
+        }
+    }
+}
+
+fn format_ret(s: &mut String, rec: &Record<'_>, d: Option<&SyscallDecl>) {
+    let r = rec.ret;
+    if is_error(r) {
+        return errno_text(s, -r);
+    }
+    let Some(d) = d else {
+        let _ = write!(s, "{r}");
+        return;
+    };
+    match d.nr {
+        nr::FCNTL => match rec.args[1] as u32 {
+            F_GETFD => {
+                hex(s, r as u64);
+                if r != 0 {
+                    s.push_str(" (flags ");
+                    flags_fd(s, r as u64);
+                    s.push(')');
+                }
+                return;
+            }
+            F_GETFL => {
+                hex(s, r as u64);
+                s.push_str(" (flags ");
+                flags(s, FlagSet::Open, r as u32 as u64);
+                s.push(')');
+                return;
+            }
+            _ => {}
+        },
+        nr::POLL | nr::PPOLL => {
+            let _ = write!(s, "{r}");
+            if r == 0 {
+                s.push_str(" (Timeout)");
+            } else if let Some(b) = rec.blob(0, Phase::Exit) {
+                s.push_str(" (");
+                structs::pollfds(s, b.data, true, b.truncated());
+                s.push(')');
+            }
+            return;
+        }
+        _ => {}
+    }
+    match d.ret {
+        RetKind::Addr => hex(s, r as u64),
+        RetKind::Mode => mode(s, r as u64),
+        _ => {
+            let _ = write!(s, "{r}");
+        }
+    }
+}
