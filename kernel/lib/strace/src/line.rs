@@ -98,8 +98,8 @@ pub fn format_call(rec: &Record<'_>, opts: &Options) -> String {
 /// How many arguments strace prints (some depend on flags or commands).
 fn shown_args(d: &SyscallDecl, a: &[u64; 6]) -> usize {
     match d.nr {
-        nr::OPEN if a[1] as u32 & (O_CREAT | O_TMPFILE) == 0 => 2,
-        nr::OPENAT if a[2] as u32 & (O_CREAT | O_TMPFILE) == 0 => 3,
+        nr::OPEN if !open_has_mode(a[1]) => 2,
+        nr::OPENAT if !open_has_mode(a[2]) => 3,
         nr::MREMAP if a[3] as u32 & MREMAP_FIXED == 0 => 4,
         nr::FCNTL => match a[1] as u32 {
             F_GETFD | F_GETFL | F_GETOWN | F_GETSIG | F_GETLEASE | F_GETPIPE_SZ | F_GET_SEALS => 2,
@@ -107,6 +107,13 @@ fn shown_args(d: &SyscallDecl, a: &[u64; 6]) -> usize {
         },
         _ => d.arity(),
     }
+}
+
+/// open's mode argument is there with O_CREAT or O_TMPFILE (which includes
+/// O_DIRECTORY's bit).
+fn open_has_mode(flags: u64) -> bool {
+    let f = flags as u32;
+    f & O_CREAT != 0 || f & O_TMPFILE == O_TMPFILE
 }
 
 fn hex(s: &mut String, v: u64) {
@@ -195,7 +202,8 @@ fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Optio
             }
             return;
         }
-        (nr::GETCWD | nr::READLINK | nr::READLINKAT, _) if matches!(d.args[i].kind, ArgKind::OutBuf { .. }) => {
+        (nr::RSEQ, 1 | 3) => return hex(s, v as u32 as u64),
+        (nr::GETCWD, 0) => {
             return match rec.blob(a, Phase::Exit) {
                 Some(b) if ok && !b.fault() => quoted_cstr(s, b.data, b.truncated()),
                 _ => addr(s, v),

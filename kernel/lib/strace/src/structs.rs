@@ -209,6 +209,7 @@ pub fn iovecs(s: &mut String, rec: &Record<'_>, arg: u8, iov: &[u8], cnt: usize,
         s.push_str("{iov_base=");
         let data = rec.blobs().find(|b| b.arg == arg && b.elem == e as u8 && b.phase() == phase && Some(b.cap as usize) == data_cap);
         match data {
+            _ if base == 0 => s.push_str("NULL"),
             Some(b) if !b.fault() => {
                 let avail = len.min(left);
                 quoted(s, b.data, max, b.truncated() || avail > b.data.len() as u64);

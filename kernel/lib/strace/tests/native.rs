@@ -1,0 +1,280 @@
+//! The decoder against the real strace (Debian 12's strace 6.1): static test
+//! apps run natively twice, once under `strace` and once under a small ptrace
+//! tracer here that does what the kernel will do, following
+//! `linux_abi::trace::capture::plan` with `record::capture` at each syscall's
+//! entry and exit (memory read with `process_vm_readv`) and formatting the
+//! records with this crate. ASLR is off in both runs, so addresses match;
+//! pids, times and random bytes are masked. The lines must be equal.
+//!
+//! Only harmless apps run here: tests/apps/{hello,time,mmap}.c and
+//! tests/native/probe.c (which works in a fresh temporary directory).
+//! Skipped with a note when strace, musl-gcc or ptrace is unavailable (fails
+//! instead under CI=true).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use linux_abi::trace::capture::{plan, Phase};
+use linux_abi::trace::record::{capture, Entry, Record, RecordWriter, UserMemory, MAX_RECORD};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+fn skip(why: &str) -> bool {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "native strace comparison cannot run: {why}");
+    eprintln!("NOT CHECKED: {why}");
+    true
+}
+
+fn build(src: &Path, out: &Path, compiler: &str) {
+    let st = Command::new(compiler)
+        .args(["-static", "-O1", "-D_GNU_SOURCE", "-w"])
+        .arg(format!("-I{}", repo().join("tests/apps").display()))
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "building {}", src.display());
+}
+
+/// The tracee's memory through process_vm_readv.
+struct Proc(libc::pid_t);
+
+impl UserMemory for Proc {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+        // SAFETY: `local` describes `buf`, which we own; the remote side is read by the kernel.
+        let n = unsafe { libc::process_vm_readv(self.0, &local, 1, &remote, 1, 0) };
+        if n == buf.len() as isize {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+}
+
+fn now_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Runs `argv` under our ptrace tracer in `cwd` with ASLR off and stdout on
+/// /dev/null; returns the lines.
+fn our_trace(argv: &[&str], cwd: &Path) -> Vec<String> {
+    use std::ffi::CString;
+    let cargs: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
+    let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let env = [CString::new("PATH=/usr/bin:/bin").unwrap()];
+    let envp = [env[0].as_ptr(), std::ptr::null()];
+    let cwd_c = CString::new(cwd.to_str().unwrap()).unwrap();
+    let devnull = CString::new("/dev/null").unwrap();
+    // SAFETY: the child only calls async-signal-safe functions before execve.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // SAFETY: plain syscalls in the child; it execs or exits.
+        unsafe {
+            let fd = libc::open(devnull.as_ptr(), libc::O_WRONLY);
+            libc::dup2(fd, 1);
+            libc::close(fd);
+            libc::chdir(cwd_c.as_ptr());
+            libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+            libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+            libc::execve(ptrs[0], ptrs.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFSTOPPED(status), "the child stops after execve");
+    // SAFETY: ptrace requests on our stopped tracee.
+    unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL) };
+    let mem = Proc(pid);
+    let mut lines = Vec::new();
+    let mut buf = vec![0u8; MAX_RECORD];
+    let mut in_call = false;
+    let opts = strace::Options::default();
+    loop {
+        // SAFETY: as above.
+        unsafe { libc::ptrace(libc::PTRACE_SYSCALL, pid, 0, 0) };
+        // SAFETY: as above.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            if in_call {
+                // exit_group: no exit stop.
+                let n = RecordWriter::resume(&mut buf).unwrap().len();
+                lines.push(strace::format_line(&Record::parse(&buf[..n]).unwrap(), &opts));
+            }
+            lines.push(if libc::WIFEXITED(status) {
+                strace::exited_line(libc::WEXITSTATUS(status))
+            } else {
+                strace::killed_line(libc::WTERMSIG(status), false)
+            });
+            break;
+        }
+        if libc::WSTOPSIG(status) != libc::SIGTRAP | 0x80 {
+            continue;
+        }
+        // SAFETY: user_regs_struct is plain data; ptrace fills it.
+        let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _ as *mut libc::c_void) };
+        if !in_call {
+            let e = Entry {
+                nr: regs.orig_rax as u16,
+                pid: pid as u32,
+                tid: pid as u32,
+                args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
+                enter_ns: now_ns(),
+            };
+            let mut w = RecordWriter::begin(&mut buf, &e).unwrap();
+            capture(&mut w, plan(e.nr as usize), Phase::Entry, 0, &mem);
+            in_call = true;
+        } else {
+            let ret = regs.rax as i64;
+            let mut w = RecordWriter::resume(&mut buf).unwrap();
+            let nr = w.entry().nr as usize;
+            capture(&mut w, plan(nr), Phase::Exit, ret, &mem);
+            let n = w.finish(ret, now_ns());
+            lines.push(strace::format_line(&Record::parse(&buf[..n]).unwrap(), &opts));
+            in_call = false;
+        }
+    }
+    lines
+}
+
+/// Runs `argv` under Debian's strace the same way.
+fn real_strace(argv: &[&str], cwd: &Path, out: &Path) -> Vec<String> {
+    let st = Command::new("setarch")
+        .args(["-R", "strace", "-o"])
+        .arg(out)
+        .arg("--")
+        .args(argv)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let _ = st;
+    let text = std::fs::read_to_string(out).unwrap();
+    // The first line is execve, which happens before our tracer sees anything.
+    text.lines().skip(1).map(String::from).collect()
+}
+
+/// Masks what differs between two runs: pids, clock readings, random bytes,
+/// and the `-1 ENOSYS` execve line's environment pointer.
+fn normalize(l: &str) -> String {
+    let name = l.split('(').next().unwrap_or("");
+    let mut s = match name {
+        "getpid" | "getppid" | "gettid" | "set_tid_address" => match l.rfind("= ") {
+            Some(i) => format!("{}= PID", &l[..i]),
+            None => l.to_string(),
+        },
+        _ => l.to_string(),
+    };
+    if name == "getrandom" {
+        if let (Some(a), Some(b)) = (s.find('"'), s[1..].find("\", ").map(|i| i + 1)) {
+            s = format!("{}\"RANDOM{}", &s[..a], &s[b..]);
+        }
+    }
+    // Clock readings; the apps' own reports on stdout (they print timings).
+    let stdout = s.starts_with("write(1, ") || s.starts_with("writev(1, ");
+    if stdout {
+        return s.chars().map(|c| if c.is_ascii_digit() { 'N' } else { c }).collect();
+    }
+    if name == "clock_gettime" || name == "clock_getres" || name == "gettimeofday" {
+        let mut out = String::new();
+        let mut digits = false;
+        for c in s.chars() {
+            if c.is_ascii_digit() && (digits || out.ends_with('=')) {
+                if !digits {
+                    out.push('N');
+                }
+                digits = true;
+                continue;
+            }
+            digits = false;
+            out.push(c);
+        }
+        s = out;
+    }
+    s
+}
+
+#[test]
+fn matches_real_strace() {
+    if !have("strace") {
+        skip("strace is not installed (apt-get install strace)");
+        return;
+    }
+    if !have("musl-gcc") && !Path::new("/usr/bin/musl-gcc").exists() {
+        skip("musl-gcc is not installed (musl-tools)");
+        return;
+    }
+    let tmp = std::env::temp_dir().join(format!("strace-native-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let apps = repo().join("tests/apps");
+    let mut programs: Vec<(String, PathBuf, Vec<String>)> = Vec::new();
+    for (name, src, cc) in [
+        ("probe-musl", Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/probe.c"), "musl-gcc"),
+        ("probe-glibc", Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/probe.c"), "gcc"),
+        ("hello-musl", apps.join("hello.c"), "musl-gcc"),
+        ("hello-glibc", apps.join("hello.c"), "gcc"),
+        ("time-musl", apps.join("time.c"), "musl-gcc"),
+        ("mmap-musl", apps.join("mmap.c"), "musl-gcc"),
+        ("mmap-glibc", apps.join("mmap.c"), "gcc"),
+    ] {
+        let exe = tmp.join(name);
+        build(&src, &exe, cc);
+        programs.push((name.to_string(), exe.clone(), vec![exe.to_str().unwrap().to_string()]));
+    }
+    programs[2].2.push("7".into());
+
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (name, _exe, argv) in &programs {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let work = tmp.join("work");
+        let fresh = || {
+            let _ = std::fs::remove_dir_all(&work);
+            std::fs::create_dir_all(&work).unwrap();
+        };
+        fresh();
+        let theirs = real_strace(&argv, &work, &tmp.join(format!("{name}.strace")));
+        if theirs.is_empty() || theirs.iter().any(|l| l.contains("PTRACE_TRACEME") || l.contains("Operation not permitted")) && theirs.len() < 3 {
+            skip("strace cannot trace here (ptrace not permitted?)");
+            return;
+        }
+        fresh();
+        let ours = our_trace(&argv, &work);
+        let (t, o): (Vec<String>, Vec<String>) = (theirs.iter().map(|l| normalize(l)).collect(), ours.iter().map(|l| normalize(l)).collect());
+        for i in 0..t.len().max(o.len()) {
+            let (a, b) = (t.get(i).map_or("<none>", String::as_str), o.get(i).map_or("<none>", String::as_str));
+            if a != b {
+                failures.push(format!("{name} line {}:\n  strace: {a}\n  ours:   {b}", i + 2));
+            } else {
+                checked += 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(failures.is_empty(), "{} lines differ ({checked} equal):\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 150, "only {checked} lines compared");
+    eprintln!("{checked} lines equal to strace's");
+}
