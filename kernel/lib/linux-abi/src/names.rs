@@ -37,9 +37,10 @@ const fn bits(bits: &'static [(u64, &'static str)]) -> FlagSpec {
 static OPEN: FlagSpec = FlagSpec {
     field_mask: O_ACCMODE as u64,
     field: pairs![O_RDONLY, O_WRONLY, O_RDWR],
+    // strace's order (its xlat/open_mode_flags.in).
     bits: pairs![
-        O_TMPFILE, O_SYNC, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND, O_NONBLOCK, O_DSYNC, O_ASYNC, O_DIRECT, O_LARGEFILE, O_DIRECTORY,
-        O_NOFOLLOW, O_NOATIME, O_CLOEXEC, O_PATH,
+        O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND, O_NONBLOCK, O_SYNC, O_DSYNC, O_DIRECT, O_LARGEFILE, O_NOFOLLOW, O_NOATIME, O_CLOEXEC,
+        O_PATH, O_TMPFILE, O_DIRECTORY, O_ASYNC,
     ],
     zero: None,
 };

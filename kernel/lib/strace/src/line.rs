@@ -101,6 +101,11 @@ fn shown_args(d: &SyscallDecl, a: &[u64; 6]) -> usize {
         nr::OPEN if !open_has_mode(a[1]) => 2,
         nr::OPENAT if !open_has_mode(a[2]) => 3,
         nr::MREMAP if a[3] as u32 & MREMAP_FIXED == 0 => 4,
+        nr::PRCTL => match a[0] as u32 {
+            PR_SET_NAME | PR_GET_NAME | PR_SET_PDEATHSIG | PR_GET_PDEATHSIG | PR_SET_DUMPABLE => 2,
+            PR_GET_DUMPABLE | PR_GET_KEEPCAPS | PR_GET_SECCOMP | PR_GET_TIMERSLACK | PR_GET_NO_NEW_PRIVS | PR_GET_THP_DISABLE => 1,
+            _ => d.arity(),
+        },
         nr::FCNTL => match a[1] as u32 {
             F_GETFD | F_GETFL | F_GETOWN | F_GETSIG | F_GETLEASE | F_GETPIPE_SZ | F_GET_SEALS => 2,
             _ => 3,

@@ -6,8 +6,9 @@
 //! records with this crate. ASLR is off in both runs, so addresses match;
 //! pids, times and random bytes are masked. The lines must be equal.
 //!
-//! Only harmless apps run here: tests/apps/{hello,time,mmap}.c and
-//! tests/native/probe.c (which works in a fresh temporary directory).
+//! Only harmless programs run here, in a fresh temporary directory:
+//! tests/apps/{hello,time,mmap}.c, tests/native/probe.c and a few read-mostly
+//! busybox commands (ls, cat, sort, wc, echo, head, stat, mkdir, cp).
 //! Skipped with a note when strace, musl-gcc or ptrace is unavailable (fails
 //! instead under CI=true).
 
@@ -245,6 +246,13 @@ fn matches_real_strace() {
         programs.push((name.to_string(), exe.clone(), vec![exe.to_str().unwrap().to_string()]));
     }
     programs[2].2.push("7".into());
+    if Path::new("/bin/busybox").exists() {
+        for cmd in [&["ls", "-l", "."][..], &["cat", "f"], &["sort", "f"], &["wc", "-l", "f"], &["echo", "hi"], &["head", "-n", "1", "f"], &["stat", "f"], &["mkdir", "-p", "x/y"], &["cp", "f", "g"]] {
+            let mut argv = vec!["/bin/busybox".to_string()];
+            argv.extend(cmd.iter().map(|a| a.to_string()));
+            programs.push((format!("busybox-{}", cmd[0]), PathBuf::from("/bin/busybox"), argv));
+        }
+    }
 
     let mut checked = 0;
     let mut failures = Vec::new();
@@ -254,6 +262,7 @@ fn matches_real_strace() {
         let fresh = || {
             let _ = std::fs::remove_dir_all(&work);
             std::fs::create_dir_all(&work).unwrap();
+            std::fs::write(work.join("f"), "b\na\n").unwrap();
         };
         fresh();
         let theirs = real_strace(&argv, &work, &tmp.join(format!("{name}.strace")));
