@@ -29,12 +29,12 @@ impl Summary {
         Summary::default()
     }
 
-    /// Counts a finished call. Records of calls that did not return
-    /// (exit_group) count with no time, as in strace; numbers without a name
-    /// are left out, as strace leaves out numbers it does not know.
+    /// Counts a finished call. As in strace, calls that did not return
+    /// (exit_group) are not counted, nor numbers without a name.
     pub fn add(&mut self, rec: &Record<'_>) {
-        let failed = rec.exited() && is_error(rec.ret);
-        self.add_call(rec.nr as usize, rec.duration_ns(), failed);
+        if rec.exited() {
+            self.add_call(rec.nr as usize, rec.duration_ns(), is_error(rec.ret));
+        }
     }
 
     /// Counts one call of `nr` that took `ns` nanoseconds.

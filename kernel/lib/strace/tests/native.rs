@@ -73,7 +73,7 @@ fn now_ns() -> u64 {
 
 /// Runs `argv` under our ptrace tracer in `cwd` with ASLR off and stdout on
 /// /dev/null; returns the lines.
-fn our_trace(argv: &[&str], cwd: &Path) -> Vec<String> {
+fn our_trace(argv: &[&str], cwd: &Path) -> (Vec<String>, strace::Summary) {
     use std::ffi::CString;
     let cargs: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
     let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
@@ -109,6 +109,7 @@ fn our_trace(argv: &[&str], cwd: &Path) -> Vec<String> {
     let mut buf = vec![0u8; MAX_RECORD];
     let mut in_call = false;
     let opts = strace::Options::default();
+    let mut summary = strace::Summary::new();
     loop {
         // SAFETY: as above.
         unsafe { libc::ptrace(libc::PTRACE_SYSCALL, pid, 0, 0) };
@@ -151,17 +152,21 @@ fn our_trace(argv: &[&str], cwd: &Path) -> Vec<String> {
             let nr = w.entry().nr as usize;
             capture(&mut w, plan(nr), Phase::Exit, ret, &mem);
             let n = w.finish(ret, now_ns());
-            lines.push(strace::format_line(&Record::parse(&buf[..n]).unwrap(), &opts));
+            let rec = Record::parse(&buf[..n]).unwrap();
+            lines.push(strace::format_line(&rec, &opts));
+            summary.add(&rec);
             in_call = false;
         }
     }
-    lines
+    (lines, summary)
 }
 
-/// Runs `argv` under Debian's strace the same way.
-fn real_strace(argv: &[&str], cwd: &Path, out: &Path) -> Vec<String> {
+/// Runs `argv` under Debian's strace the same way (`extra`: more strace options).
+fn real_strace(argv: &[&str], cwd: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
     let st = Command::new("setarch")
-        .args(["-R", "strace", "-o"])
+        .args(["-R", "strace"])
+        .args(extra)
+        .arg("-o")
         .arg(out)
         .arg("--")
         .args(argv)
@@ -173,6 +178,9 @@ fn real_strace(argv: &[&str], cwd: &Path, out: &Path) -> Vec<String> {
         .unwrap();
     let _ = st;
     let text = std::fs::read_to_string(out).unwrap();
+    if !extra.is_empty() {
+        return text.lines().map(String::from).collect();
+    }
     // The first line is execve, which happens before our tracer sees anything.
     text.lines().skip(1).map(String::from).collect()
 }
@@ -215,6 +223,51 @@ fn normalize(l: &str) -> String {
         s = out;
     }
     s
+}
+
+/// The rows of a `-c` table without the times: `(name, calls, errors)`,
+/// sorted by name; strace's own execve row left out (our tracer starts after
+/// it), and the total's calls and errors adjusted for it.
+fn table_rows(t: &str) -> Result<(Vec<(String, u64, u64)>, (u64, u64)), String> {
+    let lines: Vec<&str> = t.lines().collect();
+    if lines.len() < 4 || lines[0] != "% time     seconds  usecs/call     calls    errors syscall" || !lines[1].starts_with("------ -----------") {
+        return Err(format!("not a -c table: {t:?}"));
+    }
+    let mut rows = Vec::new();
+    let mut total = (0, 0);
+    let mut past = false;
+    for l in &lines[2..] {
+        if l.starts_with("------") {
+            past = true;
+            continue;
+        }
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (calls, errors, name) = match f.len() {
+            6 => (f[3], f[4], f[5]),
+            5 => (f[3], "0", f[4]),
+            _ => return Err(format!("row {l:?}")),
+        };
+        let calls: u64 = calls.parse().map_err(|_| format!("calls in {l:?}"))?;
+        let errors: u64 = errors.parse().map_err(|_| format!("errors in {l:?}"))?;
+        let name = name.to_string();
+        if past {
+            total = (calls, errors);
+        } else if name != "execve" {
+            rows.push((name, calls, errors));
+        }
+    }
+    rows.sort();
+    Ok((rows, total))
+}
+
+fn same_table(theirs: &[String], ours: &str) -> Result<(), String> {
+    let (t, (tc, te)) = table_rows(&theirs.join("\n"))?;
+    let (o, (oc, oe)) = table_rows(ours)?;
+    let execs = if theirs.iter().any(|l| l.ends_with(" execve")) { 1 } else { 0 };
+    if t != o || tc != oc + execs || te != oe {
+        return Err(format!("strace:\n{}\nours:\n{ours}", theirs.join("\n")));
+    }
+    Ok(())
 }
 
 #[test]
@@ -265,13 +318,18 @@ fn matches_real_strace() {
             std::fs::write(work.join("f"), "b\na\n").unwrap();
         };
         fresh();
-        let theirs = real_strace(&argv, &work, &tmp.join(format!("{name}.strace")));
+        let theirs = real_strace(&argv, &work, &tmp.join(format!("{name}.strace")), &[]);
         if theirs.is_empty() || theirs.iter().any(|l| l.contains("PTRACE_TRACEME") || l.contains("Operation not permitted")) && theirs.len() < 3 {
             skip("strace cannot trace here (ptrace not permitted?)");
             return;
         }
         fresh();
-        let ours = our_trace(&argv, &work);
+        let (ours, summary) = our_trace(&argv, &work);
+        fresh();
+        let table = real_strace(&argv, &work, &tmp.join(format!("{name}.c")), &["-c"]);
+        if let Err(e) = same_table(&table, &summary.render()) {
+            failures.push(format!("{name} -c: {e}"));
+        }
         let (t, o): (Vec<String>, Vec<String>) = (theirs.iter().map(|l| normalize(l)).collect(), ours.iter().map(|l| normalize(l)).collect());
         for i in 0..t.len().max(o.len()) {
             let (a, b) = (t.get(i).map_or("<none>", String::as_str), o.get(i).map_or("<none>", String::as_str));
