@@ -68,7 +68,7 @@ impl Histogram {
         let Some(min) = self.counts.iter().position(|&c| c > 0) else { return s };
         let max = self.counts.iter().rposition(|&c| c > 0).unwrap_or(min);
         let top = *self.counts.iter().max().unwrap_or(&1);
-        for i in min..=max {
+        for (i, &count) in self.counts.iter().enumerate().take(max + 1).skip(min) {
             let header = match i {
                 0 => String::from("(..., 0)"),
                 1 => String::from("[0]"),
@@ -82,8 +82,8 @@ impl Histogram {
                     h
                 }
             };
-            let bar = (self.counts[i] as f32 / top as f32 * 52.0) as usize;
-            let _ = writeln!(s, "{header:<16}{:>8} |{:<52}|", self.counts[i], "@".repeat(bar));
+            let bar = (count as f32 / top as f32 * 52.0) as usize;
+            let _ = writeln!(s, "{header:<16}{count:>8} |{:<52}|", "@".repeat(bar));
         }
         s
     }

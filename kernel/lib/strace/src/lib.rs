@@ -5,12 +5,12 @@
 //! with `alloc`, so the kernel can format too.
 //!
 //! ```
-//! use linux_abi::trace::{capture::{plan, Phase}, record::{Entry, RecordWriter, Record, capture, UserMemory}};
+//! use linux_abi::trace::{capture::{plan, Phase}, record::{Entry, Fault, RecordWriter, Record, capture, UserMemory}};
 //! struct Mem;
 //! impl UserMemory for Mem {
-//!     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
+//!     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
 //!         let s = b"/etc/hosts\0"; let a = (addr - 0x1000) as usize;
-//!         buf.copy_from_slice(s.get(a..a + buf.len()).ok_or(())?); Ok(())
+//!         buf.copy_from_slice(s.get(a..a + buf.len()).ok_or(Fault)?); Ok(())
 //!     }
 //! }
 //! let mut buf = [0u8; 4096];

@@ -174,7 +174,7 @@ fn sigaction(s: &mut String, d: &[u8]) {
 pub fn pollfds(s: &mut String, d: &[u8], revents: bool, more: bool) {
     s.push('[');
     let mut first = true;
-    for p in d.chunks_exact(8) {
+    for p in d.as_chunks::<8>().0 {
         let fd = u32_at(p, 0) as i32;
         let ev = if revents { u16_at(p, 6) } else { u16_at(p, 4) };
         if revents && ev == 0 {

@@ -59,7 +59,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let rows: Vec<(usize, Count)> = self.counts.iter().copied().enumerate().filter(|(_, c)| c.calls > 0).collect();
         let mut sorted = rows.clone();
-        sorted.sort_by(|a, b| b.1.ns.cmp(&a.1.ns)); // stable: ties stay in number order
+        sorted.sort_by_key(|r| core::cmp::Reverse(r.1.ns)); // stable: ties stay in number order
         let total_ns: u64 = rows.iter().map(|r| r.1.ns).sum();
         let calls: u64 = rows.iter().map(|r| r.1.calls).sum();
         let errors: u64 = rows.iter().map(|r| r.1.errors).sum();

@@ -9,13 +9,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 use linux_abi::sysno::nr;
 use linux_abi::trace::capture::{plan, Phase};
-use linux_abi::trace::record::{capture, Entry, Record, RecordWriter, UserMemory, MAX_RECORD};
+use linux_abi::trace::record::{capture, Entry, Fault, Record, RecordWriter, UserMemory, MAX_RECORD};
 
 /// Memory regions: (address, bytes).
 struct Mem(Vec<(u64, Vec<u8>)>);
 
 impl UserMemory for Mem {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         for (base, bytes) in &self.0 {
             if addr >= *base && addr + buf.len() as u64 <= base + bytes.len() as u64 {
                 let off = (addr - base) as usize;
@@ -23,7 +23,7 @@ impl UserMemory for Mem {
                 return Ok(());
             }
         }
-        Err(())
+        Err(Fault)
     }
 }
 

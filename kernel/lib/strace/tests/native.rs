@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use linux_abi::trace::capture::{plan, Phase};
-use linux_abi::trace::record::{capture, Entry, Record, RecordWriter, UserMemory, MAX_RECORD};
+use linux_abi::trace::record::{capture, Entry, Fault, Record, RecordWriter, UserMemory, MAX_RECORD};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
@@ -48,7 +48,7 @@ fn build(src: &Path, out: &Path, compiler: &str) {
 struct Proc(libc::pid_t);
 
 impl UserMemory for Proc {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         if buf.is_empty() {
             return Ok(());
         }
@@ -59,7 +59,7 @@ impl UserMemory for Proc {
         if n == buf.len() as isize {
             Ok(())
         } else {
-            Err(())
+            Err(Fault)
         }
     }
 }
@@ -228,7 +228,9 @@ fn normalize(l: &str) -> String {
 /// The rows of a `-c` table without the times: `(name, calls, errors)`,
 /// sorted by name; strace's own execve row left out (our tracer starts after
 /// it), and the total's calls and errors adjusted for it.
-fn table_rows(t: &str) -> Result<(Vec<(String, u64, u64)>, (u64, u64)), String> {
+type Rows = (Vec<(String, u64, u64)>, (u64, u64));
+
+fn table_rows(t: &str) -> Result<Rows, String> {
     let lines: Vec<&str> = t.lines().collect();
     if lines.len() < 4 || lines[0] != "% time     seconds  usecs/call     calls    errors syscall" || !lines[1].starts_with("------ -----------") {
         return Err(format!("not a -c table: {t:?}"));

@@ -230,9 +230,7 @@ impl CapturePlan {
         while i < self.len as usize {
             let mut j = i;
             while j > 0 && matches!(self.caps[j].phase, Phase::Entry) && matches!(self.caps[j - 1].phase, Phase::Exit) {
-                let t = self.caps[j];
-                self.caps[j] = self.caps[j - 1];
-                self.caps[j - 1] = t;
+                self.caps.swap(j, j - 1);
                 j -= 1;
             }
             i += 1;

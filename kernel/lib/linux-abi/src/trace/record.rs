@@ -202,34 +202,39 @@ impl<'a> RecordWriter<'a> {
     }
 }
 
+/// Unreadable user memory (the kernel's EFAULT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault;
+
 /// The tracee's memory, as the capturing side reads it (the kernel: its
 /// checked user copies; a host test: `process_vm_readv`).
 pub trait UserMemory {
     /// Fills `buf` from user address `addr`; `Err` if any byte is unreadable.
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()>;
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
 
     /// Copies a NUL-terminated string at `addr` into `buf`, without the NUL:
     /// `(length, truncated)`, truncated when `buf` filled up before a NUL.
     /// The default reads byte by byte after a failed whole read, so a string
     /// that ends just before an unmapped page is still found.
-    fn read_cstr(&self, addr: u64, buf: &mut [u8]) -> Result<(usize, bool), ()> {
+    fn read_cstr(&self, addr: u64, buf: &mut [u8]) -> Result<(usize, bool), Fault> {
         if self.read(addr, buf).is_ok() {
             return Ok(match buf.iter().position(|&b| b == 0) {
                 Some(n) => (n, false),
                 None => (buf.len(), true),
             });
         }
-        for i in 0..buf.len() {
+        let len = buf.len();
+        for (i, slot) in buf.iter_mut().enumerate() {
             let mut b = [0u8];
             if self.read(addr + i as u64, &mut b).is_err() {
-                return if i == 0 { Err(()) } else { Ok((i, true)) };
+                return if i == 0 { Err(Fault) } else { Ok((i, true)) };
             }
             if b[0] == 0 {
                 return Ok((i, false));
             }
-            buf[i] = b[0];
+            *slot = b[0];
         }
-        Ok((buf.len(), true))
+        Ok((len, true))
     }
 }
 
@@ -451,9 +456,9 @@ mod tests {
     }
 
     impl UserMemory for Mem {
-        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
-            let off = addr.checked_sub(self.base).ok_or(())? as usize;
-            let src = self.bytes.get(off..off + buf.len()).ok_or(())?;
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+            let off = addr.checked_sub(self.base).ok_or(Fault)? as usize;
+            let src = self.bytes.get(off..off + buf.len()).ok_or(Fault)?;
             buf.copy_from_slice(src);
             Ok(())
         }
