@@ -40,6 +40,53 @@ pub use hist::Histogram;
 pub use line::{format_call, format_line, Options};
 pub use summary::Summary;
 
+/// `ushell trace -j`: one JSON object per record, with the raw values and
+/// the strace text: `{"pid":1,"tid":1,"nr":0,"name":"read","args":[3,...],
+/// "ret":42,"errno":null,"enter_ns":..,"dur_ns":..,"line":"read(3, ...) = 42"}`
+/// (`ret`/`dur_ns` null for a call that did not return; `errno` the name on
+/// failure).
+pub fn format_json(rec: &linux_abi::trace::record::Record<'_>, opts: &Options) -> String {
+    use core::fmt::Write;
+    let mut s = String::new();
+    let name = linux_abi::syscall_name(rec.nr as usize).unwrap_or("");
+    let _ = write!(s, "{{\"pid\":{},\"tid\":{},\"nr\":{},\"name\":\"{name}\",\"args\":[", rec.pid, rec.tid, rec.nr);
+    for (i, a) in rec.args.iter().enumerate() {
+        let _ = write!(s, "{}{a}", if i > 0 { "," } else { "" });
+    }
+    s.push_str("],\"ret\":");
+    if rec.exited() {
+        let _ = write!(s, "{}", rec.ret);
+    } else {
+        s.push_str("null");
+    }
+    s.push_str(",\"errno\":");
+    match linux_abi::Errno::ALL.iter().find(|e| rec.exited() && line::is_error(rec.ret) && **e as i64 == -rec.ret) {
+        Some(e) => {
+            let _ = write!(s, "\"{e:?}\"");
+        }
+        None => s.push_str("null"),
+    }
+    let _ = write!(s, ",\"enter_ns\":{},\"dur_ns\":", rec.enter_ns);
+    if rec.exited() {
+        let _ = write!(s, "{}", rec.duration_ns());
+    } else {
+        s.push_str("null");
+    }
+    s.push_str(",\"line\":\"");
+    for c in format_line(rec, &Options { show_time: false, ..*opts }).chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(s, "\\u{:04x}", c as u32);
+            }
+            c => s.push(c),
+        }
+    }
+    s.push_str("\"}");
+    s
+}
+
 /// `+++ exited with N +++`.
 pub fn exited_line(status: i32) -> String {
     format!("+++ exited with {status} +++")

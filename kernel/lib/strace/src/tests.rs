@@ -258,6 +258,16 @@ fn timing_and_end_lines() {
 }
 
 #[test]
+fn json() {
+    let buf = record(nr::OPENAT, [FDCWD, 0x1000, 0, 0, 0, 0], -2, &[(0x1000, b"/a\0")], 700);
+    let j = format_json(&Record::parse(&buf).unwrap(), &Options::default());
+    assert_eq!(
+        j,
+        r#"{"pid":1,"tid":1,"nr":257,"name":"openat","args":[18446744073709551516,4096,0,0,0,0],"ret":-2,"errno":"ENOENT","enter_ns":5000,"dur_ns":700,"line":"openat(AT_FDCWD, \"/a\", O_RDONLY)        = -1 ENOENT (No such file or directory)"}"#
+    );
+}
+
+#[test]
 fn filter() {
     let s = SyscallSet::parse("read,write,openat").unwrap();
     assert!(s.contains(0) && s.contains(1) && s.contains(257) && !s.contains(3));
