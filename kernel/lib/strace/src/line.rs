@@ -101,6 +101,8 @@ fn shown_args(d: &SyscallDecl, a: &[u64; 6]) -> usize {
         nr::OPEN if !open_has_mode(a[1]) => 2,
         nr::OPENAT if !open_has_mode(a[2]) => 3,
         nr::MREMAP if a[3] as u32 & MREMAP_FIXED == 0 => 4,
+        // ioctls without an argument.
+        nr::IOCTL if matches!(a[1] as u32, TIOCNOTTY | FIOCLEX | FIONCLEX) => 2,
         nr::PRCTL => match a[0] as u32 {
             PR_SET_NAME | PR_GET_NAME | PR_SET_PDEATHSIG | PR_GET_PDEATHSIG | PR_SET_DUMPABLE => 2,
             PR_GET_DUMPABLE | PR_GET_KEEPCAPS | PR_GET_SECCOMP | PR_GET_TIMERSLACK | PR_GET_NO_NEW_PRIVS | PR_GET_THP_DISABLE => 1,
@@ -233,10 +235,38 @@ fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Optio
         }
         (nr::IOCTL, 2) => {
             let req = rec.args[1] as u32;
-            let blob = rec.blobs().find(|b| b.arg == 2 && b.phase() == Phase::Exit && !b.fault());
-            return match (req, blob) {
-                (TCGETS, Some(b)) if ok => structs::termios(s, b.data),
-                (TIOCGWINSZ, Some(b)) if ok => structs::winsize(s, b.data),
+            let find = |phase: Phase| rec.blobs().find(|b| b.arg == 2 && b.phase() == phase && !b.fault());
+            let int = |s: &mut String, d: &[u8]| {
+                let _ = write!(s, "[{}]", i32::from_le_bytes(d[..4].try_into().unwrap()));
+            };
+            return match req {
+                TCGETS => match find(Phase::Exit) {
+                    Some(b) if ok => structs::termios(s, b.data),
+                    _ => hex(s, v),
+                },
+                TCSETS | TCSETSW | TCSETSF => match find(Phase::Entry) {
+                    Some(b) => structs::termios(s, b.data),
+                    None => hex(s, v),
+                },
+                TIOCGWINSZ => match find(Phase::Exit) {
+                    Some(b) if ok => structs::winsize(s, b.data),
+                    _ => hex(s, v),
+                },
+                TIOCSWINSZ => match find(Phase::Entry) {
+                    Some(b) => structs::winsize(s, b.data),
+                    None => hex(s, v),
+                },
+                FIONREAD | TIOCGPGRP | TIOCGSID => match find(Phase::Exit) {
+                    Some(b) if ok && b.data.len() >= 4 => int(s, b.data),
+                    _ => hex(s, v),
+                },
+                FIONBIO | TIOCSPGRP | FIOASYNC => match find(Phase::Entry) {
+                    Some(b) if b.data.len() >= 4 => int(s, b.data),
+                    _ => hex(s, v),
+                },
+                TIOCSCTTY => {
+                    let _ = write!(s, "{}", v as i32);
+                }
                 _ => hex(s, v),
             };
         }

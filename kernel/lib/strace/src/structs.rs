@@ -231,7 +231,8 @@ pub fn winsize(s: &mut String, d: &[u8]) {
     let _ = write!(s, "{{ws_row={}, ws_col={}, ws_xpixel={}, ws_ypixel={}}}", u16_at(d, 0), u16_at(d, 2), u16_at(d, 4), u16_at(d, 6));
 }
 
-const BAUDS: [(u32, &str); 16] = [
+/// `CBAUD` values, in strace's order (its xlat/baud_options.in).
+const BAUDS: [(u32, &str); 32] = [
     (0, "B0"),
     (1, "B50"),
     (2, "B75"),
@@ -248,33 +249,144 @@ const BAUDS: [(u32, &str); 16] = [
     (13, "B9600"),
     (14, "B19200"),
     (15, "B38400"),
+    (0o10001, "B57600"),
+    (0o10002, "B115200"),
+    (0o10003, "B230400"),
+    (0o10004, "B460800"),
+    (0o10005, "B500000"),
+    (0o10006, "B576000"),
+    (0o10007, "B921600"),
+    (0o10010, "B1000000"),
+    (0o10011, "B1152000"),
+    (0o10012, "B1500000"),
+    (0o10013, "B2000000"),
+    (0o10014, "B2500000"),
+    (0o10015, "B3000000"),
+    (0o10016, "B3500000"),
+    (0o10017, "B4000000"),
+    (0o10000, "BOTHER"),
 ];
 
-/// TCGETS' `struct termios`, abbreviated: `{B38400 opost isig icanon echo ...}`.
-pub fn termios(s: &mut String, d: &[u8]) {
-    let (oflag, cflag, lflag) = (u32_at(d, 4), u32_at(d, 8), u32_at(d, 12));
-    const OPOST: u32 = 1;
-    const ISIG: u32 = 1;
-    const ICANON: u32 = 2;
-    const ECHO: u32 = 0o10;
-    const CBAUD: u32 = 0o10017;
-    let baud = cflag & CBAUD;
-    s.push('{');
-    match BAUDS.iter().find(|b| b.0 == baud) {
-        Some((_, n)) => s.push_str(n),
-        None => {
-            let _ = write!(s, "{baud:#o} /* B??? */");
+const IFLAGS: &[(u32, &str)] = &[
+    (0o1, "IGNBRK"),
+    (0o2, "BRKINT"),
+    (0o4, "IGNPAR"),
+    (0o10, "PARMRK"),
+    (0o20, "INPCK"),
+    (0o40, "ISTRIP"),
+    (0o100, "INLCR"),
+    (0o200, "IGNCR"),
+    (0o400, "ICRNL"),
+    (0o1000, "IUCLC"),
+    (0o2000, "IXON"),
+    (0o4000, "IXANY"),
+    (0o10000, "IXOFF"),
+    (0o20000, "IMAXBEL"),
+    (0o40000, "IUTF8"),
+];
+const OFLAGS: &[(u32, &str)] = &[(0o1, "OPOST"), (0o2, "OLCUC"), (0o4, "ONLCR"), (0o10, "OCRNL"), (0o20, "ONOCR"), (0o40, "ONLRET"), (0o100, "OFILL"), (0o200, "OFDEL")];
+const CFLAGS: &[(u32, &str)] = &[
+    (0o100, "CSTOPB"),
+    (0o200, "CREAD"),
+    (0o400, "PARENB"),
+    (0o1000, "PARODD"),
+    (0o2000, "HUPCL"),
+    (0o4000, "CLOCAL"),
+    (0o10000000000, "CMSPAR"),
+    (0o20000000000, "CRTSCTS"),
+];
+const LFLAGS: &[(u32, &str)] = &[
+    (0o1, "ISIG"),
+    (0o2, "ICANON"),
+    (0o4, "XCASE"),
+    (0o10, "ECHO"),
+    (0o20, "ECHOE"),
+    (0o40, "ECHOK"),
+    (0o100, "ECHONL"),
+    (0o200, "NOFLSH"),
+    (0o100000, "IEXTEN"),
+    (0o1000, "ECHOCTL"),
+    (0o2000, "ECHOPRT"),
+    (0o4000, "ECHOKE"),
+    (0o10000, "FLUSHO"),
+    (0o40000, "PENDIN"),
+    (0o400, "TOSTOP"),
+    (0o200000, "EXTPROC"),
+];
+
+/// strace's `printflags`: names joined by `|`, the rest in hex, `0` for none.
+fn term_flags(s: &mut String, table: &[(u32, &str)], v: u32) {
+    let mut rest = v;
+    let mut any = false;
+    for &(bit, name) in table {
+        if rest & bit == bit && bit != 0 {
+            if any {
+                s.push('|');
+            }
+            s.push_str(name);
+            rest &= !bit;
+            any = true;
         }
     }
-    let f = |on: bool| if on { "" } else { "-" };
-    let _ = write!(
-        s,
-        " {}opost {}isig {}icanon {}echo ...}}",
-        f(oflag & OPOST != 0),
-        f(lflag & ISIG != 0),
-        f(lflag & ICANON != 0),
-        f(lflag & ECHO != 0)
-    );
+    if rest != 0 {
+        if any {
+            s.push('|');
+        }
+        let _ = write!(s, "{rest:#x}");
+    } else if !any {
+        s.push('0');
+    }
+}
+
+fn baud(s: &mut String, v: u32) {
+    match BAUDS.iter().find(|b| b.0 == v) {
+        Some((_, n)) => s.push_str(n),
+        None => {
+            let _ = write!(s, "{v:#x} /* B??? */");
+        }
+    }
+}
+
+/// `struct termios` as strace 6.1 prints it without `-v` (its `term.c`):
+/// `{c_iflag=ICRNL|IXON, c_oflag=NL0|CR0|TAB0|BS0|VT0|FF0|OPOST|ONLCR,
+/// c_cflag=B38400|CS8|CREAD, c_lflag=ISIG|ICANON|ECHO|..., ...}`.
+pub fn termios(s: &mut String, d: &[u8]) {
+    let (iflag, oflag, cflag, lflag) = (u32_at(d, 0), u32_at(d, 4), u32_at(d, 8), u32_at(d, 12));
+    s.push_str("{c_iflag=");
+    term_flags(s, IFLAGS, iflag);
+    s.push_str(", c_oflag=");
+    let mut o = oflag;
+    let fields: [(u32, &[&str]); 6] = [
+        (0o400, &["NL0", "NL1"]),
+        (0o3000, &["CR0", "CR1", "CR2", "CR3"]),
+        (0o14000, &["TAB0", "TAB1", "TAB2", "XTABS"]),
+        (0o20000, &["BS0", "BS1"]),
+        (0o40000, &["VT0", "VT1"]),
+        (0o100000, &["FF0", "FF1"]),
+    ];
+    for (mask, names) in fields {
+        let shift = mask.trailing_zeros();
+        s.push_str(names[((o & mask) >> shift) as usize]);
+        s.push('|');
+        o &= !mask;
+    }
+    term_flags(s, OFLAGS, o);
+    s.push_str(", c_cflag=");
+    const CBAUD: u32 = 0o10017;
+    const CIBAUD: u32 = CBAUD << 16;
+    const CSIZE: u32 = 0o60;
+    baud(s, cflag & CBAUD);
+    s.push('|');
+    if cflag & CIBAUD != 0 {
+        baud(s, (cflag & CIBAUD) >> 16);
+        s.push_str("<<IBSHIFT|");
+    }
+    s.push_str(["CS5", "CS6", "CS7", "CS8"][((cflag & CSIZE) >> 4) as usize]);
+    s.push('|');
+    term_flags(s, CFLAGS, cflag & !(CBAUD | CIBAUD | CSIZE));
+    s.push_str(", c_lflag=");
+    term_flags(s, LFLAGS, lflag);
+    s.push_str(", ...}");
 }
 
 /// Number of `linux_dirent64` records in a getdents64 result.

@@ -184,7 +184,15 @@ fn descriptors_and_ioctl() {
     tio[4..8].copy_from_slice(&5u32.to_le_bytes()); // OPOST|ONLCR
     tio[8..12].copy_from_slice(&0o277u32.to_le_bytes()); // B38400|CS8|CREAD
     tio[12..16].copy_from_slice(&0o105073u32.to_le_bytes()); // ISIG|ICANON|ECHO|...
-    assert_eq!(line(nr::IOCTL, [1, 0x5401, 0x1000, 0, 0, 0], 0, &[(0x1000, &tio)]), "ioctl(1, TCGETS, {B38400 opost isig icanon echo ...}) = 0");
+    tio[0..4].copy_from_slice(&0o2400u32.to_le_bytes()); // ICRNL|IXON
+    tio[12..16].copy_from_slice(&0o105073u32.to_le_bytes());
+    // strace 6.1 on a pty (`script -c 'strace busybox ls'`).
+    assert_eq!(
+        line(nr::IOCTL, [1, 0x5401, 0x1000, 0, 0, 0], 0, &[(0x1000, &tio)]),
+        "ioctl(1, TCGETS, {c_iflag=ICRNL|IXON, c_oflag=NL0|CR0|TAB0|BS0|VT0|FF0|OPOST|ONLCR, c_cflag=B38400|CS8|CREAD, c_lflag=ISIG|ICANON|ECHO|ECHOE|ECHOK|IEXTEN|ECHOCTL|ECHOKE, ...}) = 0"
+    );
+    assert_eq!(line(nr::IOCTL, [3, 0x5451, 0, 0, 0, 0], 0, &[]), "ioctl(3, FIOCLEX)                       = 0");
+    assert_eq!(line(nr::IOCTL, [3, 0x541b, 0x1000, 0, 0, 0], 0, &[(0x1000, &[7, 0, 0, 0])]), "ioctl(3, FIONREAD, [7])                 = 0");
     let ws = [24u8, 0, 80, 0, 0, 0, 0, 0];
     assert_eq!(line(nr::IOCTL, [1, 0x5413, 0x1000, 0, 0, 0], 0, &[(0x1000, &ws)]), "ioctl(1, TIOCGWINSZ, {ws_row=24, ws_col=80, ws_xpixel=0, ws_ypixel=0}) = 0");
     let mut pf = vec![5u8, 0, 0, 0, 1, 0, 0, 0];

@@ -71,9 +71,41 @@ fn now_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
+/// A pseudo-terminal whose master end we keep open (and drain) while the
+/// apps write to the slave.
+struct Pty {
+    _master: std::fs::File,
+    slave: PathBuf,
+}
+
+impl Pty {
+    fn open() -> Option<Pty> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain libc calls; the fd is owned by the File from here on.
+        unsafe {
+            let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+            if m < 0 || libc::grantpt(m) != 0 || libc::unlockpt(m) != 0 {
+                return None;
+            }
+            let name = libc::ptsname(m);
+            if name.is_null() {
+                return None;
+            }
+            let slave = PathBuf::from(std::ffi::CStr::from_ptr(name).to_str().ok()?);
+            let master = std::fs::File::from_raw_fd(m);
+            let mut drain = master.try_clone().ok()?;
+            std::thread::spawn(move || {
+                let mut b = [0u8; 4096];
+                while std::io::Read::read(&mut drain, &mut b).is_ok_and(|n| n > 0) {}
+            });
+            Some(Pty { _master: master, slave })
+        }
+    }
+}
+
 /// Runs `argv` under our ptrace tracer in `cwd` with ASLR off and stdout on
 /// /dev/null; returns the lines.
-fn our_trace(argv: &[&str], cwd: &Path) -> (Vec<String>, strace::Summary) {
+fn our_trace(argv: &[&str], cwd: &Path, tty: Option<&Path>) -> (Vec<String>, strace::Summary) {
     use std::ffi::CString;
     let cargs: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
     let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
@@ -81,15 +113,18 @@ fn our_trace(argv: &[&str], cwd: &Path) -> (Vec<String>, strace::Summary) {
     let env = [CString::new("PATH=/usr/bin:/bin").unwrap()];
     let envp = [env[0].as_ptr(), std::ptr::null()];
     let cwd_c = CString::new(cwd.to_str().unwrap()).unwrap();
-    let devnull = CString::new("/dev/null").unwrap();
+    let devnull = CString::new(tty.map_or("/dev/null", |p| p.to_str().unwrap())).unwrap();
     // SAFETY: the child only calls async-signal-safe functions before execve.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork");
     if pid == 0 {
         // SAFETY: plain syscalls in the child; it execs or exits.
         unsafe {
-            let fd = libc::open(devnull.as_ptr(), libc::O_WRONLY);
+            let fd = libc::open(devnull.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
             libc::dup2(fd, 1);
+            if tty.is_some() {
+                libc::dup2(fd, 0);
+            }
             libc::close(fd);
             libc::chdir(cwd_c.as_ptr());
             libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
@@ -162,7 +197,8 @@ fn our_trace(argv: &[&str], cwd: &Path) -> (Vec<String>, strace::Summary) {
 }
 
 /// Runs `argv` under Debian's strace the same way (`extra`: more strace options).
-fn real_strace(argv: &[&str], cwd: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+fn real_strace(argv: &[&str], cwd: &Path, out: &Path, extra: &[&str], tty: Option<&Path>) -> Vec<String> {
+    let stdio = |p: &Path| std::process::Stdio::from(std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap());
     let st = Command::new("setarch")
         .args(["-R", "strace"])
         .args(extra)
@@ -173,7 +209,8 @@ fn real_strace(argv: &[&str], cwd: &Path, out: &Path, extra: &[&str]) -> Vec<Str
         .current_dir(cwd)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .stdout(std::process::Stdio::null())
+        .stdout(tty.map_or_else(std::process::Stdio::null, stdio))
+        .stdin(tty.map_or_else(std::process::Stdio::null, stdio))
         .status()
         .unwrap();
     let _ = st;
@@ -309,9 +346,21 @@ fn matches_real_strace() {
         }
     }
 
+    // Two runs on a terminal (a pty), for TCGETS and TIOCGWINSZ.
+    let pty = Pty::open();
+    if pty.is_some() {
+        if let Some(p) = programs.get(3).cloned() {
+            programs.push((format!("{}-tty", p.0), p.1, p.2));
+        }
+        if Path::new("/bin/busybox").exists() {
+            programs.push(("busybox-ls-tty".into(), PathBuf::from("/bin/busybox"), vec!["/bin/busybox".into(), "ls".into()]));
+        }
+    }
+
     let mut checked = 0;
     let mut failures = Vec::new();
     for (name, _exe, argv) in &programs {
+        let tty = if name.ends_with("-tty") { pty.as_ref().map(|p| p.slave.as_path()) } else { None };
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let work = tmp.join("work");
         let fresh = || {
@@ -320,15 +369,16 @@ fn matches_real_strace() {
             std::fs::write(work.join("f"), "b\na\n").unwrap();
         };
         fresh();
-        let theirs = real_strace(&argv, &work, &tmp.join(format!("{name}.strace")), &[]);
+        let theirs = real_strace(&argv, &work, &tmp.join(format!("{name}.strace")), &[], tty);
         if theirs.is_empty() || theirs.iter().any(|l| l.contains("PTRACE_TRACEME") || l.contains("Operation not permitted")) && theirs.len() < 3 {
             skip("strace cannot trace here (ptrace not permitted?)");
             return;
         }
         fresh();
-        let (ours, summary) = our_trace(&argv, &work);
+        let (ours, summary) = our_trace(&argv, &work, tty);
+        eprintln!("{name}: {} lines from strace, {} from ours", theirs.len(), ours.len());
         fresh();
-        let table = real_strace(&argv, &work, &tmp.join(format!("{name}.c")), &["-c"]);
+        let table = real_strace(&argv, &work, &tmp.join(format!("{name}.c")), &["-c"], tty);
         if let Err(e) = same_table(&table, &summary.render()) {
             failures.push(format!("{name} -c: {e}"));
         }
@@ -342,7 +392,9 @@ fn matches_real_strace() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+    if std::env::var_os("STRACE_NATIVE_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
     assert!(failures.is_empty(), "{} lines differ ({checked} equal):\n{}", failures.len(), failures.join("\n"));
     assert!(checked > 150, "only {checked} lines compared");
     eprintln!("{checked} lines equal to strace's");

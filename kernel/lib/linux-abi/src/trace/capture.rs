@@ -75,8 +75,11 @@ pub enum Cond {
     /// output arguments use this: a failed call wrote nothing.
     Success,
     /// Only if argument `arg` equals `value` (compared as `u32`: ioctl
-    /// requests, arch_prctl codes) and the call succeeded.
+    /// requests, arch_prctl codes) and the call succeeded (always true at
+    /// entry, where `ret` is 0).
     ArgIs { arg: u8, value: u32 },
+    /// As [`Cond::ArgIs`], for any of up to three values (repeat one to use fewer).
+    ArgIn { arg: u8, values: [u32; 3] },
 }
 
 impl Cond {
@@ -88,6 +91,10 @@ impl Cond {
             Cond::Always => true,
             Cond::Success => ok,
             Cond::ArgIs { arg, value } => ok && args[arg as usize] as u32 == value,
+            Cond::ArgIn { arg, values } => {
+                let v = args[arg as usize] as u32;
+                ok && (v == values[0] || v == values[1] || v == values[2])
+            }
         }
     }
 }
@@ -320,9 +327,14 @@ pub const fn plan_for(d: &SyscallDecl) -> CapturePlan {
             }
             ArgKind::CmdArg { cmd_arg } => {
                 if d.nr == nr::IOCTL {
-                    let tcgets = Cond::ArgIs { arg: cmd_arg, value: crate::flags::TCGETS };
-                    let winsz = Cond::ArgIs { arg: cmd_arg, value: crate::flags::TIOCGWINSZ };
-                    p.push(cap(i, Exit, Extent::Fixed(TERMIOS_SIZE), TERMIOS_SIZE, tcgets)).push(cap(i, Exit, Extent::Fixed(8), 8, winsz))
+                    use crate::flags::*;
+                    let t = Extent::Fixed(TERMIOS_SIZE);
+                    p.push(cap(i, Entry, t, TERMIOS_SIZE, Cond::ArgIn { arg: cmd_arg, values: [TCSETS, TCSETSW, TCSETSF] }))
+                        .push(cap(i, Entry, Extent::Fixed(8), 8, Cond::ArgIn { arg: cmd_arg, values: [TIOCSWINSZ; 3] }))
+                        .push(cap(i, Entry, Extent::Fixed(4), 4, Cond::ArgIn { arg: cmd_arg, values: [FIONBIO, TIOCSPGRP, FIOASYNC] }))
+                        .push(cap(i, Exit, t, TERMIOS_SIZE, Cond::ArgIn { arg: cmd_arg, values: [TCGETS; 3] }))
+                        .push(cap(i, Exit, Extent::Fixed(8), 8, Cond::ArgIn { arg: cmd_arg, values: [TIOCGWINSZ; 3] }))
+                        .push(cap(i, Exit, Extent::Fixed(4), 4, Cond::ArgIn { arg: cmd_arg, values: [FIONREAD, TIOCGPGRP, TIOCGSID] }))
                 } else if d.nr == nr::ARCH_PRCTL && i == 1 {
                     let fs = Cond::ArgIs { arg: cmd_arg, value: crate::flags::ARCH_GET_FS };
                     let gs = Cond::ArgIs { arg: cmd_arg, value: crate::flags::ARCH_GET_GS };
@@ -405,12 +417,15 @@ mod tests {
         assert_eq!(iov_data_len(&rv[1], 2, 0, 5), (2, false));
         assert_eq!(iov_data_len(&rv[1], 100, 2, 5), (3, false));
         assert_eq!(iov_data_len(&rv[1], 100, 0, 100), (32, true));
-        // ioctl: termios / winsize only for those requests.
+        // ioctl: termios / winsize / int only for those requests.
         let io = caps(nr::IOCTL);
-        assert_eq!(io.len(), 2);
-        assert!(io[0].cond.holds(&[1, 0x5401, 0, 0, 0, 0], 0));
-        assert!(!io[0].cond.holds(&[1, 0x5401, 0, 0, 0, 0], -25));
-        assert!(!io[0].cond.holds(&[1, 0x5413, 0, 0, 0, 0], 0));
+        assert_eq!(io.len(), 6);
+        let tcgets = io.iter().find(|c| c.phase == Phase::Exit && c.extent == Extent::Fixed(TERMIOS_SIZE)).unwrap();
+        assert!(tcgets.cond.holds(&[1, 0x5401, 0, 0, 0, 0], 0));
+        assert!(!tcgets.cond.holds(&[1, 0x5401, 0, 0, 0, 0], -25));
+        assert!(!tcgets.cond.holds(&[1, 0x5413, 0, 0, 0, 0], 0));
+        let fionread = io.iter().find(|c| c.phase == Phase::Exit && c.extent == Extent::Fixed(4)).unwrap();
+        assert!(fionread.cond.holds(&[1, 0x541b, 0, 0, 0, 0], 0));
         // poll: pollfds at entry and exit.
         let p = caps(nr::POLL);
         assert_eq!(p[0].len(&[0, 2, 0, 0, 0, 0], 0), 16);
