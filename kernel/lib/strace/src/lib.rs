@@ -87,6 +87,80 @@ pub fn format_json(rec: &linux_abi::trace::record::Record<'_>, opts: &Options) -
     s
 }
 
+/// What a signal line shows: strace's `siginfo_t` fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub code: i32,
+    /// `si_addr`, for the fault signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) from the kernel.
+    pub addr: u64,
+    /// `si_pid`, `si_uid`, for signals sent by a process (`SI_USER`, `SI_TKILL`, `SI_QUEUE`).
+    pub pid: i32,
+    pub uid: u32,
+}
+
+fn si_code_name(signo: i32, code: i32) -> Option<&'static str> {
+    Some(match (signo, code) {
+        (_, 0) => "SI_USER",
+        (_, 0x80) => "SI_KERNEL",
+        (_, -1) => "SI_QUEUE",
+        (_, -6) => "SI_TKILL",
+        (11, 1) => "SEGV_MAPERR",
+        (11, 2) => "SEGV_ACCERR",
+        (11, 3) => "SEGV_BNDERR",
+        (11, 4) => "SEGV_PKUERR",
+        (7, 1) => "BUS_ADRALN",
+        (7, 2) => "BUS_ADRERR",
+        (7, 3) => "BUS_OBJERR",
+        (8, 1) => "FPE_INTDIV",
+        (8, 2) => "FPE_INTOVF",
+        (8, 3) => "FPE_FLTDIV",
+        (8, 4) => "FPE_FLTOVF",
+        (8, 5) => "FPE_FLTUND",
+        (8, 6) => "FPE_FLTRES",
+        (8, 7) => "FPE_FLTINV",
+        (8, 8) => "FPE_FLTSUB",
+        (4, 1) => "ILL_ILLOPC",
+        (4, 2) => "ILL_ILLOPN",
+        (4, 3) => "ILL_ILLADR",
+        (4, 4) => "ILL_ILLTRP",
+        (4, 5) => "ILL_PRVOPC",
+        (4, 6) => "ILL_PRVREG",
+        (4, 7) => "ILL_COPROC",
+        (4, 8) => "ILL_BADSTK",
+        (5, 1) => "TRAP_BRKPT",
+        (5, 2) => "TRAP_TRACE",
+        _ => return None,
+    })
+}
+
+/// A signal's delivery, as strace prints it:
+/// `--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---`,
+/// `--- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=1, si_uid=0} ---`.
+pub fn signal_line(si: &SigInfo) -> String {
+    use core::fmt::Write;
+    let name = structs::signame(si.signo).map_or_else(|| format!("{}", si.signo), |n| format!("SIG{n}"));
+    let mut s = format!("--- {name} {{si_signo={name}, si_code=");
+    match si_code_name(si.signo, si.code) {
+        Some(c) => s.push_str(c),
+        None => {
+            let _ = write!(s, "{}", si.code);
+        }
+    }
+    let fault = matches!(si.signo, 4 | 5 | 7 | 8 | 11);
+    if si.code <= 0 {
+        let _ = write!(s, ", si_pid={}, si_uid={}", si.pid, si.uid);
+    } else if fault {
+        if si.addr == 0 {
+            s.push_str(", si_addr=NULL");
+        } else {
+            let _ = write!(s, ", si_addr={:#x}", si.addr);
+        }
+    }
+    s.push_str("} ---");
+    s
+}
+
 /// `+++ exited with N +++`.
 pub fn exited_line(status: i32) -> String {
     format!("+++ exited with {status} +++")

@@ -263,6 +263,9 @@ fn timing_and_end_lines() {
     assert_eq!(killed_line(11, true), "+++ killed by SIGSEGV (core dumped) +++");
     assert_eq!(end_line(139), "+++ killed by SIGSEGV +++");
     assert_eq!(end_line(0), "+++ exited with 0 +++");
+    assert_eq!(signal_line(&SigInfo { signo: 11, code: 1, ..SigInfo::default() }), "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---");
+    assert_eq!(signal_line(&SigInfo { signo: 8, code: 1, addr: 0x401136, ..SigInfo::default() }), "--- SIGFPE {si_signo=SIGFPE, si_code=FPE_INTDIV, si_addr=0x401136} ---");
+    assert_eq!(signal_line(&SigInfo { signo: 15, code: 0, pid: 1, uid: 0, addr: 0 }), "--- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=1, si_uid=0} ---");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! pids, times and random bytes are masked. The lines must be equal.
 //!
 //! Only harmless programs run here, in a fresh temporary directory:
-//! tests/apps/{hello,time,mmap}.c, tests/native/probe.c and a few read-mostly
+//! tests/apps/{hello,time,mmap,fault}.c, tests/native/probe.c and a few read-mostly
 //! busybox commands (ls, cat, sort, wc, echo, head, stat, mkdir, cp).
 //! Skipped with a note when strace, musl-gcc or ptrace is unavailable (fails
 //! instead under CI=true).
@@ -159,11 +159,32 @@ fn our_trace(argv: &[&str], cwd: &Path, tty: Option<&Path>) -> (Vec<String>, str
             lines.push(if libc::WIFEXITED(status) {
                 strace::exited_line(libc::WEXITSTATUS(status))
             } else {
-                strace::killed_line(libc::WTERMSIG(status), false)
+                strace::killed_line(libc::WTERMSIG(status), libc::WCOREDUMP(status))
             });
             break;
         }
-        if libc::WSTOPSIG(status) != libc::SIGTRAP | 0x80 {
+        let sig = libc::WSTOPSIG(status);
+        if sig != libc::SIGTRAP | 0x80 {
+            // A signal: print it as strace does and deliver it.
+            // SAFETY: siginfo_t is plain data; ptrace fills it.
+            let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, pid, 0, &mut si as *mut _ as *mut libc::c_void) };
+            // SAFETY: reading the union member the signal's code says is there.
+            let (addr, spid, suid) = unsafe { (si.si_addr() as u64, si.si_pid(), si.si_uid()) };
+            lines.push(strace::signal_line(&strace::SigInfo { signo: si.si_signo, code: si.si_code, addr, pid: spid, uid: suid }));
+            // SAFETY: resume the tracee with its signal.
+            unsafe { libc::ptrace(libc::PTRACE_SYSCALL, pid, 0, sig) };
+            // SAFETY: as above.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                lines.push(if libc::WIFSIGNALED(status) {
+                    strace::killed_line(libc::WTERMSIG(status), libc::WCOREDUMP(status))
+                } else {
+                    strace::exited_line(libc::WEXITSTATUS(status))
+                });
+                break;
+            }
             continue;
         }
         // SAFETY: user_regs_struct is plain data; ptrace fills it.
@@ -332,12 +353,15 @@ fn matches_real_strace() {
         ("time-musl", apps.join("time.c"), "musl-gcc"),
         ("mmap-musl", apps.join("mmap.c"), "musl-gcc"),
         ("mmap-glibc", apps.join("mmap.c"), "gcc"),
+        ("fault-musl", apps.join("fault.c"), "musl-gcc"),
+        ("fault-glibc", apps.join("fault.c"), "gcc"),
     ] {
         let exe = tmp.join(name);
         build(&src, &exe, cc);
         programs.push((name.to_string(), exe.clone(), vec![exe.to_str().unwrap().to_string()]));
     }
     programs[2].2.push("7".into());
+    assert_eq!(programs[3].0, "hello-glibc");
     if Path::new("/bin/busybox").exists() {
         for cmd in [&["ls", "-l", "."][..], &["cat", "f"], &["sort", "f"], &["wc", "-l", "f"], &["echo", "hi"], &["head", "-n", "1", "f"], &["stat", "f"], &["mkdir", "-p", "x/y"], &["cp", "f", "g"]] {
             let mut argv = vec!["/bin/busybox".to_string()];
