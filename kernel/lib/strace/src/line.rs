@@ -101,6 +101,11 @@ fn shown_args(d: &SyscallDecl, a: &[u64; 6]) -> usize {
         nr::OPEN if !open_has_mode(a[1]) => 2,
         nr::OPENAT if !open_has_mode(a[2]) => 3,
         nr::MREMAP if a[3] as u32 & MREMAP_FIXED == 0 => 4,
+        nr::FUTEX => match a[1] as u32 & FUTEX_CMD_MASK {
+            FUTEX_WAIT => 4,
+            FUTEX_WAKE => 3,
+            _ => d.arity(),
+        },
         // ioctls without an argument.
         nr::IOCTL if matches!(a[1] as u32, TIOCNOTTY | FIOCLEX | FIONCLEX) => 2,
         nr::PRCTL => match a[0] as u32 {
@@ -148,20 +153,101 @@ pub(crate) fn mode(s: &mut String, m: u64) {
     }
 }
 
+/// strace's prefix for a flag or value set, in `0x10 /* PROT_??? */`.
+fn flag_prefix(set: FlagSet) -> &'static str {
+    match set {
+        FlagSet::Open => "O_",
+        FlagSet::At => "AT_",
+        FlagSet::Prot => "PROT_",
+        FlagSet::Mmap => "MAP_",
+        FlagSet::Mremap => "MREMAP_",
+        FlagSet::Access => "?_OK",
+        FlagSet::Rename => "RENAME_",
+        FlagSet::StatxMask => "STATX_",
+        FlagSet::GetRandom => "GRND_",
+        FlagSet::ClockNanosleep => "TIMER_",
+        FlagSet::Rseq => "RSEQ_FLAG_",
+        FlagSet::Clone => "CLONE_",
+        FlagSet::Wait => "W",
+        FlagSet::Msync => "MS_",
+        FlagSet::Poll => "POLL",
+        FlagSet::Sigaction => "SA_",
+    }
+}
+
 fn flags(s: &mut String, set: FlagSet, v: u64) {
+    let mut names = linux_abi::names::flag_names(set, v);
+    if names.next().is_none() && v != 0 {
+        let p = flag_prefix(set);
+        let _ = write!(s, "{v:#x} /* {p}{} */", if p.ends_with("_OK") { "" } else { "???" });
+        return;
+    }
     let _ = write!(s, "{}", DisplayFlags(set, v));
 }
 
+fn enum_prefix(set: EnumSet) -> &'static str {
+    match set {
+        EnumSet::Whence => "SEEK_",
+        EnumSet::ClockId => "CLOCK_",
+        EnumSet::FcntlCmd => "F_",
+        EnumSet::IoctlReq => "",
+        EnumSet::PrctlOption => "PR_",
+        EnumSet::ArchPrctlCode => "ARCH_",
+        EnumSet::RlimitResource => "RLIMIT_",
+        EnumSet::MadviseAdvice => "MADV_",
+        EnumSet::FadviseAdvice => "POSIX_FADV_",
+        EnumSet::SigprocmaskHow => "SIG_",
+        EnumSet::FutexOp => "FUTEX_",
+        EnumSet::RusageWho => "RUSAGE_",
+    }
+}
+
+/// An ioctl request strace has no name for: `_IOC(_IOC_READ|_IOC_WRITE, 0x54, 0, 0x18)`.
+fn ioc(s: &mut String, req: u32) {
+    let (nr, ty, size, dir) = (req & 0xff, (req >> 8) & 0xff, (req >> 16) & 0x3fff, req >> 30);
+    let dir = match dir {
+        0 => "_IOC_NONE",
+        1 => "_IOC_WRITE",
+        2 => "_IOC_READ",
+        _ => "_IOC_READ|_IOC_WRITE",
+    };
+    s.push_str("_IOC(");
+    s.push_str(dir);
+    for v in [ty, nr, size] {
+        s.push_str(", ");
+        hex(s, v as u64);
+    }
+    s.push(')');
+}
+
 fn enum_val(s: &mut String, set: EnumSet, v: u64) {
+    if set == EnumSet::FutexOp {
+        return futex_op(s, v as u32);
+    }
     match enum_name(set, v) {
         Some(n) => s.push_str(n),
+        None if set == EnumSet::IoctlReq => ioc(s, v as u32),
         None => {
-            let x = v as u32;
-            if set == EnumSet::IoctlReq {
-                let _ = write!(s, "{x:#x}");
-            } else {
-                let _ = write!(s, "{}", x as i32);
+            let _ = write!(s, "{:#x} /* {}??? */", v as u32, enum_prefix(set));
+        }
+    }
+}
+
+/// `FUTEX_WAIT_PRIVATE`, `FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`.
+fn futex_op(s: &mut String, op: u32) {
+    let cmd = op & FUTEX_CMD_MASK;
+    match enum_name(EnumSet::FutexOp, cmd as u64) {
+        Some(n) => {
+            s.push_str(n);
+            if op & FUTEX_PRIVATE_FLAG != 0 {
+                s.push_str("_PRIVATE");
             }
+            if op & FUTEX_CLOCK_REALTIME != 0 {
+                s.push_str("|FUTEX_CLOCK_REALTIME");
+            }
+        }
+        None => {
+            let _ = write!(s, "{op:#x} /* FUTEX_??? */");
         }
     }
 }
@@ -210,6 +296,13 @@ fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Optio
             return;
         }
         (nr::RSEQ, 1 | 3) => return hex(s, v as u32 as u64),
+        (nr::FUTEX, 2) => {
+            let _ = write!(s, "{}", v as u32 as i32);
+            return;
+        }
+        (nr::FUTEX, 3) if matches!(rec.args[1] as u32 & FUTEX_CMD_MASK, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_LOCK_PI | FUTEX_WAIT_REQUEUE_PI) => {
+            return addr(s, v);
+        }
         (nr::GETCWD, 0) => {
             return match rec.blob(a, Phase::Exit) {
                 Some(b) if ok && !b.fault() => quoted_cstr(s, b.data, b.truncated()),

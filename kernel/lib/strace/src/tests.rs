@@ -248,6 +248,28 @@ fn time_and_process() {
 }
 
 #[test]
+fn unknown_values_like_strace() {
+    // strace 6.1 on raw syscalls with values it has no names for.
+    assert_eq!(line(nr::ARCH_PRCTL, [0x3001, 0x1000, 0, 0, 0, 0], -22, &[]), "arch_prctl(0x3001 /* ARCH_??? */, 0x1000) = -1 EINVAL (Invalid argument)");
+    assert_eq!(line(nr::LSEEK, [0, 0, 9, 0, 0, 0], -22, &[]), "lseek(0, 0, 0x9 /* SEEK_??? */)         = -1 EINVAL (Invalid argument)");
+    assert_eq!(line(nr::CLOCK_GETTIME, [77, 0, 0, 0, 0, 0], -22, &[]), "clock_gettime(0x4d /* CLOCK_??? */, NULL) = -1 EINVAL (Invalid argument)");
+    assert_eq!(line(nr::MADVISE, [0, 0, 999, 0, 0, 0], -22, &[]), "madvise(NULL, 0, 0x3e7 /* MADV_??? */)  = -1 EINVAL (Invalid argument)");
+    assert_eq!(line(nr::FCNTL, [0, 999, 0x4016e4, 0, 0, 0], -22, &[]), "fcntl(0, 0x3e7 /* F_??? */, 0x4016e4)   = -1 EINVAL (Invalid argument)");
+    assert_eq!(line(nr::RT_SIGPROCMASK, [7, 0, 0, 8, 0, 0], 0, &[]), "rt_sigprocmask(0x7 /* SIG_??? */, NULL, NULL, 8) = 0");
+    assert_eq!(line(nr::PRLIMIT64, [0, 99, 0, 0, 0, 0], -22, &[]), "prlimit64(0, 0x63 /* RLIMIT_??? */, NULL, NULL) = -1 EINVAL (Invalid argument)");
+    assert_eq!(line(nr::IOCTL, [0, 0x1234, 0, 0, 0, 0], -25, &[]), "ioctl(0, _IOC(_IOC_NONE, 0x12, 0x34, 0), 0) = -1 ENOTTY (Inappropriate ioctl for device)");
+    assert_eq!(line(nr::IOCTL, [0, 0xc0185400, 0, 0, 0, 0], -25, &[]), "ioctl(0, _IOC(_IOC_READ|_IOC_WRITE, 0x54, 0, 0x18), 0) = -1 ENOTTY (Inappropriate ioctl for device)");
+    assert_eq!(line(nr::OPENAT, [FDCWD, 0x1000, 0x40000000, 0, 0, 0], -2, &[(0x1000, b"x\0")]), r#"openat(AT_FDCWD, "x", O_RDONLY|0x40000000) = -1 ENOENT (No such file or directory)"#);
+    assert_eq!(
+        line(nr::MMAP, [0, 4096, 0x10, 0x1000022, -1i64 as u64, 0], 0x7f99515e2000, &[]),
+        "mmap(NULL, 4096, 0x10 /* PROT_??? */, MAP_PRIVATE|MAP_ANONYMOUS|0x1000000, -1, 0) = 0x7f99515e2000"
+    );
+    assert_eq!(line(nr::KILL, [0, 0, 0, 0, 0, 0], 0, &[]), "kill(0, 0)                              = 0");
+    assert_eq!(line(nr::KILL, [0, 99, 0, 0, 0, 0], -22, &[]), "kill(0, 99)                             = -1 EINVAL (Invalid argument)");
+    assert_eq!(line(nr::FUTEX, [0, 0x80, 0, 0, 0, 0], -14, &[]), "futex(NULL, FUTEX_WAIT_PRIVATE, 0, NULL) = -1 EFAULT (Bad address)");
+}
+
+#[test]
 fn unknown_and_undecoded() {
     assert_eq!(line(500, [1, 2, 3, 0, 0, 0], -38, &[]), "syscall_0x1f4(0x1, 0x2, 0x3, 0, 0, 0)   = -1 ENOSYS (Function not implemented)");
     assert_eq!(line(nr::ACCT, [0x1000, 0, 0, 0, 0, 0], -38, &[]), "acct(0x1000, 0, 0, 0, 0, 0)             = -1 ENOSYS (Function not implemented)");

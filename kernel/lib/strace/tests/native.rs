@@ -7,7 +7,7 @@
 //! pids, times and random bytes are masked. The lines must be equal.
 //!
 //! Only harmless programs run here, in a fresh temporary directory:
-//! tests/apps/{hello,time,mmap,fault}.c, tests/native/probe.c and a few read-mostly
+//! tests/apps/{hello,time,mmap,fault}.c, tests/native/{probe,unknown}.c and a few read-mostly
 //! busybox commands (ls, cat, sort, wc, echo, head, stat, mkdir, cp).
 //! Skipped with a note when strace, musl-gcc or ptrace is unavailable (fails
 //! instead under CI=true).
@@ -122,9 +122,7 @@ fn our_trace(argv: &[&str], cwd: &Path, tty: Option<&Path>) -> (Vec<String>, str
         unsafe {
             let fd = libc::open(devnull.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
             libc::dup2(fd, 1);
-            if tty.is_some() {
-                libc::dup2(fd, 0);
-            }
+            libc::dup2(fd, 0);
             libc::close(fd);
             libc::chdir(cwd_c.as_ptr());
             libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
@@ -354,6 +352,7 @@ fn matches_real_strace() {
         ("mmap-musl", apps.join("mmap.c"), "musl-gcc"),
         ("mmap-glibc", apps.join("mmap.c"), "gcc"),
         ("fault-musl", apps.join("fault.c"), "musl-gcc"),
+        ("unknown-musl", Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native/unknown.c"), "musl-gcc"),
         ("fault-glibc", apps.join("fault.c"), "gcc"),
     ] {
         let exe = tmp.join(name);
