@@ -290,8 +290,10 @@ fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Optio
         (nr::GETDENTS64, 1) => {
             addr(s, v);
             if let (true, Some(b)) = (ok, rec.blob(1, Phase::Exit)) {
-                let n = structs::count_dirents(b.data);
-                let _ = write!(s, " /* {n} entries */");
+                if b.data.len() == 4 {
+                    let n = u32::from_le_bytes(b.data.try_into().unwrap());
+                    let _ = write!(s, " /* {n} entries */");
+                }
             }
             return;
         }

@@ -389,20 +389,6 @@ pub fn termios(s: &mut String, d: &[u8]) {
     s.push_str(", ...}");
 }
 
-/// Number of `linux_dirent64` records in a getdents64 result.
-pub fn count_dirents(d: &[u8]) -> usize {
-    let (mut n, mut at) = (0, 0);
-    while at + 19 <= d.len() {
-        let reclen = u16_at(d, at + 16) as usize;
-        if reclen == 0 {
-            break;
-        }
-        n += 1;
-        at += reclen;
-    }
-    n
-}
-
 /// Decodes a struct of kind `k`; false if it is not decoded (the caller
 /// prints the address).
 pub fn decode(s: &mut String, k: StructKind, d: &[u8], call: &SyscallDecl) -> bool {
@@ -418,6 +404,26 @@ pub fn decode(s: &mut String, k: StructKind, d: &[u8], call: &SyscallDecl) -> bo
         StructKind::Rlimit => rlimit(s, d, if call.nr == nr::PRLIMIT64 { "RLIM64_INFINITY" } else { "RLIM_INFINITY" }),
         StructKind::Sigaction => sigaction(s, d),
         StructKind::Sigset => sigset(s, u64_at(d, 0)),
+        StructKind::Sysinfo => {
+            let _ = write!(
+                s,
+                "{{uptime={}, loads=[{}, {}, {}], totalram={}, freeram={}, sharedram={}, bufferram={}, totalswap={}, freeswap={}, procs={}, totalhigh={}, freehigh={}, mem_unit={}}}",
+                i64_at(d, 0),
+                u64_at(d, 8),
+                u64_at(d, 16),
+                u64_at(d, 24),
+                u64_at(d, 32),
+                u64_at(d, 40),
+                u64_at(d, 48),
+                u64_at(d, 56),
+                u64_at(d, 64),
+                u64_at(d, 72),
+                u16_at(d, 80),
+                u64_at(d, 88),
+                u64_at(d, 96),
+                u32_at(d, 104)
+            );
+        }
         StructKind::FdPair => {
             let _ = write!(s, "[{}, {}]", u32_at(d, 0) as i32, u32_at(d, 4) as i32);
         }

@@ -248,6 +248,27 @@ fn time_and_process() {
 }
 
 #[test]
+fn sysinfo() {
+    let si = linux_abi::structs::Sysinfo {
+        uptime: 4495,
+        loads: [278112, 281152, 221216],
+        totalram: 25275990016,
+        freeram: 20144852992,
+        sharedram: 9580544,
+        bufferram: 16535552,
+        procs: 102,
+        mem_unit: 1,
+        ..Default::default()
+    };
+    let b = linux_abi::zerocopy::IntoBytes::as_bytes(&si).to_vec();
+    // strace 6.1, busybox ls.
+    assert_eq!(
+        line(nr::SYSINFO, [0x1000, 0, 0, 0, 0, 0], 0, &[(0x1000, &b)]),
+        "sysinfo({uptime=4495, loads=[278112, 281152, 221216], totalram=25275990016, freeram=20144852992, sharedram=9580544, bufferram=16535552, totalswap=0, freeswap=0, procs=102, totalhigh=0, freehigh=0, mem_unit=1}) = 0"
+    );
+}
+
+#[test]
 fn unknown_values_like_strace() {
     // strace 6.1 on raw syscalls with values it has no names for.
     assert_eq!(line(nr::ARCH_PRCTL, [0x3001, 0x1000, 0, 0, 0, 0], -22, &[]), "arch_prctl(0x3001 /* ARCH_??? */, 0x1000) = -1 EINVAL (Invalid argument)");

@@ -262,7 +262,7 @@ fn normalize(l: &str) -> String {
     if stdout {
         return s.chars().map(|c| if c.is_ascii_digit() { 'N' } else { c }).collect();
     }
-    if name == "clock_gettime" || name == "clock_getres" || name == "gettimeofday" {
+    if name == "clock_gettime" || name == "clock_getres" || name == "gettimeofday" || name == "sysinfo" {
         let mut out = String::new();
         let mut digits = false;
         for c in s.chars() {
@@ -362,10 +362,11 @@ fn matches_real_strace() {
     programs[2].2.push("7".into());
     assert_eq!(programs[3].0, "hello-glibc");
     if Path::new("/bin/busybox").exists() {
-        for cmd in [&["ls", "-l", "."][..], &["cat", "f"], &["sort", "f"], &["wc", "-l", "f"], &["echo", "hi"], &["head", "-n", "1", "f"], &["stat", "f"], &["mkdir", "-p", "x/y"], &["cp", "f", "g"]] {
+        for cmd in [&["ls", "-l", "."][..], &["cat", "f"], &["sort", "f"], &["wc", "-l", "f"], &["echo", "hi"], &["head", "-n", "1", "f"], &["stat", "f"], &["mkdir", "-p", "x/y"], &["cp", "f", "g"], &["ls", "/usr/bin"]] {
             let mut argv = vec!["/bin/busybox".to_string()];
             argv.extend(cmd.iter().map(|a| a.to_string()));
-            programs.push((format!("busybox-{}", cmd[0]), PathBuf::from("/bin/busybox"), argv));
+            let name: String = cmd.join("-").chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            programs.push((format!("busybox-{name}"), PathBuf::from("/bin/busybox"), argv));
         }
     }
 

@@ -23,8 +23,6 @@ use crate::sysno::nr;
 pub const PATH_CAP: u16 = 256;
 /// Bytes of a data buffer copied: strace's default `-s 32`.
 pub const STR_CAP: u16 = 32;
-/// Bytes of a getdents64 result copied (enough to count the entries).
-pub const DIRENT_CAP: u16 = 2048;
 /// iovec elements copied (strace prints the rest as `...`).
 pub const IOV_CAP: u8 = 8;
 /// Elements of other arrays (pollfd) copied.
@@ -65,6 +63,10 @@ pub enum Extent {
     /// to `max` bytes of `iov_len`; with `ret_limited` the elements together
     /// hold at most `ret` bytes (readv: only what was read).
     IovData { cnt_arg: u8, ret_limited: bool },
+    /// Not the bytes but the number of `linux_dirent64` records in the
+    /// first `ret` bytes (getdents64: strace prints `/* 5 entries */`): the
+    /// blob is one little-endian `u32`.
+    DirentCount,
 }
 
 /// When a capture applies.
@@ -133,7 +135,7 @@ impl Capture {
             }
             Extent::ArgElems { cnt_arg, size } => (args[cnt_arg as usize] & 0xffff_ffff).saturating_mul(size as u64),
             Extent::IovArray { cnt_arg } => (args[cnt_arg as usize] & 0xffff_ffff).saturating_mul(16),
-            Extent::IovData { .. } => self.max as u64,
+            Extent::IovData { .. } | Extent::DirentCount => self.max as u64,
         };
         if want > self.max as u64 {
             self.max as usize
@@ -148,7 +150,7 @@ impl Capture {
     pub const fn truncates(&self, args: &[u64; 6], ret: i64) -> bool {
         let full: u64 = match self.extent {
             Extent::Fixed(n) => n as u64,
-            Extent::CStr | Extent::IovData { .. } => return false,
+            Extent::CStr | Extent::IovData { .. } | Extent::DirentCount => return false,
             Extent::ArgBytes { len_arg } => args[len_arg as usize],
             Extent::RetBytes => {
                 if ret < 0 {
@@ -292,14 +294,12 @@ pub const fn plan_for(d: &SyscallDecl) -> CapturePlan {
             ArgKind::Path | ArgKind::CStrIn => p.push(cap(i, Entry, Extent::CStr, PATH_CAP, Cond::Always)),
             ArgKind::InBuf { len_arg } => p.push(cap(i, Entry, Extent::ArgBytes { len_arg }, STR_CAP, Cond::Always)),
             ArgKind::OutBuf { .. } => {
-                let max = if d.nr == nr::GETDENTS64 {
-                    DIRENT_CAP
-                } else if d.nr == nr::GETCWD || d.nr == nr::READLINK || d.nr == nr::READLINKAT {
-                    PATH_CAP
+                if d.nr == nr::GETDENTS64 {
+                    p.push(cap(i, Exit, Extent::DirentCount, 4, Cond::Success))
                 } else {
-                    STR_CAP
-                };
-                p.push(cap(i, Exit, Extent::RetBytes, max, Cond::Success))
+                    let max = if d.nr == nr::GETCWD || d.nr == nr::READLINK || d.nr == nr::READLINKAT { PATH_CAP } else { STR_CAP };
+                    p.push(cap(i, Exit, Extent::RetBytes, max, Cond::Success))
+                }
             }
             ArgKind::IoVecIn { cnt_arg } => p
                 .push(cap(i, Entry, Extent::IovArray { cnt_arg }, IOV_CAP as u16 * 16, Cond::Always))

@@ -274,6 +274,30 @@ pub fn capture(w: &mut RecordWriter<'_>, plan: &CapturePlan, phase: Phase, ret: 
                     });
                 }
             }
+            Extent::DirentCount => {
+                let total = ret.max(0) as u64;
+                let (mut at, mut n, mut bad) = (0u64, 0u32, false);
+                while at + 19 <= total {
+                    let mut rl = [0u8; 2];
+                    if mem.read(ptr + at + 16, &mut rl).is_err() {
+                        bad = true;
+                        break;
+                    }
+                    let reclen = u16::from_le_bytes(rl) as u64;
+                    if reclen == 0 {
+                        break;
+                    }
+                    n += 1;
+                    at += reclen;
+                }
+                w.blob(i as u8, c.arg, 0, phase, 4, |buf| {
+                    if bad {
+                        return None;
+                    }
+                    buf[..4].copy_from_slice(&n.to_le_bytes());
+                    Some((4, false))
+                });
+            }
             _ => {
                 let n = c.len(&args, ret);
                 let truncated = c.truncates(&args, ret);
