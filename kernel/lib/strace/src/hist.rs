@@ -54,6 +54,15 @@ impl Histogram {
         self.counts[bucket(v)] += 1;
     }
 
+    /// `--hist SYSCALL`: adds the call's latency in microseconds (bpftrace's
+    /// `hist((nsecs - @start[tid]) / 1000)`) if it returned; print with
+    /// `render("usecs")`.
+    pub fn add_latency_us(&mut self, rec: &linux_abi::trace::record::Record<'_>) {
+        if rec.exited() {
+            self.add(rec.duration_ns() / 1000);
+        }
+    }
+
     pub fn count(&self, bucket: usize) -> u64 {
         self.counts[bucket]
     }
