@@ -336,20 +336,20 @@ fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Optio
             };
             return match req {
                 TCGETS => match find(Phase::Exit) {
-                    Some(b) if ok => structs::termios(s, b.data),
+                    Some(b) if ok && b.data.len() >= 16 => structs::termios(s, b.data),
                     _ => hex(s, v),
                 },
                 TCSETS | TCSETSW | TCSETSF => match find(Phase::Entry) {
-                    Some(b) => structs::termios(s, b.data),
-                    None => hex(s, v),
+                    Some(b) if b.data.len() >= 16 => structs::termios(s, b.data),
+                    _ => hex(s, v),
                 },
                 TIOCGWINSZ => match find(Phase::Exit) {
-                    Some(b) if ok => structs::winsize(s, b.data),
+                    Some(b) if ok && b.data.len() >= 8 => structs::winsize(s, b.data),
                     _ => hex(s, v),
                 },
                 TIOCSWINSZ => match find(Phase::Entry) {
-                    Some(b) => structs::winsize(s, b.data),
-                    None => hex(s, v),
+                    Some(b) if b.data.len() >= 8 => structs::winsize(s, b.data),
+                    _ => hex(s, v),
                 },
                 FIONREAD | TIOCGPGRP | TIOCGSID => match find(Phase::Exit) {
                     Some(b) if ok && b.data.len() >= 4 => int(s, b.data),

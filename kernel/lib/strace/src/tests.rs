@@ -398,3 +398,71 @@ fn histogram_like_bpftrace() {
     assert_eq!(out, expected);
     assert_eq!(Histogram::new().render("x"), "@x:\n\n");
 }
+
+/// Records from a confused or hostile guest never make the formatter panic:
+/// random numbers, arguments, return values and blobs of random lengths for
+/// every argument and phase.
+#[test]
+fn garbage_records_do_not_panic() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut buf = vec![0u8; MAX_RECORD];
+    for round in 0..20_000 {
+        let nr = (rnd() % 520) as u16;
+        let mut args = [0u64; 6];
+        for a in &mut args {
+            *a = match rnd() % 4 {
+                0 => 0,
+                1 => rnd() % 64,
+                2 => rnd(),
+                _ => 0x1000,
+            };
+        }
+        let e = Entry { nr, pid: 1, tid: 1, args, enter_ns: rnd() };
+        let mut w = RecordWriter::begin(&mut buf, &e).unwrap();
+        let nblobs = rnd() % 6;
+        for _ in 0..nblobs {
+            let len = (rnd() % 80) as usize;
+            let phase = if rnd() % 2 == 0 { Phase::Entry } else { Phase::Exit };
+            let (cap, arg, elem) = ((rnd() % 12) as u8, (rnd() % 7) as u8, (rnd() % 3) as u8);
+            let fill = rnd();
+            w.blob(cap, arg, elem, phase, len, |b| {
+                for (i, v) in b.iter_mut().enumerate() {
+                    *v = (fill >> (i % 8)) as u8;
+                }
+                if fill % 7 == 0 {
+                    None
+                } else {
+                    Some((b.len(), fill % 3 == 0))
+                }
+            });
+        }
+        let ret = match rnd() % 3 {
+            0 => -((rnd() % 600) as i64),
+            1 => (rnd() % 5000) as i64,
+            _ => rnd() as i64,
+        };
+        let n = if round % 5 == 0 { w.len() } else { w.finish(ret, rnd()) };
+        let rec = Record::parse(&buf[..n]).unwrap();
+        let opts = Options { show_time: round % 2 == 0, ..Options::default() };
+        let _ = format_line(&rec, &opts);
+        let _ = format_json(&rec, &opts);
+        let mut s = Summary::new();
+        s.add(&rec);
+        let _ = s.render();
+        // Random bytes are refused, not a panic.
+        let mut junk = buf[..n].to_vec();
+        for _ in 0..3 {
+            let i = (rnd() as usize) % junk.len();
+            junk[i] = rnd() as u8;
+        }
+        if let Ok(r) = Record::parse(&junk) {
+            let _ = format_line(&r, &opts);
+        }
+    }
+}
