@@ -10,7 +10,7 @@ use linux_abi::decl::{self, ArgKind, EnumSet, FlagSet, RetKind, StructKind, Sysc
 use linux_abi::flags::*;
 use linux_abi::names::{enum_name, DisplayFlags};
 use linux_abi::sysno::nr;
-use linux_abi::trace::capture::Phase;
+use linux_abi::trace::capture::{Extent, Phase};
 use linux_abi::trace::record::Record;
 
 use crate::quote::{quoted, quoted_cstr, quoted_hex};
@@ -49,8 +49,8 @@ pub fn format_line(rec: &Record<'_>, opts: &Options) -> String {
     }
     s.push_str("= ");
     let d = decl::decl(rec.nr as usize);
-    let noreturn = d.is_some_and(|d| d.ret == RetKind::NoReturn) && !is_error(rec.ret);
-    if noreturn || !rec.exited() {
+    // exit and exit_group never return: their records are shipped unfinished.
+    if !rec.exited() || matches!(rec.nr as usize, nr::EXIT | nr::EXIT_GROUP) {
         s.push('?');
         return s;
     }
@@ -298,6 +298,38 @@ fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Optio
             return;
         }
         (nr::RSEQ, 1 | 3) => return hex(s, v as u32 as u64),
+        (nr::EXECVE, 1) | (nr::EXECVEAT, 2) => {
+            let count = rec.blobs().find(|b| b.arg == a && b.data.len() == 4 && b.elem == 0 && rec.plan().captures().get(b.cap as usize).is_some_and(|c| c.extent == Extent::StrArrayCount));
+            let Some(count) = count.filter(|b| !b.fault()) else { return addr(s, v) };
+            let n = u32::from_le_bytes(count.data.try_into().unwrap());
+            let strs_cap = rec.plan().captures().iter().position(|c| c.arg == a && c.extent == Extent::StrArray);
+            s.push('[');
+            let mut shown = 0u32;
+            for b in rec.blobs().filter(|b| b.arg == a && Some(b.cap as usize) == strs_cap) {
+                if shown > 0 {
+                    s.push_str(", ");
+                }
+                if b.fault() {
+                    s.push_str("???");
+                } else {
+                    quoted(s, b.data, opts.str_max, b.truncated());
+                }
+                shown += 1;
+            }
+            if n > shown {
+                s.push_str(if shown > 0 { ", ..." } else { "..." });
+            }
+            s.push(']');
+            return;
+        }
+        (nr::EXECVE, 2) | (nr::EXECVEAT, 3) => {
+            addr(s, v);
+            if let Some(b) = rec.blobs().find(|b| b.arg == a && b.data.len() == 4 && !b.fault()) {
+                let n = u32::from_le_bytes(b.data.try_into().unwrap());
+                let _ = write!(s, " /* {n} var{} */", if n == 1 { "" } else { "s" });
+            }
+            return;
+        }
         (nr::FUTEX, 2) => {
             let _ = write!(s, "{}", v as u32 as i32);
             return;

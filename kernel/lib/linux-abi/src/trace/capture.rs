@@ -67,7 +67,20 @@ pub enum Extent {
     /// first `ret` bytes (getdents64: strace prints `/* 5 entries */`): the
     /// blob is one little-endian `u32`.
     DirentCount,
+    /// A NULL-terminated array of string pointers (execve's `argv`): one blob
+    /// per element (blob `elem` = index, at most [`ARGV_CAP`]), each string
+    /// up to `max` bytes, truncated-flagged when longer.
+    StrArray,
+    /// The number of pointers before the NULL in such an array (execve's
+    /// `envp`: strace prints `/* 35 vars */`), at most [`ARRAY_COUNT_MAX`]:
+    /// one little-endian `u32`.
+    StrArrayCount,
 }
+
+/// Elements of a string array (argv) copied.
+pub const ARGV_CAP: u8 = 32;
+/// A string array is counted up to this many pointers.
+pub const ARRAY_COUNT_MAX: u32 = 1 << 16;
 
 /// When a capture applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +148,7 @@ impl Capture {
             }
             Extent::ArgElems { cnt_arg, size } => (args[cnt_arg as usize] & 0xffff_ffff).saturating_mul(size as u64),
             Extent::IovArray { cnt_arg } => (args[cnt_arg as usize] & 0xffff_ffff).saturating_mul(16),
-            Extent::IovData { .. } | Extent::DirentCount => self.max as u64,
+            Extent::IovData { .. } | Extent::DirentCount | Extent::StrArray | Extent::StrArrayCount => self.max as u64,
         };
         if want > self.max as u64 {
             self.max as usize
@@ -150,7 +163,7 @@ impl Capture {
     pub const fn truncates(&self, args: &[u64; 6], ret: i64) -> bool {
         let full: u64 = match self.extent {
             Extent::Fixed(n) => n as u64,
-            Extent::CStr | Extent::IovData { .. } | Extent::DirentCount => return false,
+            Extent::CStr | Extent::IovData { .. } | Extent::DirentCount | Extent::StrArray | Extent::StrArrayCount => return false,
             Extent::ArgBytes { len_arg } => args[len_arg as usize],
             Extent::RetBytes => {
                 if ret < 0 {
@@ -219,6 +232,7 @@ impl CapturePlan {
             let c = &self.caps[i];
             total += match c.extent {
                 Extent::IovData { .. } => c.max as usize * IOV_CAP as usize,
+                Extent::StrArray => c.max as usize * ARGV_CAP as usize,
                 _ => c.max as usize,
             };
             i += 1;
@@ -292,6 +306,16 @@ pub const fn plan_for(d: &SyscallDecl) -> CapturePlan {
     while i < d.args.len() {
         p = match d.args[i].kind {
             ArgKind::Path | ArgKind::CStrIn => p.push(cap(i, Entry, Extent::CStr, PATH_CAP, Cond::Always)),
+            // argv's strings and count; envp (a later array) only counted, as strace shows it.
+            ArgKind::CStrArray => {
+                let first = i == 0 || !matches!(d.args[i - 1].kind, ArgKind::CStrArray);
+                let p = p.push(cap(i, Entry, Extent::StrArrayCount, 4, Cond::Always));
+                if first {
+                    p.push(cap(i, Entry, Extent::StrArray, STR_CAP, Cond::Always))
+                } else {
+                    p
+                }
+            }
             ArgKind::InBuf { len_arg } => p.push(cap(i, Entry, Extent::ArgBytes { len_arg }, STR_CAP, Cond::Always)),
             ArgKind::OutBuf { .. } => {
                 if d.nr == nr::GETDENTS64 {
@@ -429,6 +453,8 @@ mod tests {
         // poll: pollfds at entry and exit.
         let p = caps(nr::POLL);
         assert_eq!(p[0].len(&[0, 2, 0, 0, 0, 0], 0), 16);
+        let ex = caps(nr::EXECVE);
+        assert_eq!(ex.iter().map(|c| (c.arg, c.extent)).collect::<Vec<_>>(), [(0, Extent::CStr), (1, Extent::StrArrayCount), (1, Extent::StrArray), (2, Extent::StrArrayCount)]);
         assert!(caps(nr::GETPID).is_empty());
         assert!(plan(100_000).is_empty());
         assert!(plan(nr::ACCT).is_empty());

@@ -274,6 +274,41 @@ pub fn capture(w: &mut RecordWriter<'_>, plan: &CapturePlan, phase: Phase, ret: 
                     });
                 }
             }
+            Extent::StrArrayCount => {
+                let mut n = 0u32;
+                let mut bad = false;
+                while n < super::capture::ARRAY_COUNT_MAX {
+                    let mut p = [0u8; 8];
+                    if mem.read(ptr + 8 * n as u64, &mut p).is_err() {
+                        bad = true;
+                        break;
+                    }
+                    if u64::from_le_bytes(p) == 0 {
+                        break;
+                    }
+                    n += 1;
+                }
+                w.blob(i as u8, c.arg, 0, phase, 4, |buf| {
+                    if bad {
+                        return None;
+                    }
+                    buf[..4].copy_from_slice(&n.to_le_bytes());
+                    Some((4, false))
+                });
+            }
+            Extent::StrArray => {
+                for e in 0..super::capture::ARGV_CAP as u64 {
+                    let mut p = [0u8; 8];
+                    if mem.read(ptr + 8 * e, &mut p).is_err() {
+                        break;
+                    }
+                    let s = u64::from_le_bytes(p);
+                    if s == 0 {
+                        break;
+                    }
+                    w.blob(i as u8, c.arg, e as u8, phase, c.max as usize, |buf| mem.read_cstr(s, buf).ok());
+                }
+            }
             Extent::DirentCount => {
                 let total = ret.max(0) as u64;
                 let (mut at, mut n, mut bad) = (0u64, 0u32, false);
