@@ -298,6 +298,22 @@ fn arg(s: &mut String, rec: &Record<'_>, d: &SyscallDecl, i: usize, opts: &Optio
             return;
         }
         (nr::RSEQ, 1 | 3) => return hex(s, v as u32 as u64),
+        (nr::STATX, 2) => {
+            // The sync type first, always named, then the AT_ flags.
+            let f = v as u32;
+            s.push_str(match f & AT_STATX_SYNC_TYPE {
+                AT_STATX_SYNC_AS_STAT => "AT_STATX_SYNC_AS_STAT",
+                AT_STATX_FORCE_SYNC => "AT_STATX_FORCE_SYNC",
+                AT_STATX_DONT_SYNC => "AT_STATX_DONT_SYNC",
+                _ => "AT_STATX_FORCE_SYNC|AT_STATX_DONT_SYNC",
+            });
+            let rest = f & !AT_STATX_SYNC_TYPE;
+            if rest != 0 {
+                s.push('|');
+                flags(s, FlagSet::At, rest as u64);
+            }
+            return;
+        }
         (nr::EXECVE, 1) | (nr::EXECVEAT, 2) => {
             let count = rec.blobs().find(|b| b.arg == a && b.data.len() == 4 && b.elem == 0 && rec.plan().captures().get(b.cap as usize).is_some_and(|c| c.extent == Extent::StrArrayCount));
             let Some(count) = count.filter(|b| !b.fault()) else { return addr(s, v) };

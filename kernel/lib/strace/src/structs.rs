@@ -389,6 +389,44 @@ pub fn termios(s: &mut String, d: &[u8]) {
     s.push_str(", ...}");
 }
 
+const STATX_ATTRS: [(u64, &str); 9] = [
+    (0x4, "STATX_ATTR_COMPRESSED"),
+    (0x10, "STATX_ATTR_IMMUTABLE"),
+    (0x20, "STATX_ATTR_APPEND"),
+    (0x40, "STATX_ATTR_NODUMP"),
+    (0x800, "STATX_ATTR_ENCRYPTED"),
+    (0x1000, "STATX_ATTR_AUTOMOUNT"),
+    (0x2000, "STATX_ATTR_MOUNT_ROOT"),
+    (0x100000, "STATX_ATTR_VERITY"),
+    (0x200000, "STATX_ATTR_DAX"),
+];
+
+/// `{stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, stx_attributes=0, stx_mode=S_IFREG|0644, stx_size=1221, ...}`.
+fn statx(s: &mut String, d: &[u8]) {
+    let _ = write!(s, "{{stx_mask={}, stx_attributes=", DisplayFlags(FlagSet::StatxMask, u32_at(d, 0) as u64));
+    let attrs = u64_at(d, 8);
+    let mut rest = attrs;
+    let mut any = false;
+    for (bit, name) in STATX_ATTRS {
+        if rest & bit != 0 {
+            s.push_str(if any { "|" } else { "" });
+            s.push_str(name);
+            rest &= !bit;
+            any = true;
+        }
+    }
+    match (rest, any) {
+        (0, true) => {}
+        (0, false) => s.push('0'),
+        (r, _) => {
+            let _ = write!(s, "{}{r:#x}", if any { "|" } else { "" });
+        }
+    }
+    s.push_str(", stx_mode=");
+    st_mode(s, u16_at(d, 28) as u32);
+    let _ = write!(s, ", stx_size={}, ...}}", u64_at(d, 40));
+}
+
 /// Decodes a struct of kind `k`; false if it is not decoded (the caller
 /// prints the address).
 pub fn decode(s: &mut String, k: StructKind, d: &[u8], call: &SyscallDecl) -> bool {
@@ -404,6 +442,19 @@ pub fn decode(s: &mut String, k: StructKind, d: &[u8], call: &SyscallDecl) -> bo
         StructKind::Rlimit => rlimit(s, d, if call.nr == nr::PRLIMIT64 { "RLIM64_INFINITY" } else { "RLIM_INFINITY" }),
         StructKind::Sigaction => sigaction(s, d),
         StructKind::Sigset => sigset(s, u64_at(d, 0)),
+        StructKind::Statx => statx(s, d),
+        StructKind::Stack => {
+            s.push_str("{ss_sp=");
+            match u64_at(d, 0) {
+                0 => s.push_str("NULL"),
+                p => {
+                    let _ = write!(s, "{p:#x}");
+                }
+            }
+            s.push_str(", ss_flags=");
+            term_flags(s, &[(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")], u32_at(d, 8));
+            let _ = write!(s, ", ss_size={}}}", u64_at(d, 16));
+        }
         StructKind::Sysinfo => {
             let _ = write!(
                 s,

@@ -248,6 +248,33 @@ fn time_and_process() {
 }
 
 #[test]
+fn statx_sigaction_sigaltstack() {
+    let mut sx = vec![0u8; 256];
+    sx[0..4].copy_from_slice(&0x17ffu32.to_le_bytes());
+    sx[28..30].copy_from_slice(&0o100644u16.to_le_bytes());
+    sx[40..48].copy_from_slice(&1221u64.to_le_bytes());
+    // strace 6.1 (tests/native/probe.c).
+    assert_eq!(
+        line(nr::STATX, [FDCWD, 0x1000, 0x100, 0xfff, 0x2000, 0], 0, &[(0x1000, b"/etc/passwd\0"), (0x2000, &sx)]),
+        r#"statx(AT_FDCWD, "/etc/passwd", AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW, STATX_ALL, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, stx_attributes=0, stx_mode=S_IFREG|0644, stx_size=1221, ...}) = 0"#
+    );
+    assert_eq!(
+        line(nr::STATX, [3, 0x1000, 0x1000, 0xfff, 0x7ffd4e3cff20, 0], -9, &[(0x1000, b"\0")]),
+        r#"statx(3, "", AT_STATX_SYNC_AS_STAT|AT_EMPTY_PATH, STATX_ALL, 0x7ffd4e3cff20) = -1 EBADF (Bad file descriptor)"#
+    );
+    let act: Vec<u8> = [0x401139u64, 0x4000_0000 | 0x1000_0000 | 0x0400_0000, 0x401e5b, (1 << 1) | (1 << 14)].iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(
+        line(nr::RT_SIGACTION, [10, 0, 0x1000, 8, 0, 0], 0, &[(0x1000, &act)]),
+        "rt_sigaction(SIGUSR1, NULL, {sa_handler=0x401139, sa_mask=[INT TERM], sa_flags=SA_RESTORER|SA_RESTART|SA_NODEFER, sa_restorer=0x401e5b}, 8) = 0"
+    );
+    let st = |sp: u64, fl: u64, size: u64| [sp, fl, size].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+    assert_eq!(
+        line(nr::SIGALTSTACK, [0x1000, 0x2000, 0, 0, 0, 0], 0, &[(0x1000, &st(0x4a94000, 0, 16384)), (0x2000, &st(0, 2, 0))]),
+        "sigaltstack({ss_sp=0x4a94000, ss_flags=0, ss_size=16384}, {ss_sp=NULL, ss_flags=SS_DISABLE, ss_size=0}) = 0"
+    );
+}
+
+#[test]
 fn sysinfo() {
     let si = linux_abi::structs::Sysinfo {
         uptime: 4495,

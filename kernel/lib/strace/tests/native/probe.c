@@ -16,6 +16,10 @@
 #include <poll.h>
 #include <time.h>
 #include <stdio.h>
+static void handler(int s) { (void)s; }
+#define STATX_BASIC_STATS 0x7ff
+#define STATX_ALL 0xfff
+struct statx_buf { char b[256]; };
 int main(void){
   int fd=open("/dev/null",O_WRONLY);
   write(fd,"a\0b\0017\033x\177\377\"\\\t\n\r\v\f 1234567890123456789012345678901234567890",60);
@@ -44,5 +48,12 @@ int main(void){
   syscall(500,1,2,3); close(99); syscall(SYS_getdents64,e,b,64);
   int d=open(".",O_RDONLY|O_DIRECTORY); char big[4096]; syscall(SYS_getdents64,d,big,4096);
   readlink("/proc/self/exe",b,64);
+  struct sigaction sa2={0}, old; sa2.sa_handler=handler; sigemptyset(&sa2.sa_mask); sigaddset(&sa2.sa_mask,SIGINT); sigaddset(&sa2.sa_mask,SIGTERM);
+  sa2.sa_flags=SA_RESTART|SA_NODEFER; sigaction(SIGUSR1,&sa2,NULL); sigaction(SIGUSR1,NULL,&old);
+  stack_t ss={0}, os; static char altstack[16384]; ss.ss_sp=altstack; ss.ss_size=sizeof altstack; sigaltstack(&ss,&os); sigaltstack(NULL,&os);
+  struct statx_buf sx; syscall(SYS_statx,AT_FDCWD,"/etc/passwd",0,STATX_BASIC_STATS,&sx);
+  syscall(SYS_statx,AT_FDCWD,"/etc/passwd",AT_SYMLINK_NOFOLLOW,STATX_ALL,&sx);
+  syscall(SYS_statx,3,"",AT_EMPTY_PATH,STATX_ALL,&sx);
+  syscall(SYS_statx,AT_FDCWD,"/nonexist",0,STATX_BASIC_STATS,&sx);
   return 3;
 }
