@@ -36,7 +36,7 @@ pub struct ArgDecl {
     pub name: &'static str,
     /// The parameter name in Linux's `SYSCALL_DEFINEn(...)`: the field name
     /// of the `syscalls/sys_enter_<event>` tracepoint (`dfd`, `filename`).
-    /// Written `name as kname: Kind` in [`decls!`] when it differs from
+    /// Written `name as kname: Kind` in the `decls!` list when it differs from
     /// `name`.
     pub kname: &'static str,
     pub kind: ArgKind,

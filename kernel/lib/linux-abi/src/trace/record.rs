@@ -31,7 +31,7 @@
 //! [`Phase::Exit`] and [`RecordWriter::finish`]es; the host reads it back with
 //! [`Record::parse`].
 
-use super::capture::{iov_data_len, plan, CapturePlan, Extent, Phase, IOV_CAP, MAX_BLOB_BYTES, MAX_CAPTURES};
+use super::capture::{iov_data_len, plan, CapturePlan, Extent, Phase, ARGV_CAP, IOV_CAP, MAX_BLOB_BYTES, MAX_CAPTURES};
 
 pub const RECORD_VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 96;
@@ -39,7 +39,7 @@ pub const BLOB_HEADER_LEN: usize = 8;
 /// Upper bound of a record: header, every capture's data and blob headers
 /// with padding.
 pub const MAX_RECORD: usize = 4096;
-const _: () = assert!(HEADER_LEN + MAX_BLOB_BYTES + (MAX_CAPTURES + IOV_CAP as usize) * (BLOB_HEADER_LEN + 7) <= MAX_RECORD);
+const _: () = assert!(HEADER_LEN + MAX_BLOB_BYTES + (MAX_CAPTURES + IOV_CAP as usize + ARGV_CAP as usize) * (BLOB_HEADER_LEN + 7) <= MAX_RECORD);
 
 /// Record flag: the syscall returned; `ret` and `exit_ns` are valid.
 pub const REC_EXITED: u8 = 1;
@@ -583,6 +583,37 @@ mod tests {
         let r = Record::parse(&buf).unwrap();
         let datas: Vec<&[u8]> = r.blobs().filter(|b| b.phase() == Phase::Exit).map(|b| b.data).collect();
         assert_eq!(datas, [&b"ab"[..], &b"c"[..]]);
+    }
+
+    #[test]
+    fn counts_and_string_arrays() {
+        // getdents64: three records of 24, 32 and 24 bytes.
+        let mut bytes = vec![0u8; 256];
+        for (at, len) in [(0usize, 24u8), (24, 32), (56, 24)] {
+            bytes[at + 16] = len;
+        }
+        // execve: path, argv = ["ab", "c"], envp = ["X=1"].
+        let ptrs = |b: &mut Vec<u8>, at: usize, p: &[u64]| {
+            for (i, v) in p.iter().enumerate() {
+                b[at + 8 * i..at + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        bytes[100..103].copy_from_slice(b"/x\0");
+        bytes[104..107].copy_from_slice(b"ab\0");
+        bytes[108..110].copy_from_slice(b"c\0");
+        bytes[112..116].copy_from_slice(b"X=1\0");
+        ptrs(&mut bytes, 128, &[0x1000 + 104, 0x1000 + 108, 0]);
+        ptrs(&mut bytes, 160, &[0x1000 + 112, 0]);
+        let mem = Mem { base: 0x1000, bytes };
+        let buf = record(nr::GETDENTS64, [3, 0x1000, 4096, 0, 0, 0], 80, &mem);
+        let r = Record::parse(&buf).unwrap();
+        assert_eq!(r.blob(1, Phase::Exit).unwrap().data, 3u32.to_le_bytes());
+        let buf = record(nr::EXECVE, [0x1000 + 100, 0x1000 + 128, 0x1000 + 160, 0, 0, 0], 0, &mem);
+        let r = Record::parse(&buf).unwrap();
+        let argv: Vec<&[u8]> = r.blobs().filter(|b| b.arg == 1 && b.cap == 2).map(|b| b.data).collect();
+        assert_eq!(argv, [&b"ab"[..], &b"c"[..]]);
+        assert_eq!(r.blob_of_cap(1).unwrap().data, 2u32.to_le_bytes());
+        assert_eq!(r.blob_of_cap(3).unwrap().data, 1u32.to_le_bytes());
     }
 
     #[test]
