@@ -1,8 +1,9 @@
 //! One declaration per syscall: its number and name (taken from the generated
 //! [`crate::sysno`] table, never retyped), the kind of each argument and the
 //! kind of its return value. The kernel's dispatcher binds handlers to these,
-//! and -ENOSYS logging, a strace-style decoder and tracepoint layouts read the
-//! same table.
+//! and -ENOSYS logging, the syscall tracer's capture plans and tracepoint
+//! layouts ([`crate::trace`]) and its strace decoder (`kernel/lib/strace`)
+//! read the same table.
 //!
 //! Argument indexes (`len_arg`, `cnt_arg`, `cmd_arg`) are 0-based positions in
 //! the syscall's argument list, as in the registers rdi, rsi, rdx, r10, r8, r9.
@@ -35,7 +36,7 @@ pub struct ArgDecl {
     pub name: &'static str,
     /// The parameter name in Linux's `SYSCALL_DEFINEn(...)`: the field name
     /// of the `syscalls/sys_enter_<event>` tracepoint (`dfd`, `filename`).
-    /// Written `name as kname: Kind` in [`decls!`] when it differs from
+    /// Written `name as kname: Kind` in the `decls!` list when it differs from
     /// `name`.
     pub kname: &'static str,
     pub kind: ArgKind,

@@ -37,9 +37,10 @@ const fn bits(bits: &'static [(u64, &'static str)]) -> FlagSpec {
 static OPEN: FlagSpec = FlagSpec {
     field_mask: O_ACCMODE as u64,
     field: pairs![O_RDONLY, O_WRONLY, O_RDWR],
+    // strace's order (its xlat/open_mode_flags.in).
     bits: pairs![
-        O_TMPFILE, O_SYNC, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND, O_NONBLOCK, O_DSYNC, O_ASYNC, O_DIRECT, O_LARGEFILE, O_DIRECTORY,
-        O_NOFOLLOW, O_NOATIME, O_CLOEXEC, O_PATH,
+        O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND, O_NONBLOCK, O_SYNC, O_DSYNC, O_DIRECT, O_LARGEFILE, O_NOFOLLOW, O_NOATIME, O_CLOEXEC,
+        O_PATH, O_TMPFILE, O_DIRECTORY, O_ASYNC,
     ],
     zero: None,
 };
@@ -59,8 +60,9 @@ static MMAP: FlagSpec = FlagSpec {
 static MREMAP: FlagSpec = bits(pairs![MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP]);
 static ACCESS: FlagSpec = FlagSpec { zero: Some("F_OK"), ..bits(pairs![R_OK, W_OK, X_OK]) };
 static RENAME: FlagSpec = bits(pairs![RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT]);
+/// strace's order (its xlat/statx_masks.in): the groups first.
 static STATX_MASK: FlagSpec = bits(pairs![
-    STATX_BASIC_STATS, STATX_TYPE, STATX_MODE, STATX_NLINK, STATX_UID, STATX_GID, STATX_ATIME, STATX_MTIME, STATX_CTIME, STATX_INO, STATX_SIZE,
+    STATX_ALL, STATX_BASIC_STATS, STATX_TYPE, STATX_MODE, STATX_NLINK, STATX_UID, STATX_GID, STATX_ATIME, STATX_MTIME, STATX_CTIME, STATX_INO, STATX_SIZE,
     STATX_BLOCKS, STATX_BTIME, STATX_MNT_ID,
 ]);
 static GET_RANDOM: FlagSpec = bits(pairs![GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE]);
@@ -77,7 +79,8 @@ static MSYNC: FlagSpec = bits(pairs![MS_ASYNC, MS_INVALIDATE, MS_SYNC]);
 static POLL: FlagSpec = bits(pairs![
     POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLWRBAND, POLLMSG, POLLRDHUP,
 ]);
-static SIGACTION: FlagSpec = bits(pairs![SA_NOCLDSTOP, SA_NOCLDWAIT, SA_SIGINFO, SA_RESTORER, SA_ONSTACK, SA_RESTART, SA_NODEFER, SA_RESETHAND]);
+/// strace's order (its xlat/sigact_flags.in).
+static SIGACTION: FlagSpec = bits(pairs![SA_RESTORER, SA_ONSTACK, SA_RESTART, SA_NODEFER, SA_RESETHAND, SA_SIGINFO, SA_NOCLDSTOP, SA_NOCLDWAIT]);
 
 /// The naming rules of a flag set.
 pub fn flag_spec(set: FlagSet) -> &'static FlagSpec {
@@ -262,7 +265,8 @@ mod tests {
         assert_eq!(show(FlagSet::Access, 0), "F_OK");
         assert_eq!(show(FlagSet::At, 0), "0");
         assert_eq!(show(FlagSet::At, (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) as u64), "AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH");
-        assert_eq!(show(FlagSet::StatxMask, STATX_BASIC_STATS as u64 | STATX_BTIME as u64), "STATX_BASIC_STATS|STATX_BTIME");
+        assert_eq!(show(FlagSet::StatxMask, STATX_BASIC_STATS as u64 | STATX_BTIME as u64), "STATX_ALL");
+        assert_eq!(show(FlagSet::StatxMask, STATX_BASIC_STATS as u64 | STATX_MNT_ID as u64), "STATX_BASIC_STATS|STATX_MNT_ID");
         assert_eq!(show(FlagSet::Clone, CLONE_VM | CLONE_VFORK | 17), "CLONE_VM|CLONE_VFORK|0x11");
         assert_eq!(show(FlagSet::Poll, 0x20), "POLLNVAL");
         let mut it = flag_names(FlagSet::GetRandom, 0x9);

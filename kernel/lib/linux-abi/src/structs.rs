@@ -107,6 +107,8 @@ pub const STATX_BLOCKS: u32 = 0x400;
 pub const STATX_BASIC_STATS: u32 = 0x7ff;
 pub const STATX_BTIME: u32 = 0x800;
 pub const STATX_MNT_ID: u32 = 0x1000;
+/// `STATX_ALL` (deprecated in Linux, still what strace prints for 0xfff).
+pub const STATX_ALL: u32 = 0xfff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, IntoBytes, FromBytes, Immutable, KnownLayout)]
 #[repr(C)]

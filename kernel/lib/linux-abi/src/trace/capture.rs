@@ -23,8 +23,6 @@ use crate::sysno::nr;
 pub const PATH_CAP: u16 = 256;
 /// Bytes of a data buffer copied: strace's default `-s 32`.
 pub const STR_CAP: u16 = 32;
-/// Bytes of a getdents64 result copied (enough to count the entries).
-pub const DIRENT_CAP: u16 = 2048;
 /// iovec elements copied (strace prints the rest as `...`).
 pub const IOV_CAP: u8 = 8;
 /// Elements of other arrays (pollfd) copied.
@@ -65,7 +63,24 @@ pub enum Extent {
     /// to `max` bytes of `iov_len`; with `ret_limited` the elements together
     /// hold at most `ret` bytes (readv: only what was read).
     IovData { cnt_arg: u8, ret_limited: bool },
+    /// Not the bytes but the number of `linux_dirent64` records in the
+    /// first `ret` bytes (getdents64: strace prints `/* 5 entries */`): the
+    /// blob is one little-endian `u32`.
+    DirentCount,
+    /// A NULL-terminated array of string pointers (execve's `argv`): one blob
+    /// per element (blob `elem` = index, at most [`ARGV_CAP`]), each string
+    /// up to `max` bytes, truncated-flagged when longer.
+    StrArray,
+    /// The number of pointers before the NULL in such an array (execve's
+    /// `envp`: strace prints `/* 35 vars */`), at most [`ARRAY_COUNT_MAX`]:
+    /// one little-endian `u32`.
+    StrArrayCount,
 }
+
+/// Elements of a string array (argv) copied.
+pub const ARGV_CAP: u8 = 32;
+/// A string array is counted up to this many pointers.
+pub const ARRAY_COUNT_MAX: u32 = 1 << 16;
 
 /// When a capture applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +90,11 @@ pub enum Cond {
     /// output arguments use this: a failed call wrote nothing.
     Success,
     /// Only if argument `arg` equals `value` (compared as `u32`: ioctl
-    /// requests, arch_prctl codes) and the call succeeded.
+    /// requests, arch_prctl codes) and the call succeeded (always true at
+    /// entry, where `ret` is 0).
     ArgIs { arg: u8, value: u32 },
+    /// As [`Cond::ArgIs`], for any of up to three values (repeat one to use fewer).
+    ArgIn { arg: u8, values: [u32; 3] },
 }
 
 impl Cond {
@@ -88,6 +106,10 @@ impl Cond {
             Cond::Always => true,
             Cond::Success => ok,
             Cond::ArgIs { arg, value } => ok && args[arg as usize] as u32 == value,
+            Cond::ArgIn { arg, values } => {
+                let v = args[arg as usize] as u32;
+                ok && (v == values[0] || v == values[1] || v == values[2])
+            }
         }
     }
 }
@@ -126,7 +148,7 @@ impl Capture {
             }
             Extent::ArgElems { cnt_arg, size } => (args[cnt_arg as usize] & 0xffff_ffff).saturating_mul(size as u64),
             Extent::IovArray { cnt_arg } => (args[cnt_arg as usize] & 0xffff_ffff).saturating_mul(16),
-            Extent::IovData { .. } => self.max as u64,
+            Extent::IovData { .. } | Extent::DirentCount | Extent::StrArray | Extent::StrArrayCount => self.max as u64,
         };
         if want > self.max as u64 {
             self.max as usize
@@ -141,7 +163,7 @@ impl Capture {
     pub const fn truncates(&self, args: &[u64; 6], ret: i64) -> bool {
         let full: u64 = match self.extent {
             Extent::Fixed(n) => n as u64,
-            Extent::CStr | Extent::IovData { .. } => return false,
+            Extent::CStr | Extent::IovData { .. } | Extent::DirentCount | Extent::StrArray | Extent::StrArrayCount => return false,
             Extent::ArgBytes { len_arg } => args[len_arg as usize],
             Extent::RetBytes => {
                 if ret < 0 {
@@ -210,6 +232,7 @@ impl CapturePlan {
             let c = &self.caps[i];
             total += match c.extent {
                 Extent::IovData { .. } => c.max as usize * IOV_CAP as usize,
+                Extent::StrArray => c.max as usize * ARGV_CAP as usize,
                 _ => c.max as usize,
             };
             i += 1;
@@ -230,9 +253,7 @@ impl CapturePlan {
         while i < self.len as usize {
             let mut j = i;
             while j > 0 && matches!(self.caps[j].phase, Phase::Entry) && matches!(self.caps[j - 1].phase, Phase::Exit) {
-                let t = self.caps[j];
-                self.caps[j] = self.caps[j - 1];
-                self.caps[j - 1] = t;
+                self.caps.swap(j, j - 1);
                 j -= 1;
             }
             i += 1;
@@ -285,16 +306,24 @@ pub const fn plan_for(d: &SyscallDecl) -> CapturePlan {
     while i < d.args.len() {
         p = match d.args[i].kind {
             ArgKind::Path | ArgKind::CStrIn => p.push(cap(i, Entry, Extent::CStr, PATH_CAP, Cond::Always)),
+            // argv's strings and count; envp (a later array) only counted, as strace shows it.
+            ArgKind::CStrArray => {
+                let first = i == 0 || !matches!(d.args[i - 1].kind, ArgKind::CStrArray);
+                let p = p.push(cap(i, Entry, Extent::StrArrayCount, 4, Cond::Always));
+                if first {
+                    p.push(cap(i, Entry, Extent::StrArray, STR_CAP, Cond::Always))
+                } else {
+                    p
+                }
+            }
             ArgKind::InBuf { len_arg } => p.push(cap(i, Entry, Extent::ArgBytes { len_arg }, STR_CAP, Cond::Always)),
             ArgKind::OutBuf { .. } => {
-                let max = if d.nr == nr::GETDENTS64 {
-                    DIRENT_CAP
-                } else if d.nr == nr::GETCWD || d.nr == nr::READLINK || d.nr == nr::READLINKAT {
-                    PATH_CAP
+                if d.nr == nr::GETDENTS64 {
+                    p.push(cap(i, Exit, Extent::DirentCount, 4, Cond::Success))
                 } else {
-                    STR_CAP
-                };
-                p.push(cap(i, Exit, Extent::RetBytes, max, Cond::Success))
+                    let max = if d.nr == nr::GETCWD || d.nr == nr::READLINK || d.nr == nr::READLINKAT { PATH_CAP } else { STR_CAP };
+                    p.push(cap(i, Exit, Extent::RetBytes, max, Cond::Success))
+                }
             }
             ArgKind::IoVecIn { cnt_arg } => p
                 .push(cap(i, Entry, Extent::IovArray { cnt_arg }, IOV_CAP as u16 * 16, Cond::Always))
@@ -322,9 +351,14 @@ pub const fn plan_for(d: &SyscallDecl) -> CapturePlan {
             }
             ArgKind::CmdArg { cmd_arg } => {
                 if d.nr == nr::IOCTL {
-                    let tcgets = Cond::ArgIs { arg: cmd_arg, value: crate::flags::TCGETS };
-                    let winsz = Cond::ArgIs { arg: cmd_arg, value: crate::flags::TIOCGWINSZ };
-                    p.push(cap(i, Exit, Extent::Fixed(TERMIOS_SIZE), TERMIOS_SIZE, tcgets)).push(cap(i, Exit, Extent::Fixed(8), 8, winsz))
+                    use crate::flags::*;
+                    let t = Extent::Fixed(TERMIOS_SIZE);
+                    p.push(cap(i, Entry, t, TERMIOS_SIZE, Cond::ArgIn { arg: cmd_arg, values: [TCSETS, TCSETSW, TCSETSF] }))
+                        .push(cap(i, Entry, Extent::Fixed(8), 8, Cond::ArgIn { arg: cmd_arg, values: [TIOCSWINSZ; 3] }))
+                        .push(cap(i, Entry, Extent::Fixed(4), 4, Cond::ArgIn { arg: cmd_arg, values: [FIONBIO, TIOCSPGRP, FIOASYNC] }))
+                        .push(cap(i, Exit, t, TERMIOS_SIZE, Cond::ArgIn { arg: cmd_arg, values: [TCGETS; 3] }))
+                        .push(cap(i, Exit, Extent::Fixed(8), 8, Cond::ArgIn { arg: cmd_arg, values: [TIOCGWINSZ; 3] }))
+                        .push(cap(i, Exit, Extent::Fixed(4), 4, Cond::ArgIn { arg: cmd_arg, values: [FIONREAD, TIOCGPGRP, TIOCGSID] }))
                 } else if d.nr == nr::ARCH_PRCTL && i == 1 {
                     let fs = Cond::ArgIs { arg: cmd_arg, value: crate::flags::ARCH_GET_FS };
                     let gs = Cond::ArgIs { arg: cmd_arg, value: crate::flags::ARCH_GET_GS };
@@ -407,15 +441,20 @@ mod tests {
         assert_eq!(iov_data_len(&rv[1], 2, 0, 5), (2, false));
         assert_eq!(iov_data_len(&rv[1], 100, 2, 5), (3, false));
         assert_eq!(iov_data_len(&rv[1], 100, 0, 100), (32, true));
-        // ioctl: termios / winsize only for those requests.
+        // ioctl: termios / winsize / int only for those requests.
         let io = caps(nr::IOCTL);
-        assert_eq!(io.len(), 2);
-        assert!(io[0].cond.holds(&[1, 0x5401, 0, 0, 0, 0], 0));
-        assert!(!io[0].cond.holds(&[1, 0x5401, 0, 0, 0, 0], -25));
-        assert!(!io[0].cond.holds(&[1, 0x5413, 0, 0, 0, 0], 0));
+        assert_eq!(io.len(), 6);
+        let tcgets = io.iter().find(|c| c.phase == Phase::Exit && c.extent == Extent::Fixed(TERMIOS_SIZE)).unwrap();
+        assert!(tcgets.cond.holds(&[1, 0x5401, 0, 0, 0, 0], 0));
+        assert!(!tcgets.cond.holds(&[1, 0x5401, 0, 0, 0, 0], -25));
+        assert!(!tcgets.cond.holds(&[1, 0x5413, 0, 0, 0, 0], 0));
+        let fionread = io.iter().find(|c| c.phase == Phase::Exit && c.extent == Extent::Fixed(4)).unwrap();
+        assert!(fionread.cond.holds(&[1, 0x541b, 0, 0, 0, 0], 0));
         // poll: pollfds at entry and exit.
         let p = caps(nr::POLL);
         assert_eq!(p[0].len(&[0, 2, 0, 0, 0, 0], 0), 16);
+        let ex = caps(nr::EXECVE);
+        assert_eq!(ex.iter().map(|c| (c.arg, c.extent)).collect::<Vec<_>>(), [(0, Extent::CStr), (1, Extent::StrArrayCount), (1, Extent::StrArray), (2, Extent::StrArrayCount)]);
         assert!(caps(nr::GETPID).is_empty());
         assert!(plan(100_000).is_empty());
         assert!(plan(nr::ACCT).is_empty());

@@ -31,7 +31,7 @@
 //! [`Phase::Exit`] and [`RecordWriter::finish`]es; the host reads it back with
 //! [`Record::parse`].
 
-use super::capture::{iov_data_len, plan, CapturePlan, Extent, Phase, IOV_CAP, MAX_BLOB_BYTES, MAX_CAPTURES};
+use super::capture::{iov_data_len, plan, CapturePlan, Extent, Phase, ARGV_CAP, IOV_CAP, MAX_BLOB_BYTES, MAX_CAPTURES};
 
 pub const RECORD_VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 96;
@@ -39,7 +39,7 @@ pub const BLOB_HEADER_LEN: usize = 8;
 /// Upper bound of a record: header, every capture's data and blob headers
 /// with padding.
 pub const MAX_RECORD: usize = 4096;
-const _: () = assert!(HEADER_LEN + MAX_BLOB_BYTES + (MAX_CAPTURES + IOV_CAP as usize) * (BLOB_HEADER_LEN + 7) <= MAX_RECORD);
+const _: () = assert!(HEADER_LEN + MAX_BLOB_BYTES + (MAX_CAPTURES + IOV_CAP as usize + ARGV_CAP as usize) * (BLOB_HEADER_LEN + 7) <= MAX_RECORD);
 
 /// Record flag: the syscall returned; `ret` and `exit_ns` are valid.
 pub const REC_EXITED: u8 = 1;
@@ -202,34 +202,39 @@ impl<'a> RecordWriter<'a> {
     }
 }
 
+/// Unreadable user memory (the kernel's EFAULT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault;
+
 /// The tracee's memory, as the capturing side reads it (the kernel: its
 /// checked user copies; a host test: `process_vm_readv`).
 pub trait UserMemory {
     /// Fills `buf` from user address `addr`; `Err` if any byte is unreadable.
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()>;
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
 
     /// Copies a NUL-terminated string at `addr` into `buf`, without the NUL:
     /// `(length, truncated)`, truncated when `buf` filled up before a NUL.
     /// The default reads byte by byte after a failed whole read, so a string
     /// that ends just before an unmapped page is still found.
-    fn read_cstr(&self, addr: u64, buf: &mut [u8]) -> Result<(usize, bool), ()> {
+    fn read_cstr(&self, addr: u64, buf: &mut [u8]) -> Result<(usize, bool), Fault> {
         if self.read(addr, buf).is_ok() {
             return Ok(match buf.iter().position(|&b| b == 0) {
                 Some(n) => (n, false),
                 None => (buf.len(), true),
             });
         }
-        for i in 0..buf.len() {
+        let len = buf.len();
+        for (i, slot) in buf.iter_mut().enumerate() {
             let mut b = [0u8];
             if self.read(addr + i as u64, &mut b).is_err() {
-                return if i == 0 { Err(()) } else { Ok((i, true)) };
+                return if i == 0 { Err(Fault) } else { Ok((i, true)) };
             }
             if b[0] == 0 {
                 return Ok((i, false));
             }
-            buf[i] = b[0];
+            *slot = b[0];
         }
-        Ok((buf.len(), true))
+        Ok((len, true))
     }
 }
 
@@ -268,6 +273,65 @@ pub fn capture(w: &mut RecordWriter<'_>, plan: &CapturePlan, phase: Phase, ret: 
                         mem.read(base, &mut buf[..n]).ok().map(|_| (n, truncated || n < copy))
                     });
                 }
+            }
+            Extent::StrArrayCount => {
+                let mut n = 0u32;
+                let mut bad = false;
+                while n < super::capture::ARRAY_COUNT_MAX {
+                    let mut p = [0u8; 8];
+                    if mem.read(ptr + 8 * n as u64, &mut p).is_err() {
+                        bad = true;
+                        break;
+                    }
+                    if u64::from_le_bytes(p) == 0 {
+                        break;
+                    }
+                    n += 1;
+                }
+                w.blob(i as u8, c.arg, 0, phase, 4, |buf| {
+                    if bad {
+                        return None;
+                    }
+                    buf[..4].copy_from_slice(&n.to_le_bytes());
+                    Some((4, false))
+                });
+            }
+            Extent::StrArray => {
+                for e in 0..super::capture::ARGV_CAP as u64 {
+                    let mut p = [0u8; 8];
+                    if mem.read(ptr + 8 * e, &mut p).is_err() {
+                        break;
+                    }
+                    let s = u64::from_le_bytes(p);
+                    if s == 0 {
+                        break;
+                    }
+                    w.blob(i as u8, c.arg, e as u8, phase, c.max as usize, |buf| mem.read_cstr(s, buf).ok());
+                }
+            }
+            Extent::DirentCount => {
+                let total = ret.max(0) as u64;
+                let (mut at, mut n, mut bad) = (0u64, 0u32, false);
+                while at + 19 <= total {
+                    let mut rl = [0u8; 2];
+                    if mem.read(ptr + at + 16, &mut rl).is_err() {
+                        bad = true;
+                        break;
+                    }
+                    let reclen = u16::from_le_bytes(rl) as u64;
+                    if reclen == 0 {
+                        break;
+                    }
+                    n += 1;
+                    at += reclen;
+                }
+                w.blob(i as u8, c.arg, 0, phase, 4, |buf| {
+                    if bad {
+                        return None;
+                    }
+                    buf[..4].copy_from_slice(&n.to_le_bytes());
+                    Some((4, false))
+                });
             }
             _ => {
                 let n = c.len(&args, ret);
@@ -451,9 +515,9 @@ mod tests {
     }
 
     impl UserMemory for Mem {
-        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
-            let off = addr.checked_sub(self.base).ok_or(())? as usize;
-            let src = self.bytes.get(off..off + buf.len()).ok_or(())?;
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+            let off = addr.checked_sub(self.base).ok_or(Fault)? as usize;
+            let src = self.bytes.get(off..off + buf.len()).ok_or(Fault)?;
             buf.copy_from_slice(src);
             Ok(())
         }
@@ -519,6 +583,37 @@ mod tests {
         let r = Record::parse(&buf).unwrap();
         let datas: Vec<&[u8]> = r.blobs().filter(|b| b.phase() == Phase::Exit).map(|b| b.data).collect();
         assert_eq!(datas, [&b"ab"[..], &b"c"[..]]);
+    }
+
+    #[test]
+    fn counts_and_string_arrays() {
+        // getdents64: three records of 24, 32 and 24 bytes.
+        let mut bytes = vec![0u8; 256];
+        for (at, len) in [(0usize, 24u8), (24, 32), (56, 24)] {
+            bytes[at + 16] = len;
+        }
+        // execve: path, argv = ["ab", "c"], envp = ["X=1"].
+        let ptrs = |b: &mut Vec<u8>, at: usize, p: &[u64]| {
+            for (i, v) in p.iter().enumerate() {
+                b[at + 8 * i..at + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        bytes[100..103].copy_from_slice(b"/x\0");
+        bytes[104..107].copy_from_slice(b"ab\0");
+        bytes[108..110].copy_from_slice(b"c\0");
+        bytes[112..116].copy_from_slice(b"X=1\0");
+        ptrs(&mut bytes, 128, &[0x1000 + 104, 0x1000 + 108, 0]);
+        ptrs(&mut bytes, 160, &[0x1000 + 112, 0]);
+        let mem = Mem { base: 0x1000, bytes };
+        let buf = record(nr::GETDENTS64, [3, 0x1000, 4096, 0, 0, 0], 80, &mem);
+        let r = Record::parse(&buf).unwrap();
+        assert_eq!(r.blob(1, Phase::Exit).unwrap().data, 3u32.to_le_bytes());
+        let buf = record(nr::EXECVE, [0x1000 + 100, 0x1000 + 128, 0x1000 + 160, 0, 0, 0], 0, &mem);
+        let r = Record::parse(&buf).unwrap();
+        let argv: Vec<&[u8]> = r.blobs().filter(|b| b.arg == 1 && b.cap == 2).map(|b| b.data).collect();
+        assert_eq!(argv, [&b"ab"[..], &b"c"[..]]);
+        assert_eq!(r.blob_of_cap(1).unwrap().data, 2u32.to_le_bytes());
+        assert_eq!(r.blob_of_cap(3).unwrap().data, 1u32.to_le_bytes());
     }
 
     #[test]

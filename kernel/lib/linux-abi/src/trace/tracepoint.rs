@@ -14,7 +14,7 @@
 //! `<event>` is the `SYSCALL_DEFINE` name, which differs from the syscall's
 //! name for a few calls (`fstat` is `newfstat`): [`event_name`].
 
-use crate::decl::{ArgKind, SyscallDecl};
+use crate::decl::SyscallDecl;
 use crate::sysno::nr;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -102,17 +102,14 @@ pub struct Field {
     pub signed: bool,
 }
 
-/// Whether Linux declares an argument of this kind with a signed C type (it
-/// decides `signed:` in the format file).
-pub const fn kind_is_signed(k: ArgKind) -> bool {
-    matches!(k, ArgKind::DirFd | ArgKind::Int | ArgKind::Offset | ArgKind::Pid | ArgKind::Signal | ArgKind::Enum(_))
-}
-
 /// The fields after the common header of `syscalls/sys_enter_<event>` of
-/// `d`: `__syscall_nr`, then one per argument. Fixed-size, no allocation.
+/// `d`: `__syscall_nr`, then one per argument. Linux defines every argument
+/// field as 8 bytes with `signed:0` whatever its C type
+/// (`kernel/trace/trace_syscalls.c`), so a BPF program reads an `int fd`
+/// as the low 32 bits of a `u64`. No allocation.
 pub fn sys_enter_fields(d: &SyscallDecl) -> impl Iterator<Item = Field> + '_ {
     let nr = Field { name: "__syscall_nr", offset: SYSCALL_NR_OFFSET, size: 4, signed: true };
-    core::iter::once(nr).chain(d.args.iter().enumerate().map(|(i, a)| Field { name: a.kname, offset: sys_enter_arg_offset(i), size: 8, signed: kind_is_signed(a.kind) }))
+    core::iter::once(nr).chain(d.args.iter().enumerate().map(|(i, a)| Field { name: a.kname, offset: sys_enter_arg_offset(i), size: 8, signed: false }))
 }
 
 /// The fields after the common header of `syscalls/sys_exit_<event>`.
@@ -146,8 +143,12 @@ mod tests {
         //   field:const char * filename; offset:24; size:8; signed:0;
         //   field:int flags;        offset:32; size:8; signed:0;
         //   field:umode_t mode;     offset:40; size:8; signed:0;
-        let f: Vec<(&str, usize)> = sys_enter_fields(&decl::OPENAT).map(|f| (f.name, f.offset)).collect();
-        assert_eq!(f, [("__syscall_nr", 8), ("dfd", 16), ("filename", 24), ("flags", 32), ("mode", 40)]);
+        let f: Vec<(&str, usize, usize, bool)> = sys_enter_fields(&decl::OPENAT).map(|f| (f.name, f.offset, f.size, f.signed)).collect();
+        assert_eq!(f, [("__syscall_nr", 8, 4, true), ("dfd", 16, 8, false), ("filename", 24, 8, false), ("flags", 32, 8, false), ("mode", 40, 8, false)]);
+        // sys_exit_openat: field:long ret; offset:16; size:8; signed:1;
+        assert_eq!(SYS_EXIT_FIELDS[1], Field { name: "ret", offset: 16, size: 8, signed: true });
+        let e: Vec<&str> = sys_enter_fields(&decl::EXECVE).map(|f| f.name).collect();
+        assert_eq!(e, ["__syscall_nr", "filename", "argv", "envp"]);
         assert_eq!(sys_enter_size(&decl::OPENAT), 48);
         assert_eq!(event_name(&decl::FSTAT), "newfstat");
         assert_eq!(event_name(&decl::READ), "read");
