@@ -1,5 +1,6 @@
 //! `load` and `exec`: the commands that send an object file, and the one
-//! that runs a program and shows its output.
+//! that runs a program and shows its output. (`attach`, in `trace`, loads
+//! the same way.)
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,6 +25,11 @@ pub struct ExecArgs {
     /// ARG is hex bytes (e.g. `2a000000`) instead of text.
     #[arg(short = 'x', long)]
     pub hex: bool,
+    /// Instead of ARG: the address of the traceable function FUNC (8
+    /// bytes, little-endian), as `bpf_get_func_ip` gives it to programs
+    /// attached there (e.g. count.c's get_count).
+    #[arg(long = "func", value_name = "FUNC", conflicts_with_all = ["arg", "hex"])]
+    pub func: Option<String>,
     #[arg(short, long)]
     pub json: bool,
 }
@@ -56,6 +62,7 @@ pub fn rejection(object: &Path, e: &ShellError) -> String {
 
 pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
     let arg = match &a.arg {
+        None if a.func.is_some() => super::trace::site_named(s, a.func.as_deref().unwrap_or_default())?.func.to_le_bytes().to_vec(),
         None => Vec::new(),
         Some(t) if a.hex => value::parse_hex(t).map_err(|why| ClientError::Usage(format!("ARG {t:?}: {why}")))?,
         Some(t) => t.as_bytes().to_vec(),
@@ -102,7 +109,7 @@ pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
 
 /// An existing file, or something with a path's shape (`x.o`, `./x`), is
 /// an object file; anything else names a loaded program.
-fn looks_like_file(s: &str) -> bool {
+pub fn looks_like_file(s: &str) -> bool {
     Path::new(s).is_file() || s.ends_with(".o") || s.contains('/')
 }
 
