@@ -408,3 +408,19 @@ fn ten_thousand_attach_detach_cycles_while_the_app_calls_the_function() {
     assert!(text.ends_with(&format!("{NOP}  nop DWORD PTR [rax+rax*1+0x0]  <- site (nothing attached)\n")), "{text}");
     finish_and_compare(&inst, &["-w"]);
 }
+
+/// The app itself, without the tracer: the same stdout and status in the
+/// unikernel as natively, in both flavors (what the tests above compare
+/// against).
+#[test]
+fn the_traced_app_runs_as_natively() {
+    for flavor in ["musl", "glibc"] {
+        let vm = Vm::new(app("traced", flavor)).args(["-n", "5000", "-r", "20"]).timeout(300);
+        let (guest, native) = (vm.run(), vm.run_native());
+        assert_eq!((guest.status, native.status), (Some(0), Some(0)), "{flavor}\n{}\n{}", guest.describe(), native.describe());
+        assert_eq!(guest.stdout_str(), native.stdout_str(), "{flavor}");
+        let out = guest.stdout_str();
+        let sum: i64 = (0..5000).map(|a| 3 * a + 1).sum();
+        assert!(out.starts_with(&format!("traced: myfun(i) for i < 5000: sum {sum}\n")) && out.contains(" 20 times: 81920 bytes\n"), "{out}");
+    }
+}
