@@ -1,7 +1,8 @@
 //! `ushell`, the host side of the unikernel: boots apps as instances
 //! (`ushell run`), manages them (`ps`, `wait`, `stop`, `logs`, `rm`), talks
 //! to a running instance's kernel shell (`load`, `exec`, `progs`, `maps`,
-//! `map`, `sym`, `info`, and the REPL `ushell shell`), and checks BPF
+//! `map`, `sym`, `info`, the function tracer's `attach`, `detach`, `list`,
+//! `sites`, `disas`, and the REPL `ushell shell`), and checks BPF
 //! objects without a VM (`ushell verify`).
 
 mod client;
@@ -27,7 +28,7 @@ use commands::InstanceCmd;
     disable_version_flag = true,
     about = "Run Linux binaries as unikernels and look inside them",
     after_help = "Without a command, `ushell` opens the shell (REPL) on the running instance.\n\n\
-Examples:\n  ushell run -d --name web ./server\n  ushell load count.o\n  ushell exec get_count.o myfun\n  ushell map dump counts -i web\n  ushell logs -f web"
+Examples:\n  ushell run -d --name web ./server\n  ushell load count.o\n  ushell attach myfun count.o\n  ushell exec get_count --func myfun\n  ushell map dump counts -i web\n  ushell logs -f web"
 )]
 struct Cli {
     /// Print the version of ushell and of the kernel image it boots.

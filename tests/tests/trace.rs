@@ -269,7 +269,8 @@ fn count_on_the_kernels_read_handler_sees_every_read() {
     let inst = Instance::start("trace-kernel", traced(), &args, "", INSTANCE_TIMEOUT);
     wait_stderr(&inst, "traced: waiting for start_reads to be traced");
 
-    let v = json(&inst, &["sites", "read", "--limit", "512"]);
+    // Anchored (a plain `read` matches anywhere, and the kernel has many).
+    let v = json(&inst, &["sites", "*::fs::read", "--limit", "512"]);
     let handlers: Vec<&Value> =
         v["sites"].as_array().unwrap().iter().filter(|s| s["space"] == "Kernel" && s["name"].as_str().is_some_and(|n| n.ends_with("::fs::read"))).collect();
     assert_eq!(handlers.len(), 1, "one kernel function `...::fs::read`: {v:#}");

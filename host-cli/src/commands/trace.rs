@@ -17,7 +17,8 @@ pub struct AttachArgs {
     /// in the program's section (`fentry/myfun`).
     #[arg(value_name = "FUNC|PROG")]
     pub first: String,
-    /// An object file (loaded first) or a loaded program's id or name.
+    /// An object file (loaded first, a new copy each time) or a loaded
+    /// program's id or name.
     #[arg(value_name = "PROG")]
     pub second: Option<String>,
     /// Which program of the object file to attach (default: its only
