@@ -86,7 +86,7 @@ pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
         if a.which.is_some() {
             return Err(ClientError::Usage("--prog NAME picks a program of an object file; PROG is already a program".into()));
         }
-        Ref::parse(&a.prog)
+        by_id(s, Ref::parse(&a.prog))
     };
     // The supervisor sends this connection the output of the run it
     // serves; collect it so it prints before the result (the REPL prints
@@ -104,6 +104,21 @@ pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
             Ok(Done { text, failed: false })
         }
         other => Err(unexpected("exec", other)),
+    }
+}
+
+/// A program name as the id it has now (resolved as the kernel does: its
+/// function name or its section), so that the supervisor
+/// gives this command only that program's output and not the lines of
+/// programs attached to functions meanwhile. Left as it is when not
+/// unique; the kernel then says why.
+fn by_id(s: &Session, r: Ref) -> Ref {
+    let Ref::Name(n) = &r else { return r };
+    let Ok(Reply::Progs(progs)) = s.conn.call(Request::Progs) else { return r };
+    let ids: Vec<u32> = progs.iter().filter(|p| &p.name == n || &p.section == n).map(|p| p.id).collect();
+    match ids.as_slice() {
+        [id] => Ref::Id(*id),
+        _ => r,
     }
 }
 
