@@ -27,9 +27,11 @@ mod random;
 mod shell;
 mod sync;
 mod syscall;
+mod systrace;
 mod task;
 mod testhooks;
 mod time;
+mod trace;
 mod trap;
 
 use drivers::serial::{COM1, COM2};
@@ -57,6 +59,8 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
 
     let info = boot_info::read(start_info_phys as u64);
     let mut test_hooks = None;
+    let mut boot_trace: Option<&str> = None;
+    let mut trace_ring = 0u32;
     for word in info.cmdline.split_whitespace() {
         match word.split_once('=') {
             Some(("ushell.log", "debug")) => {
@@ -66,6 +70,8 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
             Some(("ushell.sleep", "poll")) => time::set_polling_sleep(true),
             Some(("ushell.test", list)) => test_hooks = Some(list),
             Some(("ushell.shell", opts)) => shell::set_option(opts),
+            Some(("ushell.trace", spec)) => boot_trace = Some(spec),
+            Some(("ushell.trace_ring", n)) => trace_ring = n.parse().unwrap_or(0),
             _ => {}
         }
     }
@@ -120,6 +126,10 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     // app, so the app starts first and the shell's first round (the host's
     // hello, which reads the clock and so calibrates the TSC) does not
     // delay it.
+    trace::init();
+    if let Some(spec) = boot_trace {
+        systrace::start_at_boot(spec, trace_ring);
+    }
     shell::start(info.cmdline);
     // The boot context becomes the idle task; it ends the run once the
     // app has exited.

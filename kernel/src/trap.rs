@@ -117,8 +117,29 @@ fn kernel_fault(f: &TrapFrame) -> ! {
     crate::drivers::qemu::finish(runproto::CtlEvent::Panic)
 }
 
+/// Where ring 3 was interrupted, while the interrupt is being handled (0:
+/// it is not): the app's stopped instruction pointer, which the function
+/// tracer must not patch under or free a trampoline around. One CPU and one
+/// app thread; with threads this belongs in each `Thread`.
+static USER_STOPPED_AT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The app's instruction pointer if it is stopped by an interrupt now.
+pub fn user_stopped_at() -> Option<u64> {
+    Some(USER_STOPPED_AT.load(core::sync::atomic::Ordering::Relaxed)).filter(|&ip| ip != 0)
+}
+
 /// Called by the exception stubs with the saved registers.
 pub extern "C" fn handle(f: &mut TrapFrame) {
+    if f.from_user() {
+        USER_STOPPED_AT.store(f.rip, core::sync::atomic::Ordering::Relaxed);
+        handle_trap(f);
+        USER_STOPPED_AT.store(0, core::sync::atomic::Ordering::Relaxed);
+    } else {
+        handle_trap(f);
+    }
+}
+
+fn handle_trap(f: &mut TrapFrame) {
     if f.vector == crate::arch::idt::TIMER_VECTOR as u64 {
         // Acknowledge first: the tick may switch to another task.
         crate::arch::apic::eoi();

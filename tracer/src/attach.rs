@@ -299,14 +299,22 @@ impl<P> Tracer<P> {
     /// Attaches `prog` to `site` after the programs already there.
     /// `nr_args` is the function's argument count if known (from BTF, or
     /// the user), else 6: it places the return value in the fexit context
-    /// and bounds `bpf_get_func_arg`. The site's first attach sets it.
+    /// and bounds `bpf_get_func_arg`. The site's first attach sets it; a
+    /// later one with a count below 6 corrects it for all its programs.
     pub fn attach(&self, site: &Site, kind: ProgKind, prog: P, nr_args: u8, text: &mut Text<'_>) -> Result<Change, AttachError> {
         let _w = self.writer.lock();
         let (si, before, cur, cur_exit, id) = {
             let mut st = self.state.write();
             let si = match st.sites.iter().position(|s| s.site.addr == site.addr) {
                 Some(i) if st.sites[i].site.original != site.original => return Err(AttachError::SiteMismatch(site.addr)),
-                Some(i) => i,
+                Some(i) => {
+                    // A count below 6 is a fact about the function (the
+                    // user said it); 6 is "unknown" and keeps what is known.
+                    if nr_args < 6 {
+                        st.sites[i].nr_args = nr_args;
+                    }
+                    i
+                }
                 None => {
                     st.sites.push(SiteState { site: site.clone(), nr_args: nr_args.min(6), progs: Vec::new(), tramp: None });
                     st.sites.len() - 1

@@ -184,7 +184,7 @@ impl Object {
     /// Runs program `index` with `ctx`.
     pub fn run<K: Kernel + ?Sized>(&self, runner: &mut Runner, index: usize, ctx: &[u8], kernel: &mut K) -> (Result<u64, ShellError>, RunOutput) {
         let mut out = RunOutput::default();
-        let mut env = RunEnv { kernel, out: &mut out, call: None };
+        let mut env = RunEnv { kernel, out: &mut out, call: None, window: None };
         let start = env.kernel.now_ns();
         let r = self.loaded.run(&mut runner.vm, index, ctx, &mut env);
         let end = env.kernel.now_ns();
@@ -193,10 +193,22 @@ impl Object {
         (r, out)
     }
 
-    /// Runs program `index` from a trampoline: `call` answers the
-    /// function-call helpers (173, 183-185); `bpf_printk` lines go to `out`.
-    pub fn run_traced<K: Kernel + ?Sized>(&self, vm: &mut Vm, index: usize, ctx: &[u8], call: &tracer::CallInfo<'_>, kernel: &mut K, out: &mut RunOutput) -> Result<u64, bpf_runtime::interp::ExecError> {
-        let mut env = RunEnv { kernel, out, call: Some(call) };
+    /// Runs program `index` from a trampoline or a syscall hook: `call`
+    /// answers the function-call helpers (173, 183-185); `window` is kernel
+    /// memory the run may read with `bpf_probe_read_kernel` besides what the
+    /// kernel allows (the `pt_regs` a raw tracepoint points at); `bpf_printk`
+    /// lines go to `out`.
+    pub fn run_traced<K: Kernel + ?Sized>(
+        &self,
+        vm: &mut Vm,
+        index: usize,
+        ctx: &[u8],
+        call: Option<&tracer::CallInfo<'_>>,
+        window: Option<(u64, &[u8])>,
+        kernel: &mut K,
+        out: &mut RunOutput,
+    ) -> Result<u64, bpf_runtime::interp::ExecError> {
+        let mut env = RunEnv { kernel, out, call, window };
         self.loaded.run(vm, index, ctx, &mut env)
     }
 
@@ -256,6 +268,8 @@ struct RunEnv<'a, K: Kernel + ?Sized> {
     out: &'a mut RunOutput,
     /// The traced call, for runs from a trampoline.
     call: Option<&'a tracer::CallInfo<'a>>,
+    /// Kernel bytes this run may also read (address, bytes).
+    window: Option<(u64, &'a [u8])>,
 }
 
 impl<K: Kernel + ?Sized> Env for RunEnv<'_, K> {
@@ -289,6 +303,13 @@ impl<K: Kernel + ?Sized> Env for RunEnv<'_, K> {
     }
 
     fn probe_read(&mut self, space: bpf_runtime::helpers::AddrSpace, addr: u64, dst: &mut [u8]) -> Result<(), i64> {
+        if let (bpf_runtime::helpers::AddrSpace::Kernel, Some((base, bytes))) = (space, self.window) {
+            let off = addr.wrapping_sub(base);
+            if let Some(src) = usize::try_from(off).ok().and_then(|o| bytes.get(o..o.checked_add(dst.len())?)) {
+                dst.copy_from_slice(src);
+                return Ok(());
+            }
+        }
         self.kernel.probe_read(space, addr, dst)
     }
 

@@ -96,4 +96,11 @@ pub trait Kernel {
         let _ = (space, addr, buf);
         Err(PokeError::NotMapped(addr))
     }
+    /// Installs (`true`) or removes the kernel's syscall hook, which calls
+    /// [`Tracing::sys_enter`] / [`Tracing::sys_exit`] and writes the
+    /// stream's records; the shell calls it whenever
+    /// `SyscallTracing::wanted` may have changed.
+    fn syscall_hook(&mut self, on: bool) {
+        let _ = on;
+    }
 }

@@ -19,6 +19,7 @@ pub mod registry;
 mod server;
 mod shell;
 mod symbols;
+pub mod systrace;
 pub mod trace;
 
 pub use kernel::{Kernel, KernelFacts, Task};

@@ -23,6 +23,10 @@ use crate::trace;
 const DUMP_PAGE_BYTES: usize = MAX_FRAME / 2;
 /// Most symbols one search returns, whatever the request's limit.
 pub const MAX_SYMBOLS: u32 = 512;
+/// Bytes of syscall records in one `Event::Syscalls` (a frame holds 64 KiB).
+const SYSCALL_EVENT_BYTES: usize = MAX_FRAME / 2;
+/// Most `Event::Syscalls` one poll sends (the rest waits for the next).
+const SYSCALL_EVENTS_PER_POLL: usize = 8;
 /// Most ring-buffer records one [`Shell::poll_output`] sends.
 const RECORDS_PER_POLL: usize = 64;
 
@@ -154,6 +158,19 @@ impl<K: Kernel> Shell<K> {
                 Ok(Reply::Sites { sites, truncated })
             }
             Request::FuncText { func, len } => Ok(Reply::FuncText(trace::func_text(&mut self.kernel, &func, len)?)),
+            Request::TraceStart { syscalls, ring_bytes } => {
+                let t = self.kernel.tracing().ok_or_else(|| ShellError::Unsupported { what: "syscall tracing".into() })?;
+                let ring_bytes = t.sys.start(&syscalls, ring_bytes)?;
+                self.kernel.syscall_hook(true);
+                Ok(Reply::TraceStarted { ring_bytes })
+            }
+            Request::TraceStop => {
+                let t = self.kernel.tracing().ok_or_else(|| ShellError::Unsupported { what: "syscall tracing".into() })?;
+                self.drain_syscalls(t, events);
+                let (records, lost) = t.sys.stop();
+                self.kernel.syscall_hook(t.sys.wanted());
+                Ok(Reply::TraceStopped { records, lost })
+            }
         }
     }
 
@@ -229,6 +246,21 @@ impl<K: Kernel> Shell<K> {
         Reply::Symbols { symbols, truncated }
     }
 
+    /// The stream's records as events of at most [`SYSCALL_EVENT_BYTES`],
+    /// and what the ring buffer dropped since the last report.
+    fn drain_syscalls(&mut self, t: &trace::Tracing, out: &mut Vec<ServerMsg>) {
+        for _ in 0..SYSCALL_EVENTS_PER_POLL {
+            let (data, lost) = t.sys.drain(SYSCALL_EVENT_BYTES);
+            if lost > 0 {
+                out.push(ServerMsg::Event(Event::Lost { what: "syscall records (trace ring buffer full)".into(), count: lost }));
+            }
+            if data.is_empty() {
+                break;
+            }
+            out.push(ServerMsg::Event(Event::Syscalls { data }));
+        }
+    }
+
     /// Output waiting in ring buffers, as events (call it from the console
     /// task's timer); ring-buffer drops are reported as counts.
     pub fn poll_output(&mut self) -> Vec<ServerMsg> {
@@ -246,6 +278,7 @@ impl<K: Kernel> Shell<K> {
                 out.push(ServerMsg::Event(Event::Kernel { level: shellproto::LogLevel::Warn, line }));
             }
             trace::reclaim(&mut self.kernel);
+            self.drain_syscalls(t, &mut out);
         }
         let (records, dropped) = self.registry.drain_ringbufs(RECORDS_PER_POLL);
         out.extend(records

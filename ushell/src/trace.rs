@@ -86,6 +86,8 @@ pub struct TracedOutput {
 pub struct Tracing {
     app: Tracer<Prog>,
     kernel: Tracer<Prog>,
+    /// Programs on the syscall tracepoints, and the `ushell trace` stream.
+    pub sys: crate::systrace::SyscallTracing,
     busy: AtomicBool,
     misses: AtomicU64,
     vm: spin::Mutex<Vm>,
@@ -115,6 +117,7 @@ impl Tracing {
         Tracing {
             app: Tracer::new(cfg(app)),
             kernel: Tracer::new(cfg(kernel)),
+            sys: crate::systrace::SyscallTracing::default(),
             busy: AtomicBool::new(false),
             misses: AtomicU64::new(0),
             vm: spin::Mutex::new(Vm::new()),
@@ -155,6 +158,45 @@ impl Tracing {
         self.tracer(space).dispatch(id, phase, frame, &mut runner)
     }
 
+    /// The kernel's syscall hook at entry: runs the sys_enter programs.
+    pub fn sys_enter(&self, nr: u64, args: &[u64; 6], kernel: &mut dyn Kernel) {
+        self.run_sys(kernel, |sys, k, vm, out| sys.run_enter(nr, args, k, vm, out));
+    }
+
+    /// The kernel's syscall hook at exit: runs the sys_exit programs.
+    pub fn sys_exit(&self, nr: u64, args: &[u64; 6], ret: u64, kernel: &mut dyn Kernel) {
+        self.run_sys(kernel, |sys, k, vm, out| sys.run_exit(nr, args, ret, k, vm, out));
+    }
+
+    fn run_sys(&self, kernel: &mut dyn Kernel, f: impl FnOnce(&crate::systrace::SyscallTracing, &mut dyn Kernel, &mut Vm, &mut RunOutput) -> u64) {
+        let Some(_g) = Guard::take(&self.busy) else {
+            self.misses.fetch_add(1, Relaxed);
+            return;
+        };
+        let Some(mut vm) = self.vm.try_lock() else {
+            self.misses.fetch_add(1, Relaxed);
+            return;
+        };
+        let mut out = RunOutput::default();
+        let errors = f(&self.sys, kernel, &mut vm, &mut out);
+        if out.lines.is_empty() && out.lines_lost == 0 && errors == 0 {
+            return;
+        }
+        let mut q = self.out.lock();
+        for line in out.lines {
+            if q.lines.len() < MAX_QUEUED_LINES {
+                q.lines.push_back((0, Arc::from("tracepoint"), line));
+            } else {
+                q.lost += 1;
+            }
+        }
+        q.lost += out.lines_lost;
+        if errors > 0 {
+            q.errors += errors;
+            q.last_error = Some("a tracepoint program failed a runtime check".into());
+        }
+    }
+
     /// Takes the output of traced runs so far.
     pub fn take_output(&self) -> TracedOutput {
         let mut q = self.out.lock();
@@ -174,7 +216,7 @@ impl Tracing {
 
     /// Whether program `id` is attached anywhere, and where.
     pub fn attached_funcs(&self, id: u32) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.sys.points_of(id);
         for space in [Space::App, Space::Kernel] {
             for a in self.tracer(space).list() {
                 if a.prog.id == id {
@@ -195,7 +237,7 @@ struct TraceRunner<'a> {
 impl tracer::Runner<Prog> for TraceRunner<'_> {
     fn run(&mut self, prog: &Prog, ctx: &[u8], call: &CallInfo<'_>) {
         let mut out = RunOutput::default();
-        let r = prog.object.run_traced(self.vm, prog.index, ctx, call, &mut *self.kernel, &mut out);
+        let r = prog.object.run_traced(self.vm, prog.index, ctx, Some(call), None, &mut *self.kernel, &mut out);
         if out.lines.is_empty() && out.lines_lost == 0 && r.is_ok() {
             return;
         }
@@ -347,6 +389,20 @@ pub fn attach<K: Kernel + ?Sized>(reg: &Registry, kernel: &mut K, func: Option<&
     let t = tracing(kernel)?;
     let id = reg.resolve_prog(prog)?;
     let meta = reg.prog_meta(id).ok_or_else(|| ShellError::NoSuchProg(prog.clone()))?;
+    match crate::systrace::Point::from_section(&meta.section) {
+        Ok(Some(point)) => {
+            if let Some(f) = func.filter(|f| *f != point.name() && !meta.section.ends_with(*f)) {
+                let message = alloc::format!("program `{}` belongs on `{}` (its section `{}`)", meta.name, point.name(), meta.section);
+                return Err(ShellError::Attach { func: f.into(), message });
+            }
+            let p = reg.traced(id).ok_or_else(|| ShellError::NoSuchProg(prog.clone()))?;
+            let c = t.sys.attach(p, point);
+            kernel.syscall_hook(t.sys.wanted());
+            return Ok(c);
+        }
+        Ok(None) => {}
+        Err(message) => return Err(ShellError::Attach { func: meta.section.clone(), message }),
+    }
     let Some((kind, target)) = ProgKind::from_section(&meta.section) else {
         return Err(ShellError::NotAttachable { program: meta.name.clone(), prog_type: meta.prog_type });
     };
@@ -366,6 +422,11 @@ pub fn detach<K: Kernel + ?Sized>(reg: &Registry, kernel: &mut K, func: Option<&
     let t = tracing(kernel)?;
     let id = reg.resolve_prog(prog)?;
     let name = reg.prog_meta(id).map_or_else(String::new, |m| m.name.clone());
+    if !t.sys.points_of(id).is_empty() {
+        let c = t.sys.detach(id, func).ok_or_else(|| ShellError::NotAttached { program: name.clone(), func: func.map(String::from) })?;
+        kernel.syscall_hook(t.sys.wanted());
+        return Ok(c);
+    }
     let target = match func {
         Some(f) => Some(match find(kernel, f)? {
             Found::Site(_, s) => s.addr,
@@ -431,6 +492,9 @@ pub fn attachments<K: Kernel + ?Sized>(kernel: &mut K, func: Option<&str>) -> Re
         None => None,
     };
     let mut out = Vec::new();
+    if func.is_none() {
+        out.extend(t.sys.list());
+    }
     for space in [Space::App, Space::Kernel] {
         for a in t.tracer(space).list() {
             if target.is_some_and(|addr| a.site.addr != addr) {

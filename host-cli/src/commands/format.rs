@@ -225,6 +225,7 @@ pub fn event_line(e: &Event) -> String {
         Event::Ringbuf { map_name, data, .. } => format_line(&Source::Ringbuf(map_name.clone()), &value::hex(data)),
         Event::Kernel { level, line } => format_line(&Source::Kernel, &format!("{}{line}", level_prefix(*level))),
         Event::Lost { what, count } => format_line(&Source::Supervisor, &format!("lost {count}: {what}")),
+        Event::Syscalls { data } => format_line(&Source::Supervisor, &format!("{} bytes of syscall records (`ushell trace` shows them)", data.len())),
     }
 }
 

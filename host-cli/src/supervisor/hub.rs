@@ -200,5 +200,7 @@ pub fn log_event(log: &InstanceLog, ev: &Event) {
         Event::Ringbuf { map_name, data, .. } => log.line(&Source::Ringbuf(map_name.clone()), &crate::commands::value::hex(data)),
         Event::Kernel { level, line } => log.line(&Source::Kernel, &format!("{}{line}", crate::commands::format::level_prefix(*level))),
         Event::Lost { what, count } => log.line(&Source::Supervisor, &format!("lost {count}: {what}")),
+        // Records of `ushell trace`: for the client that asked, not the log.
+        Event::Syscalls { .. } => {}
     }
 }

@@ -45,6 +45,8 @@ pub struct ExecPages {
     saved: Vec<(u64, u64)>,
     /// Pages mapped at the executable address so far.
     mapped: usize,
+    /// The executable address of the first page.
+    exec: u64,
 }
 
 /// The writable aliases of physical page `phys`: the direct map, and the
@@ -56,12 +58,30 @@ fn aliases(phys: u64) -> impl Iterator<Item = u64> {
 impl ExecPages {
     /// Copies `code` into fresh pages and maps them read+execute.
     pub fn with_code(code: &[u8]) -> Result<ExecPages, Error> {
+        Self::install_at(code, None)
+    }
+
+    /// As [`with_code`](Self::with_code), but executable at `va`, a
+    /// page-aligned address in the trampoline window
+    /// ([`super::tracing::TRAMP_BASE`]), which is within a `call rel32` of
+    /// the kernel's text; the caller gives each page of the window to one
+    /// value at a time.
+    pub fn with_code_at(code: &[u8], va: u64) -> Result<ExecPages, Error> {
+        let pages = code.len().div_ceil(PAGE_SIZE as usize) as u64;
+        if !va.is_multiple_of(PAGE_SIZE) || !super::tracing::in_tramp_window(va, pages * PAGE_SIZE) {
+            return Err("not a page of the trampoline window");
+        }
+        Self::install_at(code, Some(va))
+    }
+
+    fn install_at(code: &[u8], at: Option<u64>) -> Result<ExecPages, Error> {
         if code.is_empty() {
             return Err("no code");
         }
         let pages = code.len().div_ceil(PAGE_SIZE as usize);
         let phys = alloc_pages(pages).ok_or("out of memory")?;
-        let mut m = ExecPages { phys, pages, len: code.len(), saved: Vec::with_capacity(2 * pages), mapped: 0 };
+        let exec = at.unwrap_or(EXEC_BASE + phys);
+        let mut m = ExecPages { phys, pages, len: code.len(), saved: Vec::with_capacity(2 * pages), mapped: 0, exec };
         if phys + (pages as u64) * PAGE_SIZE > DIRECT_MAP_LIMIT {
             return Err("pages outside the direct map"); // the heap is inside it
         }
@@ -102,7 +122,7 @@ impl ExecPages {
         }
         // 4. Read+execute, supervisor, at the executable address.
         for k in 0..self.pages {
-            set_kernel_entry(EXEC_BASE + self.page(k), self.page(k) | P).ok_or(OOM)?;
+            set_kernel_entry(self.exec + k as u64 * PAGE_SIZE, self.page(k) | P).ok_or(OOM)?;
             self.mapped += 1;
         }
         self.check()
@@ -111,7 +131,7 @@ impl ExecPages {
     /// The W^X promise, read back from the page tables.
     fn check(&self) -> Result<(), Error> {
         for k in 0..self.pages {
-            let x = kernel_entry(EXEC_BASE + self.page(k)).unwrap_or(0);
+            let x = kernel_entry(self.exec + k as u64 * PAGE_SIZE).unwrap_or(0);
             if x & P == 0 || x & (W | NX) != 0 || entry_frame(x) != self.page(k) {
                 return Err("executable mapping not read+execute");
             }
@@ -124,7 +144,7 @@ impl ExecPages {
 
     fn uninstall(&mut self) {
         for k in (0..self.mapped).rev() {
-            let _ = set_kernel_entry(EXEC_BASE + self.page(k), 0);
+            let _ = set_kernel_entry(self.exec + k as u64 * PAGE_SIZE, 0);
         }
         self.mapped = 0;
         while let Some((va, e)) = self.saved.pop() {
@@ -139,7 +159,7 @@ impl ExecPages {
 
     /// Where the code is executable.
     pub fn addr(&self) -> u64 {
-        EXEC_BASE + self.phys
+        self.exec
     }
 }
 

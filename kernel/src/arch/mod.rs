@@ -14,4 +14,5 @@ pub mod percpu;
 pub mod port;
 pub mod syscall;
 pub mod task;
+pub mod tracing;
 pub mod usermode;

@@ -32,6 +32,7 @@ pub fn generate(kind: Special, p: &Process) -> Vec<u8> {
                     VmaName::Heap => "[heap]",
                     VmaName::Stack => "[stack]",
                     VmaName::Trampoline => "[vdso]",
+                    VmaName::Uprobes => "[uprobes]",
                     VmaName::Anon => "",
                 };
                 let _ = writeln!(s, "{:08x}-{:08x} {} 00000000 00:00 0 {}", start, v.end, perms, name);

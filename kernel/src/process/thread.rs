@@ -33,6 +33,9 @@ pub struct Thread {
     pub state: Mutex<ThreadState>,
     fs_base: AtomicU64,
     gs_base: AtomicU64,
+    /// The syscall record being written while `ushell trace` streams this
+    /// thread's calls (begun at entry, finished at exit; empty otherwise).
+    pub trace_record: Mutex<alloc::vec::Vec<u8>>,
 }
 
 impl Thread {
@@ -48,6 +51,7 @@ impl Thread {
                 clear_child_tid: 0,
             }),
             fs_base: AtomicU64::new(user.fs_base),
+            trace_record: Mutex::new(alloc::vec::Vec::new()),
             gs_base: AtomicU64::new(user.gs_base),
         }
     }

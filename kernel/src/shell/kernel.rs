@@ -10,6 +10,8 @@ use alloc::vec::Vec;
 use bpf_runtime::helpers::{AddrSpace, EFAULT};
 use bpf_runtime::jit::{ExecMemory, JitError};
 use shellproto::{AppInfo, AppState, SymOrigin, Symbol, SymbolAt};
+use shellproto::Space;
+use tracer::{PokeError, SiteTable, Text};
 use ushell::{KernelFacts, Task};
 
 use crate::process::{self, Process, INIT_PID};
@@ -23,10 +25,20 @@ struct AppSymbols {
     symbols: Vec<Symbol>,
 }
 
+/// The app's patch sites, found once per image.
+struct AppSites {
+    key: (usize, usize, u64),
+    table: Arc<SiteTable>,
+}
+
+/// The shell's kernel, and (with nothing cached) the helpers' environment
+/// of traced runs.
 #[derive(Default)]
 pub struct ShellKernel {
     kernel_symbols: Option<Arc<Vec<Symbol>>>,
     app_symbols: Option<AppSymbols>,
+    kernel_sites: Option<Arc<SiteTable>>,
+    app_sites: Option<AppSites>,
 }
 
 fn app() -> Option<Arc<Process>> {
@@ -74,7 +86,98 @@ fn containing(table: &[Symbol], addr: u64) -> Option<SymbolAt> {
         .map(|s| SymbolAt { symbol: s.clone(), offset: addr - s.addr })
 }
 
+impl ShellKernel {
+    fn app_site_table(&mut self) -> Option<Arc<SiteTable>> {
+        let p = app()?;
+        if p.exit_status().is_some() {
+            return None;
+        }
+        let exe = p.exe.lock();
+        let key = (exe.image.as_ptr() as usize, exe.image.len(), exe.load_bias);
+        if let Some(a) = self.app_sites.as_ref().filter(|a| a.key == key) {
+            return Some(a.table.clone());
+        }
+        let table = match SiteTable::from_elf(exe.image, exe.load_bias) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                crate::kinfo!("trace: the app's image has no usable symbols: {e}");
+                Arc::new(SiteTable::default())
+            }
+        };
+        self.app_sites = Some(AppSites { key, table: table.clone() });
+        Some(table)
+    }
+
+    /// The kernel's sites: its functions (symbols inside `.text`) whose
+    /// first bytes are a patchable entry, read once, before anything is
+    /// attached.
+    fn kernel_site_table(&mut self) -> Arc<SiteTable> {
+        if let Some(t) = &self.kernel_sites {
+            return t.clone();
+        }
+        self.load_symbols();
+        let (start, end) = crate::arch::tracing::kernel_text();
+        let syms = self.kernel_symbols.clone().unwrap_or_default();
+        let funcs = syms.iter().filter(|s| s.addr >= start && s.addr < end).map(|s| (s.addr, s.size, s.name.clone()));
+        let table = Arc::new(SiteTable::from_functions(funcs, &mut |addr, buf| crate::arch::tracing::read_kernel_text(addr, buf).is_ok()));
+        self.kernel_sites = Some(table.clone());
+        table
+    }
+}
+
 impl ushell::Kernel for ShellKernel {
+    fn tracing(&self) -> Option<&'static ushell::trace::Tracing> {
+        crate::trace::tracing()
+    }
+
+    fn site_table(&mut self, space: Space) -> Option<Arc<SiteTable>> {
+        match space {
+            Space::App => self.app_site_table(),
+            Space::Kernel => Some(self.kernel_site_table()),
+        }
+    }
+
+    fn with_text(&mut self, space: Space, f: &mut dyn FnMut(&mut Text<'_>)) -> Result<(), String> {
+        match space {
+            Space::Kernel => {
+                f(&mut Text { poke: &mut crate::trace::KernelPoke, mem: &mut crate::trace::KernelTramps, stopped_ips: &[] });
+                Ok(())
+            }
+            Space::App => {
+                let p = app().ok_or_else(|| String::from("the app is not running"))?;
+                if p.exit_status().is_some() {
+                    return Err("the app has exited".into());
+                }
+                let mm = p.mm();
+                let mut guard = mm.lock();
+                let cell = core::cell::RefCell::new(&mut *guard);
+                let stopped: Vec<u64> = crate::trap::user_stopped_at().into_iter().collect();
+                let mut poke = crate::trace::AppPoke { mm: &cell };
+                let mut mem = crate::trace::AppTramps { mm: &cell };
+                f(&mut Text { poke: &mut poke, mem: &mut mem, stopped_ips: &stopped });
+                Ok(())
+            }
+        }
+    }
+
+    fn syscall_hook(&mut self, on: bool) {
+        crate::systrace::set_wanted(on);
+    }
+
+    fn read_text(&mut self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), PokeError> {
+        use tracer::TextPoke;
+        match space {
+            Space::Kernel => crate::trace::KernelPoke.read(addr, buf),
+            Space::App => {
+                let p = app().ok_or(PokeError::NotMapped(addr))?;
+                let mm = p.mm();
+                let mut guard = mm.lock();
+                let cell = core::cell::RefCell::new(&mut *guard);
+                crate::trace::AppPoke { mm: &cell }.read(addr, buf)
+            }
+        }
+    }
+
     fn version(&self) -> &str {
         VERSION
     }

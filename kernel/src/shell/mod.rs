@@ -29,6 +29,8 @@ use crate::drivers::virtio::{self, MmioDevice};
 use crate::drivers::virtio_console::Console;
 use crate::task::WaitQueue;
 use kernel::ShellKernel;
+/// The helpers' environment of traced runs (the shell's kernel, no caches).
+pub use kernel::ShellKernel as TraceKernel;
 
 /// Output the device has not taken yet beyond which the shell stops
 /// serving requests until it drains (a host that does not read).

@@ -289,7 +289,7 @@ fn report_unknown(n: u64) {
 /// here; with none registered the cost is one relaxed load per syscall.
 pub trait SyscallHook: Sync {
     fn enter(&self, nr: u64, args: &[u64; 6]);
-    fn exit(&self, nr: u64, ret: u64);
+    fn exit(&self, nr: u64, args: &[u64; 6], ret: u64);
 }
 
 /// True while a hook is installed or the debug log is on: the one flag the
@@ -303,7 +303,6 @@ fn update_slow_path() {
 }
 
 /// Installs (or with None removes) the syscall hook.
-#[allow(dead_code)] // the syscall tracer (a later issue) is the first user
 pub fn set_hook(h: Option<&'static dyn SyscallHook>) {
     *HOOK.lock() = h;
     update_slow_path();
@@ -327,6 +326,12 @@ fn call(frame: &SyscallFrame) -> SysResult {
                 None => unreachable!("syscalls come from tasks with a user thread"),
             })
         }
+        // The function tracer's entry from app trampolines; off the fast
+        // path (numbers above the table).
+        None if n == crate::trace::APP_ENTRY_NR => crate::task::with_current_thread(|t| match t {
+            Some(thread) => crate::trace::app_entry(&Context { thread }, &frame.args, frame.rip),
+            None => Err(Errno::ENOSYS.into()),
+        }),
         None => {
             report_unknown(n);
             Err(Errno::ENOSYS.into())
@@ -374,7 +379,7 @@ fn dispatch_slow(frame: &mut SyscallFrame) {
         }
     }
     if let Some(h) = hook {
-        h.exit(n, ret);
+        h.exit(n, &frame.args, ret);
     }
     frame.rax = ret;
 }

@@ -28,10 +28,16 @@ impl SyscallDecl {
     }
 }
 
-/// One argument: its name as in the man page / kernel prototype, and its kind.
+/// One argument: its name as in the man page, the name Linux's
+/// `SYSCALL_DEFINE` gives it, and its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgDecl {
     pub name: &'static str,
+    /// The parameter name in Linux's `SYSCALL_DEFINEn(...)`: the field name
+    /// of the `syscalls/sys_enter_<event>` tracepoint (`dfd`, `filename`).
+    /// Written `name as kname: Kind` in [`decls!`] when it differs from
+    /// `name`.
+    pub kname: &'static str,
     pub kind: ArgKind,
 }
 
@@ -263,11 +269,12 @@ use EnumSet as E;
 use FlagSet as F;
 use StructKind as S;
 
-/// Declares each syscall once: `NAME(arg: Kind, ...) -> Ret;` becomes
+/// Declares each syscall once: `NAME(arg: Kind, ...) -> Ret;` (or
+/// `arg as kname: Kind` where Linux's `SYSCALL_DEFINE` names it `kname`) becomes
 /// `pub const NAME: SyscallDecl` with `nr::NAME` and its generated name, and
 /// the same list becomes [`DECLS`].
 macro_rules! decls {
-    ($($konst:ident($($arg:ident: $kind:expr),* $(,)?) -> $ret:ident;)*) => {
+    ($($konst:ident($($arg:ident $(as $kname:ident)?: $kind:expr),* $(,)?) -> $ret:ident;)*) => {
         $(
             #[doc = concat!("Declaration of `", stringify!($konst), "` (nr::", stringify!($konst), ").")]
             pub const $konst: SyscallDecl = {
@@ -276,7 +283,7 @@ macro_rules! decls {
                 SyscallDecl {
                     nr: nr::$konst,
                     name: name_of(nr::$konst),
-                    args: &[$(ArgDecl { name: stringify!($arg), kind: $kind }),*],
+                    args: &[$(ArgDecl { name: stringify!($arg), kname: decls!(@kname $arg $($kname)?), kind: $kind }),*],
                     ret: RetKind::$ret,
                 }
             };
@@ -285,78 +292,80 @@ macro_rules! decls {
         /// Every declaration, sorted by number.
         pub static DECLS: &[&SyscallDecl] = &[$(&$konst),*];
     };
+    (@kname $arg:ident) => { stringify!($arg) };
+    (@kname $arg:ident $kname:ident) => { stringify!($kname) };
 }
 
 decls! {
     READ(fd: Fd, buf: OutBuf { len_arg: 2 }, count: Size) -> Size;
     WRITE(fd: Fd, buf: InBuf { len_arg: 2 }, count: Size) -> Size;
-    OPEN(pathname: Path, flags: Flags(F::Open), mode: Mode) -> Fd;
+    OPEN(pathname as filename: Path, flags: Flags(F::Open), mode: Mode) -> Fd;
     CLOSE(fd: Fd) -> Status;
-    STAT(pathname: Path, statbuf: StructOut(S::Stat)) -> Status;
+    STAT(pathname as filename: Path, statbuf: StructOut(S::Stat)) -> Status;
     FSTAT(fd: Fd, statbuf: StructOut(S::Stat)) -> Status;
-    LSTAT(pathname: Path, statbuf: StructOut(S::Stat)) -> Status;
-    POLL(fds: ArrayInOut { of: S::PollFd, cnt_arg: 1 }, nfds: UInt, timeout: Int) -> Int;
+    LSTAT(pathname as filename: Path, statbuf: StructOut(S::Stat)) -> Status;
+    POLL(fds as ufds: ArrayInOut { of: S::PollFd, cnt_arg: 1 }, nfds: UInt, timeout as timeout_msecs: Int) -> Int;
     LSEEK(fd: Fd, offset: Offset, whence: Enum(E::Whence)) -> Offset;
-    MMAP(addr: Addr, length: Size, prot: Flags(F::Prot), flags: Flags(F::Mmap), fd: Fd, offset: Offset) -> Addr;
-    MPROTECT(addr: Addr, len: Size, prot: Flags(F::Prot)) -> Status;
-    MUNMAP(addr: Addr, length: Size) -> Status;
-    BRK(addr: Addr) -> Addr;
-    RT_SIGACTION(signum: Signal, act: StructIn(S::Sigaction), oldact: StructOut(S::Sigaction), sigsetsize: Size) -> Status;
-    RT_SIGPROCMASK(how: Enum(E::SigprocmaskHow), set: StructIn(S::Sigset), oldset: StructOut(S::Sigset), sigsetsize: Size) -> Status;
+    MMAP(addr: Addr, length as len: Size, prot: Flags(F::Prot), flags: Flags(F::Mmap), fd: Fd, offset as off: Offset) -> Addr;
+    MPROTECT(addr as start: Addr, len: Size, prot: Flags(F::Prot)) -> Status;
+    MUNMAP(addr: Addr, length as len: Size) -> Status;
+    BRK(addr as brk: Addr) -> Addr;
+    RT_SIGACTION(signum as sig: Signal, act: StructIn(S::Sigaction), oldact as oact: StructOut(S::Sigaction), sigsetsize: Size) -> Status;
+    RT_SIGPROCMASK(how: Enum(E::SigprocmaskHow), set as nset: StructIn(S::Sigset), oldset as oset: StructOut(S::Sigset), sigsetsize: Size) -> Status;
     RT_SIGRETURN() -> NoReturn;
-    IOCTL(fd: Fd, request: Enum(E::IoctlReq), arg: CmdArg { cmd_arg: 1 }) -> Int;
-    PREAD64(fd: Fd, buf: OutBuf { len_arg: 2 }, count: Size, offset: Offset) -> Size;
-    PWRITE64(fd: Fd, buf: InBuf { len_arg: 2 }, count: Size, offset: Offset) -> Size;
-    READV(fd: Fd, iov: IoVecOut { cnt_arg: 2 }, iovcnt: Int) -> Size;
-    WRITEV(fd: Fd, iov: IoVecIn { cnt_arg: 2 }, iovcnt: Int) -> Size;
-    ACCESS(pathname: Path, mode: Flags(F::Access)) -> Status;
-    PIPE(pipefd: StructOut(S::FdPair)) -> Status;
-    SELECT(nfds: Int, readfds: StructInOut(S::FdSet), writefds: StructInOut(S::FdSet), exceptfds: StructInOut(S::FdSet), timeout: StructInOut(S::Timeval)) -> Int;
+    IOCTL(fd: Fd, request as cmd: Enum(E::IoctlReq), arg: CmdArg { cmd_arg: 1 }) -> Int;
+    PREAD64(fd: Fd, buf: OutBuf { len_arg: 2 }, count: Size, offset as pos: Offset) -> Size;
+    PWRITE64(fd: Fd, buf: InBuf { len_arg: 2 }, count: Size, offset as pos: Offset) -> Size;
+    READV(fd: Fd, iov as vec: IoVecOut { cnt_arg: 2 }, iovcnt as vlen: Int) -> Size;
+    WRITEV(fd: Fd, iov as vec: IoVecIn { cnt_arg: 2 }, iovcnt as vlen: Int) -> Size;
+    ACCESS(pathname as filename: Path, mode: Flags(F::Access)) -> Status;
+    PIPE(pipefd as fildes: StructOut(S::FdPair)) -> Status;
+    SELECT(nfds as n: Int, readfds as inp: StructInOut(S::FdSet), writefds as outp: StructInOut(S::FdSet), exceptfds as exp: StructInOut(S::FdSet), timeout as tvp: StructInOut(S::Timeval)) -> Int;
     SCHED_YIELD() -> Status;
-    MREMAP(old_address: Addr, old_size: Size, new_size: Size, flags: Flags(F::Mremap), new_address: Addr) -> Addr;
-    MSYNC(addr: Addr, length: Size, flags: Flags(F::Msync)) -> Status;
-    MADVISE(addr: Addr, length: Size, advice: Enum(E::MadviseAdvice)) -> Status;
-    DUP(oldfd: Fd) -> Fd;
+    MREMAP(old_address as addr: Addr, old_size as old_len: Size, new_size as new_len: Size, flags: Flags(F::Mremap), new_address as new_addr: Addr) -> Addr;
+    MSYNC(addr as start: Addr, length as len: Size, flags: Flags(F::Msync)) -> Status;
+    MADVISE(addr as start: Addr, length as len_in: Size, advice as behavior: Enum(E::MadviseAdvice)) -> Status;
+    DUP(oldfd as fildes: Fd) -> Fd;
     DUP2(oldfd: Fd, newfd: Fd) -> Fd;
     PAUSE() -> Status;
-    NANOSLEEP(req: StructIn(S::Timespec), rem: StructOut(S::Timespec)) -> Status;
+    NANOSLEEP(req as rqtp: StructIn(S::Timespec), rem as rmtp: StructOut(S::Timespec)) -> Status;
     GETPID() -> Pid;
     SENDFILE(out_fd: Fd, in_fd: Fd, offset: StructInOut(S::OffT), count: Size) -> Size;
-    CLONE(flags: Flags(F::Clone), stack: Addr, parent_tid: StructOut(S::Tid), child_tid: StructOut(S::Tid), tls: Addr) -> Pid;
+    CLONE(flags as clone_flags: Flags(F::Clone), stack as newsp: Addr, parent_tid as parent_tidptr: StructOut(S::Tid), child_tid as child_tidptr: StructOut(S::Tid), tls: Addr) -> Pid;
     FORK() -> Pid;
     VFORK() -> Pid;
-    EXECVE(pathname: Path, argv: CStrArray, envp: CStrArray) -> NoReturn;
-    EXIT(status: Int) -> NoReturn;
-    WAIT4(pid: Pid, wstatus: StructOut(S::Int), options: Flags(F::Wait), rusage: StructOut(S::Rusage)) -> Pid;
+    EXECVE(pathname as filename: Path, argv: CStrArray, envp: CStrArray) -> NoReturn;
+    EXIT(status as error_code: Int) -> NoReturn;
+    WAIT4(pid as upid: Pid, wstatus as stat_addr: StructOut(S::Int), options: Flags(F::Wait), rusage as ru: StructOut(S::Rusage)) -> Pid;
     KILL(pid: Pid, sig: Signal) -> Status;
-    UNAME(buf: StructOut(S::Utsname)) -> Status;
+    UNAME(buf as name: StructOut(S::Utsname)) -> Status;
     FCNTL(fd: Fd, cmd: Enum(E::FcntlCmd), arg: CmdArg { cmd_arg: 1 }) -> Int;
     FSYNC(fd: Fd) -> Status;
     FDATASYNC(fd: Fd) -> Status;
     TRUNCATE(path: Path, length: Offset) -> Status;
     FTRUNCATE(fd: Fd, length: Offset) -> Status;
     GETCWD(buf: OutBuf { len_arg: 1 }, size: Size) -> Size;
-    CHDIR(path: Path) -> Status;
+    CHDIR(path as filename: Path) -> Status;
     FCHDIR(fd: Fd) -> Status;
-    RENAME(oldpath: Path, newpath: Path) -> Status;
+    RENAME(oldpath as oldname: Path, newpath as newname: Path) -> Status;
     MKDIR(pathname: Path, mode: Mode) -> Status;
     RMDIR(pathname: Path) -> Status;
     CREAT(pathname: Path, mode: Mode) -> Fd;
-    LINK(oldpath: Path, newpath: Path) -> Status;
+    LINK(oldpath as oldname: Path, newpath as newname: Path) -> Status;
     UNLINK(pathname: Path) -> Status;
-    SYMLINK(target: CStrIn, linkpath: Path) -> Status;
-    READLINK(pathname: Path, buf: OutBuf { len_arg: 2 }, bufsiz: Size) -> Size;
-    CHMOD(pathname: Path, mode: Mode) -> Status;
+    SYMLINK(target as oldname: CStrIn, linkpath as newname: Path) -> Status;
+    READLINK(pathname as path: Path, buf: OutBuf { len_arg: 2 }, bufsiz: Size) -> Size;
+    CHMOD(pathname as filename: Path, mode: Mode) -> Status;
     FCHMOD(fd: Fd, mode: Mode) -> Status;
-    CHOWN(pathname: Path, owner: Uid, group: Gid) -> Status;
-    FCHOWN(fd: Fd, owner: Uid, group: Gid) -> Status;
-    LCHOWN(pathname: Path, owner: Uid, group: Gid) -> Status;
+    CHOWN(pathname as filename: Path, owner as user: Uid, group: Gid) -> Status;
+    FCHOWN(fd: Fd, owner as user: Uid, group: Gid) -> Status;
+    LCHOWN(pathname as filename: Path, owner as user: Uid, group: Gid) -> Status;
     UMASK(mask: Mode) -> Mode;
     GETTIMEOFDAY(tv: StructOut(S::Timeval), tz: StructOut(S::Timezone)) -> Status;
     GETRLIMIT(resource: Enum(E::RlimitResource), rlim: StructOut(S::Rlimit)) -> Status;
-    GETRUSAGE(who: Enum(E::RusageWho), usage: StructOut(S::Rusage)) -> Status;
+    GETRUSAGE(who: Enum(E::RusageWho), usage as ru: StructOut(S::Rusage)) -> Status;
     SYSINFO(info: StructOut(S::Sysinfo)) -> Status;
-    TIMES(buf: StructOut(S::Tms)) -> UInt;
+    TIMES(buf as tbuf: StructOut(S::Tms)) -> UInt;
     GETUID() -> Uid;
     GETGID() -> Gid;
     SETUID(uid: Uid) -> Status;
@@ -367,58 +376,58 @@ decls! {
     GETPPID() -> Pid;
     GETPGRP() -> Pid;
     SETSID() -> Pid;
-    GETGROUPS(size: Int, list: ArrayOut { of: S::Gid, cnt_arg: 0 }) -> Int;
-    GETRESUID(ruid: StructOut(S::Uid), euid: StructOut(S::Uid), suid: StructOut(S::Uid)) -> Status;
-    GETRESGID(rgid: StructOut(S::Gid), egid: StructOut(S::Gid), sgid: StructOut(S::Gid)) -> Status;
+    GETGROUPS(size as gidsetsize: Int, list as grouplist: ArrayOut { of: S::Gid, cnt_arg: 0 }) -> Int;
+    GETRESUID(ruid as ruidp: StructOut(S::Uid), euid as euidp: StructOut(S::Uid), suid as suidp: StructOut(S::Uid)) -> Status;
+    GETRESGID(rgid as rgidp: StructOut(S::Gid), egid as egidp: StructOut(S::Gid), sgid as sgidp: StructOut(S::Gid)) -> Status;
     GETPGID(pid: Pid) -> Pid;
     GETSID(pid: Pid) -> Pid;
-    RT_SIGPENDING(set: StructOut(S::Sigset), sigsetsize: Size) -> Status;
-    RT_SIGSUSPEND(mask: StructIn(S::Sigset), sigsetsize: Size) -> Status;
-    SIGALTSTACK(ss: StructIn(S::Stack), old_ss: StructOut(S::Stack)) -> Status;
-    STATFS(path: Path, buf: StructOut(S::Statfs)) -> Status;
+    RT_SIGPENDING(set as uset: StructOut(S::Sigset), sigsetsize: Size) -> Status;
+    RT_SIGSUSPEND(mask as unewset: StructIn(S::Sigset), sigsetsize: Size) -> Status;
+    SIGALTSTACK(ss as uss: StructIn(S::Stack), old_ss as uoss: StructOut(S::Stack)) -> Status;
+    STATFS(path as pathname: Path, buf: StructOut(S::Statfs)) -> Status;
     FSTATFS(fd: Fd, buf: StructOut(S::Statfs)) -> Status;
     PRCTL(option: Enum(E::PrctlOption), arg2: CmdArg { cmd_arg: 0 }, arg3: CmdArg { cmd_arg: 0 }, arg4: CmdArg { cmd_arg: 0 }, arg5: CmdArg { cmd_arg: 0 }) -> Int;
-    ARCH_PRCTL(code: Enum(E::ArchPrctlCode), addr: CmdArg { cmd_arg: 0 }) -> Status;
+    ARCH_PRCTL(code as option: Enum(E::ArchPrctlCode), addr as arg2: CmdArg { cmd_arg: 0 }) -> Status;
     SETRLIMIT(resource: Enum(E::RlimitResource), rlim: StructIn(S::Rlimit)) -> Status;
     GETTID() -> Pid;
-    TKILL(tid: Pid, sig: Signal) -> Status;
+    TKILL(tid as pid: Pid, sig: Signal) -> Status;
     TIME(tloc: StructOut(S::TimeT)) -> Int;
-    FUTEX(uaddr: Addr, futex_op: Enum(E::FutexOp), val: CmdArg { cmd_arg: 1 }, timeout: CmdArg { cmd_arg: 1 }, uaddr2: Addr, val3: CmdArg { cmd_arg: 1 }) -> Int;
-    SCHED_SETAFFINITY(pid: Pid, cpusetsize: Size, mask: InBuf { len_arg: 1 }) -> Status;
-    SCHED_GETAFFINITY(pid: Pid, cpusetsize: Size, mask: OutBuf { len_arg: 1 }) -> Size;
-    GETDENTS64(fd: Fd, dirp: OutBuf { len_arg: 2 }, count: UInt) -> Size;
+    FUTEX(uaddr: Addr, futex_op as op: Enum(E::FutexOp), val: CmdArg { cmd_arg: 1 }, timeout as utime: CmdArg { cmd_arg: 1 }, uaddr2: Addr, val3: CmdArg { cmd_arg: 1 }) -> Int;
+    SCHED_SETAFFINITY(pid: Pid, cpusetsize as len: Size, mask as user_mask_ptr: InBuf { len_arg: 1 }) -> Status;
+    SCHED_GETAFFINITY(pid: Pid, cpusetsize as len: Size, mask as user_mask_ptr: OutBuf { len_arg: 1 }) -> Size;
+    GETDENTS64(fd: Fd, dirp as dirent: OutBuf { len_arg: 2 }, count: UInt) -> Size;
     SET_TID_ADDRESS(tidptr: Addr) -> Pid;
     FADVISE64(fd: Fd, offset: Offset, len: Offset, advice: Enum(E::FadviseAdvice)) -> Status;
-    CLOCK_GETTIME(clockid: Enum(E::ClockId), tp: StructOut(S::Timespec)) -> Status;
-    CLOCK_GETRES(clockid: Enum(E::ClockId), res: StructOut(S::Timespec)) -> Status;
-    CLOCK_NANOSLEEP(clockid: Enum(E::ClockId), flags: Flags(F::ClockNanosleep), request: StructIn(S::Timespec), remain: StructOut(S::Timespec)) -> Status;
-    EXIT_GROUP(status: Int) -> NoReturn;
-    TGKILL(tgid: Pid, tid: Pid, sig: Signal) -> Status;
-    OPENAT(dirfd: DirFd, pathname: Path, flags: Flags(F::Open), mode: Mode) -> Fd;
-    MKDIRAT(dirfd: DirFd, pathname: Path, mode: Mode) -> Status;
-    FCHOWNAT(dirfd: DirFd, pathname: Path, owner: Uid, group: Gid, flags: Flags(F::At)) -> Status;
-    NEWFSTATAT(dirfd: DirFd, pathname: Path, statbuf: StructOut(S::Stat), flags: Flags(F::At)) -> Status;
-    UNLINKAT(dirfd: DirFd, pathname: Path, flags: Flags(F::At)) -> Status;
-    RENAMEAT(olddirfd: DirFd, oldpath: Path, newdirfd: DirFd, newpath: Path) -> Status;
-    LINKAT(olddirfd: DirFd, oldpath: Path, newdirfd: DirFd, newpath: Path, flags: Flags(F::At)) -> Status;
-    SYMLINKAT(target: CStrIn, newdirfd: DirFd, linkpath: Path) -> Status;
-    READLINKAT(dirfd: DirFd, pathname: Path, buf: OutBuf { len_arg: 3 }, bufsiz: Size) -> Size;
-    FCHMODAT(dirfd: DirFd, pathname: Path, mode: Mode) -> Status;
-    FACCESSAT(dirfd: DirFd, pathname: Path, mode: Flags(F::Access)) -> Status;
-    PSELECT6(nfds: Int, readfds: StructInOut(S::FdSet), writefds: StructInOut(S::FdSet), exceptfds: StructInOut(S::FdSet), timeout: StructInOut(S::Timespec), sigmask: StructIn(S::Pselect6Sig)) -> Int;
-    PPOLL(fds: ArrayInOut { of: S::PollFd, cnt_arg: 1 }, nfds: UInt, tmo_p: StructIn(S::Timespec), sigmask: StructIn(S::Sigset), sigsetsize: Size) -> Int;
+    CLOCK_GETTIME(clockid as which_clock: Enum(E::ClockId), tp: StructOut(S::Timespec)) -> Status;
+    CLOCK_GETRES(clockid as which_clock: Enum(E::ClockId), res as tp: StructOut(S::Timespec)) -> Status;
+    CLOCK_NANOSLEEP(clockid as which_clock: Enum(E::ClockId), flags: Flags(F::ClockNanosleep), request as rqtp: StructIn(S::Timespec), remain as rmtp: StructOut(S::Timespec)) -> Status;
+    EXIT_GROUP(status as error_code: Int) -> NoReturn;
+    TGKILL(tgid: Pid, tid as pid: Pid, sig: Signal) -> Status;
+    OPENAT(dirfd as dfd: DirFd, pathname as filename: Path, flags: Flags(F::Open), mode: Mode) -> Fd;
+    MKDIRAT(dirfd as dfd: DirFd, pathname: Path, mode: Mode) -> Status;
+    FCHOWNAT(dirfd as dfd: DirFd, pathname as filename: Path, owner as user: Uid, group: Gid, flags as flag: Flags(F::At)) -> Status;
+    NEWFSTATAT(dirfd as dfd: DirFd, pathname as filename: Path, statbuf: StructOut(S::Stat), flags as flag: Flags(F::At)) -> Status;
+    UNLINKAT(dirfd as dfd: DirFd, pathname: Path, flags as flag: Flags(F::At)) -> Status;
+    RENAMEAT(olddirfd as olddfd: DirFd, oldpath as oldname: Path, newdirfd as newdfd: DirFd, newpath as newname: Path) -> Status;
+    LINKAT(olddirfd as olddfd: DirFd, oldpath as oldname: Path, newdirfd as newdfd: DirFd, newpath as newname: Path, flags: Flags(F::At)) -> Status;
+    SYMLINKAT(target as oldname: CStrIn, newdirfd as newdfd: DirFd, linkpath as newname: Path) -> Status;
+    READLINKAT(dirfd as dfd: DirFd, pathname: Path, buf: OutBuf { len_arg: 3 }, bufsiz: Size) -> Size;
+    FCHMODAT(dirfd as dfd: DirFd, pathname as filename: Path, mode: Mode) -> Status;
+    FACCESSAT(dirfd as dfd: DirFd, pathname as filename: Path, mode: Flags(F::Access)) -> Status;
+    PSELECT6(nfds as n: Int, readfds as inp: StructInOut(S::FdSet), writefds as outp: StructInOut(S::FdSet), exceptfds as exp: StructInOut(S::FdSet), timeout as tsp: StructInOut(S::Timespec), sigmask as sig: StructIn(S::Pselect6Sig)) -> Int;
+    PPOLL(fds as ufds: ArrayInOut { of: S::PollFd, cnt_arg: 1 }, nfds: UInt, tmo_p as tsp: StructIn(S::Timespec), sigmask: StructIn(S::Sigset), sigsetsize: Size) -> Int;
     SET_ROBUST_LIST(head: Addr, len: Size) -> Status;
-    UTIMENSAT(dirfd: DirFd, pathname: Path, times: StructIn(S::TimespecPair), flags: Flags(F::At)) -> Status;
+    UTIMENSAT(dirfd as dfd: DirFd, pathname as filename: Path, times as utimes: StructIn(S::TimespecPair), flags: Flags(F::At)) -> Status;
     DUP3(oldfd: Fd, newfd: Fd, flags: Flags(F::Open)) -> Fd;
-    PIPE2(pipefd: StructOut(S::FdPair), flags: Flags(F::Open)) -> Status;
-    PREADV(fd: Fd, iov: IoVecOut { cnt_arg: 2 }, iovcnt: Int, pos_l: UInt, pos_h: UInt) -> Size;
-    PWRITEV(fd: Fd, iov: IoVecIn { cnt_arg: 2 }, iovcnt: Int, pos_l: UInt, pos_h: UInt) -> Size;
-    PRLIMIT64(pid: Pid, resource: Enum(E::RlimitResource), new_limit: StructIn(S::Rlimit), old_limit: StructOut(S::Rlimit)) -> Status;
-    RENAMEAT2(olddirfd: DirFd, oldpath: Path, newdirfd: DirFd, newpath: Path, flags: Flags(F::Rename)) -> Status;
-    GETRANDOM(buf: OutBuf { len_arg: 1 }, buflen: Size, flags: Flags(F::GetRandom)) -> Size;
-    STATX(dirfd: DirFd, pathname: Path, flags: Flags(F::At), mask: Flags(F::StatxMask), statxbuf: StructOut(S::Statx)) -> Status;
+    PIPE2(pipefd as fildes: StructOut(S::FdPair), flags: Flags(F::Open)) -> Status;
+    PREADV(fd: Fd, iov as vec: IoVecOut { cnt_arg: 2 }, iovcnt as vlen: Int, pos_l: UInt, pos_h: UInt) -> Size;
+    PWRITEV(fd: Fd, iov as vec: IoVecIn { cnt_arg: 2 }, iovcnt as vlen: Int, pos_l: UInt, pos_h: UInt) -> Size;
+    PRLIMIT64(pid: Pid, resource: Enum(E::RlimitResource), new_limit as new_rlim: StructIn(S::Rlimit), old_limit as old_rlim: StructOut(S::Rlimit)) -> Status;
+    RENAMEAT2(olddirfd as olddfd: DirFd, oldpath as oldname: Path, newdirfd as newdfd: DirFd, newpath as newname: Path, flags: Flags(F::Rename)) -> Status;
+    GETRANDOM(buf as ubuf: OutBuf { len_arg: 1 }, buflen as len: Size, flags: Flags(F::GetRandom)) -> Size;
+    STATX(dirfd as dfd: DirFd, pathname as filename: Path, flags: Flags(F::At), mask: Flags(F::StatxMask), statxbuf as buffer: StructOut(S::Statx)) -> Status;
     RSEQ(rseq: Addr, rseq_len: UInt, flags: Flags(F::Rseq), sig: UInt) -> Status;
-    FACCESSAT2(dirfd: DirFd, pathname: Path, mode: Flags(F::Access), flags: Flags(F::At)) -> Status;
+    FACCESSAT2(dirfd as dfd: DirFd, pathname as filename: Path, mode: Flags(F::Access), flags: Flags(F::At)) -> Status;
 }
 
 /// Declarations indexed by number, built once at compile time from [`DECLS`].

@@ -15,6 +15,7 @@ pub mod names;
 pub mod signal;
 pub mod structs;
 pub mod sysno;
+pub mod trace;
 
 pub use zerocopy;
 

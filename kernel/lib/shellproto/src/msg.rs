@@ -166,6 +166,15 @@ pub enum Request {
     Sites { pattern: String, limit: u32 },
     /// The first `len` bytes of a function as the CPU sees them now.
     FuncText { func: String, len: u32 },
+    /// Start streaming the app's syscalls (`ushell trace`): one record per
+    /// call (linux-abi's `trace::record` format) in [`Event::Syscalls`];
+    /// `syscalls`: the numbers to trace, all if empty; `ring_bytes`: the
+    /// ring buffer between the syscall path and the shell (0: the
+    /// default). A second start replaces the first.
+    TraceStart { syscalls: Vec<u16>, ring_bytes: u32 },
+    /// Stop streaming; answered with [`Reply::TraceStopped`] after the
+    /// records still waiting have been sent.
+    TraceStop,
 }
 
 impl Request {
@@ -193,6 +202,8 @@ impl Request {
             Request::Attachments { .. } => "list",
             Request::Sites { .. } => "sites",
             Request::FuncText { .. } => "disas",
+            Request::TraceStart { .. } => "trace",
+            Request::TraceStop => "trace-stop",
         }
     }
 }
@@ -226,6 +237,11 @@ pub enum Reply {
     Attachments(Vec<Attachment>),
     Sites { sites: Vec<SiteInfo>, truncated: bool },
     FuncText(FuncText),
+    /// Streaming is on with a ring buffer of this many bytes.
+    TraceStarted { ring_bytes: u32 },
+    /// Streaming is off: records sent in all, and records lost to a full
+    /// ring buffer (each loss was also reported as an [`Event::Lost`]).
+    TraceStopped { records: u64, lost: u64 },
 }
 
 /// Pushed by the server as things happen.
@@ -246,4 +262,10 @@ pub enum Event {
     /// Output that could not be delivered (a full buffer); never silently
     /// dropped, so the count of what was lost is sent instead.
     Lost { what: String, count: u64 },
+    /// Syscall records of `ushell trace`, in order: linux-abi
+    /// `trace::record` records back to back (each starts with its size).
+    Syscalls {
+        #[serde(with = "crate::bytes")]
+        data: Vec<u8>,
+    },
 }

@@ -33,6 +33,10 @@ pub enum AttachKind {
     Fexit,
     Kprobe,
     Kretprobe,
+    /// `tracepoint/raw_syscalls/…` or `tracepoint/syscalls/sys_{enter,exit}_NAME`.
+    Tracepoint,
+    /// `raw_tracepoint/sys_{enter,exit}`.
+    RawTracepoint,
 }
 
 impl fmt::Display for AttachKind {
@@ -42,6 +46,8 @@ impl fmt::Display for AttachKind {
             AttachKind::Fexit => "fexit",
             AttachKind::Kprobe => "kprobe",
             AttachKind::Kretprobe => "kretprobe",
+            AttachKind::Tracepoint => "tracepoint",
+            AttachKind::RawTracepoint => "raw_tracepoint",
         })
     }
 }

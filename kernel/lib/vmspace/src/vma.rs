@@ -58,4 +58,7 @@ pub enum VmaName {
     Heap,
     Stack,
     Trampoline,
+    /// The function tracer's trampolines for app sites (Linux names its
+    /// uprobes page `[uprobes]`): executable, never writable by the app.
+    Uprobes,
 }

@@ -1,0 +1,368 @@
+//! Syscall tracing (issue 11): BPF programs on the syscall tracepoints and
+//! the built-in stream behind `ushell trace`, both fed by the kernel's one
+//! syscall hook.
+//!
+//! * **Programs**: `tracepoint/raw_syscalls/sys_enter` (ctx: `id` at 8,
+//!   `args[6]` at 16), `…/sys_exit` (`id` at 8, `ret` at 16),
+//!   `tracepoint/syscalls/sys_enter_NAME` (`__syscall_nr` at 8, the named
+//!   args from 16) and `sys_exit_NAME` (`__syscall_nr`, `ret` at 16), and
+//!   `raw_tracepoint/sys_enter` (`args[0]` = a `struct pt_regs *` the
+//!   program reads with `bpf_probe_read_kernel`, `args[1]` = the id) and
+//!   `raw_tracepoint/sys_exit` (`args[1]` = the return value). Layouts come
+//!   from `linux_abi::trace::tracepoint`, the names from the syscall
+//!   declarations.
+//! * **The stream**: the kernel writes one record per syscall
+//!   (`linux_abi::trace::record`, captured arguments included) into a BPF
+//!   ring buffer ([`Stream`]); the shell's task drains it into
+//!   `Event::Syscalls` and reports what a full buffer dropped.
+//!
+//! The kernel asks [`SyscallTracing::wanted`] whether to keep its hook
+//! installed: with nothing attached and no stream, the syscall path is the
+//! untraced one.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use bpf_runtime::maps::Map;
+use bpf_runtime::spec::{MapSpec, MapType};
+use linux_abi::trace::tracepoint::{RawSysEnter, RawSysExit, SysEnter, SysExit};
+use shellproto::{AttachKind, Attachment, ShellError, SiteChange, Space};
+
+use crate::bpf::RunOutput;
+use crate::kernel::Kernel;
+use crate::trace::Prog;
+
+/// Default size of the stream's ring buffer.
+pub const DEFAULT_RING_BYTES: u32 = 1 << 20;
+/// Smallest ring buffer a client may ask for (one record of the largest size).
+pub const MIN_RING_BYTES: u32 = 8192;
+/// Largest (a sixteenth of a small guest's memory at most is the client's call).
+pub const MAX_RING_BYTES: u32 = 64 << 20;
+
+/// The syscall whose tracepoint event is `event` (`newfstat` is fstat).
+fn event_nr(event: &str) -> Option<usize> {
+    linux_abi::decl::DECLS.iter().find(|d| linux_abi::trace::tracepoint::event_name(d) == event).map(|d| d.nr)
+}
+
+/// Where a syscall program sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    RawEnter,
+    RawExit,
+    Enter(u16),
+    Exit(u16),
+    RawTpEnter,
+    RawTpExit,
+}
+
+impl Point {
+    /// The point a section names (`tracepoint/syscalls/sys_enter_openat`).
+    pub fn from_section(section: &str) -> Result<Option<Point>, String> {
+        let tp = section.strip_prefix("tracepoint/").or_else(|| section.strip_prefix("tp/"));
+        if let Some(tp) = tp {
+            return Ok(Some(match tp {
+                "raw_syscalls/sys_enter" => Point::RawEnter,
+                "raw_syscalls/sys_exit" => Point::RawExit,
+                _ => {
+                    let (enter, event) = match (tp.strip_prefix("syscalls/sys_enter_"), tp.strip_prefix("syscalls/sys_exit_")) {
+                        (Some(e), _) => (true, e),
+                        (_, Some(e)) => (false, e),
+                        _ => return Err(alloc::format!("unknown tracepoint `{tp}`")),
+                    };
+                    let nr = event_nr(event).ok_or_else(|| alloc::format!("no syscall has the tracepoint event `{event}`"))? as u16;
+                    if enter {
+                        Point::Enter(nr)
+                    } else {
+                        Point::Exit(nr)
+                    }
+                }
+            }));
+        }
+        let raw = section.strip_prefix("raw_tracepoint/").or_else(|| section.strip_prefix("raw_tp/"));
+        Ok(match raw {
+            Some("sys_enter") => Some(Point::RawTpEnter),
+            Some("sys_exit") => Some(Point::RawTpExit),
+            Some(other) => return Err(alloc::format!("unknown raw tracepoint `{other}` (sys_enter and sys_exit exist)")),
+            None => None,
+        })
+    }
+
+    /// The name `ushell list` shows.
+    pub fn name(self) -> String {
+        let event = |nr: u16| linux_abi::decl::decl(nr as usize).map_or("?", linux_abi::trace::tracepoint::event_name);
+        match self {
+            Point::RawEnter => "raw_syscalls/sys_enter".into(),
+            Point::RawExit => "raw_syscalls/sys_exit".into(),
+            Point::Enter(nr) => alloc::format!("syscalls/sys_enter_{}", event(nr)),
+            Point::Exit(nr) => alloc::format!("syscalls/sys_exit_{}", event(nr)),
+            Point::RawTpEnter => "raw_tracepoint/sys_enter".into(),
+            Point::RawTpExit => "raw_tracepoint/sys_exit".into(),
+        }
+    }
+
+    fn kind(self) -> AttachKind {
+        match self {
+            Point::RawTpEnter | Point::RawTpExit => AttachKind::RawTracepoint,
+            _ => AttachKind::Tracepoint,
+        }
+    }
+
+    fn at_enter(self, nr: u16) -> bool {
+        match self {
+            Point::RawEnter | Point::RawTpEnter => true,
+            Point::Enter(n) => n == nr,
+            _ => false,
+        }
+    }
+
+    fn at_exit(self, nr: u16) -> bool {
+        match self {
+            Point::RawExit | Point::RawTpExit => true,
+            Point::Exit(n) => n == nr,
+            _ => false,
+        }
+    }
+}
+
+struct SysProg {
+    id: u32,
+    prog: Prog,
+    point: Point,
+    run_cnt: AtomicU64,
+    run_time_ns: AtomicU64,
+}
+
+/// The built-in stream: a ring buffer of records and the syscalls wanted.
+pub struct Stream {
+    ring: Arc<Map>,
+    /// One bit per syscall number below 512; all set when every call is traced.
+    filter: [u64; 8],
+    /// Drops already reported.
+    reported: u64,
+    records: u64,
+}
+
+/// Programs on the syscall hook, and the stream.
+pub struct SyscallTracing {
+    progs: spin::RwLock<Vec<SysProg>>,
+    next_id: AtomicU32,
+    stream: spin::Mutex<Option<Stream>>,
+    streaming: AtomicBool,
+}
+
+impl Default for SyscallTracing {
+    fn default() -> Self {
+        SyscallTracing { progs: spin::RwLock::new(Vec::new()), next_id: AtomicU32::new(1), stream: spin::Mutex::new(None), streaming: AtomicBool::new(false) }
+    }
+}
+
+/// `struct pt_regs` of a syscall entry, as `raw_tracepoint/sys_enter`'s
+/// `args[0]` points at it (x86-64 layout: di at 112, si 104, dx 96, r10 56,
+/// r8 72, r9 64, orig_ax 120).
+fn syscall_pt_regs(nr: u64, args: &[u64; 6], ret: Option<u64>) -> [u8; tracer::frame::PT_REGS_SIZE] {
+    let mut r = [0u8; tracer::frame::PT_REGS_SIZE];
+    let mut put = |off: usize, v: u64| r[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(112, args[0]);
+    put(104, args[1]);
+    put(96, args[2]);
+    put(56, args[3]);
+    put(72, args[4]);
+    put(64, args[5]);
+    put(120, nr);
+    put(80, ret.unwrap_or(nr));
+    r
+}
+
+impl SyscallTracing {
+    /// Whether the kernel's syscall hook has anything to do.
+    pub fn wanted(&self) -> bool {
+        self.streaming.load(Relaxed) || !self.progs.read().is_empty()
+    }
+
+    /// Whether the stream wants syscall `nr`.
+    pub fn streams(&self, nr: u64) -> bool {
+        if !self.streaming.load(Relaxed) {
+            return false;
+        }
+        match self.stream.lock().as_ref() {
+            Some(s) => nr < 512 && s.filter[nr as usize / 64] & (1 << (nr % 64)) != 0,
+            None => false,
+        }
+    }
+
+    /// One record into the ring buffer (dropped and counted when full).
+    pub fn push(&self, record: &[u8]) {
+        if let Some(s) = self.stream.lock().as_mut() {
+            if let Ok(true) = s.ring.ringbuf_output(record) {
+                s.records += 1;
+            }
+        }
+    }
+
+    /// Starts (or restarts) the stream.
+    pub fn start(&self, syscalls: &[u16], ring_bytes: u32) -> Result<u32, ShellError> {
+        let bytes = if ring_bytes == 0 { DEFAULT_RING_BYTES } else { ring_bytes.clamp(MIN_RING_BYTES, MAX_RING_BYTES) };
+        let bytes = bytes.next_power_of_two();
+        let spec = MapSpec { name: "ushell_trace".into(), kind: MapType::Ringbuf, key_size: 0, value_size: 0, max_entries: bytes, initial: None, read_only: false };
+        let ring = Map::new(&spec).map_err(|e| ShellError::OutOfMemory { what: alloc::format!("a trace ring buffer of {bytes} bytes: {e}") })?;
+        let mut filter = [0u64; 8];
+        if syscalls.is_empty() {
+            filter = [u64::MAX; 8];
+        }
+        for &nr in syscalls {
+            if nr < 512 {
+                filter[nr as usize / 64] |= 1 << (nr % 64);
+            }
+        }
+        *self.stream.lock() = Some(Stream { ring: Arc::new(ring), filter, reported: 0, records: 0 });
+        self.streaming.store(true, Relaxed);
+        Ok(bytes)
+    }
+
+    /// Stops the stream: `(records, lost)`.
+    pub fn stop(&self) -> (u64, u64) {
+        self.streaming.store(false, Relaxed);
+        match self.stream.lock().take() {
+            Some(s) => (s.records, s.ring.ringbuf_dropped()),
+            None => (0, 0),
+        }
+    }
+
+    /// Records waiting (up to about `max_bytes`), concatenated, and the
+    /// drops not reported yet.
+    pub fn drain(&self, max_bytes: usize) -> (Vec<u8>, u64) {
+        let mut g = self.stream.lock();
+        let Some(s) = g.as_mut() else { return (Vec::new(), 0) };
+        let mut out = Vec::new();
+        while out.len() < max_bytes {
+            match s.ring.ringbuf_pop() {
+                Ok(Some(r)) => out.extend_from_slice(&r),
+                _ => break,
+            }
+        }
+        let dropped = s.ring.ringbuf_dropped();
+        let new = dropped - s.reported.min(dropped);
+        s.reported = dropped;
+        (out, new)
+    }
+
+    /// Attaches a tracepoint program.
+    pub fn attach(&self, prog: Prog, point: Point) -> SiteChange {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let change = SiteChange {
+            attachment: id,
+            func: point.name(),
+            space: Space::Kernel,
+            addr: 0,
+            kind: point.kind(),
+            prog: prog.id,
+            prog_name: String::from(&*prog.name),
+            before: [0; 5],
+            after: [0; 5],
+            trampoline: None,
+        };
+        self.progs.write().push(SysProg { id, prog, point, run_cnt: AtomicU64::new(0), run_time_ns: AtomicU64::new(0) });
+        change
+    }
+
+    /// Detaches program `prog` (from `point` if given).
+    pub fn detach(&self, prog: u32, point: Option<&str>) -> Option<SiteChange> {
+        let mut progs = self.progs.write();
+        let i = progs.iter().position(|p| p.prog.id == prog && point.is_none_or(|n| p.point.name() == n))?;
+        let p = progs.remove(i);
+        Some(SiteChange {
+            attachment: p.id,
+            func: p.point.name(),
+            space: Space::Kernel,
+            addr: 0,
+            kind: p.point.kind(),
+            prog: p.prog.id,
+            prog_name: String::from(&*p.prog.name),
+            before: [0; 5],
+            after: [0; 5],
+            trampoline: None,
+        })
+    }
+
+    /// Where program `prog` is attached.
+    pub fn points_of(&self, prog: u32) -> Vec<String> {
+        self.progs.read().iter().filter(|p| p.prog.id == prog).map(|p| p.point.name()).collect()
+    }
+
+    pub fn list(&self) -> Vec<Attachment> {
+        self.progs
+            .read()
+            .iter()
+            .map(|p| Attachment {
+                id: p.id,
+                func: p.point.name(),
+                space: Space::Kernel,
+                addr: 0,
+                kind: p.point.kind(),
+                prog: p.prog.id,
+                prog_name: String::from(&*p.prog.name),
+                run_cnt: p.run_cnt.load(Relaxed),
+                run_time_ns: p.run_time_ns.load(Relaxed),
+                trampoline: None,
+            })
+            .collect()
+    }
+
+    /// Runs the programs on syscall entry (the caller holds the guard).
+    pub(crate) fn run_enter(&self, nr: u64, args: &[u64; 6], kernel: &mut dyn Kernel, vm: &mut bpf_runtime::interp::Vm, out: &mut RunOutput) -> u64 {
+        let progs = self.progs.read();
+        let mut errors = 0;
+        for p in progs.iter().filter(|p| p.point.at_enter(nr as u16)) {
+            let regs;
+            let (ctx, window): (Vec<u8>, Option<(u64, &[u8])>) = match p.point {
+                Point::RawEnter => (zerocopy::IntoBytes::as_bytes(&RawSysEnter { common: [0; 8], id: nr as i64, args: *args }).to_vec(), None),
+                Point::Enter(_) => (zerocopy::IntoBytes::as_bytes(&SysEnter { common: [0; 8], syscall_nr: nr as i32, _pad: 0, args: *args }).to_vec(), None),
+                _ => {
+                    regs = syscall_pt_regs(nr, args, None);
+                    let addr = regs.as_ptr() as u64;
+                    let mut c = [0u8; 48];
+                    c[..8].copy_from_slice(&addr.to_le_bytes());
+                    c[8..16].copy_from_slice(&nr.to_le_bytes());
+                    (c.to_vec(), Some((addr, &regs[..])))
+                }
+            };
+            let t0 = kernel.now_ns();
+            if p.prog.object.run_traced(vm, p.prog.index, &ctx, None, window, kernel, out).is_err() {
+                errors += 1;
+            }
+            p.run_time_ns.fetch_add(kernel.now_ns().saturating_sub(t0), Relaxed);
+            p.run_cnt.fetch_add(1, Relaxed);
+        }
+        errors
+    }
+
+    /// Runs the programs on syscall exit (the caller holds the guard).
+    pub(crate) fn run_exit(&self, nr: u64, args: &[u64; 6], ret: u64, kernel: &mut dyn Kernel, vm: &mut bpf_runtime::interp::Vm, out: &mut RunOutput) -> u64 {
+        let progs = self.progs.read();
+        let mut errors = 0;
+        for p in progs.iter().filter(|p| p.point.at_exit(nr as u16)) {
+            let regs;
+            let (ctx, window): (Vec<u8>, Option<(u64, &[u8])>) = match p.point {
+                Point::RawExit => (zerocopy::IntoBytes::as_bytes(&RawSysExit { common: [0; 8], id: nr as i64, ret: ret as i64 }).to_vec(), None),
+                Point::Exit(_) => (zerocopy::IntoBytes::as_bytes(&SysExit { common: [0; 8], syscall_nr: nr as i32, _pad: 0, ret: ret as i64 }).to_vec(), None),
+                _ => {
+                    regs = syscall_pt_regs(nr, args, Some(ret));
+                    let addr = regs.as_ptr() as u64;
+                    let mut c = [0u8; 48];
+                    c[..8].copy_from_slice(&addr.to_le_bytes());
+                    c[8..16].copy_from_slice(&ret.to_le_bytes());
+                    (c.to_vec(), Some((addr, &regs[..])))
+                }
+            };
+            let t0 = kernel.now_ns();
+            if p.prog.object.run_traced(vm, p.prog.index, &ctx, None, window, kernel, out).is_err() {
+                errors += 1;
+            }
+            p.run_time_ns.fetch_add(kernel.now_ns().saturating_sub(t0), Relaxed);
+            p.run_cnt.fetch_add(1, Relaxed);
+        }
+        errors
+    }
+}
