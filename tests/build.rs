@@ -6,6 +6,12 @@
 //! Debian's musl-gcc cannot link a static PIE (its specs drop -static-pie and
 //! it ships no rcrt1.o), so that flavor is linked by hand with our own
 //! self-relocating start file, `apps/support/rcrt1.c`.
+//!
+//! `traced` (the function tracer's app) is built apart, static and non-PIE
+//! in the musl and glibc flavors, compiled with `-pg -mfentry -mnop-mcount
+//! -mrecord-mcount` so its functions start with a 5-byte nop (gcc refuses
+//! `-mnop-mcount` with PIC). It is linked without `-pg`: the nops call
+//! nothing, so it needs no profiling runtime (which would write gmon.out).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +19,9 @@ use std::process::Command;
 const APPS: [&str; 11] = ["hello", "args", "fileio", "mmap", "time", "random", "fault", "enosys", "sched", "hostile", "fuzz"];
 const FLAVORS: [&str; 4] = ["musl", "musl-pie", "glibc", "glibc-pie"];
 const MUSL_LIB: &str = "/usr/lib/x86_64-linux-musl";
+/// The tracer's app and its flavors (see the module docs).
+const TRACED_FLAVORS: [&str; 2] = ["musl", "glibc"];
+const TRACED_CFLAGS: [&str; 5] = ["-pg", "-mfentry", "-mnop-mcount", "-mrecord-mcount", "-fno-pie"];
 const CFLAGS: [&str; 5] = ["-O1", "-g", "-Wall", "-fno-omit-frame-pointer", "-D_GNU_SOURCE"];
 
 fn main() {
@@ -34,6 +43,10 @@ fn main() {
         .arg(apps_src.join("support/rcrt1.c"))
         .arg("-o")
         .arg(&rcrt1));
+
+    for flavor in TRACED_FLAVORS {
+        build_traced(&apps_src, &out, flavor);
+    }
 
     let jobs: Vec<(&str, &str)> = APPS.iter().flat_map(|a| FLAVORS.iter().map(move |f| (*a, *f))).collect();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
@@ -80,6 +93,14 @@ fn build(src_dir: &Path, out: &Path, rcrt1: &Path, app: &str, flavor: &str) {
         }
         _ => unreachable!("unknown flavor {flavor}"),
     }
+}
+
+fn build_traced(src_dir: &Path, out: &Path, flavor: &str) {
+    let cc = if flavor == "musl" { "musl-gcc" } else { "gcc" };
+    let obj = out.join(format!("traced-{flavor}.o"));
+    let exe = out.join(format!("traced-{flavor}"));
+    run(Command::new(cc).args(CFLAGS).args(TRACED_CFLAGS).arg("-c").arg(src_dir.join("traced.c")).arg("-o").arg(&obj));
+    run(Command::new(cc).args(["-static", "-no-pie"]).arg(&obj).arg("-o").arg(&exe));
 }
 
 fn run(cmd: &mut Command) {

@@ -13,6 +13,14 @@
 //!
 //! It exits with status N when the file `$FAKE_GUEST_EXIT` appears holding
 //! N (the test says when the "app" ends), or when the console closes.
+//!
+//! With `FAKE_GUEST_TRACE=1` its kernel can trace: the real tracer patches
+//! a function of this process that a thread calls in a loop (see
+//! `fake_guest/trace.rs`); without, it answers as a kernel without a tracer.
+#![feature(patchable_function_entry)]
+
+#[path = "fake_guest/trace.rs"]
+mod trace;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -26,6 +34,7 @@ use ushell::{Kernel, KernelFacts, Server, Task};
 struct FakeKernel {
     clock: u64,
     symbols: Vec<Symbol>,
+    trace: Option<trace::TraceHost>,
 }
 
 impl Kernel for FakeKernel {
@@ -62,6 +71,27 @@ impl Kernel for FakeKernel {
             syscalls: vec![SyscallCount { nr: 1, name: "write".into(), count: 1 }],
         }
     }
+    fn tracing(&self) -> Option<&'static ushell::trace::Tracing> {
+        self.trace.as_ref()?.tracing()
+    }
+    fn site_table(&mut self, space: shellproto::Space) -> Option<std::sync::Arc<tracer::SiteTable>> {
+        self.trace.as_ref()?.site_table(space)
+    }
+    fn with_text(&mut self, space: shellproto::Space, f: &mut dyn FnMut(&mut tracer::Text<'_>)) -> Result<(), String> {
+        match (&mut self.trace, space) {
+            (Some(t), shellproto::Space::App) => {
+                t.with_text(f);
+                Ok(())
+            }
+            _ => Err("this fake guest patches only its app's code, with FAKE_GUEST_TRACE=1".into()),
+        }
+    }
+    fn read_text(&mut self, space: shellproto::Space, addr: u64, buf: &mut [u8]) -> Result<(), tracer::PokeError> {
+        match (&mut self.trace, space) {
+            (Some(t), shellproto::Space::App) => t.read_text(addr, buf),
+            _ => Err(tracer::PokeError::NotMapped(addr)),
+        }
+    }
 }
 
 fn option(args: &[String], prefix: &str) -> Option<String> {
@@ -94,7 +124,9 @@ fn main() {
     });
 
     let sym = |name: &str, addr, origin| Symbol { name: name.into(), addr, size: 0x40, origin };
+    let trace = (std::env::var("FAKE_GUEST_TRACE").as_deref() == Ok("1")).then(trace::TraceHost::start);
     let kernel = FakeKernel {
+        trace,
         clock: 0,
         symbols: vec![
             sym("main", 0x401000, SymOrigin::App),

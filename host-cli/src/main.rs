@@ -1,7 +1,8 @@
 //! `ushell`, the host side of the unikernel: boots apps as instances
 //! (`ushell run`), manages them (`ps`, `wait`, `stop`, `logs`, `rm`), talks
 //! to a running instance's kernel shell (`load`, `exec`, `progs`, `maps`,
-//! `map`, `sym`, `info`, and the REPL `ushell shell`), and checks BPF
+//! `map`, `sym`, `info`, the function tracer's `attach`, `detach`, `list`,
+//! `sites`, `disas`, and the REPL `ushell shell`), and checks BPF
 //! objects without a VM (`ushell verify`).
 
 mod client;
@@ -27,7 +28,7 @@ use commands::InstanceCmd;
     disable_version_flag = true,
     about = "Run Linux binaries as unikernels and look inside them",
     after_help = "Without a command, `ushell` opens the shell (REPL) on the running instance.\n\n\
-Examples:\n  ushell run -d --name web ./server\n  ushell load count.o\n  ushell exec get_count.o myfun\n  ushell map dump counts -i web\n  ushell logs -f web"
+Examples:\n  ushell run -d --name web ./server\n  ushell load count.o\n  ushell attach myfun count.o\n  ushell exec get_count --func myfun\n  ushell map dump counts -i web\n  ushell logs -f web"
 )]
 struct Cli {
     /// Print the version of ushell and of the kernel image it boots.
@@ -145,6 +146,32 @@ mod tests {
         assert!(matches!(parse(&["wait", "web"]).cmd, Some(Command::Wait(manage::NameArg { name: Some(_) }))));
         assert!(matches!(parse(&["ps", "-j"]).cmd, Some(Command::Ps(manage::PsArgs { json: true }))));
         assert!(Cli::try_parse_from(["ushell", "map", "update", "m", "1"]).is_err(), "VALUE is required");
+    }
+
+    #[test]
+    fn tracer_commands_parse() {
+        let Some(Command::Instance(InstanceCmd::Attach(a))) = parse(&["attach", "myfun", "fexit_check.o", "--args", "1", "-i", "w"]).cmd else { panic!() };
+        assert_eq!((a.first.as_str(), a.second.as_deref(), a.nr_args, a.which), ("myfun", Some("fexit_check.o"), Some(1), None));
+        let Some(Command::Instance(InstanceCmd::Attach(a))) = parse(&["attach", "count.o", "--prog", "count", "-j"]).cmd else { panic!() };
+        assert_eq!((a.first.as_str(), a.second, a.which.as_deref(), a.json), ("count.o", None, Some("count"), true));
+        assert!(Cli::try_parse_from(["ushell", "attach"]).is_err(), "PROG is required");
+        assert!(Cli::try_parse_from(["ushell", "attach", "f", "p.o", "--args", "7"]).is_err(), "at most 6 arguments");
+        assert!(Cli::try_parse_from(["ushell", "attach", "f", "p.o", "extra"]).is_err());
+        let Some(Command::Instance(InstanceCmd::Detach(d))) = parse(&["detach", "notify"]).cmd else { panic!() };
+        assert_eq!((d.first.as_str(), d.second), ("notify", None));
+        assert!(matches!(parse(&["list"]).cmd, Some(Command::Instance(InstanceCmd::List { func: None, json: false }))));
+        let Some(Command::Instance(InstanceCmd::List { func, json })) = parse(&["list", "myfun", "-j"]).cmd else { panic!() };
+        assert_eq!((func.as_deref(), json), (Some("myfun"), true));
+        let Some(Command::Instance(InstanceCmd::Sites { pattern, limit, .. })) = parse(&["sites"]).cmd else { panic!() };
+        assert_eq!((pattern.as_str(), limit), ("*", 100));
+        let Some(Command::Instance(InstanceCmd::Disas { func, count, .. })) = parse(&["disas", "myfun"]).cmd else { panic!() };
+        assert_eq!((func.as_str(), count), ("myfun", 8));
+        let Some(Command::Instance(InstanceCmd::Disas { count, .. })) = parse(&["disas", "-n", "3", "myfun"]).cmd else { panic!() };
+        assert_eq!(count, 3);
+        assert!(Cli::try_parse_from(["ushell", "disas", "-n", "0", "f"]).is_err());
+        let Some(Command::Instance(InstanceCmd::Exec(e))) = parse(&["exec", "get_count", "--func", "myfun"]).cmd else { panic!() };
+        assert_eq!((e.prog.as_str(), e.func.as_deref(), e.arg), ("get_count", Some("myfun"), None));
+        assert!(Cli::try_parse_from(["ushell", "exec", "get_count", "7", "--func", "myfun"]).is_err(), "ARG or --func");
     }
 
     #[test]

@@ -173,8 +173,11 @@ pub fn logs(global: Option<&str>, a: LogsArgs) -> anyhow::Result<ExitCode> {
             if let Some(FromSup::LogFrom { offset }) = started {
                 let text = std::fs::read(&rec.log)?;
                 let upto = (offset as usize).min(text.len());
-                out.write_all(&text[..upto])?;
-                out.flush()?;
+                // A reader that has seen enough (`| grep -m 1`) ends the
+                // command quietly, as it does in the loop below.
+                if out.write_all(&text[..upto]).and_then(|()| out.flush()).is_err() {
+                    return Ok(ExitCode::SUCCESS);
+                }
                 while let Some(m) = conn.recv_sup() {
                     if let FromSup::Log(line) = m {
                         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
@@ -187,8 +190,10 @@ pub fn logs(global: Option<&str>, a: LogsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let text = std::fs::read(&rec.log).map_err(|e| anyhow::anyhow!("cannot read the log of `{}` at {}: {e}", rec.name, rec.log.display()))?;
-    out.write_all(&text)?;
-    Ok(ExitCode::SUCCESS)
+    match out.write_all(&text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 pub fn rm(global: Option<&str>, a: RmArgs) -> anyhow::Result<ExitCode> {

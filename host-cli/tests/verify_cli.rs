@@ -33,6 +33,8 @@ fn good_objects_are_accepted() {
         ("count", &["fentry/myfun", "syscall"][..]),
         ("noop", &["prog"]),
         ("notify", &["kprobe/myfun"]),
+        ("fexit_check", &["fexit/myfun", "syscall"]),
+        ("calltime", &["fentry/myfun", "fexit/myfun", "syscall"]),
         ("zerodiv", &["syscall"]),
         ("ringbuf", &["tracepoint/syscalls/sys_enter_openat"]),
     ] {

@@ -1,5 +1,6 @@
 //! `load` and `exec`: the commands that send an object file, and the one
-//! that runs a program and shows its output.
+//! that runs a program and shows its output. (`attach`, in `trace`, loads
+//! the same way.)
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,6 +25,11 @@ pub struct ExecArgs {
     /// ARG is hex bytes (e.g. `2a000000`) instead of text.
     #[arg(short = 'x', long)]
     pub hex: bool,
+    /// Instead of ARG: the address of the traceable function FUNC (8
+    /// bytes, little-endian), as `bpf_get_func_ip` gives it to programs
+    /// attached there (e.g. count.c's get_count).
+    #[arg(long = "func", value_name = "FUNC", conflicts_with_all = ["arg", "hex"])]
+    pub func: Option<String>,
     #[arg(short, long)]
     pub json: bool,
 }
@@ -56,6 +62,7 @@ pub fn rejection(object: &Path, e: &ShellError) -> String {
 
 pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
     let arg = match &a.arg {
+        None if a.func.is_some() => super::trace::site_named(s, a.func.as_deref().unwrap_or_default())?.func.to_le_bytes().to_vec(),
         None => Vec::new(),
         Some(t) if a.hex => value::parse_hex(t).map_err(|why| ClientError::Usage(format!("ARG {t:?}: {why}")))?,
         Some(t) => t.as_bytes().to_vec(),
@@ -79,7 +86,7 @@ pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
         if a.which.is_some() {
             return Err(ClientError::Usage("--prog NAME picks a program of an object file; PROG is already a program".into()));
         }
-        Ref::parse(&a.prog)
+        by_id(s, Ref::parse(&a.prog))
     };
     // The supervisor sends this connection the output of the run it
     // serves; collect it so it prints before the result (the REPL prints
@@ -100,9 +107,24 @@ pub fn exec(s: &Session, a: &ExecArgs) -> Result<Done, ClientError> {
     }
 }
 
+/// A program name as the id it has now (resolved as the kernel does: its
+/// function name or its section), so that the supervisor
+/// gives this command only that program's output and not the lines of
+/// programs attached to functions meanwhile. Left as it is when not
+/// unique; the kernel then says why.
+fn by_id(s: &Session, r: Ref) -> Ref {
+    let Ref::Name(n) = &r else { return r };
+    let Ok(Reply::Progs(progs)) = s.conn.call(Request::Progs) else { return r };
+    let ids: Vec<u32> = progs.iter().filter(|p| &p.name == n || &p.section == n).map(|p| p.id).collect();
+    match ids.as_slice() {
+        [id] => Ref::Id(*id),
+        _ => r,
+    }
+}
+
 /// An existing file, or something with a path's shape (`x.o`, `./x`), is
 /// an object file; anything else names a loaded program.
-fn looks_like_file(s: &str) -> bool {
+pub fn looks_like_file(s: &str) -> bool {
     Path::new(s).is_file() || s.ends_with(".o") || s.contains('/')
 }
 

@@ -101,13 +101,15 @@ mod tests {
     #[test]
     fn help_has_a_line_per_command_and_examples() {
         let o = overview();
-        for c in ["load", "exec", "unload", "progs", "maps", "map dump", "map update", "map delete", "sym", "info", "help", "exit"] {
+        for c in ["load", "exec", "unload", "progs", "maps", "map dump", "map update", "map delete", "sym", "info", "attach", "detach", "list", "sites", "disas", "help", "exit"] {
             assert!(o.lines().any(|l| l.trim_start().starts_with(c)), "{c} missing in\n{o}");
         }
         let h = command_help(&["exec".into()]).unwrap();
         assert!(h.contains("Examples:") && h.contains("\n  exec get_count.o myfun"), "{h}");
         assert!(command_help(&["map".into(), "dump".into()]).unwrap().contains("\n  map dump counts"));
         assert!(command_help(&["nope".into()]).is_none());
+        let h = command_help(&["attach".into()]).unwrap();
+        assert!(h.contains("\n  attach myfun count.o\n") && h.contains("--args <N>") && h.contains("[PROG]"), "{h}");
         assert!(command_names().contains(&"load".to_string()));
         assert_eq!(map_ops(), ["dump", "update", "delete"]);
     }

@@ -1,11 +1,15 @@
 //! The commands that act on a running instance's kernel: `load`, `exec`,
-//! `unload`, `progs`, `maps`, `map dump/update/delete`, `sym`, `info`. One
+//! `unload`, `progs`, `maps`, `map dump/update/delete`, `sym`, `info`, and
+//! the function tracer's `attach`, `detach`, `list`, `sites`, `disas`. One
 //! definition serves the command line (`ushell load x.o -i web`) and the
 //! REPL (`load x.o`), so both parse, answer and print the same way.
 
+pub mod disas;
 pub mod exec;
 pub mod format;
 pub mod help;
+pub mod trace;
+pub mod trace_format;
 pub mod value;
 
 use std::path::PathBuf;
@@ -89,6 +93,50 @@ ARG, NUL-terminated and zero-padded (with --hex, ARG is hex bytes). The program'
         #[arg(short, long)]
         json: bool,
     },
+    /// Attach a tracing program to a function's entry (or exit) in the app or the kernel.
+    #[command(after_help = "Examples:\n  ushell attach myfun count.o\n  ushell attach count.o\n  ushell attach myfun fexit_check.o --args 1\n  ushell attach kernel::syscall::fs::read count\n\n\
+PROG is an object file (loaded first; --prog picks one of its programs, by default its only fentry, fexit, kprobe or \
+kretprobe program) or a loaded program's id or name. Without FUNC the function is the one the program's section names \
+(SEC(\"fentry/myfun\")). The function's 5-byte entry nop becomes a call to a trampoline that runs the attached programs; \
+the line printed shows the site's bytes before and after. A function without a nop is refused with how to compile it.")]
+    Attach(trace::AttachArgs),
+    /// Detach a program from a function (the site's nop is restored when it was the last).
+    #[command(after_help = "Examples:\n  ushell detach myfun count\n  ushell detach notify\n\n\
+FUNC may be left out when the program sits on one function. The line printed shows the site's bytes before and after.")]
+    Detach(trace::DetachArgs),
+    /// Which programs sit on which functions, with hit counts and run times.
+    #[command(after_help = "Examples:\n  ushell list\n  ushell list myfun -j\n\n\
+RUN_CNT and RUN_TIME_NS are the attachment's runs and their total time, as bpftool's run_cnt and run_time_ns.")]
+    List {
+        /// Only the programs on this function.
+        func: Option<String>,
+        #[arg(short, long)]
+        json: bool,
+    },
+    /// Functions that can be traced (those with a 5-byte entry nop), the app's and the kernel's.
+    #[command(after_help = "Examples:\n  ushell sites\n  ushell sites myfun\n  ushell sites 'kernel::syscall::*'\n\n\
+PATTERN as for sym: `*` and `?` wildcards, a plain word matches anywhere. BYTES are the site's bytes when nothing is attached.")]
+    Sites {
+        #[arg(default_value = "*")]
+        pattern: String,
+        /// Most functions to list.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(short, long)]
+        json: bool,
+    },
+    /// Disassemble a function's first instructions as they are now (patched or not).
+    #[command(after_help = "Examples:\n  ushell disas myfun\n  ushell disas -n 3 myfun\n\n\
+The bytes are read from the running kernel or app and decoded on the host (Intel syntax). The patch site's line is \
+marked `<- site`; a call to an attachment's trampoline names its programs.")]
+    Disas {
+        func: String,
+        /// How many instructions.
+        #[arg(short = 'n', default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=34))]
+        count: u32,
+        #[arg(short, long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq)]
@@ -149,6 +197,11 @@ impl InstanceCmd {
             InstanceCmd::Map(_) => "map",
             InstanceCmd::Sym { .. } => "sym",
             InstanceCmd::Info { .. } => "info",
+            InstanceCmd::Attach(_) => "attach",
+            InstanceCmd::Detach(_) => "detach",
+            InstanceCmd::List { .. } => "list",
+            InstanceCmd::Sites { .. } => "sites",
+            InstanceCmd::Disas { .. } => "disas",
         }
     }
 }
@@ -225,6 +278,11 @@ pub fn run(s: &Session, cmd: &InstanceCmd) -> Result<Done, ClientError> {
             Reply::Info(i) => Ok(Done::ok(f::info(&i, *json))),
             other => Err(unexpected("info", other)),
         },
+        InstanceCmd::Attach(a) => trace::attach(s, a),
+        InstanceCmd::Detach(a) => trace::detach(s, a),
+        InstanceCmd::List { func, json } => trace::list(s, func.as_deref(), *json),
+        InstanceCmd::Sites { pattern, limit, json } => trace::sites(s, pattern, *limit, *json),
+        InstanceCmd::Disas { func, count, json } => trace::disas(s, func, *count, *json),
     }
 }
 

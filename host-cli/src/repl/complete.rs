@@ -1,6 +1,7 @@
 //! Tab completion in the REPL: command names, `map` operations, and the
-//! names the instance knows right now (programs, maps, symbols), asked
-//! for when Tab is pressed; paths for `load` and `exec`.
+//! names the instance knows right now (programs, maps, symbols, traceable
+//! functions), asked for when Tab is pressed; paths for `load`, `exec` and
+//! `attach`.
 
 use crate::commands::help;
 
@@ -14,6 +15,12 @@ pub enum Want {
     ProgOrFile,
     Map,
     Symbol,
+    /// A traceable function (`sites`).
+    Site,
+    /// A traceable function or an object file (`attach`'s first word).
+    SiteOrFile,
+    /// A traceable function or a program (`detach`'s first word).
+    SiteOrProg,
     File,
     Nothing,
 }
@@ -24,15 +31,32 @@ pub trait Names {
     fn maps(&self) -> Vec<String>;
     /// Symbols starting with `prefix`.
     fn symbols(&self, prefix: &str) -> Vec<String>;
+    /// Traceable functions starting with `prefix`.
+    fn sites(&self, prefix: &str) -> Vec<String>;
 }
+
+/// Options whose value is the next word.
+const OPTIONS_WITH_VALUES: [&str; 9] = ["-n", "--limit", "--prog", "--args", "--engine", "--flags", "--func", "-i", "--instance"];
 
 /// The start of the word under the cursor, and what it should be.
 pub fn want(line: &str, pos: usize) -> (usize, Want) {
     let before = &line[..pos];
     let start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
     let words: Vec<&str> = before[..start].split_whitespace().collect();
-    // Options are not positional words.
-    let positional: Vec<&str> = words.iter().copied().filter(|w| !w.starts_with('-')).collect();
+    // Options, and the values of those that take one, are not positional
+    // words.
+    let mut positional: Vec<&str> = Vec::new();
+    let mut skip = false;
+    for w in &words {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if w.starts_with('-') {
+            skip = OPTIONS_WITH_VALUES.contains(w);
+        } else {
+            positional.push(w);
+        }
+    }
     let w = match positional.as_slice() {
         [] => Want::Command,
         ["help", ..] => Want::Command,
@@ -43,6 +67,12 @@ pub fn want(line: &str, pos: usize) -> (usize, Want) {
         ["load"] => Want::File,
         ["sym"] => Want::Symbol,
         _ if words.last() == Some(&"--prog") => Want::Prog,
+        _ if words.last() == Some(&"--func") => Want::Site,
+        ["attach"] => Want::SiteOrFile,
+        ["attach", _] => Want::ProgOrFile,
+        ["detach"] => Want::SiteOrProg,
+        ["detach", _] => Want::Prog,
+        ["list" | "sites" | "disas"] => Want::Site,
         _ => Want::Nothing,
     };
     (start, w)
@@ -58,6 +88,8 @@ pub fn candidates(line: &str, pos: usize, names: &dyn Names) -> (usize, Want, Ve
         Want::Prog | Want::ProgOrFile => names.progs(),
         Want::Map => names.maps(),
         Want::Symbol => names.symbols(word),
+        Want::Site | Want::SiteOrFile => names.sites(word),
+        Want::SiteOrProg => names.sites(word).into_iter().chain(names.progs()).collect(),
         Want::File | Want::Nothing => Vec::new(),
     };
     let mut out: Vec<String> = pool.into_iter().filter(|c| c.starts_with(word)).collect();
@@ -81,6 +113,9 @@ mod tests {
         fn symbols(&self, prefix: &str) -> Vec<String> {
             ["main", "myfun", "memcpy"].iter().filter(|s| s.starts_with(prefix)).map(|s| s.to_string()).collect()
         }
+        fn sites(&self, prefix: &str) -> Vec<String> {
+            ["myfun", "finish", "kernel::syscall::fs::read"].iter().filter(|s| s.starts_with(prefix)).map(|s| s.to_string()).collect()
+        }
     }
 
     fn names(line: &str) -> Vec<String> {
@@ -101,5 +136,23 @@ mod tests {
         assert!(names("progs ").is_empty());
         assert_eq!(want("load bpf/x", 10), (5, Want::File));
         assert_eq!(candidates("map dump sh", 11, &Fixed).0, 9);
+    }
+
+    #[test]
+    fn tracer_commands_complete_functions_then_programs() {
+        assert_eq!(names("att"), ["attach"]);
+        assert_eq!(names("attach m"), ["myfun"]);
+        assert_eq!(names("attach kernel::"), ["kernel::syscall::fs::read"]);
+        assert_eq!(want("attach co", 9).1, Want::SiteOrFile, "files too (attach count.o)");
+        assert_eq!(names("attach myfun f"), ["fill"]);
+        assert_eq!(want("attach myfun x", 14).1, Want::ProgOrFile);
+        assert_eq!(names("detach f"), ["fill", "finish"]);
+        assert_eq!(names("detach myfun e"), ["emit"]);
+        assert_eq!(names("disas f"), ["finish"]);
+        assert_eq!(names("list "), ["finish", "kernel::syscall::fs::read", "myfun"]);
+        assert_eq!(names("sites my"), ["myfun"]);
+        assert_eq!(names("disas -n 3 m"), ["myfun"]);
+        assert_eq!(names("attach myfun count.o --prog e"), ["emit"]);
+        assert_eq!(names("exec get_count --func my"), ["myfun"]);
     }
 }

@@ -42,6 +42,12 @@ impl complete::Names for InstanceNames<'_> {
             _ => Vec::new(),
         }
     }
+    fn sites(&self, prefix: &str) -> Vec<String> {
+        match self.0.conn.call(Request::Sites { pattern: format!("{prefix}*"), limit: 200 }) {
+            Ok(Reply::Sites { sites, .. }) => sites.into_iter().map(|s| s.name).collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 struct ReplHelper {
@@ -55,7 +61,7 @@ impl Completer for ReplHelper {
     fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let (start, want, names) = complete::candidates(line, pos, &InstanceNames(&self.session));
         let mut pairs: Vec<Pair> = names.into_iter().map(|n| Pair { display: n.clone(), replacement: n }).collect();
-        if matches!(want, complete::Want::File | complete::Want::ProgOrFile) {
+        if matches!(want, complete::Want::File | complete::Want::ProgOrFile | complete::Want::SiteOrFile) {
             let (fstart, files) = self.files.complete(line, pos, ctx)?;
             if pairs.is_empty() {
                 return Ok((fstart, files));

@@ -16,7 +16,9 @@
 //! * **Events** go to the instance log, to clients that subscribed, and, for
 //!   program output, to the client whose `exec` is being served: the guest
 //!   answers requests in order, and the output of a run comes before its
-//!   reply, so it belongs to the oldest request still waiting.
+//!   reply, so it belongs to the oldest request still waiting. Programs
+//!   attached to functions print at any time, so when the exec names its
+//!   program by id, only that program's lines are its output.
 //! * **Raw** bytes (tests) go to the guest verbatim, so that consecutive
 //!   pieces can form any stream, an oversized frame included; when they end
 //!   inside a frame, the next frame the supervisor sends starts with a
@@ -65,7 +67,8 @@ enum Kind {
     Hello,
     UploadBegin,
     UploadChunk(u32),
-    Exec,
+    /// The program's id when the request gives one.
+    Exec(Option<u32>),
     Other,
     /// The supervisor's own aborts: their replies are not anyone's.
     Internal,
@@ -218,7 +221,10 @@ impl Mux {
                     Kind::Other
                 }
             }
-            Request::Exec { .. } => Kind::Exec,
+            Request::Exec { prog, .. } => Kind::Exec(match prog {
+                shellproto::Ref::Id(id) => Some(*id),
+                shellproto::Ref::Name(_) => None,
+            }),
             _ => Kind::Other,
         };
         vec![self.send(Some((c, id)), kind, req)]
@@ -337,8 +343,12 @@ impl Mux {
         let mut to: Vec<ClientId> = self.clients.iter().filter(|(_, s)| s.events).map(|(c, _)| *c).collect();
         if matches!(ev, Event::ProgOutput { .. } | Event::Ringbuf { .. }) {
             let running = self.order.front().and_then(|g| self.pending.get(g));
-            if let Some(Pending { owner: Some((c, _)), kind: Kind::Exec }) = running {
-                if self.clients.contains_key(c) && !to.contains(c) {
+            if let Some(Pending { owner: Some((c, _)), kind: Kind::Exec(of) }) = running {
+                let theirs = match (&ev, of) {
+                    (Event::ProgOutput { prog, .. }, Some(id)) => prog == id,
+                    _ => true,
+                };
+                if theirs && self.clients.contains_key(c) && !to.contains(c) {
                     to.push(*c);
                 }
             }

@@ -148,6 +148,19 @@ fn events_reach_subscribers_the_log_and_the_client_whose_exec_runs() {
 }
 
 #[test]
+fn an_exec_by_id_gets_only_its_programs_lines_not_those_of_traced_programs() {
+    let mut m = ready();
+    m.client_connected(2);
+    let (g, _) = sent(&m.client_msg(2, msg(8, Request::Exec { prog: Ref::Id(4), arg: vec![] })));
+    let traced = Event::ProgOutput { prog: 9, name: "notify".into(), line: "myfun called".into() };
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(traced.clone()))), [Out::Log(traced)], "a program on a function printed meanwhile");
+    let mine = Event::ProgOutput { prog: 4, name: "get_count".into(), line: "looked up".into() };
+    let out = m.guest_msg(Ok(ServerMsg::Event(mine.clone())));
+    assert_eq!(out, [Out::Log(mine.clone()), Out::Client(2, FromSup::Shell(ServerMsg::Event(mine)))]);
+    answer(&mut m, g, Reply::Returned { value: 7, run_time_ns: 10 });
+}
+
+#[test]
 fn when_the_guest_goes_every_waiting_request_fails() {
     let mut m = ready();
     m.client_connected(1);
