@@ -77,11 +77,15 @@ fn ok(c: &mut Client, req: Request) -> (Reply, Duration) {
     }
 }
 
-/// Loads `file` with `engine`; returns its first program's name.
-fn load(c: &mut Client, file: &str, engine: Engine) -> String {
+/// Loads `file` with `engine`; returns the name of its traced program and
+/// the ids of all its programs (for unloading).
+fn load(c: &mut Client, file: &str, engine: Engine) -> (String, Vec<u32>) {
     let a = c.load_with(file, &bpf_obj(file), 16 << 10, Some(engine));
     match a.result {
-        Ok(Reply::Loaded(l)) => l.progs.iter().find(|p| p.section != "syscall").unwrap_or(&l.progs[0]).name.clone(),
+        Ok(Reply::Loaded(l)) => (
+            l.progs.iter().find(|p| p.section != "syscall").unwrap_or(&l.progs[0]).name.clone(),
+            l.progs.iter().map(|p| p.id).collect(),
+        ),
         other => panic!("load {file}: {other:?}"),
     }
 }
@@ -212,7 +216,7 @@ fn row(site: &'static str, what: impl Into<String>, ticks: Ticks, base: Ticks, n
 /// Returns (label, ticks, attach wall, detach wall) per program.
 fn states(run: &mut Run, func: &str, progs: &[(&str, &str)], engine: Engine) -> Vec<(String, Ticks, Duration, Duration)> {
     let mut out = Vec::new();
-    let names: Vec<String> = progs.iter().map(|(file, _)| load(&mut run.vm.client, file, engine)).collect();
+    let (names, ids): (Vec<String>, Vec<Vec<u32>>) = progs.iter().map(|(file, _)| load(&mut run.vm.client, file, engine)).unzip();
     for ((file, check), name) in progs.iter().zip(&names) {
         eprintln!("trace_bench: {file} ({engine}) on {func}");
         let ta = attach(&mut run.vm.client, func, name);
@@ -232,8 +236,8 @@ fn states(run: &mut Run, func: &str, progs: &[(&str, &str)], engine: Engine) -> 
         // Back to the baseline before the next one.
         run.measure();
     }
-    for name in &names {
-        ok(&mut run.vm.client, Request::Unload { prog: Ref::Name(name.clone()) });
+    for id in ids.into_iter().flatten() {
+        ok(&mut run.vm.client, Request::Unload { prog: Ref::Id(id) });
     }
     out
 }
@@ -313,7 +317,7 @@ fn main() {
 
     eprintln!("trace_bench: attach/detach wall time, TCG without icount, {CYCLES} cycles");
     let mut w = Run::start(&traced, "fun", N_FUN, false);
-    let name = load(&mut w.vm.client, "count.c", Engine::Jit);
+    let (name, _) = load(&mut w.vm.client, "count.c", Engine::Jit);
     let (mut att, mut det): (Vec<Duration>, Vec<Duration>) = (0..CYCLES)
         .map(|_| {
             let a = attach(&mut w.vm.client, "myfun", &name);
@@ -332,13 +336,13 @@ fn main() {
     println!("  ≈ns: our instructions at an ASSUMED {INSNS_PER_NS} instructions per ns (3 GHz, 1 instruction per cycle), not measured");
     println!();
     println!(
-        "| {:<14} | {:<44} | {:>13} | {:>10} | {:>10} | {:>8} | {:<40} |",
+        "| {:<14} | {:<48} | {:>13} | {:>10} | {:>10} | {:>8} | {:<40} |",
         "site", "attached", "min ticks/rnd", "insns/call", "(median)", "≈ns", "published (quoted, not measured here)"
     );
-    println!("|{:-<16}|{:-<46}|{:->15}|{:->12}|{:->12}|{:->10}|{:-<42}|", "", "", "", "", "", "", "");
+    println!("|{:-<16}|{:-<50}|{:->15}|{:->12}|{:->12}|{:->10}|{:-<42}|", "", "", "", "", "", "", "");
     for r in &rows {
         println!(
-            "| {:<14} | {:<44} | {:>13} | {:>10.1} | {:>10.1} | {:>8.1} | {:<40} |",
+            "| {:<14} | {:<48} | {:>13} | {:>10.1} | {:>10.1} | {:>8.1} | {:<40} |",
             r.site,
             r.what,
             r.ticks.min,
