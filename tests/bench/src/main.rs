@@ -4,7 +4,8 @@
 //!
 //! Usage: `cargo run --release -p guest-bench [-- OPTIONS]`
 //!   --runs N     wall-time runs per guest, median shown (default 5)
-//!   --no-build   do not build ushell and the kernel first
+//!   --no-build   do not build ushell and the kernels (with and without
+//!                patchable entries) first
 //!   --no-linux   skip the Linux guest (its column shows n/a)
 //!   --no-mem     skip the smallest -m searches
 
@@ -50,7 +51,7 @@ impl Opts {
                 "--no-linux" => o.linux = false,
                 "--no-mem" => o.mem = false,
                 "-h" | "--help" => {
-                    println!("{}", include_str!("main.rs").lines().take(9).map(|l| &l[3.min(l.len())..]).collect::<Vec<_>>().join("\n"));
+                    println!("{}", include_str!("main.rs").lines().take(10).map(|l| &l[3.min(l.len())..]).collect::<Vec<_>>().join("\n"));
                     std::process::exit(0);
                 }
                 _ => bail!("unknown argument {a:?} (try --help)"),
