@@ -4,7 +4,8 @@
 //!
 //! Usage: `cargo run --release -p guest-bench [-- OPTIONS]`
 //!   --runs N     wall-time runs per guest, median shown (default 5)
-//!   --no-build   do not build ushell and the kernel first
+//!   --no-build   do not build ushell and the kernels (with and without
+//!                patchable entries) first
 //!   --no-linux   skip the Linux guest (its column shows n/a)
 //!   --no-mem     skip the smallest -m searches
 
@@ -50,7 +51,7 @@ impl Opts {
                 "--no-linux" => o.linux = false,
                 "--no-mem" => o.mem = false,
                 "-h" | "--help" => {
-                    println!("{}", include_str!("main.rs").lines().take(9).map(|l| &l[3.min(l.len())..]).collect::<Vec<_>>().join("\n"));
+                    println!("{}", include_str!("main.rs").lines().take(10).map(|l| &l[3.min(l.len())..]).collect::<Vec<_>>().join("\n"));
                     std::process::exit(0);
                 }
                 _ => bail!("unknown argument {a:?} (try --help)"),
@@ -70,28 +71,57 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs `cargo ARGS` in the workspace with `env` set (and `unset`
+/// removed); shows the output on failure only (warnings are the other
+/// crates' business).
+fn cargo(p: &Paths, args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
+    measure::progress(&format!("{}cargo {}", shown.concat(), args.join(" ")));
+    let mut cmd = Command::new(&cargo);
+    cmd.args(args).current_dir(&p.workspace);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    match cmd.output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stderr);
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("{}", lines[lines.len().saturating_sub(30)..].join("\n"));
+            Err(format!("`cargo {}` failed ({})", args.join(" "), o.status))
+        }
+        Err(e) => Err(format!("running cargo: {e}")),
+    }
+}
+
 /// Builds ushell and our kernel into the current target directory.
 fn build_ours(p: &Paths) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    for args in [
-        &["build", "--release", "-p", "host-cli"][..],
-        &["build", "-p", "kernel", "--release", "--target", "x86_64-unknown-none"][..],
-    ] {
-        measure::progress(&format!("cargo {}", args.join(" ")));
-        // Warnings are the other crates' business; show the output on failure only.
-        let out = Command::new(&cargo).args(args).current_dir(&p.workspace).output();
-        match out {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                let text = String::from_utf8_lossy(&o.stderr);
-                let lines: Vec<&str> = text.lines().collect();
-                eprintln!("{}", lines[lines.len().saturating_sub(30)..].join("\n"));
-                return Err(format!("`cargo {}` failed ({})", args.join(" "), o.status));
-            }
-            Err(e) => return Err(format!("running cargo: {e}")),
-        }
-    }
-    Ok(())
+    cargo(p, &["build", "--release", "-p", "host-cli"], &[], &[])?;
+    cargo(p, &["build", "-p", "kernel", "--release", "--target", "x86_64-unknown-none"], &[], &[])
+}
+
+/// The kernel's rustflags (`.cargo/config.toml`) without
+/// `-Zpatchable-function-entry=5,0`.
+const NOPATCH_RUSTFLAGS: &str = "-C relocation-model=static -C force-frame-pointers=yes";
+
+/// Builds our kernel without patchable entries into `<target>/nopatch`.
+/// `RUSTFLAGS` replaces `target.x86_64-unknown-none.rustflags` of the
+/// config (`CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS` would not: cargo
+/// appends an environment array to the config file's); with `--target` it
+/// does not reach build scripts and proc macros. The linker setting stays.
+fn build_nopatch(p: &Paths) -> Result<(), String> {
+    let dir = p.nopatch_target();
+    let dir = dir.to_str().ok_or("the target directory is not UTF-8")?;
+    cargo(
+        p,
+        &["build", "-p", "kernel", "--release", "--target", "x86_64-unknown-none", "--target-dir", dir],
+        &[("RUSTFLAGS", NOPATCH_RUSTFLAGS)],
+        &["CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS"],
+    )
 }
 
 fn run() -> anyhow::Result<()> {
@@ -110,6 +140,11 @@ fn run() -> anyhow::Result<()> {
     };
     let linux_side = linux.as_ref().map(|l| measure::linux(l, opts.runs, opts.mem));
     let ours_side = measure::ours(&ours_env, opts.runs, opts.mem);
+    let nopatch_built = if opts.build { build_nopatch(&paths) } else { Ok(()) };
+    let nopatch_env =
+        nopatch_built.and_then(|()| ours::Ours::find(paths.ushell(), paths.kernel_nopatch(), &paths.out, &apps.bench));
+    measure::progress("ours without patchable entries, icount syscall run");
+    let nopatch = nopatch_env.as_ref().map_err(Clone::clone).and_then(|o| measure::syscall_run(o, "ours without patchable entries"));
 
     println!();
     println!("guest-bench: our kernel vs Linux in the same QEMU ({})", qemu::version());
@@ -137,6 +172,8 @@ fn run() -> anyhow::Result<()> {
     println!();
     print!("{}", rows(&paths, &apps, &floor, &ours_env, &ours_side, linux.as_ref(), linux_side.as_ref()).render());
     print_details(&ours_side, linux_side.as_ref());
+    println!();
+    print!("{}", patch_rows(&floor, &ours_env, &ours_side, &nopatch_env, &nopatch));
     Ok(())
 }
 
@@ -235,6 +272,88 @@ fn rows(
         goal: Goal::OursAtMost(8.0),
     });
     t
+}
+
+/// (f): what the kernel's patchable entries (the function tracer's sites,
+/// `-Zpatchable-function-entry=5,0`) cost when nothing is attached: our
+/// kernel as built against the same kernel built without the flag.
+fn patch_rows(
+    floor: &measure::Floor,
+    ours_env: &Result<ours::Ours, String>,
+    ours: &Side,
+    nopatch_env: &Result<ours::Ours, String>,
+    nopatch: &Result<report::BenchLine, String>,
+) -> String {
+    type Bench = Result<report::BenchLine, String>;
+    let boot = |b: &Bench| -> Measure {
+        let b = b.as_ref().map_err(Clone::clone)?;
+        let f = floor.entry_tsc.as_ref().map_err(Clone::clone)?;
+        Ok(b.entry_tsc as f64 - f)
+    };
+    let raw = |b: &Bench| b.as_ref().map(|b| b.per_syscall()).map_err(Clone::clone);
+    let libc = |b: &Bench| b.as_ref().map(|b| b.per_libc_syscall()).map_err(Clone::clone);
+    let entries = |o: &Result<ours::Ours, String>| -> (Measure, Measure) {
+        match o.as_ref().map_err(Clone::clone).and_then(|o| size::patchable_entries(&o.kernel).map_err(|e| format!("{e:#}"))) {
+            Ok((with, total)) => (Ok(with as f64), Ok(total as f64)),
+            Err(e) => (Err(e.clone()), Err(e)),
+        }
+    };
+    let ((ow, ot), (nw, nt)) = (entries(ours_env), entries(nopatch_env));
+    let file = |o: &Result<ours::Ours, String>| -> Measure {
+        o.as_ref().map_err(Clone::clone).and_then(|o| size::elf(&o.kernel).map(|s| s.file as f64).map_err(|e| format!("{e:#}")))
+    };
+    let rows: Vec<(&str, Unit, Measure, Measure)> = vec![
+        ("(f) insns per getppid, raw `syscall`", Unit::Insns, raw(&ours.bench), raw(nopatch)),
+        ("(f) same via musl syscall(SYS_getppid)", Unit::Insns, libc(&ours.bench), libc(nopatch)),
+        ("(f) insns kernel entry -> app entry", Unit::Insns, boot(&ours.bench), boot(nopatch)),
+        ("(f) functions starting with 0f 1f 44 00 08", Unit::Insns, ow, nw),
+        ("(f) function symbols in the image", Unit::Insns, ot, nt),
+        ("(f) image file as built", Unit::Bytes, file(ours_env), file(nopatch_env)),
+    ];
+    let mut out = String::from("(f) the kernel's patchable entries (tracer sites, -Zpatchable-function-entry=5,0), nothing attached:\n");
+    let header = ["metric", "ours (with)", "without the flag", "with - without"];
+    let mut lines = vec![header.map(String::from)];
+    let mut notes: Vec<String> = Vec::new();
+    let mut cell = |m: &Measure, unit: Unit| match m {
+        Ok(v) => table::fmt_value(*v, unit),
+        Err(e) => {
+            notes.push(e.clone());
+            format!("n/a [{}]", notes.len())
+        }
+    };
+    for (name, unit, with, without) in &rows {
+        let diff = match (with, without) {
+            (Ok(a), Ok(b)) if matches!(unit, Unit::Bytes) => format!("{:+.1} KiB", (a - b) / 1024.0),
+            (Ok(a), Ok(b)) => format!("{:+}", ((a - b) * 10.0).round() / 10.0),
+            _ => "-".into(),
+        };
+        lines.push([name.to_string(), cell(with, *unit), cell(without, *unit), diff]);
+    }
+    let mut width = [0usize; 4];
+    for l in &lines {
+        for (w, c) in width.iter_mut().zip(l) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let mut s = format!("{:<w$}", l[0], w = width[0]);
+        for (c, w) in l.iter().zip(width).skip(1) {
+            s += &format!("  {c:>w$}");
+        }
+        out += s.trim_end();
+        out.push('\n');
+        if i == 0 {
+            out += &"-".repeat(width.iter().sum::<usize>() + 2 * (width.len() - 1));
+            out.push('\n');
+        }
+    }
+    for (i, n) in notes.iter().enumerate() {
+        out += &format!("[{}] {n}\n", i + 1);
+    }
+    if let Ok(o) = nopatch_env {
+        out += &format!("  without the flag: {} (RUSTFLAGS=\"{NOPATCH_RUSTFLAGS}\", --target-dir {})\n", o.kernel.display(), "<target>/nopatch");
+    }
+    out
 }
 
 fn print_details(ours: &Side, linux: Option<&LinuxSide>) {

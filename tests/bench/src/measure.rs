@@ -115,10 +115,7 @@ pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {
         }
     };
     progress("ours, icount syscall run");
-    let bench = o
-        .run(&["syscall"], Some(MEM_MIB), true) // the same RAM as Linux's run
-        .map_err(|e| format!("ours: {e:#}"))
-        .and_then(|r| report::parse_bench(&r.stdout).ok_or_else(|| format!("ours: no GUESTBENCH line ({})", r.describe())));
+    let bench = syscall_run(o, "ours");
     let hello_ok = |mem: Option<u32>| -> Result<Duration, String> {
         let r = o.run(&["hello"], mem, false).map_err(|e| format!("ours: {e:#}"))?;
         if r.status == Some(0) && r.stdout.contains(HELLO) {
@@ -138,6 +135,14 @@ pub fn ours(o: &Result<Ours, String>, runs: usize, mem_search: bool) -> Side {
     progress("ours, icount nanosleep(1 s) runs: blocking, polling, and a clock-read baseline");
     let sleep = sleep_cost(o);
     Side { bench, wall, min_mem, sleep }
+}
+
+/// The bench app's icount syscall run on our kernel `o` (`who` names it
+/// in errors): getppid round trips and the boot count.
+pub fn syscall_run(o: &Ours, who: &str) -> Result<BenchLine, String> {
+    o.run(&["syscall"], Some(MEM_MIB), true) // the same RAM as Linux's run
+        .map_err(|e| format!("{who}: {e:#}"))
+        .and_then(|r| report::parse_bench(&r.stdout).ok_or_else(|| format!("{who}: no GUESTBENCH line ({})", r.describe())))
 }
 
 /// Instructions one nanosleep(1 s) costs: a sleeping run minus a run that

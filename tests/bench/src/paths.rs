@@ -39,6 +39,17 @@ impl Paths {
     pub fn kernel(&self) -> PathBuf {
         env_or("GUEST_BENCH_KERNEL", || self.target.join("x86_64-unknown-none/release/kernel"))
     }
+
+    /// Target directory of the kernel built without patchable entries.
+    pub fn nopatch_target(&self) -> PathBuf {
+        self.target.join("nopatch")
+    }
+
+    /// Our kernel built without `-Zpatchable-function-entry=5,0` (no
+    /// tracer sites), as [`crate::build_ours`] leaves it.
+    pub fn kernel_nopatch(&self) -> PathBuf {
+        env_or("GUEST_BENCH_KERNEL_NOPATCH", || self.nopatch_target().join("x86_64-unknown-none/release/kernel"))
+    }
 }
 
 fn env_or(var: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {

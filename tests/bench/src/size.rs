@@ -37,3 +37,30 @@ pub fn stripped(path: &Path, out_dir: &Path) -> anyhow::Result<u64> {
     anyhow::ensure!(st.success(), "strip --strip-all {} failed ({st})", path.display());
     file(&out)
 }
+
+/// The kernel's patchable entries: (functions whose first bytes are LLVM's
+/// 5-byte `-Zpatchable-function-entry` nop `0f 1f 44 00 08`, functions
+/// with code), from the ELF symbol table.
+pub fn patchable_entries(path: &Path) -> anyhow::Result<(usize, usize)> {
+    const NOP: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x08];
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let elf = goblin::elf::Elf::parse(&data).with_context(|| format!("{}: not an ELF", path.display()))?;
+    let mut addrs: Vec<u64> = elf
+        .syms
+        .iter()
+        .filter(|s| s.st_type() == goblin::elf::sym::STT_FUNC && s.st_size >= 5 && s.st_value != 0)
+        .map(|s| s.st_value)
+        .collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    anyhow::ensure!(!addrs.is_empty(), "{}: no function symbols", path.display());
+    let bytes_at = |addr: u64| -> Option<&[u8]> {
+        let sh = elf.section_headers.iter().find(|sh| {
+            sh.sh_type == goblin::elf::section_header::SHT_PROGBITS && sh.sh_addr <= addr && addr + 5 <= sh.sh_addr + sh.sh_size
+        })?;
+        let off = (sh.sh_offset + (addr - sh.sh_addr)) as usize;
+        data.get(off..off + 5)
+    };
+    let with = addrs.iter().filter(|&&a| bytes_at(a) == Some(&NOP[..])).count();
+    Ok((with, addrs.len()))
+}
