@@ -68,8 +68,8 @@ pub fn start_at_boot(spec: &str, ring_bytes: u32) {
 struct Mem<'a>(UserSpace<'a>);
 
 impl UserMemory for Mem<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ()> {
-        self.0.with_mm(|mm| crate::mm::user::copy_from_user(mm, addr, buf)).map_err(|_| ())
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), record::Fault> {
+        self.0.with_mm(|mm| crate::mm::user::copy_from_user(mm, addr, buf)).map_err(|_| record::Fault)
     }
 }
 

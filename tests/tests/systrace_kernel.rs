@@ -76,7 +76,14 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// Built once per test process (the tests run in parallel and must not
+/// rewrite the binary another one is packing).
 fn build_app() -> PathBuf {
+    static APP_BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    APP_BIN.get_or_init(build_app_once).clone()
+}
+
+fn build_app_once() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("e2e-systrace-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("systrace.c");

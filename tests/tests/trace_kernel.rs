@@ -65,7 +65,14 @@ int main(int argc, char **argv) {
 
 /// The app, compiled with entry nops and linked without gcc's profiling
 /// runtime (which would write gmon.out).
+/// Built once per test process (the tests run in parallel and must not
+/// rewrite the binary another one is packing).
 fn build_app() -> PathBuf {
+    static APP_BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    APP_BIN.get_or_init(build_app_once).clone()
+}
+
+fn build_app_once() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("e2e-trace-kernel-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("traced.c");
