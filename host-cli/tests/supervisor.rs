@@ -272,6 +272,10 @@ fn garbage_truncated_oversized_frames_and_abandoned_uploads_leave_the_instance_a
 fn raw_bytes_reach_the_guest_and_it_keeps_answering() {
     let env = Env::new();
     env.start("raw");
+    // `raw` refuses while the guest's console is not connected yet (a
+    // request waits for the guest's hello instead): wait for it first.
+    let o = env.ushell(&["progs", "-i", "raw"]);
+    assert_eq!(o.status, Some(0), "{o}");
     let mut child = env.cmd().args(["raw", "-i", "raw", "--listen", "3"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
     // A junk frame, a truncated real one, and an unknown request tag.
     let mut junk = vec![0x13, 0x37, 0x00];
