@@ -206,6 +206,7 @@ pub const DEFAULT_STEP_LIMIT: u64 = 1 << 24;
 pub struct Vm {
     stack: Vec<u8>,
     reservations: Vec<Option<mem::Reservation>>,
+    keys: [Vec<u8>; mem::KEY_BUFS],
     frames: [exec::Frame; isa::MAX_CALL_DEPTH],
     /// The JIT's region table, kept to reuse its allocation.
     pub(crate) regions: Vec<crate::jit::Region>,
@@ -223,7 +224,7 @@ impl Default for Vm {
 
 impl Vm {
     pub fn new() -> Vm {
-        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), frames: Default::default(), regions: Vec::new(), regions_of: None, step_limit: DEFAULT_STEP_LIMIT }
+        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), keys: Default::default(), frames: Default::default(), regions: Vec::new(), regions_of: None, step_limit: DEFAULT_STEP_LIMIT }
     }
 
     /// Runs `prog` with r1 = the input (r2 = its length) and returns r0.
@@ -234,7 +235,7 @@ impl Vm {
         maps: &crate::maps::MapSet,
         helpers: &mut H,
     ) -> Result<u64, ExecError> {
-        let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations };
+        let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations, keys: &mut self.keys };
         let r = exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit);
         self.release_reservations(maps);
         r
@@ -259,7 +260,7 @@ impl Vm {
     }
 
     /// The run's stack and reservation list, for the JIT.
-    pub(crate) fn parts(&mut self) -> (&mut [u8], &mut Vec<Option<mem::Reservation>>) {
-        (&mut self.stack, &mut self.reservations)
+    pub(crate) fn parts(&mut self) -> (&mut [u8], &mut Vec<Option<mem::Reservation>>, &mut [Vec<u8>; mem::KEY_BUFS]) {
+        (&mut self.stack, &mut self.reservations, &mut self.keys)
     }
 }

@@ -274,6 +274,8 @@ impl Emitter<'_> {
                     self.local_call(pc, op);
                 } else if op.code == 0x85 && s == 0 && op.imm == isa::helper::LOOP {
                     self.bpf_loop(pc);
+                } else if op.code == 0x85 && s == 0 && op.imm == isa::helper::FOR_EACH_MAP_ELEM {
+                    self.for_each(pc);
                 } else if op.code == 0x8d || s == 0 {
                     self.helper_call(pc, op, d);
                 } else {
@@ -725,6 +727,89 @@ impl Emitter<'_> {
         a.jmp(fin);
         a.bind(e2big);
         a.mov_ri(REG[0], crate::helpers::E2BIG as u64);
+        a.bind(fin);
+        for &r in &REG[1..=5] {
+            a.mov_ri(r, 0);
+        }
+    }
+
+    /// `bpf_for_each_map_elem(map, callback, ctx, flags)` in place, as the
+    /// interpreter runs it: -EINVAL for flags, else [`rt::for_each_shim`]
+    /// finds each element and callback(map, key, value, ctx) runs as a
+    /// bpf-to-bpf call (one unit of budget each) until it returns non-zero;
+    /// r0 = the number of calls. The loop state lives on the x86 stack.
+    fn for_each(&mut self, pc: usize) {
+        let id = isa::helper::FOR_EACH_MAP_ELEM;
+        let bad = self.error_stub(rt::ERR_BAD_CALLBACK, pc as u64, id as u64);
+        let callbacks = self.callbacks;
+        let error_exit = self.error_exit;
+        let a = &mut self.a;
+        let (einval, valid, top, after, all, fin) = (a.label(), a.label(), a.label(), a.label(), a.label(), a.label());
+        let (map, f, ctx, flags) = (REG[1], REG[2], REG[3], REG[4]);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(flags), flags);
+        a.jcc(cc::NE, einval);
+        for &t in callbacks {
+            a.mov_ri(R11, imem::addr(imem::TAG_FUNC, t));
+            a.alu_mr(W::Q, 0x39, Rm::Reg(f), R11);
+            a.jcc(cc::E, valid);
+        }
+        a.jmp(bad);
+        a.bind(valid);
+        // [rsp] = cursor, [rsp+8] = callback, [rsp+16] = ctx, [rsp+24] =
+        // map, [rsp+32] = calls made, [rsp+40] = padding (rsp stays 16-byte
+        // aligned for the calls into Rust).
+        a.mov_ri(R11, 0);
+        a.push(R11);
+        a.push(R11);
+        a.push(map);
+        a.push(ctx);
+        a.push(f);
+        a.push(R11);
+        a.bind(top);
+        a.store(W::Q, mem(CTX, BUDGET), BUDGET_REG);
+        a.mov_mi(W::D, mem(CTX, CALL_ID), id);
+        a.mov_mi(W::D, mem(CTX, CALL_PC), pc as i32);
+        a.load(W::Q, false, RDI, mem(RSP, 24));
+        a.load(W::Q, false, RSI, mem(RSP, 0));
+        a.mov_rr(W::Q, RDX, CTX);
+        a.mov_ri(R11, rt::for_each_shim as *const () as u64);
+        a.call_reg(R11);
+        a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
+        a.alu_ri(W::Q, 7, mem(CTX, ERR), 0);
+        a.jcc(cc::NE, error_exit);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(RAX), RAX);
+        a.jcc(cc::E, all);
+        a.load(W::Q, false, R11, mem(CTX, FE_CURSOR));
+        a.store(W::Q, mem(RSP, 0), R11);
+        a.mov_rr(W::Q, REG[3], RAX);
+        a.load(W::Q, false, REG[2], mem(CTX, FE_KEY));
+        a.load(W::Q, false, REG[1], mem(RSP, 24));
+        a.load(W::Q, false, REG[4], mem(RSP, 16));
+        a.mov_ri(REG[0], 0);
+        a.mov_ri(REG[5], 0);
+        self.spend(pc);
+        self.a.load(W::Q, false, R11, mem(RSP, 8));
+        for &t in callbacks {
+            let next = self.a.label();
+            self.a.mov_ri(R9, imem::addr(imem::TAG_FUNC, t));
+            self.a.alu_mr(W::Q, 0x39, Rm::Reg(R11), R9);
+            self.a.jcc(cc::NE, next);
+            self.call_pc(pc, t as usize);
+            self.a.jmp(after);
+            self.a.bind(next);
+        }
+        let a = &mut self.a;
+        a.jmp(bad);
+        a.bind(after);
+        a.alu_ri(W::Q, 0, mem(RSP, 32), 1);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(REG[0]), REG[0]);
+        a.jcc(cc::E, top);
+        a.bind(all);
+        a.load(W::Q, false, REG[0], mem(RSP, 32));
+        a.alu_ri(W::Q, 0, Rm::Reg(RSP), 48);
+        a.jmp(fin);
+        a.bind(einval);
+        a.mov_ri(REG[0], crate::helpers::EINVAL as u64);
         a.bind(fin);
         for &r in &REG[1..=5] {
             a.mov_ri(r, 0);

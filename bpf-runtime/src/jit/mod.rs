@@ -178,8 +178,8 @@ impl Vm {
         let budget = self.step_limit;
         let mut regions = core::mem::take(&mut self.regions);
         let mut cached = self.regions_of.take();
-        let (stack, reservations) = self.parts();
-        let mut m = Mem { stack, input, maps, reservations };
+        let (stack, reservations, keys) = self.parts();
+        let mut m = Mem { stack, input, maps, reservations, keys };
         rt::regions(&mut regions, &mut cached, &mut m);
         let linux = helpers.linux_maps();
         // SAFETY: `JitProgram::new` checked that the executable memory holds

@@ -58,6 +58,10 @@ pub(crate) struct Rt {
     pub regions: *const Region,
     pub stack_base: *mut u8,
     pub scratch: u64,
+    /// `bpf_for_each_map_elem`: the next cursor and the key's address
+    /// [`for_each_shim`] found.
+    pub fe_cursor: u64,
+    pub fe_key: u64,
     pub mem: *mut Mem<'static>,
     pub helpers: *mut (dyn Helpers + 'static),
     /// `Helpers::linux_maps` of `helpers`.
@@ -79,6 +83,8 @@ pub(crate) const NREGIONS: i32 = offset_of!(Rt, nregions) as i32;
 pub(crate) const REGIONS: i32 = offset_of!(Rt, regions) as i32;
 pub(crate) const STACK_BASE: i32 = offset_of!(Rt, stack_base) as i32;
 pub(crate) const SCRATCH: i32 = offset_of!(Rt, scratch) as i32;
+pub(crate) const FE_CURSOR: i32 = offset_of!(Rt, fe_cursor) as i32;
+pub(crate) const FE_KEY: i32 = offset_of!(Rt, fe_key) as i32;
 
 /// The compiled program's entry: `r0 = f(rt)`, or an error in `rt.err`.
 pub(crate) type Entry = unsafe extern "C" fn(*mut Rt) -> u64;
@@ -101,6 +107,34 @@ pub(crate) unsafe extern "C" fn helper_shim(a1: u64, a2: u64, a3: u64, a4: u64, 
         Ok(v) => v,
         Err(err) => {
             rt.error = Some(ExecError { pc: rt.call_pc as usize, kind: ExecErrorKind::Helper { id, err } });
+            rt.err = ERR_RECORDED;
+            0
+        }
+    }
+}
+
+/// One step of `bpf_for_each_map_elem` (helper ID and pc in `call_id` and
+/// `call_pc`): the address of the value of the element at `cursor` or
+/// after it, with the next cursor and the key's address in `fe_cursor` and
+/// `fe_key`; 0 past the last element, or after recording an error.
+///
+/// # Safety
+/// As for [`helper_shim`].
+pub(crate) unsafe extern "C" fn for_each_shim(map: u64, cursor: u64, rt: *mut Rt) -> u64 {
+    // SAFETY: as in `helper_shim`.
+    let rt = unsafe { &mut *rt };
+    // SAFETY: as in `helper_shim`.
+    let m = unsafe { &mut *rt.mem };
+    // The callback's frame is one deeper than the caller's.
+    match crate::helpers::callback::for_each_next(m, map, cursor, rt.depth as usize + 1) {
+        Ok(Some((next, key, value))) => {
+            rt.fe_cursor = next;
+            rt.fe_key = key;
+            value
+        }
+        Ok(None) => 0,
+        Err(err) => {
+            rt.error = Some(ExecError { pc: rt.call_pc as usize, kind: ExecErrorKind::Helper { id: rt.call_id as i32, err } });
             rt.err = ERR_RECORDED;
             0
         }
@@ -162,6 +196,8 @@ pub(crate) unsafe fn enter(entry: *const u8, m: &mut Mem<'_>, regions: &[Region]
         regions: regions.as_ptr(),
         stack_base,
         scratch: 0,
+        fe_cursor: 0,
+        fe_key: 0,
         mem: mem_ptr,
         helpers: helpers_ptr,
         linux,

@@ -12,7 +12,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// Chain ends carry this bit plus the bucket index; slot indices never have
 /// it (maps hold far fewer than 2^31 entries).
@@ -29,6 +29,9 @@ pub struct HashIndex {
     kw: usize,
     keys: Box<[AtomicU64]>,
     next: Box<[AtomicU32]>,
+    /// Whether a slot holds an entry, for iteration in slot order
+    /// (`bpf_for_each_map_elem`) without walking or locking buckets.
+    used: Box<[AtomicBool]>,
     buckets: Box<[Bucket]>,
     bits: u32,
     free: spin::Mutex<Vec<u32>>,
@@ -52,7 +55,7 @@ pub enum Mode {
 }
 
 /// Bytes of bookkeeping per entry, for the map size limit.
-pub const OVERHEAD_PER_ENTRY: u64 = 4 + 8 + 8;
+pub const OVERHEAD_PER_ENTRY: u64 = 4 + 8 + 8 + 1;
 
 fn words(key: &[u8], kw: usize) -> impl Iterator<Item = u64> + '_ {
     // The common 8-byte key (an address, a pid pair) without a copy loop.
@@ -79,6 +82,7 @@ impl HashIndex {
             kw,
             keys: (0..n * kw).map(|_| AtomicU64::new(0)).collect(),
             next: (0..n).map(|_| AtomicU32::new(NULLS)).collect(),
+            used: (0..n).map(|_| AtomicBool::new(false)).collect(),
             buckets,
             bits,
             free: spin::Mutex::new((0..max_entries).rev().collect()),
@@ -167,6 +171,7 @@ impl HashIndex {
         self.next[s as usize].store(self.buckets[b].head.load(Relaxed), Relaxed);
         // Release: a reader that sees the slot sees its key and value.
         self.buckets[b].head.store(s, Release);
+        self.used[s as usize].store(true, Release);
         self.len.fetch_add(1, Relaxed);
         Ok(())
     }
@@ -183,10 +188,26 @@ impl HashIndex {
             Some(p) => self.next[p as usize].store(after, Release),
             None => self.buckets[b].head.store(after, Release),
         }
+        self.used[s as usize].store(false, Relaxed);
         clear(s);
         self.free.lock().push(s);
         self.len.fetch_sub(1, Relaxed);
         Some(s)
+    }
+
+    /// The first slot at or after `from` that holds an entry, without a
+    /// lock; with its key copied into `key` (`key_size` bytes). Racing
+    /// updates may make it see an entry just removed or miss one just
+    /// added, as Linux's iteration under RCU may.
+    pub fn next_used(&self, from: u32, key: &mut Vec<u8>) -> Option<u32> {
+        let s = (from as usize..self.used.len()).find(|&s| self.used[s].load(Acquire))?;
+        key.clear();
+        let base = s * self.kw;
+        for i in 0..self.kw {
+            key.extend_from_slice(&self.keys[base + i].load(Relaxed).to_le_bytes());
+        }
+        key.truncate(self.key_size);
+        Some(s as u32)
     }
 
     pub fn len(&self) -> usize {

@@ -266,6 +266,24 @@ impl Map {
         }
     }
 
+    /// The first element at index (array) or slot (hash) `from` or after:
+    /// its index or slot and its value's offset in [`Map::values`], with
+    /// its key copied into `key`. `bpf_for_each_map_elem` walks a map with
+    /// it, taking no lock, so its callback may update the map.
+    pub fn next_entry(&self, from: u32, key: &mut Vec<u8>) -> Result<Option<(u32, usize)>, MapError> {
+        let vs = self.spec.value_size as usize;
+        match &self.store {
+            Store::Array if from < self.spec.max_entries => {
+                key.clear();
+                key.extend_from_slice(&from.to_le_bytes());
+                Ok(Some((from, from as usize * vs)))
+            }
+            Store::Array => Ok(None),
+            Store::Hash(h) => Ok(h.next_used(from, key).map(|s| (s, s as usize * vs))),
+            Store::Ringbuf(_) => Err(MapError::Unsupported(self.name())),
+        }
+    }
+
     /// Number of present entries (records waiting, for a ring buffer).
     pub fn len(&self) -> usize {
         match &self.store {
