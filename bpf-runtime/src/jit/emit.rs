@@ -631,15 +631,24 @@ impl Emitter<'_> {
     fn helper_call(&mut self, pc: usize, op: Op, d: usize) {
         let a = &mut self.a;
         a.store(W::Q, mem(CTX, BUDGET), BUDGET_REG);
-        if op.code == 0x8d {
+        let shim = if op.code == 0x8d {
             // `callx`: the helper ID is in dst (ubpf, bpf_conformance).
             a.store(W::D, mem(CTX, CALL_ID), REG[d]);
+            rt::helper_shim as *const ()
+        } else if op.imm == isa::helper::MAP_LOOKUP_ELEM {
+            rt::lookup_shim as *const ()
+        } else if let Some(def) = crate::helpers::def(op.imm) {
+            // A known helper: its definition resolved now, not per call.
+            a.mov_ri(R11, def as *const crate::helpers::HelperDef as u64);
+            a.store(W::Q, mem(CTX, CALL_DEF), R11);
+            rt::def_shim as *const ()
         } else {
             a.mov_mi(W::D, mem(CTX, CALL_ID), op.imm);
-        }
+            rt::helper_shim as *const ()
+        };
         a.mov_mi(W::D, mem(CTX, CALL_PC), pc as i32);
         a.mov_rr(W::Q, R9, CTX);
-        a.mov_ri(R11, rt::helper_shim as *const () as u64);
+        a.mov_ri(R11, shim as u64);
         a.call_reg(R11);
         a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
         a.alu_ri(W::Q, 7, mem(CTX, ERR), 0);

@@ -176,20 +176,14 @@ impl Vm {
     #[inline]
     pub fn run_jit<H: Helpers>(&mut self, prog: &JitProgram, input: Input<'_>, maps: &MapSet, helpers: &mut H) -> Result<u64, ExecError> {
         let budget = self.step_limit;
-        let mut regions = core::mem::take(&mut self.regions);
-        let mut cached = self.regions_of.take();
-        let (stack, reservations, keys) = self.parts();
+        let (stack, reservations, keys, state) = self.parts_jit();
         let mut m = Mem { stack, input, maps, reservations, keys };
-        rt::regions(&mut regions, &mut cached, &mut m);
-        let linux = helpers.linux_maps();
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.
-        let r = unsafe { rt::enter(prog.entry, &mut m, &regions, helpers, linux, budget) };
-        self.regions = regions;
-        self.regions_of = cached;
+        let r = unsafe { state.run(prog.entry, &mut m, helpers, budget) };
         self.release_reservations(maps);
         r
     }
 }
 
-pub(crate) use rt::Region;
+pub(crate) use rt::{JitState, Region};

@@ -34,6 +34,9 @@ pub struct HashIndex {
     used: Box<[AtomicBool]>,
     buckets: Box<[Bucket]>,
     bits: u32,
+    /// Per-map hash seed ([`next_seed`]), so a program's keys collide in
+    /// one map's buckets only if it knows that map's seed.
+    seed: u64,
     free: spin::Mutex<Vec<u32>>,
     len: AtomicUsize,
 }
@@ -57,18 +60,54 @@ pub enum Mode {
 /// Bytes of bookkeeping per entry, for the map size limit.
 pub const OVERHEAD_PER_ENTRY: u64 = 4 + 8 + 8 + 1;
 
-fn words(key: &[u8], kw: usize) -> impl Iterator<Item = u64> + '_ {
-    // The common 8-byte key (an address, a pid pair) without a copy loop.
-    let whole = key.first_chunk::<8>().filter(|_| key.len() == 8).map(|b| u64::from_le_bytes(*b));
-    (0..kw).map(move |i| {
-        if let Some(w) = whole {
-            return w;
+/// The key as little-endian words, the last one zero-padded.
+#[inline(always)]
+fn words(key: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    key.chunks(8).map(|c| match <[u8; 8]>::try_from(c) {
+        Ok(b) => u64::from_le_bytes(b),
+        Err(_) => {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(b)
         }
-        let mut b = [0u8; 8];
-        let part = key.get(i * 8..key.len().min(i * 8 + 8)).unwrap_or(&[]);
-        b[..part.len()].copy_from_slice(part);
-        u64::from_le_bytes(b)
     })
+}
+
+/// A key of at most 8 bytes as one zero-padded word.
+#[inline(always)]
+fn word(key: &[u8]) -> u64 {
+    match <[u8; 8]>::try_from(key) {
+        Ok(b) => u64::from_le_bytes(b),
+        Err(_) => words(key).next().unwrap_or(0),
+    }
+}
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The seeds of new maps: a counter stepped by the golden ratio and mixed
+/// (splitmix64); the embedder may reseed it ([`set_seed`]) from a real
+/// random source (the kernel: RDRAND or the TSC).
+static SEED: AtomicU64 = AtomicU64::new(0x243f_6a88_85a3_08d3);
+
+/// Reseeds the hash seeds of maps created from now on.
+pub fn set_seed(seed: u64) {
+    SEED.store(seed, Relaxed);
+}
+
+fn next_seed(salt: u64) -> u64 {
+    let mut z = SEED.fetch_add(K, Relaxed).wrapping_add(K) ^ salt;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One multiply-xorshift round per key word: a few cycles for the usual
+/// 8-byte key (no SipHash: the seed, not the function, keeps programs
+/// from aiming keys at one bucket of a map they cannot inspect).
+#[inline(always)]
+fn mix(h: u64, w: u64) -> u64 {
+    let h = (h ^ w).wrapping_mul(K);
+    h ^ (h >> 29)
 }
 
 impl HashIndex {
@@ -76,8 +115,10 @@ impl HashIndex {
         let n = max_entries as usize;
         let kw = key_size.div_ceil(8);
         let bits = max_entries.next_power_of_two().trailing_zeros().max(1);
-        let buckets = (0..1usize << bits).map(|b| Bucket { lock: spin::Mutex::new(()), head: AtomicU32::new(NULLS | b as u32) }).collect();
+        let buckets: Box<[Bucket]> = (0..1usize << bits).map(|b| Bucket { lock: spin::Mutex::new(()), head: AtomicU32::new(NULLS | b as u32) }).collect();
+        let seed = next_seed(buckets.as_ptr() as u64);
         HashIndex {
+            seed,
             key_size,
             kw,
             keys: (0..n * kw).map(|_| AtomicU64::new(0)).collect(),
@@ -90,23 +131,44 @@ impl HashIndex {
         }
     }
 
+    #[inline(always)]
+    fn bucket_of_hash(&self, h: u64) -> usize {
+        (h.wrapping_mul(K) >> (64 - self.bits)) as usize
+    }
+
+    #[inline(always)]
     fn bucket_of(&self, key: &[u8]) -> usize {
-        let mut h = 0x243f_6a88_85a3_08d3u64;
-        for w in words(key, self.kw) {
-            h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            h ^= h >> 29;
-        }
-        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize
+        self.bucket_of_hash(words(key).fold(self.seed, mix))
     }
 
     fn key_is(&self, slot: u32, key: &[u8]) -> bool {
         let base = slot as usize * self.kw;
-        words(key, self.kw).enumerate().all(|(i, w)| self.keys[base + i].load(Relaxed) == w)
+        words(key).enumerate().all(|(i, w)| self.keys[base + i].load(Relaxed) == w)
     }
 
     /// The slot holding `key`, without taking a lock.
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Option<u32> {
-        let b = self.bucket_of(key);
+        if self.kw == 1 {
+            // Keys of up to 8 bytes (addresses, pids): one word, compared
+            // in one load per chain element.
+            let w = word(key);
+            let b = self.bucket_of_hash(mix(self.seed, w));
+            return self.walk(b, |s| self.keys.get(s as usize).is_some_and(|k| k.load(Relaxed) == w));
+        }
+        self.get_long(key)
+    }
+
+    /// [`HashIndex::get`] for keys of more than 8 bytes.
+    #[inline(never)]
+    fn get_long(&self, key: &[u8]) -> Option<u32> {
+        self.walk(self.bucket_of(key), |s| self.key_is(s, key))
+    }
+
+    /// Walks bucket `b`'s chain, without a lock, to the slot `is_key`
+    /// accepts.
+    #[inline(always)]
+    fn walk(&self, b: usize, is_key: impl Fn(u32) -> bool) -> Option<u32> {
         // A consistent chain is at most every slot long; a longer walk means
         // slots were reused under the reader, so it starts over, as it does
         // when it ends in another bucket's chain. Only concurrent updates
@@ -121,10 +183,10 @@ impl HashIndex {
                     }
                     continue 'restart;
                 }
-                if self.key_is(s, key) {
+                if is_key(s) {
                     return Some(s);
                 }
-                s = self.next[s as usize].load(Acquire);
+                s = self.next.get(s as usize)?.load(Acquire);
             }
         }
     }
@@ -165,7 +227,7 @@ impl HashIndex {
         };
         fill(s, true);
         let base = s as usize * self.kw;
-        for (i, w) in words(key, self.kw).enumerate() {
+        for (i, w) in words(key).enumerate() {
             self.keys[base + i].store(w, Relaxed);
         }
         self.next[s as usize].store(self.buckets[b].head.load(Relaxed), Relaxed);

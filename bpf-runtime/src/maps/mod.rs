@@ -183,6 +183,23 @@ impl Map {
         }
     }
 
+    /// [`Map::lookup_offset`] for a key of the map's `key_size` (the
+    /// caller checked), on the programs' hot path: `None` for a ring
+    /// buffer, else whether the key is present.
+    #[inline]
+    pub(crate) fn find(&self, key: &[u8]) -> Option<Option<usize>> {
+        debug_assert_eq!(key.len(), self.spec.key_size as usize);
+        let vs = self.spec.value_size as usize;
+        match &self.store {
+            Store::Hash(h) => Some(h.get(key).map(|slot| slot as usize * vs)),
+            Store::Array => {
+                let i = u32::from_le_bytes(*key.first_chunk::<4>()?);
+                Some((i < self.spec.max_entries).then_some(i as usize * vs))
+            }
+            Store::Ringbuf(_) => None,
+        }
+    }
+
     /// A copy of the value stored under `key` (programs may be changing it
     /// at the same time, so no reference is handed out).
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
@@ -415,8 +432,14 @@ impl MapSet {
     // `ok_or_else`: with `ok_or` the error is built and dropped on every
     // successful call, which showed up in the helper-call profile.
     #[allow(clippy::unnecessary_lazy_evaluations)]
+    /// Map `idx`, if there is one (the hot path's [`MapSet::get`]).
+    #[inline]
+    pub(crate) fn map(&self, idx: usize) -> Option<&Map> {
+        self.maps.get(idx).map(|m| &**m)
+    }
+
     pub fn get(&self, idx: usize) -> Result<&Map, MapError> {
-        self.maps.get(idx).map(|m| &**m).ok_or_else(|| MapError::NoSuchMap(idx))
+        self.maps.get(idx).map(|m| &**m).ok_or(MapError::NoSuchMap(idx))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Map> {
