@@ -16,6 +16,10 @@ fn main() {
     let n: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let mut l = bpf_runtime::runtime::load(&common::build_prog(prog)).unwrap();
     l.compile_jit(&JitOptions::trusted(), &mut bpf_runtime::jit::host::install).unwrap();
+    if let Ok(path) = std::env::var("DUMP_CODE") {
+        // objdump -D -b binary -m i386:x86-64 PATH
+        std::fs::write(path, bpf_runtime::jit::compile(l.programs[0].prepared(), &JitOptions::trusted()).unwrap().bytes()).unwrap();
+    }
     let mut vm = Vm::new();
     let mut env = common::TestEnv { func_ip: 0xffff_ffff_8100_1000, ..Default::default() };
     let ctx = [0u8; 64];

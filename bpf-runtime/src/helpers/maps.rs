@@ -82,7 +82,7 @@ fn lookup(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {
 /// `bpf_map_lookup_elem`: a key on the run's own stack (the usual place,
 /// and no other CPU writes it) is hashed where it lies; any other is copied
 /// out first.
-#[inline]
+#[inline(always)]
 pub(crate) fn lookup_in_place(m: &Mem<'_>, map: u64, key: u64) -> Result<u64, HelperError> {
     let maps: &crate::maps::MapSet = m.maps;
     let Some((idx, mp)) = mem::decode_map_handle(map).and_then(|i| Some((i, maps.map(i)?))) else {

@@ -48,6 +48,20 @@ struct Emitter<'p> {
     fast_stack: bool,
     /// Entry pcs a callback helper may call (`Prepared::callbacks`).
     callbacks: &'p [u32],
+    /// BPF registers the program may touch (bit `r`): r6-r10 outside it
+    /// are neither saved, set up nor restored.
+    used: u16,
+}
+
+/// The registers the program names in any instruction, or all of them if
+/// it calls functions of its own (calls save r6-r10) or callbacks.
+fn used_regs(ops: &[Op], callbacks: &[u32]) -> u16 {
+    let calls = !callbacks.is_empty()
+        || ops.iter().any(|o| o.code == 0x85 && ((o.regs >> 4) == isa::PSEUDO_CALL || [isa::helper::LOOP, isa::helper::FOR_EACH_MAP_ELEM].contains(&o.imm)));
+    if calls {
+        return u16::MAX;
+    }
+    ops.iter().fold(0, |u, o| u | 1 << (o.regs & 15) | 1 << (o.regs >> 4))
 }
 
 fn writes_r10(op: &Op) -> bool {
@@ -73,7 +87,7 @@ pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Resul
     let mut a = Asm::default();
     let pcs = (0..=ops.len()).map(|_| a.label()).collect();
     let (error_exit, resolve) = (a.label(), a.label());
-    let mut e = Emitter { a, ops, pcs, stubs: Vec::new(), error_exit, resolve, blind: opts.blinding.then_some(opts.seed | 1), fast_stack: !ops.iter().any(writes_r10), callbacks };
+    let mut e = Emitter { a, ops, pcs, stubs: Vec::new(), error_exit, resolve, blind: opts.blinding.then_some(opts.seed | 1), fast_stack: !ops.iter().any(writes_r10), callbacks, used: used_regs(ops, callbacks) };
     e.prologue();
     let mut pc = 0;
     while pc < ops.len() {
@@ -90,24 +104,44 @@ pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Resul
 
 impl Emitter<'_> {
     fn prologue(&mut self) {
+        let used = self.used;
         let a = &mut self.a;
-        for r in [RBX, RBP, R12, R13, R14, R15] {
+        // The callee-saved registers the code uses: r12 (the context) and
+        // those of r6-r10 the program names.
+        let saved: Vec<u8> = [(6, RBX), (10, RBP), (11, R12), (7, R13), (8, R14), (9, R15)]
+            .into_iter()
+            .filter(|&(r, _)| r == 11 || used & (1 << r) != 0)
+            .map(|(_, x)| x)
+            .collect();
+        for &r in &saved {
             a.push(r);
+        }
+        // rsp stays 16-byte aligned at the calls into Rust.
+        let pad = saved.len() % 2 == 1;
+        if pad {
+            a.alu_ri(W::Q, 5, Rm::Reg(RSP), 8);
         }
         a.mov_rr(W::Q, CTX, RDI);
         a.store(W::Q, mem(CTX, SAVED_RSP), RSP);
-        a.load(W::Q, false, REG[1], mem(CTX, R1));
+        a.mov_ri(REG[1], imem::addr(imem::TAG_INPUT, 0));
         a.load(W::Q, false, REG[2], mem(CTX, R2));
-        a.mov_ri(REG[10], STACK_TOP);
+        if used & (1 << 10) != 0 {
+            a.mov_ri(REG[10], STACK_TOP);
+        }
         a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
         for r in [0, 3, 4, 5, 6, 7, 8, 9] {
-            a.mov_ri(REG[r], 0);
+            if r < 6 || used & (1 << r) != 0 {
+                a.mov_ri(REG[r], 0);
+            }
         }
         let body = self.pcs[0];
         let epilogue = a.label();
         a.call(body);
         a.bind(epilogue);
-        for r in [R15, R14, R13, R12, RBP, RBX] {
+        if pad {
+            a.alu_ri(W::Q, 0, Rm::Reg(RSP), 8);
+        }
+        for &r in saved.iter().rev() {
             a.pop(r);
         }
         a.ret();

@@ -180,9 +180,17 @@ impl Vm {
         let mut m = Mem { stack, input, maps, reservations, keys };
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.
-        let r = unsafe { state.run(prog.entry, &mut m, helpers, budget) };
-        self.release_reservations(maps);
-        r
+        match unsafe { state.run(prog.entry, &mut m, helpers, budget) } {
+            // Matched so the common case moves a u64, not the whole result.
+            Ok(v) => {
+                self.release_reservations(maps);
+                Ok(v)
+            }
+            Err(e) => {
+                self.release_reservations(maps);
+                Err(e)
+            }
+        }
     }
 }
 

@@ -55,8 +55,7 @@ pub(crate) struct Rt {
     pub err: u64,
     pub err_pc: u64,
     pub err_arg: u64,
-    /// Initial r1 and r2: the input's address and length.
-    pub r1: u64,
+    /// Initial r2: the input's length (r1, its address, is a constant).
     pub r2: u64,
     pub nregions: u64,
     pub regions: *const Region,
@@ -87,7 +86,6 @@ pub(crate) const CALL_PC: i32 = offset_of!(Rt, call_pc) as i32;
 pub(crate) const ERR: i32 = offset_of!(Rt, err) as i32;
 pub(crate) const ERR_PC: i32 = offset_of!(Rt, err_pc) as i32;
 pub(crate) const ERR_ARG: i32 = offset_of!(Rt, err_arg) as i32;
-pub(crate) const R1: i32 = offset_of!(Rt, r1) as i32;
 pub(crate) const R2: i32 = offset_of!(Rt, r2) as i32;
 pub(crate) const NREGIONS: i32 = offset_of!(Rt, nregions) as i32;
 pub(crate) const REGIONS: i32 = offset_of!(Rt, regions) as i32;
@@ -275,7 +273,6 @@ impl Default for JitState {
                 err: ERR_NONE,
                 err_pc: 0,
                 err_arg: 0,
-                r1: mem::addr(mem::TAG_INPUT, 0),
                 r2: 0,
                 nregions: 0,
                 regions: core::ptr::null(),

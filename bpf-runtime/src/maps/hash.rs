@@ -147,7 +147,7 @@ impl HashIndex {
     }
 
     /// The slot holding `key`, without taking a lock.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, key: &[u8]) -> Option<u32> {
         if self.kw == 1 {
             // Keys of up to 8 bytes (addresses, pids): one word, compared

@@ -186,7 +186,7 @@ impl Map {
     /// [`Map::lookup_offset`] for a key of the map's `key_size` (the
     /// caller checked), on the programs' hot path: `None` for a ring
     /// buffer, else whether the key is present.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, key: &[u8]) -> Option<Option<usize>> {
         debug_assert_eq!(key.len(), self.spec.key_size as usize);
         let vs = self.spec.value_size as usize;
