@@ -148,7 +148,7 @@ impl<'a> Mem<'a> {
             }
             t if (TAG_MAP_BASE..TAG_RESERVATION_BASE).contains(&t) => {
                 let maps: &'a MapSet = self.maps;
-                let m = maps.get((t - TAG_MAP_BASE) as usize).map_err(|_| fault)?;
+                let m = maps.map((t - TAG_MAP_BASE) as usize).ok_or(fault)?;
                 if write && !m.writable() {
                     return Err(Fault::ReadOnly { addr, len: n });
                 }

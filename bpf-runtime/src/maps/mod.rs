@@ -439,7 +439,10 @@ impl MapSet {
     }
 
     pub fn get(&self, idx: usize) -> Result<&Map, MapError> {
-        self.maps.get(idx).map(|m| &**m).ok_or(MapError::NoSuchMap(idx))
+        match self.maps.get(idx) {
+            Some(m) => Ok(m),
+            None => Err(MapError::NoSuchMap(idx)),
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Map> {
