@@ -118,9 +118,8 @@ impl Loaded {
         }
     }
 
-    /// The interpreter's side of [`Loaded::run_on`], kept out of line so
-    /// that the JIT's path stays small.
-    #[inline(never)]
+    /// The interpreter's side of [`Loaded::run_on`].
+    #[inline]
     fn run_interp(&self, vm: &mut Vm, p: &LoadedProgram, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
         vm.run(&p.prepared, Input::ReadOnly(ctx), &self.maps, &mut LinuxHelpers { env })
     }
