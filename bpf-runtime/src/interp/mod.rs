@@ -243,9 +243,17 @@ impl Vm {
         helpers: &mut H,
     ) -> Result<u64, ExecError> {
         let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations, keys: &mut self.keys };
-        let r = exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit);
-        self.release_reservations(maps);
-        r
+        match exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit) {
+            // Matched so the common case moves a u64, not the whole result.
+            Ok(v) => {
+                self.release_reservations(maps);
+                Ok(v)
+            }
+            Err(e) => {
+                self.release_reservations(maps);
+                Err(e)
+            }
+        }
     }
 
     /// Records a faulting program reserved but never submitted give their
