@@ -67,6 +67,8 @@ fn sums_an_array_and_a_hash_map_on_both_engines() {
             assert_eq!(u64_of(hash.lookup(&k.to_le_bytes()).unwrap().unwrap()), 2 * v, "{engine:?}");
         }
         assert_eq!(run(&l, engine, "bad_flags") as i64, -22, "{engine:?}: -EINVAL");
+        // 16 array elements, each walking the 39 hash entries.
+        assert_eq!(run(&l, engine, "nested"), 120 * 100000 + 16 * live.len() as u64, "{engine:?}");
     }
 }
 
@@ -87,4 +89,36 @@ fn unsafe_callbacks_are_rejected() {
     assert!(matches!(e.kind, ErrorKind::MapKeyAccess { .. }), "{e}");
     let e = verdict("value_oob");
     assert!(matches!(e.kind, ErrorKind::MapValueOutOfBounds { .. }), "{e}");
+}
+
+#[test]
+fn walks_race_with_updates_from_another_thread() {
+    // The hash map is walked (and its values doubled) on both engines
+    // while another thread inserts and deletes keys: no error, no more
+    // calls than entries, and the keys that stay are always seen.
+    let l = std::sync::Arc::new(loaded(false));
+    let hash = l.maps.shared(l.maps.find("hash").unwrap()).unwrap();
+    for k in 0u64..8 {
+        hash.update(&(1000 + k).to_le_bytes(), &1u64.to_le_bytes(), 0).unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (hash, stop) = (hash.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut round = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let k = (round % 40).to_le_bytes();
+                let _ = hash.update(&k, &round.to_le_bytes(), 0);
+                let _ = hash.delete(&((round + 20) % 40).to_le_bytes());
+                round += 1;
+            }
+        })
+    };
+    for i in 0..2000 {
+        let engine = if i % 2 == 0 { Engine::Interp } else { Engine::Jit };
+        let n = run(&l, engine, "double_hash");
+        assert!((8..=64).contains(&n), "{engine:?}: {n} calls");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
 }

@@ -107,4 +107,33 @@ int bad_flags(void *ctx)
 	return bpf_for_each_map_elem(&hash, double_it, 0, 1);
 }
 
+struct nest_ctx {
+	__u64 outer_keys;
+	__u64 inner_calls;
+};
+
+static long inner_cb(struct bpf_map *map, __u64 *key, __u64 *val, struct nest_ctx *c)
+{
+	c->inner_calls++;
+	return 0;
+}
+
+static long outer_cb(struct bpf_map *map, __u32 *key, __u64 *val, struct nest_ctx *c)
+{
+	bpf_for_each_map_elem(&hash, inner_cb, c, 0);
+	/* Read after the inner walk: each depth has its own key. */
+	c->outer_keys += *key;
+	return 0;
+}
+
+/* A walk of the hash map inside each call of a walk of the array. */
+SEC("syscall/nested")
+int nested(void *ctx)
+{
+	struct nest_ctx c = {};
+
+	bpf_for_each_map_elem(&arr, outer_cb, &c, 0);
+	return c.outer_keys * 100000 + c.inner_calls;
+}
+
 char LICENSE[] SEC("license") = "GPL";
