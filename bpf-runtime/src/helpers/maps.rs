@@ -84,39 +84,38 @@ fn lookup(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {
 /// out first.
 #[inline(always)]
 pub(crate) fn lookup_in_place(m: &Mem<'_>, map: u64, key: u64) -> Result<u64, HelperError> {
-    let maps: &crate::maps::MapSet = m.maps;
-    let Some((idx, mp)) = mem::decode_map_handle(map).and_then(|i| Some((i, maps.map(i)?))) else {
-        return lookup_slow(m, map, key);
-    };
-    let ks = mp.spec().key_size as usize;
-    let Some(k) = m.stack_bytes(key, ks) else {
-        return lookup_copied(m, idx, mp, key);
-    };
-    match mp.find(k) {
-        Some(Some(off)) => Ok(mem::addr(mem::TAG_MAP_BASE + idx as u64, off as u32)),
-        Some(None) => Ok(0),
+    match lookup_fast(m, map, key) {
+        Some(v) => Ok(v),
         None => lookup_slow(m, map, key),
     }
 }
 
-/// [`lookup_in_place`] with a key that is not on the stack (in a map
-/// value another CPU may be writing): copied out first.
-#[inline(never)]
-fn lookup_copied(m: &Mem<'_>, idx: usize, mp: &Map, key: u64) -> Result<u64, HelperError> {
-    match mp.find(&copy_in(m, key, mp.spec().key_size as usize)?) {
-        Some(Some(off)) => Ok(mem::addr(mem::TAG_MAP_BASE + idx as u64, off as u32)),
-        Some(None) => Ok(0),
-        None => Err(HelperError::Map(MapError::Unsupported(mp.spec().name.clone()))),
-    }
+/// The common case of [`lookup_in_place`]: a map handle, a hash or array
+/// map, the key on the stack. `None`: anything else ([`lookup_slow`]).
+#[inline(always)]
+pub(crate) fn lookup_fast(m: &Mem<'_>, map: u64, key: u64) -> Option<u64> {
+    let maps: &crate::maps::MapSet = m.maps;
+    let idx = mem::decode_map_handle(map)?;
+    let mp = maps.map(idx)?;
+    let k = m.stack_bytes(key, mp.spec().key_size as usize)?;
+    Some(match mp.find(k)? {
+        Some(off) => mem::addr(mem::TAG_MAP_BASE + idx as u64, off as u32),
+        None => 0,
+    })
 }
 
-/// The errors of [`lookup_in_place`]: not a map, or a ring buffer.
+/// [`lookup_in_place`] off the fast path: a key that is not on the stack
+/// (in a map value another CPU may be writing) is copied out first; and
+/// the errors (not a map, a ring buffer, a bad key pointer).
 #[cold]
-fn lookup_slow(m: &Mem<'_>, map: u64, key: u64) -> Result<u64, HelperError> {
-    let (_, mp) = map_arg(m, map)?;
+#[inline(never)]
+pub(crate) fn lookup_slow(m: &Mem<'_>, map: u64, key: u64) -> Result<u64, HelperError> {
+    let (idx, mp) = map_arg(m, map)?;
     let k = copy_in(m, key, mp.spec().key_size as usize)?;
-    mp.lookup_offset(&k)?;
-    Err(HelperError::BadArg("bpf_map_lookup_elem"))
+    Ok(match mp.lookup_offset(&k)? {
+        Some(off) => mem::addr(mem::TAG_MAP_BASE + idx as u64, off as u32),
+        None => 0,
+    })
 }
 
 fn update(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {

@@ -304,7 +304,7 @@ impl Helpers for LinuxHelpers<'_> {
     }
 }
 
-pub(crate) use maps::lookup_in_place;
+pub(crate) use maps::{lookup_fast, lookup_in_place};
 
 /// An argument as a byte count (a size the verifier bounded, or garbage
 /// from an unverified program, which the memory check then refuses).

@@ -169,6 +169,23 @@ pub(crate) unsafe extern "C" fn def_shim(a1: u64, a2: u64, a3: u64, a4: u64, a5:
 pub(crate) unsafe extern "C" fn lookup_shim(a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, rt: *mut Rt) -> u64 {
     // SAFETY: as in `helper_shim`.
     let rt = unsafe { &mut *rt };
+    if rt.linux {
+        // SAFETY: as in `helper_shim`.
+        if let Some(v) = crate::helpers::lookup_fast(unsafe { &*rt.mem }, a1, a2) {
+            return v;
+        }
+    }
+    // SAFETY: as in `helper_shim`.
+    unsafe { lookup_shim_slow(a1, a2, a3, a4, a5, rt) }
+}
+
+/// [`lookup_shim`] off its fast path.
+///
+/// # Safety
+/// As for [`helper_shim`].
+#[cold]
+#[inline(never)]
+unsafe fn lookup_shim_slow(a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, rt: &mut Rt) -> u64 {
     // SAFETY: as in `helper_shim`.
     let m = unsafe { &mut *rt.mem };
     let id = crate::isa::helper::MAP_LOOKUP_ELEM;
