@@ -1,8 +1,10 @@
 //! The boundary between the JIT's machine code and Rust: the run context the
 //! code addresses through r12 ([`Rt`], `repr(C)`, field offsets shared with
-//! the emitter), the two Rust functions the code calls (a helper call and
-//! the slow path of a memory access), and [`enter`], the one call into the
-//! code. All of the JIT's `unsafe` is here and in [`super::ExecMemory`].
+//! the emitter), the Rust functions the code calls (helper calls: generic,
+//! by definition, the map lookup, a `bpf_for_each_map_elem` step; and the
+//! slow path of a memory access), and [`JitState::run`], the one call into
+//! the code, with the context and region table it keeps from run to run.
+//! All of the JIT's `unsafe` is here and in [`super::ExecMemory`].
 #![allow(unsafe_code)]
 
 use core::mem::offset_of;
@@ -98,18 +100,18 @@ pub(crate) const CALL_DEF: i32 = offset_of!(Rt, call_def) as i32;
 /// The compiled program's entry: `r0 = f(rt)`, or an error in `rt.err`.
 pub(crate) type Entry = unsafe extern "C" fn(*mut Rt) -> u64;
 
-/// Called by the machine code for every helper call, with BPF r1-r5 in the
+/// Called by the machine code for `callx` and unknown helper IDs, with BPF r1-r5 in the
 /// System V argument registers and the context as the sixth argument.
 ///
 /// # Safety
-/// `rt` is the context [`enter`] passed to the code; [`enter`] keeps it and
+/// `rt` is the context [`JitState::run`] passed to the code; it keeps it and
 /// everything it points to alive and unaliased until the code returns.
 pub(crate) unsafe extern "C" fn helper_shim(a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, rt: *mut Rt) -> u64 {
     // SAFETY: per the contract above; the machine code does not touch the
     // context or the run's memory while this function runs.
     let rt = unsafe { &mut *rt };
-    // SAFETY: `mem` and `helpers` point to locals of `enter`'s caller,
-    // borrowed for the whole run (see `enter`).
+    // SAFETY: `mem` and `helpers` point to what `JitState::run` borrows
+    // for the whole run.
     let m = unsafe { &mut *rt.mem };
     let id = rt.call_id as i32;
     let args = [a1, a2, a3, a4, a5];
