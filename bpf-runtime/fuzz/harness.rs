@@ -39,11 +39,11 @@ const TYPES: [ProgType; 7] = [
 /// safe on its own). Returns whether the verifier accepted.
 pub fn run_insns(insns: &[Insn], prog_type: ProgType, specs: &[MapSpec]) -> bool {
     let accepted = verifier::verify(insns, prog_type, specs).is_ok();
-    if let (Ok(prog), Ok(mut maps)) = (Prepared::new(insns, specs.len()), MapSet::new(specs)) {
+    if let (Ok(prog), Ok(maps)) = (Prepared::new(insns, specs.len()), MapSet::new(specs)) {
         let mut vm = Vm::new();
         vm.step_limit = 10_000;
         let ctx = vec![0x5au8; prog_type.ctx_size()];
-        let r = vm.run(&prog, Input::ReadOnly(&ctx), &mut maps, &mut LinuxHelpers { env: &mut crate::common::TestEnv::default() });
+        let r = vm.run(&prog, Input::ReadOnly(&ctx), &maps, &mut LinuxHelpers { env: &mut crate::common::TestEnv::default() });
         if accepted {
             // A verified program may still hit the budget or a helper's
             // error value, but never a memory fault or a bad opcode.

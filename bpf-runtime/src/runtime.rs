@@ -111,11 +111,16 @@ impl Loaded {
         let Some(p) = self.programs.get(idx) else {
             return Err(ExecError { pc: 0, kind: ExecErrorKind::NoSuchProgram(idx) });
         };
-        let mut helpers = LinuxHelpers { env };
         match (engine, &p.jit) {
-            (Engine::Interp, _) => vm.run(&p.prepared, Input::ReadOnly(ctx), &self.maps, &mut helpers),
-            (Engine::Jit, Some(j)) => vm.run_jit(j, Input::ReadOnly(ctx), &self.maps, &mut helpers),
+            (Engine::Jit, Some(j)) => vm.run_jit(j, Input::ReadOnly(ctx), &self.maps, &mut LinuxHelpers { env }),
+            (Engine::Interp, _) => self.run_interp(vm, p, ctx, env),
             (Engine::Jit, None) => Err(ExecError { pc: 0, kind: ExecErrorKind::NotCompiled(idx) }),
         }
+    }
+
+    /// The interpreter's side of [`Loaded::run_on`].
+    #[inline]
+    fn run_interp(&self, vm: &mut Vm, p: &LoadedProgram, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
+        vm.run(&p.prepared, Input::ReadOnly(ctx), &self.maps, &mut LinuxHelpers { env })
     }
 }

@@ -22,7 +22,7 @@ fn run_with(insns: &[Insn], ctx: &[u8]) -> Result<u64, ExecError> {
     let prog = Prepared::new(insns, 3).unwrap();
     let mut vm = Vm::new();
     vm.step_limit = 100_000;
-    vm.run(&prog, Input::ReadOnly(ctx), &mut maps(), &mut LinuxHelpers { env: &mut common::TestEnv::default() })
+    vm.run(&prog, Input::ReadOnly(ctx), &maps(), &mut LinuxHelpers { env: &mut common::TestEnv::default() })
 }
 
 fn run(src: &str) -> Result<u64, ExecError> {

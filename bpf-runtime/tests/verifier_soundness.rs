@@ -14,7 +14,6 @@ use soundgen::{program, Rng};
 
 use bpf_runtime::helpers::LinuxHelpers;
 use bpf_runtime::interp::{ExecErrorKind, Input, Prepared, Vm};
-use bpf_runtime::isa::*;
 use bpf_runtime::maps::MapSet;
 use bpf_runtime::spec::ProgType;
 use bpf_runtime::verifier;
@@ -38,12 +37,12 @@ fn accepted_programs_never_fault() {
             Ok(_) => accepted += 1,
         }
         let prog = Prepared::new(&p, specs.len()).expect("a verified program prepares");
-        let mut maps = MapSet::new(&specs).unwrap();
+        let maps = MapSet::new(&specs).unwrap();
         for fill in [0u8, 0x5a, 0xff] {
             let ctx = vec![fill; ProgType::Fentry.ctx_size()];
             let mut vm = Vm::new();
             let mut env = common::TestEnv::default();
-            let r = vm.run(&prog, Input::ReadOnly(&ctx), &mut maps, &mut LinuxHelpers { env: &mut env });
+            let r = vm.run(&prog, Input::ReadOnly(&ctx), &maps, &mut LinuxHelpers { env: &mut env });
             runs += 1;
             if let Err(e) = r {
                 assert!(

@@ -82,15 +82,37 @@ fn lookup(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {
 /// `bpf_map_lookup_elem`: a key on the run's own stack (the usual place,
 /// and no other CPU writes it) is hashed where it lies; any other is copied
 /// out first.
-#[inline]
+#[inline(always)]
 pub(crate) fn lookup_in_place(m: &Mem<'_>, map: u64, key: u64) -> Result<u64, HelperError> {
-    let (idx, map) = map_arg(m, map)?;
-    let ks = map.spec().key_size as usize;
-    let off = match m.stack_bytes(key, ks) {
-        Some(k) => map.lookup_offset(k)?,
-        None => map.lookup_offset(&copy_in(m, key, ks)?)?,
-    };
-    Ok(match off {
+    match lookup_fast(m, map, key) {
+        Some(v) => Ok(v),
+        None => lookup_slow(m, map, key),
+    }
+}
+
+/// The common case of [`lookup_in_place`]: a map handle, a hash or array
+/// map, the key on the stack. `None`: anything else ([`lookup_slow`]).
+#[inline(always)]
+pub(crate) fn lookup_fast(m: &Mem<'_>, map: u64, key: u64) -> Option<u64> {
+    let maps: &crate::maps::MapSet = m.maps;
+    let idx = mem::decode_map_handle(map)?;
+    let mp = maps.map(idx)?;
+    let k = m.stack_bytes(key, mp.spec().key_size as usize)?;
+    Some(match mp.find(k)? {
+        Some(off) => mem::addr(mem::TAG_MAP_BASE + idx as u64, off as u32),
+        None => 0,
+    })
+}
+
+/// [`lookup_in_place`] off the fast path: a key that is not on the stack
+/// (in a map value another CPU may be writing) is copied out first; and
+/// the errors (not a map, a ring buffer, a bad key pointer).
+#[cold]
+#[inline(never)]
+pub(crate) fn lookup_slow(m: &Mem<'_>, map: u64, key: u64) -> Result<u64, HelperError> {
+    let (idx, mp) = map_arg(m, map)?;
+    let k = copy_in(m, key, mp.spec().key_size as usize)?;
+    Ok(match mp.lookup_offset(&k)? {
         Some(off) => mem::addr(mem::TAG_MAP_BASE + idx as u64, off as u32),
         None => 0,
     })

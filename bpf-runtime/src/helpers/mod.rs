@@ -270,7 +270,13 @@ pub struct LinuxHelpers<'e> {
 impl LinuxHelpers<'_> {
     /// Runs `d`, enforcing its declared return range.
     pub fn call_def(&mut self, d: &HelperDef, a: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
-        let v = (d.call)(&mut Call { mem: m, env: &mut *self.env }, a)?;
+        Self::run_def(self.env, d, a, m)
+    }
+
+    /// [`LinuxHelpers::call_def`] over `env`.
+    #[inline]
+    pub(crate) fn run_def(env: &mut dyn Env, d: &HelperDef, a: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
+        let v = (d.call)(&mut Call { mem: m, env }, a)?;
         if let Ret::Integer { min, max } = d.ret {
             if !(min..=max).contains(&(v as i64)) {
                 return Err(HelperError::BadReturn(d.name));
@@ -292,9 +298,13 @@ impl Helpers for LinuxHelpers<'_> {
     fn linux_maps(&self) -> bool {
         true
     }
+
+    fn linux_env(&mut self) -> Option<&mut dyn Env> {
+        Some(&mut *self.env)
+    }
 }
 
-pub(crate) use maps::lookup_in_place;
+pub(crate) use maps::{lookup_fast, lookup_in_place};
 
 /// An argument as a byte count (a size the verifier bounded, or garbage
 /// from an unverified program, which the memory check then refuses).

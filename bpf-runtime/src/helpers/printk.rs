@@ -97,7 +97,7 @@ mod tests {
         stack[..6].copy_from_slice(b"hello\0");
         let maps = MapSet::default();
         let mut res = Vec::new();
-        let m = Mem { stack: &mut stack, input: Input::None, maps: &maps, reservations: &mut res };
+        let m = Mem { stack: &mut stack, input: Input::None, maps: &maps, reservations: &mut res, keys: &mut Default::default() };
         format(f, args, &m)
     }
 

@@ -4,7 +4,7 @@
 
 use super::mem::{self, Mem};
 use super::{ExecError, ExecErrorKind, HelperError, Helpers, Prepared};
-use crate::helpers::callback::MAX_LOOPS;
+use crate::helpers::callback::{for_each_next, MAX_LOOPS};
 use crate::helpers::{E2BIG, EINVAL};
 use crate::isa::{MAX_CALL_DEPTH, STACK_SIZE};
 
@@ -397,6 +397,46 @@ fn run_from<H: Helpers + ?Sized>(
                             let b = Budget { left: &mut left, total: budget };
                             if run_from(prog, m, helpers, frames, b, depth + 1, entry, cregs)? != 0 {
                                 done = i + 1;
+                                break;
+                            }
+                        }
+                        done
+                    };
+                    regs[1..6].fill(0);
+                } else if op.code == 0x85 && s == 0 && op.imm == crate::isa::helper::FOR_EACH_MAP_ELEM {
+                    // bpf_for_each_map_elem(map, callback, ctx, flags): the
+                    // callback gets (map, key, value, ctx) per element, in
+                    // index or slot order, until it returns non-zero; the
+                    // result is how many calls were made.
+                    let (map, f, ctx, flags) = (regs[1], regs[2], regs[3], regs[4]);
+                    regs[0] = if flags != 0 {
+                        EINVAL as u64
+                    } else {
+                        let Some(entry) = prog.callback(f) else {
+                            fail!(ExecErrorKind::Helper { id: op.imm, err: HelperError::BadArg(super::BAD_CALLBACK) })
+                        };
+                        let (mut cursor, mut done) = (0, 0u64);
+                        loop {
+                            let (next, key, value) = match for_each_next(m, map, cursor, depth + 1) {
+                                Ok(Some(e)) => e,
+                                Ok(None) => break,
+                                Err(err) => fail!(ExecErrorKind::Helper { id: op.imm, err }),
+                            };
+                            cursor = next;
+                            spend!();
+                            if depth + 1 >= MAX_CALL_DEPTH {
+                                fail!(ExecErrorKind::CallDepth);
+                            }
+                            let mut cregs = [0u64; 16];
+                            cregs[1] = map;
+                            cregs[2] = key;
+                            cregs[3] = value;
+                            cregs[4] = ctx;
+                            cregs[6..10].copy_from_slice(&regs[6..10]);
+                            cregs[10] = mem::addr(mem::TAG_STACK, top - ((depth + 1) * STACK_SIZE) as u32);
+                            done += 1;
+                            let b = Budget { left: &mut left, total: budget };
+                            if run_from(prog, m, helpers, frames, b, depth + 1, entry, cregs)? != 0 {
                                 break;
                             }
                         }

@@ -26,6 +26,12 @@ pub const TAG_MAP_HANDLE: u64 = 0x8000_0000;
 /// `TAG_FUNC`, offset pc: a static function's address (`lddw` with
 /// `PSEUDO_FUNC`), which only callback helpers interpret; not memory.
 pub const TAG_FUNC: u64 = 0x9000_0000;
+/// `TAG_KEY_BASE + d`: the key of the element that the
+/// `bpf_for_each_map_elem` callback running at call depth `d` is called
+/// for (a copy, read-only); not in any map.
+pub const TAG_KEY_BASE: u64 = 0xa000_0000;
+/// Key buffers a run has: one per callback depth (1..MAX_CALL_DEPTH).
+pub const KEY_BUFS: usize = crate::isa::MAX_CALL_DEPTH + 1;
 /// Most maps an object can have (so map tags never reach reservation tags).
 pub const MAX_MAPS: usize = (TAG_RESERVATION_BASE - TAG_MAP_BASE) as usize;
 
@@ -97,6 +103,8 @@ pub struct Mem<'a> {
     pub input: Input<'a>,
     pub maps: &'a MapSet,
     pub reservations: &'a mut Vec<Option<Reservation>>,
+    /// The keys `bpf_for_each_map_elem` hands its callbacks, by depth.
+    pub keys: &'a mut [Vec<u8>; KEY_BUFS],
 }
 
 /// Where an address points, after its bounds are checked.
@@ -112,6 +120,7 @@ enum Owner {
     Stack,
     Input,
     Reservation(usize),
+    Key(usize),
 }
 
 fn window(len: usize, off: u64, n: usize) -> Option<core::ops::Range<usize>> {
@@ -139,7 +148,7 @@ impl<'a> Mem<'a> {
             }
             t if (TAG_MAP_BASE..TAG_RESERVATION_BASE).contains(&t) => {
                 let maps: &'a MapSet = self.maps;
-                let m = maps.get((t - TAG_MAP_BASE) as usize).map_err(|_| fault)?;
+                let m = maps.map((t - TAG_MAP_BASE) as usize).ok_or(fault)?;
                 if write && !m.writable() {
                     return Err(Fault::ReadOnly { addr, len: n });
                 }
@@ -147,6 +156,13 @@ impl<'a> Mem<'a> {
                     return Err(fault);
                 }
                 return Ok(Place::Map(m.values(), off as usize));
+            }
+            t if (TAG_KEY_BASE..TAG_KEY_BASE + KEY_BUFS as u64).contains(&t) => {
+                if write {
+                    return Err(Fault::ReadOnly { addr, len: n });
+                }
+                let d = (t - TAG_KEY_BASE) as usize;
+                (self.keys[d].len(), Owner::Key(d))
             }
             t if t >= TAG_RESERVATION_BASE => {
                 let k = usize::try_from(t - TAG_RESERVATION_BASE).map_err(|_| fault)?;
@@ -165,6 +181,7 @@ impl<'a> Mem<'a> {
             Owner::Stack => self.stack,
             Owner::Input => self.input.bytes(),
             Owner::Reservation(k) => self.reservations[k].as_ref().map_or(&[], |r| &r.data),
+            Owner::Key(d) => &self.keys[d],
         }
     }
 
@@ -176,6 +193,8 @@ impl<'a> Mem<'a> {
                 _ => &mut [],
             },
             Owner::Reservation(k) => self.reservations[k].as_mut().map_or(&mut [], |r| &mut r.data),
+            // Keys are read-only (`place` refuses writes).
+            Owner::Key(_) => &mut [],
         }
     }
 

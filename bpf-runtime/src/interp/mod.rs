@@ -153,6 +153,12 @@ pub trait Helpers {
     fn linux_maps(&self) -> bool {
         false
     }
+    /// The embedder's environment, if these are the Linux helpers of
+    /// [`crate::helpers`] over it: the JIT then calls a helper's
+    /// implementation directly, without [`Helpers::call`].
+    fn linux_env(&mut self) -> Option<&mut dyn crate::helpers::Env> {
+        None
+    }
 }
 
 /// `bpf_map_lookup_elem` for engines whose helpers are the Linux ones.
@@ -193,6 +199,9 @@ pub struct ExecError {
     pub kind: ExecErrorKind,
 }
 
+/// What [`Vm::parts_jit`] lends the JIT: stack, reservations, keys, state.
+pub(crate) type JitParts<'v> = (&'v mut [u8], &'v mut Vec<Option<mem::Reservation>>, &'v mut [Vec<u8>; mem::KEY_BUFS], &'v mut crate::jit::JitState);
+
 /// Default budget of taken backward jumps and calls per run: generous for
 /// verified (bounded) programs, small enough that a runaway one returns
 /// within a fraction of a second. Forward jumps need no budget: between two
@@ -206,11 +215,10 @@ pub const DEFAULT_STEP_LIMIT: u64 = 1 << 24;
 pub struct Vm {
     stack: Vec<u8>,
     reservations: Vec<Option<mem::Reservation>>,
+    keys: [Vec<u8>; mem::KEY_BUFS],
     frames: [exec::Frame; isa::MAX_CALL_DEPTH],
-    /// The JIT's region table, kept to reuse its allocation.
-    pub(crate) regions: Vec<crate::jit::Region>,
-    /// The map set `regions` was filled from.
-    pub(crate) regions_of: Option<alloc::sync::Arc<Vec<crate::jit::Region>>>,
+    /// The JIT's run context and region table, kept from run to run.
+    jit: crate::jit::JitState,
     /// Taken backward jumps and calls one run may make before it is stopped.
     pub step_limit: u64,
 }
@@ -223,7 +231,7 @@ impl Default for Vm {
 
 impl Vm {
     pub fn new() -> Vm {
-        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), frames: Default::default(), regions: Vec::new(), regions_of: None, step_limit: DEFAULT_STEP_LIMIT }
+        Vm { stack: vec![0; isa::STACK_SIZE * isa::MAX_CALL_DEPTH], reservations: Vec::new(), keys: Default::default(), frames: Default::default(), jit: Default::default(), step_limit: DEFAULT_STEP_LIMIT }
     }
 
     /// Runs `prog` with r1 = the input (r2 = its length) and returns r0.
@@ -234,10 +242,18 @@ impl Vm {
         maps: &crate::maps::MapSet,
         helpers: &mut H,
     ) -> Result<u64, ExecError> {
-        let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations };
-        let r = exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit);
-        self.release_reservations(maps);
-        r
+        let mut m = Mem { stack: &mut self.stack, input, maps, reservations: &mut self.reservations, keys: &mut self.keys };
+        match exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit) {
+            // Matched so the common case moves a u64, not the whole result.
+            Ok(v) => {
+                self.release_reservations(maps);
+                Ok(v)
+            }
+            Err(e) => {
+                self.release_reservations(maps);
+                Err(e)
+            }
+        }
     }
 
     /// Records a faulting program reserved but never submitted give their
@@ -258,8 +274,9 @@ impl Vm {
         }
     }
 
-    /// The run's stack and reservation list, for the JIT.
-    pub(crate) fn parts(&mut self) -> (&mut [u8], &mut Vec<Option<mem::Reservation>>) {
-        (&mut self.stack, &mut self.reservations)
+    /// The run's memory and the JIT's state, for the JIT.
+    pub(crate) fn parts_jit(&mut self) -> JitParts<'_> {
+        (&mut self.stack, &mut self.reservations, &mut self.keys, &mut self.jit)
     }
+
 }

@@ -48,6 +48,20 @@ struct Emitter<'p> {
     fast_stack: bool,
     /// Entry pcs a callback helper may call (`Prepared::callbacks`).
     callbacks: &'p [u32],
+    /// BPF registers the program may touch (bit `r`): r6-r10 outside it
+    /// are neither saved, set up nor restored.
+    used: u16,
+}
+
+/// The registers the program names in any instruction, or all of them if
+/// it calls functions of its own (calls save r6-r10) or callbacks.
+fn used_regs(ops: &[Op], callbacks: &[u32]) -> u16 {
+    let calls = !callbacks.is_empty()
+        || ops.iter().any(|o| o.code == 0x85 && ((o.regs >> 4) == isa::PSEUDO_CALL || [isa::helper::LOOP, isa::helper::FOR_EACH_MAP_ELEM].contains(&o.imm)));
+    if calls {
+        return u16::MAX;
+    }
+    ops.iter().fold(0, |u, o| u | 1 << (o.regs & 15) | 1 << (o.regs >> 4))
 }
 
 fn writes_r10(op: &Op) -> bool {
@@ -73,7 +87,7 @@ pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Resul
     let mut a = Asm::default();
     let pcs = (0..=ops.len()).map(|_| a.label()).collect();
     let (error_exit, resolve) = (a.label(), a.label());
-    let mut e = Emitter { a, ops, pcs, stubs: Vec::new(), error_exit, resolve, blind: opts.blinding.then_some(opts.seed | 1), fast_stack: !ops.iter().any(writes_r10), callbacks };
+    let mut e = Emitter { a, ops, pcs, stubs: Vec::new(), error_exit, resolve, blind: opts.blinding.then_some(opts.seed | 1), fast_stack: !ops.iter().any(writes_r10), callbacks, used: used_regs(ops, callbacks) };
     e.prologue();
     let mut pc = 0;
     while pc < ops.len() {
@@ -90,24 +104,44 @@ pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Resul
 
 impl Emitter<'_> {
     fn prologue(&mut self) {
+        let used = self.used;
         let a = &mut self.a;
-        for r in [RBX, RBP, R12, R13, R14, R15] {
+        // The callee-saved registers the code uses: r12 (the context) and
+        // those of r6-r10 the program names.
+        let saved: Vec<u8> = [(6, RBX), (10, RBP), (11, R12), (7, R13), (8, R14), (9, R15)]
+            .into_iter()
+            .filter(|&(r, _)| r == 11 || used & (1 << r) != 0)
+            .map(|(_, x)| x)
+            .collect();
+        for &r in &saved {
             a.push(r);
+        }
+        // rsp stays 16-byte aligned at the calls into Rust.
+        let pad = saved.len() % 2 == 1;
+        if pad {
+            a.alu_ri(W::Q, 5, Rm::Reg(RSP), 8);
         }
         a.mov_rr(W::Q, CTX, RDI);
         a.store(W::Q, mem(CTX, SAVED_RSP), RSP);
-        a.load(W::Q, false, REG[1], mem(CTX, R1));
+        a.mov_ri(REG[1], imem::addr(imem::TAG_INPUT, 0));
         a.load(W::Q, false, REG[2], mem(CTX, R2));
-        a.mov_ri(REG[10], STACK_TOP);
+        if used & (1 << 10) != 0 {
+            a.mov_ri(REG[10], STACK_TOP);
+        }
         a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
         for r in [0, 3, 4, 5, 6, 7, 8, 9] {
-            a.mov_ri(REG[r], 0);
+            if r < 6 || used & (1 << r) != 0 {
+                a.mov_ri(REG[r], 0);
+            }
         }
         let body = self.pcs[0];
         let epilogue = a.label();
         a.call(body);
         a.bind(epilogue);
-        for r in [R15, R14, R13, R12, RBP, RBX] {
+        if pad {
+            a.alu_ri(W::Q, 0, Rm::Reg(RSP), 8);
+        }
+        for &r in saved.iter().rev() {
             a.pop(r);
         }
         a.ret();
@@ -274,6 +308,8 @@ impl Emitter<'_> {
                     self.local_call(pc, op);
                 } else if op.code == 0x85 && s == 0 && op.imm == isa::helper::LOOP {
                     self.bpf_loop(pc);
+                } else if op.code == 0x85 && s == 0 && op.imm == isa::helper::FOR_EACH_MAP_ELEM {
+                    self.for_each(pc);
                 } else if op.code == 0x8d || s == 0 {
                     self.helper_call(pc, op, d);
                 } else {
@@ -629,15 +665,24 @@ impl Emitter<'_> {
     fn helper_call(&mut self, pc: usize, op: Op, d: usize) {
         let a = &mut self.a;
         a.store(W::Q, mem(CTX, BUDGET), BUDGET_REG);
-        if op.code == 0x8d {
+        let shim = if op.code == 0x8d {
             // `callx`: the helper ID is in dst (ubpf, bpf_conformance).
             a.store(W::D, mem(CTX, CALL_ID), REG[d]);
+            rt::helper_shim as *const ()
+        } else if op.imm == isa::helper::MAP_LOOKUP_ELEM {
+            rt::lookup_shim as *const ()
+        } else if let Some(def) = crate::helpers::def(op.imm) {
+            // A known helper: its definition resolved now, not per call.
+            a.mov_ri(R11, def as *const crate::helpers::HelperDef as u64);
+            a.store(W::Q, mem(CTX, CALL_DEF), R11);
+            rt::def_shim as *const ()
         } else {
             a.mov_mi(W::D, mem(CTX, CALL_ID), op.imm);
-        }
+            rt::helper_shim as *const ()
+        };
         a.mov_mi(W::D, mem(CTX, CALL_PC), pc as i32);
         a.mov_rr(W::Q, R9, CTX);
-        a.mov_ri(R11, rt::helper_shim as *const () as u64);
+        a.mov_ri(R11, shim as u64);
         a.call_reg(R11);
         a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
         a.alu_ri(W::Q, 7, mem(CTX, ERR), 0);
@@ -725,6 +770,89 @@ impl Emitter<'_> {
         a.jmp(fin);
         a.bind(e2big);
         a.mov_ri(REG[0], crate::helpers::E2BIG as u64);
+        a.bind(fin);
+        for &r in &REG[1..=5] {
+            a.mov_ri(r, 0);
+        }
+    }
+
+    /// `bpf_for_each_map_elem(map, callback, ctx, flags)` in place, as the
+    /// interpreter runs it: -EINVAL for flags, else [`rt::for_each_shim`]
+    /// finds each element and callback(map, key, value, ctx) runs as a
+    /// bpf-to-bpf call (one unit of budget each) until it returns non-zero;
+    /// r0 = the number of calls. The loop state lives on the x86 stack.
+    fn for_each(&mut self, pc: usize) {
+        let id = isa::helper::FOR_EACH_MAP_ELEM;
+        let bad = self.error_stub(rt::ERR_BAD_CALLBACK, pc as u64, id as u64);
+        let callbacks = self.callbacks;
+        let error_exit = self.error_exit;
+        let a = &mut self.a;
+        let (einval, valid, top, after, all, fin) = (a.label(), a.label(), a.label(), a.label(), a.label(), a.label());
+        let (map, f, ctx, flags) = (REG[1], REG[2], REG[3], REG[4]);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(flags), flags);
+        a.jcc(cc::NE, einval);
+        for &t in callbacks {
+            a.mov_ri(R11, imem::addr(imem::TAG_FUNC, t));
+            a.alu_mr(W::Q, 0x39, Rm::Reg(f), R11);
+            a.jcc(cc::E, valid);
+        }
+        a.jmp(bad);
+        a.bind(valid);
+        // [rsp] = cursor, [rsp+8] = callback, [rsp+16] = ctx, [rsp+24] =
+        // map, [rsp+32] = calls made, [rsp+40] = padding (rsp stays 16-byte
+        // aligned for the calls into Rust).
+        a.mov_ri(R11, 0);
+        a.push(R11);
+        a.push(R11);
+        a.push(map);
+        a.push(ctx);
+        a.push(f);
+        a.push(R11);
+        a.bind(top);
+        a.store(W::Q, mem(CTX, BUDGET), BUDGET_REG);
+        a.mov_mi(W::D, mem(CTX, CALL_ID), id);
+        a.mov_mi(W::D, mem(CTX, CALL_PC), pc as i32);
+        a.load(W::Q, false, RDI, mem(RSP, 24));
+        a.load(W::Q, false, RSI, mem(RSP, 0));
+        a.mov_rr(W::Q, RDX, CTX);
+        a.mov_ri(R11, rt::for_each_shim as *const () as u64);
+        a.call_reg(R11);
+        a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
+        a.alu_ri(W::Q, 7, mem(CTX, ERR), 0);
+        a.jcc(cc::NE, error_exit);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(RAX), RAX);
+        a.jcc(cc::E, all);
+        a.load(W::Q, false, R11, mem(CTX, FE_CURSOR));
+        a.store(W::Q, mem(RSP, 0), R11);
+        a.mov_rr(W::Q, REG[3], RAX);
+        a.load(W::Q, false, REG[2], mem(CTX, FE_KEY));
+        a.load(W::Q, false, REG[1], mem(RSP, 24));
+        a.load(W::Q, false, REG[4], mem(RSP, 16));
+        a.mov_ri(REG[0], 0);
+        a.mov_ri(REG[5], 0);
+        self.spend(pc);
+        self.a.load(W::Q, false, R11, mem(RSP, 8));
+        for &t in callbacks {
+            let next = self.a.label();
+            self.a.mov_ri(R9, imem::addr(imem::TAG_FUNC, t));
+            self.a.alu_mr(W::Q, 0x39, Rm::Reg(R11), R9);
+            self.a.jcc(cc::NE, next);
+            self.call_pc(pc, t as usize);
+            self.a.jmp(after);
+            self.a.bind(next);
+        }
+        let a = &mut self.a;
+        a.jmp(bad);
+        a.bind(after);
+        a.alu_ri(W::Q, 0, mem(RSP, 32), 1);
+        a.alu_mr(W::Q, 0x85, Rm::Reg(REG[0]), REG[0]);
+        a.jcc(cc::E, top);
+        a.bind(all);
+        a.load(W::Q, false, REG[0], mem(RSP, 32));
+        a.alu_ri(W::Q, 0, Rm::Reg(RSP), 48);
+        a.jmp(fin);
+        a.bind(einval);
+        a.mov_ri(REG[0], crate::helpers::EINVAL as u64);
         a.bind(fin);
         for &r in &REG[1..=5] {
             a.mov_ri(r, 0);

@@ -176,20 +176,22 @@ impl Vm {
     #[inline]
     pub fn run_jit<H: Helpers>(&mut self, prog: &JitProgram, input: Input<'_>, maps: &MapSet, helpers: &mut H) -> Result<u64, ExecError> {
         let budget = self.step_limit;
-        let mut regions = core::mem::take(&mut self.regions);
-        let mut cached = self.regions_of.take();
-        let (stack, reservations) = self.parts();
-        let mut m = Mem { stack, input, maps, reservations };
-        rt::regions(&mut regions, &mut cached, &mut m);
-        let linux = helpers.linux_maps();
+        let (stack, reservations, keys, state) = self.parts_jit();
+        let mut m = Mem { stack, input, maps, reservations, keys };
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.
-        let r = unsafe { rt::enter(prog.entry, &mut m, &regions, helpers, linux, budget) };
-        self.regions = regions;
-        self.regions_of = cached;
-        self.release_reservations(maps);
-        r
+        match unsafe { state.run(prog.entry, &mut m, helpers, budget) } {
+            // Matched so the common case moves a u64, not the whole result.
+            Ok(v) => {
+                self.release_reservations(maps);
+                Ok(v)
+            }
+            Err(e) => {
+                self.release_reservations(maps);
+                Err(e)
+            }
+        }
     }
 }
 
-pub(crate) use rt::Region;
+pub(crate) use rt::{JitState, Region};

@@ -12,7 +12,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// Chain ends carry this bit plus the bucket index; slot indices never have
 /// it (maps hold far fewer than 2^31 entries).
@@ -29,8 +29,14 @@ pub struct HashIndex {
     kw: usize,
     keys: Box<[AtomicU64]>,
     next: Box<[AtomicU32]>,
+    /// Whether a slot holds an entry, for iteration in slot order
+    /// (`bpf_for_each_map_elem`) without walking or locking buckets.
+    used: Box<[AtomicBool]>,
     buckets: Box<[Bucket]>,
     bits: u32,
+    /// Per-map hash seed ([`next_seed`]), so a program's keys collide in
+    /// one map's buckets only if it knows that map's seed.
+    seed: u64,
     free: spin::Mutex<Vec<u32>>,
     len: AtomicUsize,
 }
@@ -52,20 +58,56 @@ pub enum Mode {
 }
 
 /// Bytes of bookkeeping per entry, for the map size limit.
-pub const OVERHEAD_PER_ENTRY: u64 = 4 + 8 + 8;
+pub const OVERHEAD_PER_ENTRY: u64 = 4 + 8 + 8 + 1;
 
-fn words(key: &[u8], kw: usize) -> impl Iterator<Item = u64> + '_ {
-    // The common 8-byte key (an address, a pid pair) without a copy loop.
-    let whole = key.first_chunk::<8>().filter(|_| key.len() == 8).map(|b| u64::from_le_bytes(*b));
-    (0..kw).map(move |i| {
-        if let Some(w) = whole {
-            return w;
+/// The key as little-endian words, the last one zero-padded.
+#[inline(always)]
+fn words(key: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    key.chunks(8).map(|c| match <[u8; 8]>::try_from(c) {
+        Ok(b) => u64::from_le_bytes(b),
+        Err(_) => {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(b)
         }
-        let mut b = [0u8; 8];
-        let part = key.get(i * 8..key.len().min(i * 8 + 8)).unwrap_or(&[]);
-        b[..part.len()].copy_from_slice(part);
-        u64::from_le_bytes(b)
     })
+}
+
+/// A key of at most 8 bytes as one zero-padded word.
+#[inline(always)]
+fn word(key: &[u8]) -> u64 {
+    match <[u8; 8]>::try_from(key) {
+        Ok(b) => u64::from_le_bytes(b),
+        Err(_) => words(key).next().unwrap_or(0),
+    }
+}
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The seeds of new maps: a counter stepped by the golden ratio and mixed
+/// (splitmix64); the embedder may reseed it ([`set_seed`]) from a real
+/// random source (the kernel: RDRAND or the TSC).
+static SEED: AtomicU64 = AtomicU64::new(0x243f_6a88_85a3_08d3);
+
+/// Reseeds the hash seeds of maps created from now on.
+pub fn set_seed(seed: u64) {
+    SEED.store(seed, Relaxed);
+}
+
+fn next_seed(salt: u64) -> u64 {
+    let mut z = SEED.fetch_add(K, Relaxed).wrapping_add(K) ^ salt;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One multiply-xorshift round per key word: a few cycles for the usual
+/// 8-byte key (no SipHash: the seed, not the function, keeps programs
+/// from aiming keys at one bucket of a map they cannot inspect).
+#[inline(always)]
+fn mix(h: u64, w: u64) -> u64 {
+    let h = (h ^ w).wrapping_mul(K);
+    h ^ (h >> 29)
 }
 
 impl HashIndex {
@@ -73,12 +115,15 @@ impl HashIndex {
         let n = max_entries as usize;
         let kw = key_size.div_ceil(8);
         let bits = max_entries.next_power_of_two().trailing_zeros().max(1);
-        let buckets = (0..1usize << bits).map(|b| Bucket { lock: spin::Mutex::new(()), head: AtomicU32::new(NULLS | b as u32) }).collect();
+        let buckets: Box<[Bucket]> = (0..1usize << bits).map(|b| Bucket { lock: spin::Mutex::new(()), head: AtomicU32::new(NULLS | b as u32) }).collect();
+        let seed = next_seed(buckets.as_ptr() as u64);
         HashIndex {
+            seed,
             key_size,
             kw,
             keys: (0..n * kw).map(|_| AtomicU64::new(0)).collect(),
             next: (0..n).map(|_| AtomicU32::new(NULLS)).collect(),
+            used: (0..n).map(|_| AtomicBool::new(false)).collect(),
             buckets,
             bits,
             free: spin::Mutex::new((0..max_entries).rev().collect()),
@@ -86,23 +131,44 @@ impl HashIndex {
         }
     }
 
+    #[inline(always)]
+    fn bucket_of_hash(&self, h: u64) -> usize {
+        (h.wrapping_mul(K) >> (64 - self.bits)) as usize
+    }
+
+    #[inline(always)]
     fn bucket_of(&self, key: &[u8]) -> usize {
-        let mut h = 0x243f_6a88_85a3_08d3u64;
-        for w in words(key, self.kw) {
-            h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            h ^= h >> 29;
-        }
-        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize
+        self.bucket_of_hash(words(key).fold(self.seed, mix))
     }
 
     fn key_is(&self, slot: u32, key: &[u8]) -> bool {
         let base = slot as usize * self.kw;
-        words(key, self.kw).enumerate().all(|(i, w)| self.keys[base + i].load(Relaxed) == w)
+        words(key).enumerate().all(|(i, w)| self.keys[base + i].load(Relaxed) == w)
     }
 
     /// The slot holding `key`, without taking a lock.
+    #[inline(always)]
     pub fn get(&self, key: &[u8]) -> Option<u32> {
-        let b = self.bucket_of(key);
+        if self.kw == 1 {
+            // Keys of up to 8 bytes (addresses, pids): one word, compared
+            // in one load per chain element.
+            let w = word(key);
+            let b = self.bucket_of_hash(mix(self.seed, w));
+            return self.walk(b, |s| self.keys.get(s as usize).is_some_and(|k| k.load(Relaxed) == w));
+        }
+        self.get_long(key)
+    }
+
+    /// [`HashIndex::get`] for keys of more than 8 bytes.
+    #[inline(never)]
+    fn get_long(&self, key: &[u8]) -> Option<u32> {
+        self.walk(self.bucket_of(key), |s| self.key_is(s, key))
+    }
+
+    /// Walks bucket `b`'s chain, without a lock, to the slot `is_key`
+    /// accepts.
+    #[inline(always)]
+    fn walk(&self, b: usize, is_key: impl Fn(u32) -> bool) -> Option<u32> {
         // A consistent chain is at most every slot long; a longer walk means
         // slots were reused under the reader, so it starts over, as it does
         // when it ends in another bucket's chain. Only concurrent updates
@@ -117,10 +183,10 @@ impl HashIndex {
                     }
                     continue 'restart;
                 }
-                if self.key_is(s, key) {
+                if is_key(s) {
                     return Some(s);
                 }
-                s = self.next[s as usize].load(Acquire);
+                s = self.next.get(s as usize)?.load(Acquire);
             }
         }
     }
@@ -161,12 +227,13 @@ impl HashIndex {
         };
         fill(s, true);
         let base = s as usize * self.kw;
-        for (i, w) in words(key, self.kw).enumerate() {
+        for (i, w) in words(key).enumerate() {
             self.keys[base + i].store(w, Relaxed);
         }
         self.next[s as usize].store(self.buckets[b].head.load(Relaxed), Relaxed);
         // Release: a reader that sees the slot sees its key and value.
         self.buckets[b].head.store(s, Release);
+        self.used[s as usize].store(true, Release);
         self.len.fetch_add(1, Relaxed);
         Ok(())
     }
@@ -183,10 +250,26 @@ impl HashIndex {
             Some(p) => self.next[p as usize].store(after, Release),
             None => self.buckets[b].head.store(after, Release),
         }
+        self.used[s as usize].store(false, Relaxed);
         clear(s);
         self.free.lock().push(s);
         self.len.fetch_sub(1, Relaxed);
         Some(s)
+    }
+
+    /// The first slot at or after `from` that holds an entry, without a
+    /// lock; with its key copied into `key` (`key_size` bytes). Racing
+    /// updates may make it see an entry just removed or miss one just
+    /// added, as Linux's iteration under RCU may.
+    pub fn next_used(&self, from: u32, key: &mut Vec<u8>) -> Option<u32> {
+        let s = (from as usize..self.used.len()).find(|&s| self.used[s].load(Acquire))?;
+        key.clear();
+        let base = s * self.kw;
+        for i in 0..self.kw {
+            key.extend_from_slice(&self.keys[base + i].load(Relaxed).to_le_bytes());
+        }
+        key.truncate(self.key_size);
+        Some(s as u32)
     }
 
     pub fn len(&self) -> usize {

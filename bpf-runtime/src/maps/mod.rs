@@ -183,6 +183,23 @@ impl Map {
         }
     }
 
+    /// [`Map::lookup_offset`] for a key of the map's `key_size` (the
+    /// caller checked), on the programs' hot path: `None` for a ring
+    /// buffer, else whether the key is present.
+    #[inline(always)]
+    pub(crate) fn find(&self, key: &[u8]) -> Option<Option<usize>> {
+        debug_assert_eq!(key.len(), self.spec.key_size as usize);
+        let vs = self.spec.value_size as usize;
+        match &self.store {
+            Store::Hash(h) => Some(h.get(key).map(|slot| slot as usize * vs)),
+            Store::Array => {
+                let i = u32::from_le_bytes(*key.first_chunk::<4>()?);
+                Some((i < self.spec.max_entries).then_some(i as usize * vs))
+            }
+            Store::Ringbuf(_) => None,
+        }
+    }
+
     /// A copy of the value stored under `key` (programs may be changing it
     /// at the same time, so no reference is handed out).
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
@@ -263,6 +280,24 @@ impl Map {
             Store::Array => (0..self.spec.max_entries).map(|i| (i.to_le_bytes().to_vec(), self.value_at(i))).collect(),
             Store::Hash(h) => h.pairs().into_iter().map(|(k, slot)| (k, self.value_at(slot))).collect(),
             Store::Ringbuf(_) => Vec::new(),
+        }
+    }
+
+    /// The first element at index (array) or slot (hash) `from` or after:
+    /// its index or slot and its value's offset in [`Map::values`], with
+    /// its key copied into `key`. `bpf_for_each_map_elem` walks a map with
+    /// it, taking no lock, so its callback may update the map.
+    pub fn next_entry(&self, from: u32, key: &mut Vec<u8>) -> Result<Option<(u32, usize)>, MapError> {
+        let vs = self.spec.value_size as usize;
+        match &self.store {
+            Store::Array if from < self.spec.max_entries => {
+                key.clear();
+                key.extend_from_slice(&from.to_le_bytes());
+                Ok(Some((from, from as usize * vs)))
+            }
+            Store::Array => Ok(None),
+            Store::Hash(h) => Ok(h.next_used(from, key).map(|s| (s, s as usize * vs))),
+            Store::Ringbuf(_) => Err(MapError::Unsupported(self.name())),
         }
     }
 
@@ -397,8 +432,17 @@ impl MapSet {
     // `ok_or_else`: with `ok_or` the error is built and dropped on every
     // successful call, which showed up in the helper-call profile.
     #[allow(clippy::unnecessary_lazy_evaluations)]
+    /// Map `idx`, if there is one (the hot path's [`MapSet::get`]).
+    #[inline]
+    pub(crate) fn map(&self, idx: usize) -> Option<&Map> {
+        self.maps.get(idx).map(|m| &**m)
+    }
+
     pub fn get(&self, idx: usize) -> Result<&Map, MapError> {
-        self.maps.get(idx).map(|m| &**m).ok_or_else(|| MapError::NoSuchMap(idx))
+        match self.maps.get(idx) {
+            Some(m) => Ok(m),
+            None => Err(MapError::NoSuchMap(idx)),
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Map> {

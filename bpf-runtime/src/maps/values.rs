@@ -115,6 +115,9 @@ impl Values {
     /// verifier requires alignment for atomics on map values); others are
     /// done per byte range, which only unverified programs can reach.
     pub fn rmw(&self, off: usize, n: usize, mut f: impl FnMut(u64) -> u64) -> u64 {
+        if n == 8 && off.is_multiple_of(8) {
+            return update(&self.words[off / 8], f);
+        }
         let mask = byte_mask(0, n);
         if off.is_multiple_of(n) && n <= 8 {
             let (w, shift) = (off / 8, (off % 8) * 8);

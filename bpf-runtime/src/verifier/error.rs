@@ -25,6 +25,7 @@ pub enum RegKind {
     RingbufMem,
     RingbufMemOrNull,
     Func,
+    MapKey,
 }
 
 impl fmt::Display for RegKind {
@@ -40,6 +41,7 @@ impl fmt::Display for RegKind {
             RegKind::RingbufMem => "a ring buffer record pointer",
             RegKind::RingbufMemOrNull => "a ring buffer record pointer that may be NULL",
             RegKind::Func => "a function's address",
+            RegKind::MapKey => "a map key pointer (read-only)",
         })
     }
 }
@@ -158,6 +160,8 @@ pub enum ErrorKind {
     MemOutOfBounds { min: i64, end: i64, mem_size: u32 },
     #[error("map `{map}` is read-only (const data); the program may not write it")]
     ReadOnlyMap { map: String },
+    #[error("access to bytes {min}..{end} of the key of map `{map}` ({key_size} bytes): {why}")]
+    MapKeyAccess { map: String, min: i64, end: i64, key_size: u32, why: &'static str },
     #[error("atomic operations work on 4 or 8 bytes of map values, records or the stack only; here on {found}")]
     InvalidAtomic { found: RegKind },
     // ---- pointers ----

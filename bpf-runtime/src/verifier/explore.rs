@@ -361,6 +361,17 @@ impl<'a, 'l> Explorer<'a, 'l> {
                 f.regs[1] = Reg::Scalar(Scalar::urange(0, MAX_LOOPS - 1));
                 f.regs[2] = cb.args[2];
             }
+            helper::FOR_EACH_MAP_ELEM => {
+                // (map, key, value, ctx), as Linux's callback_fn gets them:
+                // the key read-only, the value the element's, never NULL.
+                let Reg::Ptr(Ptr { kind: PtrKind::MapPtr { map }, .. }) = cb.args[0] else {
+                    return Err(fail(pc, ErrorKind::Unsupported { what: "bpf_for_each_map_elem without a map" }));
+                };
+                f.regs[1] = cb.args[0];
+                f.regs[2] = Reg::Ptr(Ptr::new(PtrKind::MapKey { map }, 0));
+                f.regs[3] = Reg::Ptr(Ptr::new(PtrKind::MapValue { map }, 0));
+                f.regs[4] = cb.args[2];
+            }
             _ => return Err(fail(pc, ErrorKind::Unsupported { what: "this callback helper" })),
         }
         f.callback = Some(cb);

@@ -153,6 +153,7 @@ impl Display for ShowReg<'_> {
             PtrKind::MapValue { map: m } => write!(f, "map_value{}({})", if p.nullable { "_or_null" } else { "" }, map(m))?,
             PtrKind::Mem { size } => write!(f, "ringbuf_mem{}({size})", if p.nullable { "_or_null" } else { "" })?,
             PtrKind::Func { entry } => return write!(f, "func({entry})"),
+            PtrKind::MapKey { map: m } => write!(f, "map_key({})", map(m))?,
         }
         match p.const_off() {
             Some(0) if p.kind == PtrKind::Stack { frame: 0 } => write!(f, "0"),

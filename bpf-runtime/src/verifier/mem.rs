@@ -154,6 +154,16 @@ pub fn check_object(env: &Env, pc: usize, reg: u8, p: &Ptr, off: i64, size: u64,
                 return Err(fail(pc, ErrorKind::MemOutOfBounds { min, end, mem_size }));
             }
         }
+        PtrKind::MapKey { map } => {
+            let m = &env.maps[map as usize];
+            let err = |why| fail(pc, ErrorKind::MapKeyAccess { map: m.name.clone(), min, end, key_size: m.key_size, why });
+            if write {
+                return Err(err("the key is read-only"));
+            }
+            if min < 0 || end > m.key_size as i64 {
+                return Err(err("out of bounds"));
+            }
+        }
         PtrKind::Stack { .. } | PtrKind::MapPtr { .. } | PtrKind::Func { .. } => unreachable!("callers handle stack, map and function pointers"),
     }
     Ok(())

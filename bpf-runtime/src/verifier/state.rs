@@ -27,6 +27,9 @@ pub enum PtrKind {
     /// A static function's address (`lddw` with `PSEUDO_FUNC`), for a
     /// helper that calls it back; not memory.
     Func { entry: u32 },
+    /// The key of the element a `bpf_for_each_map_elem` callback is
+    /// called for: read-only, the map's `key_size` bytes.
+    MapKey { map: u32 },
 }
 
 /// A pointer with an offset range, possibly NULL.
@@ -78,6 +81,7 @@ impl Reg {
                 (PtrKind::Mem { .. }, false) => RegKind::RingbufMem,
                 (PtrKind::Mem { .. }, true) => RegKind::RingbufMemOrNull,
                 (PtrKind::Func { .. }, _) => RegKind::Func,
+                (PtrKind::MapKey { .. }, _) => RegKind::MapKey,
             },
         }
     }
