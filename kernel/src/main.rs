@@ -127,6 +127,9 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     // hello, which reads the clock and so calibrates the TSC) does not
     // delay it.
     trace::init();
+    // BPF hash maps seed their hash from this (per map), so an app cannot
+    // predict collisions in a program's map.
+    bpf_runtime::maps::hash::set_seed(random::next_u64());
     if let Some(spec) = boot_trace {
         systrace::start_at_boot(spec, trace_ring);
     }
