@@ -304,6 +304,10 @@ fn update_slow_path() {
 
 /// Installs (or with None removes) the syscall hook.
 pub fn set_hook(h: Option<&'static dyn SyscallHook>) {
+    #[cfg(not(feature = "syscall-hooks"))]
+    if h.is_some() {
+        crate::kinfo!("syscall hook: this kernel is built without the `syscall-hooks` feature, the hook never runs");
+    }
     *HOOK.lock() = h;
     update_slow_path();
 }
@@ -349,7 +353,10 @@ fn ret_value(r: &SysResult) -> u64 {
 }
 
 /// Entered from the `syscall` stub with the saved registers.
+/// Without the `syscall-hooks` feature the flag test is compiled out (no
+/// hook, no per-call debug log).
 pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
+    #[cfg(feature = "syscall-hooks")]
     if SLOW_PATH.load(core::sync::atomic::Ordering::Relaxed) {
         return dispatch_slow(frame);
     }
@@ -358,6 +365,7 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
 
 /// Dispatch with the hook and the debug log, which gives a failing call's
 /// reason beside its errno.
+#[cfg(feature = "syscall-hooks")]
 #[inline(never)]
 fn dispatch_slow(frame: &mut SyscallFrame) {
     let n = frame.rax;
