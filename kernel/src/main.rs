@@ -89,7 +89,7 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     let prot = arch::cpu::enable_protections();
     kdebug_early("fpu");
     kdebug!("cpu: SMEP {}, SMAP {}, UMIP {}", prot.smep, prot.smap, prot.umip);
-    arch::syscall::init(syscall::dispatch);
+    arch::syscall::init(syscall::entry_handler());
     task::init();
     if let Some(list) = test_hooks {
         testhooks::enable(list);

@@ -13,6 +13,10 @@
 //! strace's `<detached ...>`), so that the stream holds every call that
 //! entered while it ran, as a sys_enter program counts them.
 
+// Built without the `syscall-hooks` feature, the hook, its callers' helpers
+// and the debug log's reasons are never called (only this build).
+#![cfg_attr(not(feature = "syscall-hooks"), allow(dead_code))]
+
 use linux_abi::sysno::nr;
 use linux_abi::trace::capture::{self, Phase};
 use linux_abi::trace::record::{self, Entry, RecordWriter, UserMemory, MAX_RECORD};

@@ -66,6 +66,12 @@ pub struct ShellVmOutput {
 impl ShellVm {
     /// Starts the VM and waits (at most 60 s) for QEMU to connect.
     pub fn start(cfg: &ShellVmConfig) -> ShellVm {
+        ShellVm::start_with_kernel(cfg, &kernel_image())
+    }
+
+    /// [`ShellVm::start`] with another kernel image (a build with other
+    /// features, for a benchmark's baseline).
+    pub fn start_with_kernel(cfg: &ShellVmConfig, kernel: &Path) -> ShellVm {
         let dir = tempfile::tempdir().expect("temp dir");
         let sock = dir.path().join("console.sock");
         let listener = UnixListener::bind(&sock).expect("bind the console socket");
@@ -90,7 +96,7 @@ impl ShellVm {
         cmd.args(["run", "--rm", "--accel", &cfg.accel, "--timeout", &cfg.timeout_secs.to_string(), "--"])
             .arg(&cfg.app)
             .args(&cfg.args)
-            .env("USHELL_KERNEL", kernel_image())
+            .env("USHELL_KERNEL", kernel)
             .env("USHELL_KERNEL_ARGS", &cfg.kernel_args)
             .env("USHELL_QEMU", &wrapper)
             .env("XDG_RUNTIME_DIR", crate::vm::runtime_parent())

@@ -150,11 +150,41 @@ pub struct SyscallTracing {
     next_id: AtomicU32,
     stream: spin::Mutex<Option<Stream>>,
     streaming: AtomicBool,
+    /// Whether any program sits at entry / at exit: the hook skips the
+    /// other side's lock and list walk (a sys_enter program alone then
+    /// costs nothing at exit).
+    any_enter: AtomicBool,
+    any_exit: AtomicBool,
 }
 
 impl Default for SyscallTracing {
     fn default() -> Self {
-        SyscallTracing { progs: spin::RwLock::new(Vec::new()), next_id: AtomicU32::new(1), stream: spin::Mutex::new(None), streaming: AtomicBool::new(false) }
+        SyscallTracing {
+            progs: spin::RwLock::new(Vec::new()),
+            next_id: AtomicU32::new(1),
+            stream: spin::Mutex::new(None),
+            streaming: AtomicBool::new(false),
+            any_enter: AtomicBool::new(false),
+            any_exit: AtomicBool::new(false),
+        }
+    }
+}
+
+/// A tracepoint context, built on the stack (no allocation per call).
+struct Ctx {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Ctx {
+    fn of(bytes: &[u8]) -> Ctx {
+        let mut c = Ctx { buf: [0; 64], len: bytes.len() };
+        c.buf[..bytes.len()].copy_from_slice(bytes);
+        c
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -179,6 +209,25 @@ impl SyscallTracing {
     /// Whether the kernel's syscall hook has anything to do.
     pub fn wanted(&self) -> bool {
         self.streaming.load(Relaxed) || !self.progs.read().is_empty()
+    }
+
+    /// Whether a program sits at syscall entry.
+    pub fn any_enter(&self) -> bool {
+        self.any_enter.load(Relaxed)
+    }
+
+    /// Whether a program sits at syscall exit.
+    pub fn any_exit(&self) -> bool {
+        self.any_exit.load(Relaxed)
+    }
+
+    /// Recomputes [`Self::any_enter`] and [`Self::any_exit`] (the caller
+    /// holds the list's write lock).
+    fn update_sides(&self, progs: &[SysProg]) {
+        let enter = progs.iter().any(|p| matches!(p.point, Point::RawEnter | Point::RawTpEnter | Point::Enter(_)));
+        let exit = progs.iter().any(|p| matches!(p.point, Point::RawExit | Point::RawTpExit | Point::Exit(_)));
+        self.any_enter.store(enter, Relaxed);
+        self.any_exit.store(exit, Relaxed);
     }
 
     /// Whether the stream wants syscall `nr`.
@@ -263,7 +312,9 @@ impl SyscallTracing {
             after: [0; 5],
             trampoline: None,
         };
-        self.progs.write().push(SysProg { id, prog, point, run_cnt: AtomicU64::new(0), run_time_ns: AtomicU64::new(0) });
+        let mut progs = self.progs.write();
+        progs.push(SysProg { id, prog, point, run_cnt: AtomicU64::new(0), run_time_ns: AtomicU64::new(0) });
+        self.update_sides(&progs);
         change
     }
 
@@ -272,6 +323,7 @@ impl SyscallTracing {
         let mut progs = self.progs.write();
         let i = progs.iter().position(|p| p.prog.id == prog && point.is_none_or(|n| p.point.name() == n))?;
         let p = progs.remove(i);
+        self.update_sides(&progs);
         Some(SiteChange {
             attachment: p.id,
             func: p.point.name(),
@@ -316,20 +368,20 @@ impl SyscallTracing {
         let mut errors = 0;
         for p in progs.iter().filter(|p| p.point.at_enter(nr as u16)) {
             let regs;
-            let (ctx, window): (Vec<u8>, Option<(u64, &[u8])>) = match p.point {
-                Point::RawEnter => (zerocopy::IntoBytes::as_bytes(&RawSysEnter { common: [0; 8], id: nr as i64, args: *args }).to_vec(), None),
-                Point::Enter(_) => (zerocopy::IntoBytes::as_bytes(&SysEnter { common: [0; 8], syscall_nr: nr as i32, _pad: 0, args: *args }).to_vec(), None),
+            let (ctx, window): (Ctx, Option<(u64, &[u8])>) = match p.point {
+                Point::RawEnter => (Ctx::of(zerocopy::IntoBytes::as_bytes(&RawSysEnter { common: [0; 8], id: nr as i64, args: *args })), None),
+                Point::Enter(_) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&SysEnter { common: [0; 8], syscall_nr: nr as i32, _pad: 0, args: *args })), None),
                 _ => {
                     regs = syscall_pt_regs(nr, args, None);
                     let addr = regs.as_ptr() as u64;
                     let mut c = [0u8; 48];
                     c[..8].copy_from_slice(&addr.to_le_bytes());
                     c[8..16].copy_from_slice(&nr.to_le_bytes());
-                    (c.to_vec(), Some((addr, &regs[..])))
+                    (Ctx::of(&c), Some((addr, &regs[..])))
                 }
             };
             let t0 = kernel.now_ns();
-            if p.prog.object.run_traced(vm, p.prog.index, &ctx, None, window, kernel, out).is_err() {
+            if p.prog.object.run_traced(vm, p.prog.index, ctx.bytes(), None, window, kernel, out).is_err() {
                 errors += 1;
             }
             p.run_time_ns.fetch_add(kernel.now_ns().saturating_sub(t0), Relaxed);
@@ -344,20 +396,20 @@ impl SyscallTracing {
         let mut errors = 0;
         for p in progs.iter().filter(|p| p.point.at_exit(nr as u16)) {
             let regs;
-            let (ctx, window): (Vec<u8>, Option<(u64, &[u8])>) = match p.point {
-                Point::RawExit => (zerocopy::IntoBytes::as_bytes(&RawSysExit { common: [0; 8], id: nr as i64, ret: ret as i64 }).to_vec(), None),
-                Point::Exit(_) => (zerocopy::IntoBytes::as_bytes(&SysExit { common: [0; 8], syscall_nr: nr as i32, _pad: 0, ret: ret as i64 }).to_vec(), None),
+            let (ctx, window): (Ctx, Option<(u64, &[u8])>) = match p.point {
+                Point::RawExit => (Ctx::of(zerocopy::IntoBytes::as_bytes(&RawSysExit { common: [0; 8], id: nr as i64, ret: ret as i64 })), None),
+                Point::Exit(_) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&SysExit { common: [0; 8], syscall_nr: nr as i32, _pad: 0, ret: ret as i64 })), None),
                 _ => {
                     regs = syscall_pt_regs(nr, args, Some(ret));
                     let addr = regs.as_ptr() as u64;
                     let mut c = [0u8; 48];
                     c[..8].copy_from_slice(&addr.to_le_bytes());
                     c[8..16].copy_from_slice(&ret.to_le_bytes());
-                    (c.to_vec(), Some((addr, &regs[..])))
+                    (Ctx::of(&c), Some((addr, &regs[..])))
                 }
             };
             let t0 = kernel.now_ns();
-            if p.prog.object.run_traced(vm, p.prog.index, &ctx, None, window, kernel, out).is_err() {
+            if p.prog.object.run_traced(vm, p.prog.index, ctx.bytes(), None, window, kernel, out).is_err() {
                 errors += 1;
             }
             p.run_time_ns.fetch_add(kernel.now_ns().saturating_sub(t0), Relaxed);

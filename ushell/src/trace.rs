@@ -160,11 +160,17 @@ impl Tracing {
 
     /// The kernel's syscall hook at entry: runs the sys_enter programs.
     pub fn sys_enter(&self, nr: u64, args: &[u64; 6], kernel: &mut dyn Kernel) {
+        if !self.sys.any_enter() {
+            return;
+        }
         self.run_sys(kernel, |sys, k, vm, out| sys.run_enter(nr, args, k, vm, out));
     }
 
     /// The kernel's syscall hook at exit: runs the sys_exit programs.
     pub fn sys_exit(&self, nr: u64, args: &[u64; 6], ret: u64, kernel: &mut dyn Kernel) {
+        if !self.sys.any_exit() {
+            return;
+        }
         self.run_sys(kernel, |sys, k, vm, out| sys.run_exit(nr, args, ret, k, vm, out));
     }
 

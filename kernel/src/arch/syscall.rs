@@ -6,6 +6,7 @@
 //! The stub `swapgs`es to the per-CPU area (`percpu`) for its scratch slot
 //! and the current task's kernel stack.
 
+use core::sync::atomic::{AtomicPtr, Ordering};
 use super::cpu::{wrmsr, MSR_EFER, MSR_FMASK, MSR_LSTAR, MSR_STAR};
 use super::gdt::{KERNEL_CS, USER_CS, USER_DS};
 
@@ -34,9 +35,12 @@ pub struct SyscallFrame {
 
 
 /// The kernel's syscall handler, registered by [`init`] so this layer
-/// never names the code above it.
+/// never names the code above it, and swapped by [`set_handler`] (the
+/// dispatcher switches between its fast and its hooked path this way, so
+/// the fast path tests no flag). Always an `extern "C" fn(&mut SyscallFrame)`;
+/// the stub's `call [rip + SYSCALL_HANDLER]` reads it with one aligned load.
 #[no_mangle]
-static mut SYSCALL_HANDLER: extern "C" fn(&mut SyscallFrame) = unregistered;
+static SYSCALL_HANDLER: AtomicPtr<()> = AtomicPtr::new(unregistered as *mut ());
 
 extern "C" fn unregistered(_: &mut SyscallFrame) {
     super::cpu::halt_forever()
@@ -80,8 +84,7 @@ extern "C" {
 /// Enables `syscall` and points it at the entry stub, which calls
 /// `handler` on the current task's kernel stack (see `percpu`).
 pub fn init(handler: extern "C" fn(&mut SyscallFrame)) {
-    // SAFETY: single-threaded boot, before any syscall can arrive.
-    unsafe { SYSCALL_HANDLER = handler };
+    set_handler(handler);
     // SAFETY: boot, before ring 3 runs: SCE on, the GDT's selectors, the
     // entry stub above, and the flags Linux clears on entry (IF, DF, TF,
     // AC, NT).
@@ -93,13 +96,19 @@ pub fn init(handler: extern "C" fn(&mut SyscallFrame)) {
     }
 }
 
+/// Makes `handler` the function the entry stub calls from the next
+/// syscall on (a call already in its handler finishes there).
+pub fn set_handler(handler: extern "C" fn(&mut SyscallFrame)) {
+    SYSCALL_HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
 /// Second entry path. PVM runs `syscall` from ring 3 by loading rcx, r11
 /// and rip = LSTAR but leaves the CPU in ring 3, so the first instruction of
 /// the entry stub faults (supervisor page). That fault is really a system
 /// call: answer it from the trap frame and return to the caller. Returns
 /// false if `f` is an ordinary fault.
 pub fn complete_faulted_syscall(f: &mut super::idt::TrapFrame) -> bool {
-    use core::sync::atomic::{AtomicBool, Ordering};
+    use core::sync::atomic::AtomicBool;
     static NOTED: AtomicBool = AtomicBool::new(false);
     if !(f.vector == 14 && f.from_user() && f.rip == syscall_entry as *const () as u64) {
         return false;
@@ -122,8 +131,10 @@ pub fn complete_faulted_syscall(f: &mut super::idt::TrapFrame) -> bool {
         rsp: f.rsp,
         ss: USER_DS as u64,
     };
-    // SAFETY: the handler was registered at boot and is never changed after.
-    let handler = unsafe { SYSCALL_HANDLER };
+    let ptr = SYSCALL_HANDLER.load(Ordering::Acquire);
+    // SAFETY: only `extern "C" fn(&mut SyscallFrame)` pointers are stored
+    // (the initial value and `set_handler`'s argument).
+    let handler: extern "C" fn(&mut SyscallFrame) = unsafe { core::mem::transmute(ptr) };
     handler(&mut s);
     (f.r15, f.r14, f.r13, f.r12, f.rbp, f.rbx) = (s.r15, s.r14, s.r13, s.r12, s.rbp, s.rbx);
     [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9] = s.args;

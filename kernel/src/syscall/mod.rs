@@ -3,6 +3,10 @@
 //! handler, one file of handlers per family. Unknown numbers return
 //! -ENOSYS and are logged once, by name.
 
+// Built without the `syscall-hooks` feature, the hook, its callers' helpers
+// and the debug log's reasons are never called (only this build).
+#![cfg_attr(not(feature = "syscall-hooks"), allow(dead_code))]
+
 mod fs;
 mod fs_path;
 mod mm;
@@ -286,24 +290,43 @@ fn report_unknown(n: u64) {
 }
 
 /// The hook point for tracing at syscall entry and exit. Tracers register
-/// here; with none registered the cost is one relaxed load per syscall.
+/// here; with none registered (and the debug log off) the entry stub calls
+/// the plain dispatcher, which tests nothing: no cost per syscall.
 pub trait SyscallHook: Sync {
     fn enter(&self, nr: u64, args: &[u64; 6]);
     fn exit(&self, nr: u64, args: &[u64; 6], ret: u64);
 }
 
-/// True while a hook is installed or the debug log is on: the one flag the
-/// fast path checks, so neither costs anything while off.
+/// True while a hook is installed or the debug log is on: then the entry
+/// stub calls [`dispatch_slow`] instead of [`dispatch`] (the handler is
+/// swapped, `arch::syscall::set_handler`), so the fast path tests no flag
+/// and neither costs anything while off.
 static SLOW_PATH: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 static HOOK: crate::sync::IrqMutex<Option<&'static dyn SyscallHook>> = crate::sync::IrqMutex::new(None);
 
 fn update_slow_path() {
     let on = HOOK.lock().is_some() || crate::log::debug_enabled();
     SLOW_PATH.store(on, core::sync::atomic::Ordering::Release);
+    crate::arch::syscall::set_handler(entry_handler());
+}
+
+/// The handler the syscall entry stub calls now: [`dispatch`], or with a
+/// hook installed or the debug log on, [`dispatch_slow`]. Without the
+/// `syscall-hooks` feature always [`dispatch`] (no hook, no per-call log).
+pub fn entry_handler() -> extern "C" fn(&mut SyscallFrame) {
+    #[cfg(feature = "syscall-hooks")]
+    if SLOW_PATH.load(core::sync::atomic::Ordering::Acquire) {
+        return dispatch_slow;
+    }
+    dispatch
 }
 
 /// Installs (or with None removes) the syscall hook.
 pub fn set_hook(h: Option<&'static dyn SyscallHook>) {
+    #[cfg(not(feature = "syscall-hooks"))]
+    if h.is_some() {
+        crate::kinfo!("syscall hook: this kernel is built without the `syscall-hooks` feature, the hook never runs");
+    }
     *HOOK.lock() = h;
     update_slow_path();
 }
@@ -348,18 +371,16 @@ fn ret_value(r: &SysResult) -> u64 {
     }
 }
 
-/// Entered from the `syscall` stub with the saved registers.
+/// Entered from the `syscall` stub with the saved registers, while no hook
+/// is installed and the debug log is off (see [`entry_handler`]).
 pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
-    if SLOW_PATH.load(core::sync::atomic::Ordering::Relaxed) {
-        return dispatch_slow(frame);
-    }
     frame.rax = ret_value(&call(frame));
 }
 
 /// Dispatch with the hook and the debug log, which gives a failing call's
 /// reason beside its errno.
-#[inline(never)]
-fn dispatch_slow(frame: &mut SyscallFrame) {
+#[cfg(feature = "syscall-hooks")]
+extern "C" fn dispatch_slow(frame: &mut SyscallFrame) {
     let n = frame.rax;
     let hook = *HOOK.lock();
     if let Some(h) = hook {
