@@ -253,7 +253,8 @@ fn hist(rt: &RuntimeDir, rec: &Record, s: &Session, a: &TraceArgs, nr: u16, unti
         Ok(o) => o,
         Err(e) => return refused("trace --hist", e),
     };
-    let map = |n: &str| obj.maps.iter().find(|m| m.name == n).map(|m| m.id);
+    // Global data maps are named after the object (`syslat.data`).
+    let map = |n: &str| obj.maps.iter().find(|m| m.name == n || (n == ".data" && m.global_data && m.name.ends_with(".data"))).map(|m| m.id);
     let prog = |n: &str| obj.progs.iter().find(|p| p.name == n).map(|p| p.id);
     let (Some(data), Some(hist_map), Some(enter), Some(exit)) = (map(".data"), map("hist"), prog("syslat_enter"), prog("syslat_exit")) else {
         anyhow::bail!("the kernel loaded syslat.o without its maps `.data` and `hist` or its programs: {obj:?}");
