@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 fn main() {
+    syslat();
     println!("cargo::rustc-check-cfg=cfg(embedded_kernel)");
     println!("cargo:rerun-if-env-changed=USHELL_EMBED_KERNEL");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
@@ -48,4 +49,25 @@ fn is_elf(b: &[u8]) -> bool {
 
 fn display(p: &Path) -> String {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+}
+
+/// `ushell trace --hist` loads bpf-progs/syslat.c, compiled here with the
+/// one clang command line of tests/bpf-build; without clang the object is
+/// empty and `--hist` says how to get it.
+fn syslat() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let src = manifest.join("../bpf-progs/syslat.c");
+    println!("cargo:rerun-if-changed={}", src.display());
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("syslat.o");
+    let ok = std::process::Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-Wall", "-I/usr/include/x86_64-linux-gnu", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("cargo:warning=cannot compile {} with clang: `ushell trace --hist` will not work (apt-get install clang libbpf-dev)", src.display());
+        std::fs::write(&out, b"").unwrap();
+    }
 }

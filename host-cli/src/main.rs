@@ -15,6 +15,7 @@ mod repl;
 mod run;
 mod shellquote;
 mod supervisor;
+mod systrace;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +60,8 @@ enum Command {
     Rm(manage::RmArgs),
     /// Open the interactive shell on an instance (also: `ushell` alone).
     Shell,
+    /// Trace a running instance's syscalls as strace does (-c: the summary table; --hist: a latency histogram).
+    Trace(systrace::TraceArgs),
     #[command(flatten)]
     Instance(InstanceCmd),
     /// Test hook: send stdin's bytes to the guest console verbatim, print
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Some(Command::Logs(a)) => manage::logs(instance, a),
         Some(Command::Rm(a)) => manage::rm(instance, a),
         Some(Command::Shell) | None => repl::main(instance),
+        Some(Command::Trace(a)) => systrace::main(instance, a),
         Some(Command::Instance(c)) => manage::one_shot(instance, &c),
         Some(Command::Raw(a)) => manage::raw(instance, a),
         Some(Command::Prog(cmd)) => prog_run::main(cmd),
@@ -172,6 +176,25 @@ mod tests {
         let Some(Command::Instance(InstanceCmd::Exec(e))) = parse(&["exec", "get_count", "--func", "myfun"]).cmd else { panic!() };
         assert_eq!((e.prog.as_str(), e.func.as_deref(), e.arg), ("get_count", Some("myfun"), None));
         assert!(Cli::try_parse_from(["ushell", "exec", "get_count", "7", "--func", "myfun"]).is_err(), "ARG or --func");
+    }
+
+    #[test]
+    fn trace_commands_parse() {
+        let Some(Command::Trace(t)) = parse(&["trace", "web", "-e", "openat,read", "-T", "-o", "x.txt", "--ring", "65536"]).cmd else { panic!() };
+        assert_eq!((t.name.as_deref(), t.syscalls.as_deref(), t.time, t.ring), (Some("web"), Some("openat,read"), true, Some(65536)));
+        assert_eq!(t.output.as_deref(), Some(std::path::Path::new("x.txt")));
+        let Some(Command::Trace(t)) = parse(&["trace", "-c", "-i", "web"]).cmd else { panic!() };
+        assert!(t.summary && t.name.is_none());
+        let Some(Command::Trace(t)) = parse(&["trace", "--hist", "nanosleep", "--duration", "2"]).cmd else { panic!() };
+        assert_eq!((t.hist.as_deref(), t.duration), (Some("nanosleep"), Some(2.0)));
+        assert!(Cli::try_parse_from(["ushell", "trace", "--hist", "read", "-c"]).is_err());
+        assert!(Cli::try_parse_from(["ushell", "trace", "-c", "-j"]).is_err());
+        let Some(Command::Run(r)) = parse(&["run", "--trace", "-c", "-o", "t.txt", "./app", "-c"]).cmd else { panic!() };
+        assert_eq!((r.trace.as_deref(), r.summary, r.command.len()), (Some("all"), true, 2));
+        let Some(Command::Run(r)) = parse(&["run", "--trace=openat,read", "-T", "./app"]).cmd else { panic!() };
+        assert_eq!((r.trace.as_deref(), r.trace_time), (Some("openat,read"), true));
+        assert!(Cli::try_parse_from(["ushell", "run", "-c", "./app"]).is_err(), "-c needs --trace");
+        assert!(Cli::try_parse_from(["ushell", "run", "-d", "--trace", "./app"]).is_err(), "not detached");
     }
 
     #[test]

@@ -84,6 +84,22 @@ pub struct RunArgs {
     /// Remove the instance's record and log when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Trace the app's syscalls from its first instruction, as strace does:
+    /// lines on stderr (or -o FILE); `--trace=openat,read` only those.
+    #[arg(long, value_name = "SYSCALL,...", num_args = 0..=1, require_equals = true, default_missing_value = "all", conflicts_with = "detach")]
+    pub trace: Option<String>,
+    /// With --trace: strace -c's table (calls, errors, time per syscall) at the exit instead of lines.
+    #[arg(short = 'c', long = "summary", requires = "trace")]
+    pub summary: bool,
+    /// With --trace: write the trace to FILE.
+    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "trace")]
+    pub trace_output: Option<PathBuf>,
+    /// With --trace: show the time spent in each call.
+    #[arg(short = 'T', requires = "trace")]
+    pub trace_time: bool,
+    /// With --trace: the kernel's ring buffer for the records, in bytes (default 1 MiB).
+    #[arg(long, value_name = "BYTES", requires = "trace")]
+    pub ring: Option<u32>,
     /// APP (the Linux executable on the host; argv[0] in the guest is exactly
     /// this string) and its arguments. Everything after APP goes to the app.
     #[arg(value_names = ["APP", "ARGS"], required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
@@ -133,6 +149,8 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     for w in &initrd.warnings {
         eprintln!("ushell: warning: {w}");
     }
+    let trace_words = trace_cmdline(&args)?;
+    let extra = [std::env::var("USHELL_KERNEL_ARGS").unwrap_or_default(), trace_words.unwrap_or_default()].join(" ");
     let mut cfg = VmConfig {
         qemu: qemu_bin,
         kernel,
@@ -140,7 +158,7 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         ctl: dir.path().join("ctl"),
         accel,
         memory: memory.arg,
-        cmdline: kernel_cmdline(args.verbose, std::env::var("USHELL_KERNEL_ARGS").ok().as_deref()),
+        cmdline: kernel_cmdline(args.verbose, Some(&extra)),
         console: None,
     };
 
@@ -168,7 +186,16 @@ pub fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         reg.log.line(&crate::instance::log::Source::Supervisor, &format!("warning: {w}"));
     }
     let foreground = !args.detach;
+    let trace = match (&args.trace, &args.trace_output) {
+        (None, _) => None,
+        (Some(_), Some(p)) => {
+            let f = std::fs::File::create(p).map_err(|source| RunError::Write { path: p.clone(), source })?;
+            Some((trace_style(&args), Box::new(f) as Box<dyn std::io::Write + Send>))
+        }
+        (Some(_), None) => Some((trace_style(&args), Box::new(std::io::stderr()) as Box<dyn std::io::Write + Send>)),
+    };
     let launch = crate::supervisor::Launch {
+        trace,
         cfg,
         deadline,
         inst: reg.inst,
@@ -312,6 +339,25 @@ mod tests {
         assert_eq!(a.app(), "-weird-name");
         assert!(Cli::try_parse_from(["run", "-q"]).is_err(), "APP is required");
     }
+}
+
+fn trace_style(args: &RunArgs) -> crate::systrace::printer::Style {
+    crate::systrace::printer::Style { summary: args.summary, json: false, show_time: args.trace_time }
+}
+
+/// `--trace[=SET]` and `--ring` as kernel options: the kernel streams from
+/// the app's first instruction (`ushell.trace=all` or `ushell.trace=NR,NR`,
+/// `ushell.trace_ring=BYTES`).
+fn trace_cmdline(args: &RunArgs) -> Result<Option<String>, RunError> {
+    let Some(spec) = &args.trace else { return Ok(None) };
+    let nrs = crate::systrace::printer::syscall_numbers(Some(spec))
+        .map_err(|why| RunError::BadOption { option: "--trace", value: spec.clone(), why: why.trim_start_matches("-e: ").into() })?;
+    let set = if nrs.is_empty() { "all".to_string() } else { nrs.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",") };
+    let mut w = format!("ushell.trace={set}");
+    if let Some(r) = args.ring {
+        w.push_str(&format!(" ushell.trace_ring={r}"));
+    }
+    Ok(Some(w))
 }
 
 /// The kernel command line: `ushell.log=debug` for `-v`, then the words of

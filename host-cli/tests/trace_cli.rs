@@ -31,7 +31,7 @@ fn refusals_print_one_line_and_leave_nothing_loaded() {
     assert!(o.stderr.starts_with(&format!("ushell: attach: {count} has no program `nope` (it has count (fentry/myfun), get_count (syscall))")), "{o}");
     let o = env.ushell(&["attach", "myfun", noop]);
     assert_eq!(o.status, Some(2), "{o}");
-    assert!(o.stderr.contains("has no program that attaches to a function (fentry/, fexit/, kprobe/ or kretprobe/ section); it has noop (prog)"), "{o}");
+    assert!(o.stderr.contains("has no program that attaches to a function or tracepoint (fentry/, fexit/, kprobe/, kretprobe/ or tracepoint/ section); it has noop (prog)"), "{o}");
     let o = env.ushell(&["attach", "myfun", "count", "--prog", "count"]);
     assert_eq!(o.status, Some(2), "--prog only with an object file\n{o}");
     assert_eq!(env.ushell(&["progs"]).stdout, "no programs loaded\n");

@@ -57,8 +57,9 @@ pub fn func_and_prog<'a>(first: &'a str, second: Option<&'a str>) -> (Option<&'a
     }
 }
 
-/// Sections of the programs that attach to functions (libbpf's prefixes).
-pub const TRACING_PREFIXES: [&str; 4] = ["fentry/", "fexit/", "kprobe/", "kretprobe/"];
+/// Sections of the programs that attach to functions or to the syscall
+/// tracepoints (libbpf's prefixes).
+pub const TRACING_PREFIXES: [&str; 7] = ["fentry/", "fexit/", "kprobe/", "kretprobe/", "tracepoint/", "tp/", "raw_tracepoint/"];
 
 pub fn is_tracing(section: &str) -> bool {
     TRACING_PREFIXES.iter().any(|p| section.starts_with(p)) || ["fentry", "fexit", "kprobe", "kretprobe"].contains(&section)
@@ -80,12 +81,12 @@ pub fn choose(progs: &[(String, String)], which: Option<&str>, path: &Path) -> R
     match tracing.as_slice() {
         [one] => Ok(one.0.clone()),
         [] => Err(ClientError::Usage(format!(
-            "{} has no program that attaches to a function (fentry/, fexit/, kprobe/ or kretprobe/ section); it has {}",
+            "{} has no program that attaches to a function or tracepoint (fentry/, fexit/, kprobe/, kretprobe/ or tracepoint/ section); it has {}",
             path.display(),
             if progs.is_empty() { "no programs".into() } else { list() }
         ))),
         many => Err(ClientError::Usage(format!(
-            "{} has {} programs that attach to functions ({}); pick one with --prog NAME",
+            "{} has {} programs that attach to functions or tracepoints ({}); pick one with --prog NAME",
             path.display(),
             many.len(),
             many.iter().map(|(n, s)| format!("{n} ({s})")).collect::<Vec<_>>().join(", ")
@@ -243,11 +244,11 @@ mod tests {
         assert_eq!(e, "count.o has no program `nope` (it has count (fentry/myfun), get_count (syscall))");
         let both = progs(&[("enter", "fentry/f"), ("leave", "fexit/f"), ("ret", "kretprobe/f"), ("k", "kprobe/f"), ("x", "syscall")]);
         let e = choose(&both, None, p).unwrap_err().to_string();
-        assert_eq!(e, "count.o has 4 programs that attach to functions (enter (fentry/f), leave (fexit/f), ret (kretprobe/f), k (kprobe/f)); pick one with --prog NAME");
+        assert_eq!(e, "count.o has 4 programs that attach to functions or tracepoints (enter (fentry/f), leave (fexit/f), ret (kretprobe/f), k (kprobe/f)); pick one with --prog NAME");
         assert_eq!(choose(&both, Some("leave"), p).unwrap(), "leave");
         let e = choose(&progs(&[("get", "syscall")]), None, p).unwrap_err().to_string();
-        assert!(e.starts_with("count.o has no program that attaches to a function"), "{e}");
-        assert!(is_tracing("fentry") && is_tracing("kretprobe/x") && !is_tracing("tracepoint/syscalls/sys_enter_read"));
+        assert!(e.starts_with("count.o has no program that attaches to a function or tracepoint"), "{e}");
+        assert!(is_tracing("fentry") && is_tracing("kretprobe/x") && is_tracing("tracepoint/syscalls/sys_enter_read") && !is_tracing("syscall"));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct HubEnv {
     pub log: Arc<InstanceLog>,
     /// Asks the QEMU watcher to end the VM.
     pub stop: Box<dyn Fn() + Send>,
+    /// `ushell run --trace`: the syscall stream from boot goes here.
+    pub trace: Option<std::sync::mpsc::Sender<Event>>,
 }
 
 struct Client {
@@ -47,6 +49,9 @@ struct Client {
 
 pub fn run(env: HubEnv, rx: Receiver<HubMsg>) {
     let mut mux = Mux::new();
+    if env.trace.is_some() {
+        mux.trace_locally();
+    }
     let mut guest: Option<SyncSender<GuestFrame>> = None;
     let mut clients: BTreeMap<ClientId, Client> = BTreeMap::new();
     let mut waiters: Vec<ClientId> = Vec::new();
@@ -165,6 +170,11 @@ fn apply(outs: Vec<Out>, env: &HubEnv, mux: &mut Mux, guest: &mut Option<SyncSen
             }
             Out::Log(ev) => log_event(&env.log, &ev),
             Out::Note(n) => env.log.line(&Source::Supervisor, &n),
+            Out::Trace(ev) => {
+                if let Some(t) = &env.trace {
+                    let _ = t.send(ev);
+                }
+            }
         }
     }
 }

@@ -49,11 +49,13 @@ pub struct Launch {
     pub foreground: bool,
     /// Called once QEMU runs (detached: tells the waiting parent).
     pub on_started: Box<dyn FnOnce()>,
+    /// `ushell run --trace`: how and where the stream from boot is printed.
+    pub trace: Option<(crate::systrace::printer::Style, Box<dyn std::io::Write + Send>)>,
 }
 
 /// Runs the VM to its end while serving the instance; returns how it ended.
 pub fn supervise(l: Launch) -> anyhow::Result<Outcome> {
-    let Launch { cfg, deadline, inst, mut record, client_listener, console_listener, log, foreground, on_started } = l;
+    let Launch { cfg, deadline, inst, mut record, client_listener, console_listener, log, foreground, on_started, trace } = l;
     record.write(&inst.record())?;
     log.line(&Source::Supervisor, &format!("instance {} started (supervisor pid {}): {}", record.name, record.pid.pid, record.command_line()));
 
@@ -86,6 +88,22 @@ pub fn supervise(l: Launch) -> anyhow::Result<Outcome> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let (hub_tx, hub_rx) = channel();
+    // The printer of `run --trace`: its sender lives in the hub, so the
+    // stream ends when the hub does.
+    let (trace_tx, printer) = match trace {
+        Some((style, out)) => {
+            let (tx, rx) = channel::<shellproto::Event>();
+            let h = std::thread::spawn(move || {
+                let mut p = crate::systrace::printer::Printer::new(style, out);
+                for ev in rx {
+                    p.event(&ev);
+                }
+                p
+            });
+            (Some(tx), Some(h))
+        }
+        None => (None, None),
+    };
     let env = hub::HubEnv {
         name: record.name.clone(),
         app: record.command_line(),
@@ -94,10 +112,11 @@ pub fn supervise(l: Launch) -> anyhow::Result<Outcome> {
             let stop = stop.clone();
             move || stop.store(true, Ordering::SeqCst)
         }),
+        trace: trace_tx,
     };
     let hub_thread = std::thread::spawn(move || hub::run(env, hub_rx));
     let writers = Arc::new(sockets::WriterCount::default());
-    sockets::serve_guest(console_listener, hub_tx.clone());
+    let guest_read = sockets::serve_guest(console_listener, hub_tx.clone());
     sockets::serve_clients(client_listener, hub_tx.clone(), writers.clone());
 
     record.qemu_pid = Some(child.id());
@@ -108,6 +127,9 @@ pub fn supervise(l: Launch) -> anyhow::Result<Outcome> {
     for c in copiers {
         let _ = c.join();
     }
+    // What the console sent before the VM ended (the last syscall records)
+    // reaches the hub before the exit is announced.
+    guest_read.wait(Duration::from_secs(2));
     let outcome = match end {
         vm::VmEnd::Exited(st) => {
             let ctl = std::fs::read(&cfg.ctl).unwrap_or_default();
@@ -122,6 +144,15 @@ pub fn supervise(l: Launch) -> anyhow::Result<Outcome> {
     let _ = hub_tx.send(hub::HubMsg::Exited { status, message });
     let _ = hub_thread.join();
     log.close();
+    if let Some(h) = printer {
+        if let Ok(mut p) = h.join() {
+            let end = match outcome {
+                Outcome::Exited(n) => Some(crate::systrace::printer::End::from_status(n, &std::fs::read_to_string(&record.log).unwrap_or_default())),
+                _ => None,
+            };
+            p.finish(end);
+        }
+    }
     writers.wait_idle(Duration::from_secs(2));
     for p in [inst.socket(), inst.console()] {
         let _ = std::fs::remove_file(p);

@@ -19,6 +19,12 @@
 //!   reply, so it belongs to the oldest request still waiting. Programs
 //!   attached to functions print at any time, so when the exec names its
 //!   program by id, only that program's lines are its output.
+//! * **Syscall records** (`Event::Syscalls`, and `Event::Lost` for them)
+//!   go only to the tracer: the client whose `TraceStart` is in force, or
+//!   the supervisor itself (`ushell run --trace`, [`Out::Trace`]); never
+//!   to the log or to other subscribers. One tracer at a time: another
+//!   client's `TraceStart` is refused. When the tracing client goes away
+//!   without `TraceStop` (killed), the supervisor stops the stream.
 //! * **Raw** bytes (tests) go to the guest verbatim, so that consecutive
 //!   pieces can form any stream, an oversized frame included; when they end
 //!   inside a frame, the next frame the supervisor sends starts with a
@@ -49,6 +55,17 @@ pub enum Out {
     Log(Event),
     /// Record a supervisor note in the instance log.
     Note(String),
+    /// Syscall records (or their losses) for the supervisor's own tracer
+    /// (`ushell run --trace`).
+    Trace(Event),
+}
+
+/// Who receives the syscall stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tracer {
+    /// The supervisor (`ushell run --trace`: the stream runs from boot).
+    Local,
+    Client(ClientId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +86,8 @@ enum Kind {
     UploadChunk(u32),
     /// The program's id when the request gives one.
     Exec(Option<u32>),
+    TraceStart,
+    TraceStop,
     Other,
     /// The supervisor's own aborts: their replies are not anyone's.
     Internal,
@@ -98,6 +117,7 @@ pub struct Mux {
     clients: BTreeMap<ClientId, ClientState>,
     /// Raw bytes ended inside a frame: the guest's decoder is mid-frame.
     raw_open: bool,
+    tracer: Option<Tracer>,
 }
 
 impl Default for Mux {
@@ -108,6 +128,13 @@ impl Default for Mux {
 
 /// The supervisor's hello uses this guest id; client requests never do.
 const HELLO_ID: u32 = 0;
+
+fn already_traced(t: Tracer) -> String {
+    match t {
+        Tracer::Local => "this instance's syscalls are already traced by its `ushell run --trace`".into(),
+        Tracer::Client(_) => "this instance's syscalls are already traced by another `ushell trace` (one at a time)".into(),
+    }
+}
 
 fn reply(c: ClientId, id: u32, result: Result<Reply, ShellError>) -> Out {
     Out::Client(c, FromSup::Shell(ServerMsg::Reply { id, result }))
@@ -124,7 +151,14 @@ impl Mux {
             queued: VecDeque::new(),
             clients: BTreeMap::new(),
             raw_open: false,
+            tracer: None,
         }
+    }
+
+    /// The stream started at boot (`ushell run --trace`) is the
+    /// supervisor's: its records become [`Out::Trace`].
+    pub fn trace_locally(&mut self) {
+        self.tracer = Some(Tracer::Local);
     }
 
     /// The shell's state, for `ushell info` and `Status`.
@@ -221,6 +255,20 @@ impl Mux {
                     Kind::Other
                 }
             }
+            Request::TraceStart { .. } => match self.tracer {
+                Some(Tracer::Client(o)) if o == c => Kind::TraceStart,
+                Some(t) => return vec![Out::Client(c, FromSup::Failed { id, message: already_traced(t) })],
+                None => {
+                    // From now on: the records that follow the reply are its.
+                    self.tracer = Some(Tracer::Client(c));
+                    Kind::TraceStart
+                }
+            },
+            Request::TraceStop => match self.tracer {
+                Some(Tracer::Client(o)) if o == c => Kind::TraceStop,
+                Some(t) => return vec![Out::Client(c, FromSup::Failed { id, message: already_traced(t) })],
+                None => Kind::TraceStop,
+            },
             Request::Exec { prog, .. } => Kind::Exec(match prog {
                 shellproto::Ref::Id(id) => Some(*id),
                 shellproto::Ref::Name(_) => None,
@@ -306,6 +354,21 @@ impl Mux {
                 // A refused chunk ends the upload in the guest.
                 self.uploads.remove(&upload);
             }
+            (Kind::TraceStart, Err(_)) => {
+                if let (Some(Tracer::Client(t)), Some((c, _))) = (self.tracer, p.owner) {
+                    if t == c {
+                        self.tracer = None;
+                    }
+                }
+            }
+            (Kind::TraceStop, _) => {
+                // The records before the reply were the stopping client's.
+                if let (Some(Tracer::Client(t)), Some((c, _))) = (self.tracer, p.owner) {
+                    if t == c {
+                        self.tracer = None;
+                    }
+                }
+            }
             _ => {}
         }
         if let Some((c, cid)) = p.owner {
@@ -340,6 +403,24 @@ impl Mux {
     }
 
     fn guest_event(&mut self, ev: Event) -> Vec<Out> {
+        let records = match &ev {
+            Event::Syscalls { .. } => Some(false),
+            Event::Lost { what, .. } if what.starts_with("syscall records") => Some(true),
+            _ => None,
+        };
+        if let Some(logged) = records {
+            let mut out = Vec::new();
+            if logged {
+                out.push(Out::Log(ev.clone()));
+            }
+            match self.tracer {
+                Some(Tracer::Local) => out.push(Out::Trace(ev)),
+                Some(Tracer::Client(c)) if self.clients.contains_key(&c) => out.push(Out::Client(c, FromSup::Shell(ServerMsg::Event(ev)))),
+                // Records of a tracer that left (its stop is on the way).
+                _ => {}
+            }
+            return out;
+        }
         let mut to: Vec<ClientId> = self.clients.iter().filter(|(_, s)| s.events).map(|(c, _)| *c).collect();
         if matches!(ev, Event::ProgOutput { .. } | Event::Ringbuf { .. }) {
             let running = self.order.front().and_then(|g| self.pending.get(g));
@@ -368,6 +449,14 @@ impl Mux {
         for upload in mine {
             self.uploads.remove(&upload);
             out.push(self.send(None, Kind::Internal, Request::UploadAbort { upload }));
+        }
+        if self.tracer == Some(Tracer::Client(c)) {
+            // `ushell trace` killed without detaching: stop the stream.
+            self.tracer = None;
+            if matches!(self.hello, HelloState::Ready(_)) {
+                out.push(Out::Note(format!("client {c} went away while tracing syscalls; stream stopped")));
+                out.push(self.send(None, Kind::Internal, Request::TraceStop));
+            }
         }
         out
     }

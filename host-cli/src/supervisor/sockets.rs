@@ -31,9 +31,16 @@ pub fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
 /// Accepts QEMU's connection (the first one), then reads the guest's
 /// frames until it closes. Later connections are refused: the listener is
 /// closed once QEMU is connected.
-pub fn serve_guest(listener: UnixListener, hub: Sender<HubMsg>) {
+/// The returned [`GuestRead`] tells when everything the guest sent has
+/// reached the hub.
+pub fn serve_guest(listener: UnixListener, hub: Sender<HubMsg>) -> GuestRead {
+    let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
+    let c = connected.clone();
     std::thread::spawn(move || {
+        let _done = done_tx;
         let Ok((stream, _)) = listener.accept() else { return };
+        c.store(true, Ordering::SeqCst);
         drop(listener);
         let Ok(writer) = stream.try_clone() else { return };
         let (tx, rx) = sync_channel::<GuestFrame>(GUEST_QUEUE);
@@ -51,6 +58,24 @@ pub fn serve_guest(listener: UnixListener, hub: Sender<HubMsg>) {
         read_frames::<ServerMsg>(stream, |m| hub.send(HubMsg::Guest(m)).is_ok());
         let _ = hub.send(HubMsg::GuestClosed);
     });
+    GuestRead { connected, done }
+}
+
+/// Whether the guest console's reader has handed the hub its last frame.
+pub struct GuestRead {
+    connected: Arc<std::sync::atomic::AtomicBool>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl GuestRead {
+    /// Waits (at most `limit`) until the console's last frames are with the
+    /// hub, so the exit is never announced before the records that came
+    /// before it (the last syscalls of `ushell trace`).
+    pub fn wait(&self, limit: std::time::Duration) {
+        if self.connected.load(Ordering::SeqCst) {
+            let _ = self.done.recv_timeout(limit);
+        }
+    }
 }
 
 /// Reads frames from `stream` and hands each message (or bad frame) to

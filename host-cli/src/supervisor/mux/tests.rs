@@ -216,3 +216,76 @@ fn a_full_guest_queue_fails_the_request() {
     assert_eq!(m.send_failed(g, "full"), [Out::Client(1, FromSup::Failed { id: 6, message: "full".into() })]);
     assert_eq!(m.in_flight(), 0);
 }
+
+fn syscalls(b: u8) -> Event {
+    Event::Syscalls { data: vec![b; 8] }
+}
+
+fn to_client(c: ClientId, ev: Event) -> Out {
+    Out::Client(c, FromSup::Shell(ServerMsg::Event(ev)))
+}
+
+#[test]
+fn syscall_records_go_to_the_tracing_client_only_never_to_the_log() {
+    let mut m = ready();
+    for c in [1, 2] {
+        m.client_connected(c);
+        m.subscribe(c, true);
+    }
+    // Nobody traces: records are dropped.
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(syscalls(1)))), []);
+    let (g, req) = sent(&m.client_msg(2, msg(7, Request::TraceStart { syscalls: vec![], ring_bytes: 0 })));
+    assert!(matches!(req, Request::TraceStart { .. }));
+    assert_eq!(answer(&mut m, g, Reply::TraceStarted { ring_bytes: 1 << 20 }), [reply(2, 7, Ok(Reply::TraceStarted { ring_bytes: 1 << 20 }))]);
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(syscalls(2)))), [to_client(2, syscalls(2))]);
+    let lost = Event::Lost { what: "syscall records (trace ring buffer full)".into(), count: 9 };
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(lost.clone()))), [Out::Log(lost.clone()), to_client(2, lost)]);
+    // Other events still go to every subscriber.
+    let k = Event::Kernel { level: LogLevel::Info, line: "x".into() };
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(k.clone()))).len(), 3);
+    // A second tracer is refused by the supervisor; so is its stop.
+    let out = m.client_msg(1, msg(3, Request::TraceStart { syscalls: vec![0], ring_bytes: 0 }));
+    assert!(matches!(&out[..], [Out::Client(1, FromSup::Failed { id: 3, message })] if message.contains("already traced")), "{out:?}");
+    let out = m.client_msg(1, msg(4, Request::TraceStop));
+    assert!(matches!(&out[..], [Out::Client(1, FromSup::Failed { id: 4, .. })]), "{out:?}");
+    // The owner stops: records before the reply are still its, then nobody's.
+    let (g, _) = sent(&m.client_msg(2, msg(8, Request::TraceStop)));
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(syscalls(3)))), [to_client(2, syscalls(3))]);
+    assert_eq!(answer(&mut m, g, Reply::TraceStopped { records: 3, lost: 9 }), [reply(2, 8, Ok(Reply::TraceStopped { records: 3, lost: 9 }))]);
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(syscalls(4)))), []);
+    // Now client 1 may trace.
+    let (g, _) = sent(&m.client_msg(1, msg(5, Request::TraceStart { syscalls: vec![], ring_bytes: 0 })));
+    answer(&mut m, g, Reply::TraceStarted { ring_bytes: 8192 });
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(syscalls(5)))), [to_client(1, syscalls(5))]);
+}
+
+#[test]
+fn a_tracer_that_goes_away_stops_the_stream_and_a_refused_start_frees_the_slot() {
+    let mut m = ready();
+    m.client_connected(1);
+    let (g, _) = sent(&m.client_msg(1, msg(1, Request::TraceStart { syscalls: vec![], ring_bytes: 0 })));
+    answer(&mut m, g, Reply::TraceStarted { ring_bytes: 8192 });
+    let out = m.client_gone(1);
+    assert!(out.iter().any(|o| matches!(o, Out::Guest(ClientMsg { req: Request::TraceStop, .. }))), "{out:?}");
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(syscalls(1)))), [], "its records are dropped");
+    m.client_connected(2);
+    let (g, _) = sent(&m.client_msg(2, msg(1, Request::TraceStart { syscalls: vec![], ring_bytes: 0 })));
+    let out = m.guest_msg(Ok(ServerMsg::Reply { id: g, result: Err(ShellError::Unsupported { what: "syscall tracing".into() }) }));
+    assert_eq!(out.len(), 1);
+    m.client_connected(3);
+    let out = m.client_msg(3, msg(1, Request::TraceStart { syscalls: vec![], ring_bytes: 0 }));
+    assert!(matches!(&out[..], [Out::Guest(_)]), "the refused start left no tracer: {out:?}");
+}
+
+#[test]
+fn the_supervisors_own_stream_goes_to_its_tracer_and_clients_cannot_take_it() {
+    let mut m = Mux::new();
+    m.trace_locally();
+    // Records from boot arrive before the hello is answered.
+    m.guest_connected();
+    assert_eq!(m.guest_msg(Ok(ServerMsg::Event(syscalls(1)))), [Out::Trace(syscalls(1))]);
+    let _ = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Ok(Reply::Hello(hello_reply())) }));
+    m.client_connected(1);
+    let out = m.client_msg(1, msg(2, Request::TraceStop));
+    assert!(matches!(&out[..], [Out::Client(1, FromSup::Failed { message, .. })] if message.contains("run --trace")), "{out:?}");
+}

@@ -63,6 +63,19 @@ impl Histogram {
         }
     }
 
+    /// Sets a bucket's count (buckets counted elsewhere, e.g. in a BPF
+    /// array map indexed by [`bucket`]); buckets past the last are ignored.
+    pub fn set(&mut self, bucket: usize, count: u64) {
+        if let Some(c) = self.counts.get_mut(bucket) {
+            *c = count;
+        }
+    }
+
+    /// Values counted, all buckets together.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
     pub fn count(&self, bucket: usize) -> u64 {
         self.counts[bucket]
     }

@@ -424,6 +424,13 @@ fn histogram_like_bpftrace() {
 \n";
     assert_eq!(out, expected);
     assert_eq!(Histogram::new().render("x"), "@x:\n\n");
+    // The same buckets counted elsewhere (syslat.c's array map).
+    let mut s = Histogram::new();
+    for b in 0..hist::BUCKETS {
+        s.set(b, h.count(b));
+    }
+    s.set(hist::BUCKETS, 99);
+    assert_eq!((s.render("usecs"), s.total()), (expected.to_string(), 8));
 }
 
 /// Records from a confused or hostile guest never make the formatter panic:
