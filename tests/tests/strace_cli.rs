@@ -31,6 +31,7 @@ const APP: &str = r#"
  *   stapp gated N [nogate] spin (no syscalls) until `go` is traced, N rounds
  *                          of `work`, spin until `finish` is traced; exit 0
  *                          (nogate: no spinning, for the native run)
+ *   stapp storm N          N getppid calls as fast as they go; exit 0
  *   stapp loop N           N rounds of open/read/close/getppid and a 20 ms
  *                          nanosleep, then "loop: done"; exit 0 */
 #include <fcntl.h>
@@ -105,6 +106,11 @@ int main(int argc, char **argv)
             work();
         if (gate)
             spin_until(finish);
+        return 0;
+    }
+    if (argc > 2 && !strcmp(argv[1], "storm")) {
+        for (long i = 0; i < atol(argv[2]); i++)
+            syscall(SYS_getppid);
         return 0;
     }
     if (argc > 2 && !strcmp(argv[1], "loop")) {
@@ -526,4 +532,29 @@ fn trace_c_syscount_and_hist_count_the_same_window_as_strace_c() {
     let w = inst.wait();
     assert_eq!(w.status, Some(0), "{}", w.describe());
     assert_eq!(inst.app_stdout(), "work: done\n".repeat(rounds as usize));
+}
+
+/// A ring buffer too small for a storm of calls: the records the kernel
+/// dropped are counted in the stream where they happened, so the calls
+/// printed and the calls reported lost add up to exactly the calls made.
+#[test]
+fn records_lost_to_a_full_ring_buffer_are_reported_in_the_stream() {
+    let n: u64 = 200_000;
+    let out = work_dir().join("storm.txt");
+    let o = ushell(&[
+        OsStr::new("run"), "-q".as_ref(), "--rm".as_ref(), "--accel".as_ref(), default_accel().as_ref(), "--timeout".as_ref(), "300".as_ref(),
+        "--trace=getppid".as_ref(), "--ring".as_ref(), "8192".as_ref(), "-o".as_ref(), out.as_os_str(), stapp().as_os_str(), "storm".as_ref(),
+        n.to_string().as_ref(),
+    ]);
+    assert_eq!(o.status, Some(0), "{}", o.describe());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let printed = text.lines().filter(|l| l.starts_with("getppid()")).count() as u64;
+    let lost: u64 = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ushell: ")?.strip_suffix(" syscall records lost (ring buffer full)")?.parse::<u64>().ok())
+        .sum();
+    println!("storm of {n}: {printed} printed, {lost} reported lost");
+    assert!(lost > 0, "an 8 KiB ring must overflow under the storm");
+    assert_eq!(printed + lost, n, "every call is printed or counted as lost");
+    assert_eq!(text.lines().last(), Some("+++ exited with 0 +++"));
 }
