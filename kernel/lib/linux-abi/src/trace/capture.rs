@@ -311,7 +311,9 @@ pub const fn plan_for(d: &SyscallDecl) -> CapturePlan {
                 let first = i == 0 || !matches!(d.args[i - 1].kind, ArgKind::CStrArray);
                 let p = p.push(cap(i, Entry, Extent::StrArrayCount, 4, Cond::Always));
                 if first {
-                    p.push(cap(i, Entry, Extent::StrArray, STR_CAP, Cond::Always))
+                    // One byte more than strace shows: a string of exactly
+                    // STR_CAP bytes is then seen to end (no `...`).
+                    p.push(cap(i, Entry, Extent::StrArray, STR_CAP + 1, Cond::Always))
                 } else {
                     p
                 }
