@@ -100,8 +100,12 @@ int main(int argc, char **argv)
     }
     if (argc > 2 && !strcmp(argv[1], "gated")) {
         int gate = !(argc > 3 && !strcmp(argv[3], "nogate"));
-        if (gate)
+        if (gate) {
+            /* Said before the window opens (the test waits for it: a trace
+             * started earlier would see the start-up calls too). */
+            write(2, "gated: spinning\n", 16);
             spin_until(go);
+        }
         for (long i = 0; i < atol(argv[2]); i++)
             work();
         if (gate)
@@ -460,6 +464,7 @@ fn trace_attaches_to_a_running_app_and_detaching_leaves_it_running() {
 fn trace_c_syscount_and_hist_count_the_same_window_as_strace_c() {
     let rounds: u64 = 7;
     let inst = Instance::start("st-count", stapp(), &["gated", &rounds.to_string()], "", INSTANCE_TIMEOUT);
+    inst.wait_for_log("the app's spin before the window", |l| l.contains("gated: spinning"));
     let table_file = work_dir().join("count-c.txt");
     let mut c = Bg::start("count-c", &["trace", "-c", "-o", table_file.to_str().unwrap(), "-i", &inst.name]);
     c.wait_for("the stream's start", |_, err| err.contains("tracing the syscalls"));
