@@ -181,11 +181,6 @@ impl TrampolineMemory for KernelTramps {
     }
 }
 
-/// Kernel trampoline pages in use (for `info`-style checks and tests).
-#[allow(dead_code)]
-pub fn kernel_trampoline_pages() -> usize {
-    KERNEL_TRAMPS.lock().len()
-}
 
 // App text and trampolines.
 

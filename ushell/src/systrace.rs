@@ -362,49 +362,30 @@ impl SyscallTracing {
             .collect()
     }
 
-    /// Runs the programs on syscall entry (the caller holds the guard).
-    pub(crate) fn run_enter(&self, nr: u64, args: &[u64; 6], kernel: &mut dyn Kernel, vm: &mut bpf_runtime::interp::Vm, out: &mut RunOutput) -> u64 {
+    /// Runs the programs on syscall entry (`ret` None) or exit (the
+    /// caller holds the guard); returns how many runs failed.
+    pub(crate) fn run(&self, nr: u64, args: &[u64; 6], ret: Option<u64>, kernel: &mut dyn Kernel, vm: &mut bpf_runtime::interp::Vm, out: &mut RunOutput) -> u64 {
         let progs = self.progs.read();
         let mut errors = 0;
-        for p in progs.iter().filter(|p| p.point.at_enter(nr as u16)) {
+        let here = |p: &&SysProg| match ret {
+            None => p.point.at_enter(nr as u16),
+            Some(_) => p.point.at_exit(nr as u16),
+        };
+        for p in progs.iter().filter(here) {
             let regs;
-            let (ctx, window): (Ctx, Option<(u64, &[u8])>) = match p.point {
-                Point::RawEnter => (Ctx::of(zerocopy::IntoBytes::as_bytes(&RawSysEnter { common: [0; 8], id: nr as i64, args: *args })), None),
-                Point::Enter(_) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&SysEnter { common: [0; 8], syscall_nr: nr as i32, _pad: 0, args: *args })), None),
+            let (ctx, window): (Ctx, Option<(u64, &[u8])>) = match (p.point, ret) {
+                (Point::RawEnter, _) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&RawSysEnter { common: [0; 8], id: nr as i64, args: *args })), None),
+                (Point::Enter(_), _) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&SysEnter { common: [0; 8], syscall_nr: nr as i32, _pad: 0, args: *args })), None),
+                (Point::RawExit, Some(r)) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&RawSysExit { common: [0; 8], id: nr as i64, ret: r as i64 })), None),
+                (Point::Exit(_), Some(r)) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&SysExit { common: [0; 8], syscall_nr: nr as i32, _pad: 0, ret: r as i64 })), None),
+                // raw_tracepoint: args[0] = the pt_regs, args[1] = the id
+                // at entry, the return value at exit.
                 _ => {
-                    regs = syscall_pt_regs(nr, args, None);
+                    regs = syscall_pt_regs(nr, args, ret);
                     let addr = regs.as_ptr() as u64;
                     let mut c = [0u8; 48];
                     c[..8].copy_from_slice(&addr.to_le_bytes());
-                    c[8..16].copy_from_slice(&nr.to_le_bytes());
-                    (Ctx::of(&c), Some((addr, &regs[..])))
-                }
-            };
-            let t0 = kernel.now_ns();
-            if p.prog.object.run_traced(vm, p.prog.index, ctx.bytes(), None, window, kernel, out).is_err() {
-                errors += 1;
-            }
-            p.run_time_ns.fetch_add(kernel.now_ns().saturating_sub(t0), Relaxed);
-            p.run_cnt.fetch_add(1, Relaxed);
-        }
-        errors
-    }
-
-    /// Runs the programs on syscall exit (the caller holds the guard).
-    pub(crate) fn run_exit(&self, nr: u64, args: &[u64; 6], ret: u64, kernel: &mut dyn Kernel, vm: &mut bpf_runtime::interp::Vm, out: &mut RunOutput) -> u64 {
-        let progs = self.progs.read();
-        let mut errors = 0;
-        for p in progs.iter().filter(|p| p.point.at_exit(nr as u16)) {
-            let regs;
-            let (ctx, window): (Ctx, Option<(u64, &[u8])>) = match p.point {
-                Point::RawExit => (Ctx::of(zerocopy::IntoBytes::as_bytes(&RawSysExit { common: [0; 8], id: nr as i64, ret: ret as i64 })), None),
-                Point::Exit(_) => (Ctx::of(zerocopy::IntoBytes::as_bytes(&SysExit { common: [0; 8], syscall_nr: nr as i32, _pad: 0, ret: ret as i64 })), None),
-                _ => {
-                    regs = syscall_pt_regs(nr, args, Some(ret));
-                    let addr = regs.as_ptr() as u64;
-                    let mut c = [0u8; 48];
-                    c[..8].copy_from_slice(&addr.to_le_bytes());
-                    c[8..16].copy_from_slice(&ret.to_le_bytes());
+                    c[8..16].copy_from_slice(&ret.unwrap_or(nr).to_le_bytes());
                     (Ctx::of(&c), Some((addr, &regs[..])))
                 }
             };

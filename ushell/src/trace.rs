@@ -30,7 +30,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use bpf_runtime::interp::Vm;
 use shellproto::{AttachKind, Attachment, FuncText, ShellError, SiteChange, SiteInfo, Space};
-use tracer::{AttachError, AttachId, AttachInfo, CallInfo, Dispatch, LookupError, Phase, ProgKind, Site, SiteTable, Text, TraceFrame, Tracer};
+use tracer::{AttachError, AttachInfo, CallInfo, Dispatch, LookupError, Phase, ProgKind, Site, SiteTable, Text, TraceFrame, Tracer};
 
 use crate::bpf::{Object, RunOutput};
 use crate::kernel::Kernel;
@@ -69,6 +69,25 @@ struct Queue {
     /// Runs that failed (a runtime check stopped the program).
     errors: u64,
     last_error: Option<String>,
+}
+
+impl Queue {
+    /// A run's `bpf_printk` lines (those beyond [`MAX_QUEUED_LINES`]
+    /// counted as lost) and its failures.
+    fn add(&mut self, prog: u32, name: &Arc<str>, out: RunOutput, errors: u64, error: Option<String>) {
+        for line in out.lines {
+            if self.lines.len() < MAX_QUEUED_LINES {
+                self.lines.push_back((prog, name.clone(), line));
+            } else {
+                self.lost += 1;
+            }
+        }
+        self.lost += out.lines_lost;
+        self.errors += errors;
+        if error.is_some() {
+            self.last_error = error;
+        }
+    }
 }
 
 /// Output of traced runs, for the shell's task to send.
@@ -163,7 +182,7 @@ impl Tracing {
         if !self.sys.any_enter() {
             return;
         }
-        self.run_sys(kernel, |sys, k, vm, out| sys.run_enter(nr, args, k, vm, out));
+        self.run_sys(kernel, |sys, k, vm, out| sys.run(nr, args, None, k, vm, out));
     }
 
     /// The kernel's syscall hook at exit: runs the sys_exit programs.
@@ -171,7 +190,7 @@ impl Tracing {
         if !self.sys.any_exit() {
             return;
         }
-        self.run_sys(kernel, |sys, k, vm, out| sys.run_exit(nr, args, ret, k, vm, out));
+        self.run_sys(kernel, |sys, k, vm, out| sys.run(nr, args, Some(ret), k, vm, out));
     }
 
     fn run_sys(&self, kernel: &mut dyn Kernel, f: impl FnOnce(&crate::systrace::SyscallTracing, &mut dyn Kernel, &mut Vm, &mut RunOutput) -> u64) {
@@ -188,19 +207,8 @@ impl Tracing {
         if out.lines.is_empty() && out.lines_lost == 0 && errors == 0 {
             return;
         }
-        let mut q = self.out.lock();
-        for line in out.lines {
-            if q.lines.len() < MAX_QUEUED_LINES {
-                q.lines.push_back((0, Arc::from("tracepoint"), line));
-            } else {
-                q.lost += 1;
-            }
-        }
-        q.lost += out.lines_lost;
-        if errors > 0 {
-            q.errors += errors;
-            q.last_error = Some("a tracepoint program failed a runtime check".into());
-        }
+        let error = (errors > 0).then(|| String::from("a tracepoint program failed a runtime check"));
+        self.out.lock().add(0, &Arc::from("tracepoint"), out, errors, error);
     }
 
     /// Takes the output of traced runs so far.
@@ -247,19 +255,8 @@ impl tracer::Runner<Prog> for TraceRunner<'_> {
         if out.lines.is_empty() && out.lines_lost == 0 && r.is_ok() {
             return;
         }
-        let mut q = self.out.lock();
-        for line in out.lines {
-            if q.lines.len() < MAX_QUEUED_LINES {
-                q.lines.push_back((prog.id, prog.name.clone(), line));
-            } else {
-                q.lost += 1;
-            }
-        }
-        q.lost += out.lines_lost;
-        if let Err(e) = r {
-            q.errors += 1;
-            q.last_error = Some(format!("program `{}` failed at insn {}: {}", prog.name, e.pc, e.kind));
-        }
+        let error = r.err().map(|e| format!("program `{}` failed at insn {}: {}", prog.name, e.pc, e.kind));
+        self.out.lock().add(prog.id, &prog.name, out, u64::from(error.is_some()), error);
     }
 
     fn now_ns(&mut self) -> u64 {
@@ -579,9 +576,4 @@ pub fn func_text<K: Kernel + ?Sized>(kernel: &mut K, func: &str, len: u32) -> Re
     }
     bytes.truncate(n);
     Ok(FuncText { name, space, addr, site, bytes })
-}
-
-/// The attachment with id `id` (for tests and listings).
-pub fn attachment_id(id: u32) -> AttachId {
-    AttachId(id)
 }
