@@ -280,7 +280,12 @@ fn tracepoint_programs_count_what_the_stream_shows_and_print_openat_paths() {
     assert!(matches!(r[0], Reply::TraceStarted { .. }), "{r:?}");
     assert!(matches!(&r[1], Reply::Attached(ch) if ch.func == "raw_syscalls/sys_enter"), "{r:?}");
     assert!(matches!(&r[2], Reply::Attached(ch) if ch.func == "syscalls/sys_enter_openat"), "{r:?}");
-    collect(c, Duration::from_millis(800), &mut calls, &mut lines, &mut lost);
+    // Until the app has made a few rounds of calls (each round is 7).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while calls.len() <= 20 {
+        assert!(Instant::now() < deadline, "the stream shows only {} calls", calls.len());
+        collect(c, Duration::from_millis(50), &mut calls, &mut lines, &mut lost);
+    }
     let r = batch(
         c,
         vec![Request::Detach { func: None, prog: Ref::Name("syscount".into()) }, Request::TraceStop],
@@ -306,9 +311,14 @@ fn tracepoint_programs_count_what_the_stream_shows_and_print_openat_paths() {
     assert_eq!(counted, stream, "syscount's map vs the stream");
     // The openat program printed the path of every openat (musl's open()
     // is SYS_open on x86-64, so only the explicit openat counts).
-    collect(c, Duration::from_millis(300), &mut calls, &mut lines, &mut lost);
     let openats = calls.iter().filter(|c| c.nr as usize == nr::OPENAT).count();
     assert!(openats > 0);
+    // Their lines come with the shell's next rounds.
+    let printed = |lines: &[String]| lines.iter().filter(|l| *l == "openat: /nonexistent/x").count();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while printed(&lines) < openats && Instant::now() < deadline {
+        collect(c, Duration::from_millis(50), &mut calls, &mut lines, &mut lost);
+    }
     assert!(lines.iter().filter(|l| *l == "openat: /nonexistent/x").count() >= openats, "{openats} openat calls, lines {lines:?}");
     request(c, Request::Detach { func: None, prog: Ref::Name("openat_path".into()) }, &mut calls, &mut lines, &mut lost);
     let out = vm.wait(Duration::from_secs(120));
