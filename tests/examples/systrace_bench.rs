@@ -152,6 +152,7 @@ impl Run {
             None => ShellVm::start(&cfg),
         };
         vm.client.hello();
+        vm.client.flow_control();
         let mut r = Run { vm, seen: 0, rounds: Vec::new(), streamed: Streamed::default() };
         r.wait_rounds(0, 1);
         r

@@ -191,39 +191,85 @@ pub struct Answer {
 
 /// One connection to the guest's console, speaking shellproto.
 pub struct Client {
-    stream: UnixStream,
+    stream: Arc<Mutex<UnixStream>>,
     incoming: Receiver<Result<ServerMsg, FrameError>>,
     next_id: u32,
+    /// Set by [`Client::flow_control`]: the reader confirms what it read.
+    flow: Arc<Mutex<Option<u32>>>,
 }
 
-/// Longest wait for one reply (TCG on a loaded machine).
+/// How long a request may wait for its reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The id of this side's `FlowStart` and `FlowRead` (never a request's).
+const FLOW_ID: u32 = u32::MAX;
 
 impl Client {
     fn new(stream: UnixStream) -> Client {
         let (tx, rx) = channel();
         let mut reader = stream.try_clone().expect("clone the stream");
+        let stream = Arc::new(Mutex::new(stream));
+        let flow: Arc<Mutex<Option<u32>>> = Arc::new(Mutex::new(None));
+        let (writer, wanted) = (stream.clone(), flow.clone());
         std::thread::spawn(move || {
             let mut dec = MessageDecoder::<ServerMsg>::new();
             let mut buf = vec![0u8; 64 * 1024];
+            // Flow control, as the supervisor does it: bytes read since the
+            // end of the `FlowStarted` reply, confirmed every quarter window.
+            let (mut total, mut start, mut confirmed) = (0u64, None::<(u64, u64)>, 0u64);
             loop {
                 let n = match reader.read(&mut buf) {
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                for m in dec.push(&buf[..n]) {
+                let mut input = &buf[..n];
+                while let Some(m) = dec.next(&mut input) {
+                    if let Ok(ServerMsg::Reply { id: FLOW_ID, result }) = &m {
+                        let window = match result {
+                            Ok(Reply::FlowStarted { window }) => *window,
+                            other => panic!("the kernel refused flow control: {other:?}"),
+                        };
+                        start = Some((total + (n - input.len()) as u64, window as u64));
+                        *wanted.lock().unwrap() = Some(window);
+                        continue;
+                    }
                     if tx.send(m).is_err() {
                         return;
                     }
                 }
+                total += n as u64;
+                if let Some((at, window)) = start {
+                    let read = total - at;
+                    if read >= confirmed + window / 4 {
+                        confirmed = read;
+                        let frame = shellproto::encode(&ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } }).unwrap();
+                        if writer.lock().unwrap().write_all(&frame).is_err() {
+                            return;
+                        }
+                    }
+                }
             }
         });
-        Client { stream, incoming: rx, next_id: 1 }
+        Client { stream, incoming: rx, next_id: 1, flow }
     }
 
-    /// Writes raw bytes to the console (garbage tests).
+    /// Turns on flow control (what the supervisor does for every session):
+    /// the kernel then keeps at most a window of output unconfirmed, and
+    /// this client's reader confirms what it reads, so QEMU's virtconsole
+    /// never drops output the socket could not take. Returns the window.
+    pub fn flow_control(&mut self) -> u32 {
+        self.send_raw(&shellproto::encode(&ClientMsg { id: FLOW_ID, req: Request::FlowStart }).unwrap());
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            if let Some(w) = *self.flow.lock().unwrap() {
+                return w;
+            }
+            assert!(Instant::now() < deadline, "no FlowStarted within {REPLY_TIMEOUT:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("write to the console socket");
+        self.stream.lock().unwrap().write_all(bytes).expect("write to the console socket");
     }
 
     /// The next message from the guest, or None after `timeout`.

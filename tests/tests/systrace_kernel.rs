@@ -129,6 +129,8 @@ fn start(args: &[&str], kernel_args: &str) -> ShellVm {
     };
     let mut vm = ShellVm::start(&cfg);
     vm.client.hello();
+    // As the supervisor does: a full stream must not overrun the console.
+    vm.client.flow_control();
     vm
 }
 

@@ -14,6 +14,7 @@
 extern crate alloc;
 
 pub mod bpf;
+pub mod flow;
 mod kernel;
 pub mod registry;
 mod server;

@@ -58,6 +58,11 @@ impl<K: Kernel> Shell<K> {
         &self.uploads
     }
 
+    /// The session has said hello.
+    pub fn greeted(&self) -> bool {
+        self.greeted
+    }
+
     /// The peer went away: nothing it was sending stays half-received.
     pub fn end_session(&mut self) {
         self.uploads.abort_all();
@@ -164,6 +169,8 @@ impl<K: Kernel> Shell<K> {
                 self.kernel.syscall_hook(true);
                 Ok(Reply::TraceStarted { ring_bytes })
             }
+            // Answered by the console server, which owns the byte stream.
+            Request::FlowStart | Request::FlowRead { .. } => Err(ShellError::Unsupported { what: "flow control without a console server".into() }),
             Request::TraceStop => {
                 let t = self.kernel.tracing().ok_or_else(|| ShellError::Unsupported { what: "syscall tracing".into() })?;
                 self.kernel.syscall_stream_flush();

@@ -547,3 +547,44 @@ fn info_reports_the_kernel_and_the_shell() {
     assert_eq!(order, ["write", "read", "getpid"], "most frequent first, then by number");
     assert_eq!(i.app.state, AppState::Running);
 }
+
+#[test]
+fn flow_control_holds_output_beyond_the_window_until_the_client_confirms() {
+    let mut s = Server::new(FakeKernel::new(), Limits::default());
+    let mut out = Vec::new();
+    let send = |s: &mut Server<FakeKernel>, out: &mut Vec<u8>, id, req| s.receive(&encode(&ClientMsg { id, req }).unwrap(), out);
+    send(&mut s, &mut out, 1, Request::FlowStart);
+    assert_eq!(MessageDecoder::<ServerMsg>::new().push(&out), [Ok(ServerMsg::Reply { id: 1, result: Err(ShellError::HelloFirst) })], "not before hello");
+    out.clear();
+    send(&mut s, &mut out, 0, Request::Progs);
+    assert_eq!(s.sendable(out.len()), out.len(), "off: everything may go");
+    out.clear();
+    send(&mut s, &mut out, 2, Request::Hello(Hello { version: VERSION, client: "t".into() }));
+    send(&mut s, &mut out, 3, Request::FlowStart);
+    let got: Vec<ServerMsg> = MessageDecoder::new().push(&out).into_iter().map(Result::unwrap).collect();
+    let window = match &got[..] {
+        [ServerMsg::Reply { id: 2, result: Ok(Reply::Hello(_)) }, ServerMsg::Reply { id: 3, result: Ok(Reply::FlowStarted { window }) }] => *window as usize,
+        other => panic!("{other:?}"),
+    };
+    // The hello and flow replies are still unsent: they count too.
+    let replies = out.len();
+    assert_eq!(s.sendable(out.len()), replies);
+    out.clear();
+    // Output well beyond a window (info replies), none of it sent yet.
+    let mut id = 10;
+    while out.len() < 3 * window {
+        send(&mut s, &mut out, id, Request::Info);
+        id += 1;
+    }
+    assert_eq!(s.sendable(out.len()), window, "one window from the end of the flow reply");
+    // The device took the window; the rest waits for a confirmation.
+    out.drain(..window);
+    assert_eq!(s.sendable(out.len()), 0);
+    send(&mut s, &mut out, 0, Request::FlowRead { read: 1000 });
+    assert_eq!(s.sendable(out.len()), 1000, "FlowRead is never answered and opens what it confirms");
+    send(&mut s, &mut out, 0, Request::FlowRead { read: window as u64 });
+    assert_eq!(s.sendable(out.len()), window);
+    // A new hello ends flow control (a new session).
+    send(&mut s, &mut out, 99, Request::Hello(Hello { version: VERSION, client: "t2".into() }));
+    assert_eq!(s.sendable(out.len()), out.len());
+}

@@ -17,7 +17,10 @@ use crate::instance::log::{InstanceLog, Source};
 pub enum HubMsg {
     /// QEMU connected; frames for the guest go to this queue.
     GuestConnected(SyncSender<GuestFrame>),
-    Guest(Result<ServerMsg, FrameError>),
+    /// A message from the guest, and where in the console stream it ends.
+    Guest(Result<ServerMsg, FrameError>, u64),
+    /// Bytes read from the guest console so far.
+    GuestRead(u64),
     GuestClosed,
     ClientConnected { id: ClientId, tx: SyncSender<FromSup>, stream: UnixStream },
     Client(ClientId, Result<ToSup, FrameError>),
@@ -61,7 +64,11 @@ pub fn run(env: HubEnv, rx: Receiver<HubMsg>) {
                 guest = Some(tx);
                 mux.guest_connected()
             }
-            HubMsg::Guest(m) => mux.guest_msg(m),
+            HubMsg::Guest(m, end) => {
+                mux.guest_at(end);
+                mux.guest_msg(m)
+            }
+            HubMsg::GuestRead(total) => mux.guest_read(total),
             HubMsg::GuestClosed => {
                 guest = None;
                 mux.guest_gone("the guest console closed (the VM is ending)")

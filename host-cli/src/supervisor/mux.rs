@@ -25,6 +25,11 @@
 //!   to the log or to other subscribers. One tracer at a time: another
 //!   client's `TraceStart` is refused. When the tracing client goes away
 //!   without `TraceStop` (killed), the supervisor stops the stream.
+//! * **Flow control**: the supervisor's hello is followed by `FlowStart`;
+//!   from the end of its reply the supervisor confirms what it read
+//!   (`FlowRead`, every quarter window), and the guest keeps no more than
+//!   a window unconfirmed, because QEMU's virtconsole drops what the
+//!   socket does not take at once.
 //! * **Raw** bytes (tests) go to the guest verbatim, so that consecutive
 //!   pieces can form any stream, an oversized frame included; when they end
 //!   inside a frame, the next frame the supervisor sends starts with a
@@ -88,6 +93,8 @@ enum Kind {
     Exec(Option<u32>),
     TraceStart,
     TraceStop,
+    /// The supervisor's `FlowStart`.
+    Flow,
     Other,
     /// The supervisor's own aborts: their replies are not anyone's.
     Internal,
@@ -118,6 +125,19 @@ pub struct Mux {
     /// Raw bytes ended inside a frame: the guest's decoder is mid-frame.
     raw_open: bool,
     tracer: Option<Tracer>,
+    flow: FlowState,
+}
+
+/// The supervisor's side of flow control; positions count the bytes read
+/// from the guest console since QEMU connected.
+#[derive(Debug, Default, Clone, Copy)]
+struct FlowState {
+    /// Where the message being handled ends ([`Mux::guest_at`]).
+    at: u64,
+    /// The end of the `FlowStarted` reply, and the guest's window.
+    start: Option<(u64, u32)>,
+    /// The last total confirmed.
+    confirmed: u64,
 }
 
 impl Default for Mux {
@@ -128,6 +148,8 @@ impl Default for Mux {
 
 /// The supervisor's hello uses this guest id; client requests never do.
 const HELLO_ID: u32 = 0;
+/// The supervisor's `FlowStart` and `FlowRead` use this guest id.
+const FLOW_ID: u32 = u32::MAX;
 
 fn already_traced(t: Tracer) -> String {
     match t {
@@ -152,6 +174,7 @@ impl Mux {
             clients: BTreeMap::new(),
             raw_open: false,
             tracer: None,
+            flow: FlowState::default(),
         }
     }
 
@@ -189,13 +212,37 @@ impl Mux {
         self.pending.len()
     }
 
-    /// QEMU connected to the console: say hello.
+    /// QEMU connected to the console: say hello, and turn on flow control.
     pub fn guest_connected(&mut self) -> Vec<Out> {
         self.hello = HelloState::Waiting;
-        self.pending.insert(HELLO_ID, Pending { owner: None, kind: Kind::Hello });
-        self.order.push_back(HELLO_ID);
+        self.flow = FlowState::default();
+        for (id, kind) in [(HELLO_ID, Kind::Hello), (FLOW_ID, Kind::Flow)] {
+            self.pending.insert(id, Pending { owner: None, kind });
+            self.order.push_back(id);
+        }
         let client = format!("ushell-supervisor {}", env!("CARGO_PKG_VERSION"));
-        vec![Out::Guest(ClientMsg { id: HELLO_ID, req: Request::Hello(Hello { version: VERSION, client }) })]
+        vec![
+            Out::Guest(ClientMsg { id: HELLO_ID, req: Request::Hello(Hello { version: VERSION, client }) }),
+            Out::Guest(ClientMsg { id: FLOW_ID, req: Request::FlowStart }),
+        ]
+    }
+
+    /// The next message from the guest ends at byte `end` of the console
+    /// stream (where the flow-control count begins after `FlowStarted`).
+    pub fn guest_at(&mut self, end: u64) {
+        self.flow.at = end;
+    }
+
+    /// `total` bytes have been read from the guest console: confirms them
+    /// when a quarter window has come in since the last confirmation.
+    pub fn guest_read(&mut self, total: u64) -> Vec<Out> {
+        let Some((start, window)) = self.flow.start else { return Vec::new() };
+        let read = total.saturating_sub(start);
+        if read < self.flow.confirmed + (window as u64 / 4).max(1) {
+            return Vec::new();
+        }
+        self.flow.confirmed = read;
+        vec![Out::Guest(ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } })]
     }
 
     pub fn client_connected(&mut self, c: ClientId) {
@@ -289,7 +336,7 @@ impl Mux {
         loop {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1);
-            if id != HELLO_ID && !self.pending.contains_key(&id) {
+            if id != HELLO_ID && id != FLOW_ID && !self.pending.contains_key(&id) {
                 return id;
             }
         }
@@ -343,6 +390,14 @@ impl Mux {
         let mut out = Vec::new();
         match (p.kind, &result) {
             (Kind::Hello, _) => return self.hello_answered(result),
+            (Kind::Flow, Ok(Reply::FlowStarted { window })) => {
+                self.flow.start = Some((self.flow.at, *window));
+                return out;
+            }
+            (Kind::Flow, _) => {
+                out.push(Out::Note(format!("the kernel's shell has no flow control ({result:?}): output it sends faster than the supervisor reads may be lost")));
+                return out;
+            }
             (Kind::Internal, _) => return out,
             (Kind::UploadBegin, Ok(Reply::UploadReady { upload })) => match p.owner {
                 Some((c, _)) if self.clients.contains_key(&c) => {

@@ -55,7 +55,7 @@ pub fn serve_guest(listener: UnixListener, hub: Sender<HubMsg>) -> GuestRead {
         if hub.send(HubMsg::GuestConnected(tx)).is_err() {
             return;
         }
-        read_frames::<ServerMsg>(stream, |m| hub.send(HubMsg::Guest(m)).is_ok());
+        read_guest(stream, &hub);
         let _ = hub.send(HubMsg::GuestClosed);
     });
     GuestRead { connected, done }
@@ -75,6 +75,35 @@ impl GuestRead {
         if self.connected.load(Ordering::SeqCst) {
             let _ = self.done.recv_timeout(limit);
         }
+    }
+}
+
+/// Reads the guest's frames and hands each to the hub with the position
+/// where it ends, then the count of bytes read (for flow control), until
+/// the console closes.
+fn read_guest(mut stream: UnixStream, hub: &Sender<HubMsg>) {
+    let mut dec = MessageDecoder::<ServerMsg>::with_max(MAX_FRAME);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut input = &buf[..n];
+        while let Some(m) = dec.next(&mut input) {
+            let end = total + (n - input.len()) as u64;
+            if hub.send(HubMsg::Guest(m, end)).is_err() {
+                return;
+            }
+        }
+        total += n as u64;
+        if hub.send(HubMsg::GuestRead(total)).is_err() {
+            return;
+        }
+    }
+    if let Some(e) = dec.finish() {
+        let _ = hub.send(HubMsg::Guest(Err(e), total));
     }
 }
 

@@ -35,6 +35,11 @@ pub use kernel::ShellKernel as TraceKernel;
 /// Output the device has not taken yet beyond which the shell stops
 /// serving requests until it drains (a host that does not read).
 const MAX_PENDING_OUT: usize = 1 << 20;
+/// Output waiting beyond which the shell leaves ring-buffer records and
+/// syscall records where they are (their rings fill and count what they
+/// drop, which is reported): a slow reader then still gets its replies
+/// (a `TraceStop` under a full stream) long before [`MAX_PENDING_OUT`].
+const POLL_BELOW: usize = 2 * ushell::flow::WINDOW as usize;
 /// Longest the task sleeps without an interrupt: catches a lost one.
 const FALLBACK_WAKE_NS: u64 = 100_000_000;
 
@@ -170,26 +175,30 @@ fn serve(mut console: Console, dev: MmioDevice) -> ! {
             server.receive(&input, &mut out);
         }
         let before = out.len();
-        server.poll(&mut out);
+        if out.len() < POLL_BELOW {
+            server.poll(&mut out);
+        }
         let produced = answered || out.len() > before;
-        flush(&mut console, &mut out);
+        flush(&mut console, &mut out, &server);
         QUIET.store(!produced && out.is_empty(), Ordering::Relaxed);
         let kicked_at = KICK_TSC.swap(0, Ordering::Relaxed);
         if answered && kicked_at != 0 && STATS.load(Ordering::Relaxed) {
             let tsc = crate::arch::cpu::rdtsc().saturating_sub(kicked_at);
             let line = alloc::format!("shell: round of {} bytes in: {tsc} tsc", input.len());
             server.event(Event::Kernel { level: LogLevel::Debug, line }, &mut out);
-            flush(&mut console, &mut out);
+            flush(&mut console, &mut out, &server);
         }
         wait(!out.is_empty());
     }
 }
 
-/// Hands pending output to the device, as much as it takes now.
-fn flush(console: &mut Console, out: &mut Vec<u8>) {
+/// Hands pending output to the device, as much as it takes now and flow
+/// control allows.
+fn flush(console: &mut Console, out: &mut Vec<u8>, server: &ushell::Server<ShellKernel>) {
+    let allowed = server.sendable(out.len());
     let mut sent = 0;
-    while sent < out.len() {
-        match console.send(&out[sent..]) {
+    while sent < allowed {
+        match console.send(&out[sent..allowed]) {
             Ok(0) | Err(_) => break,
             Ok(n) => sent += n,
         }

@@ -7,9 +7,11 @@ use shellproto::{LogLevel, Ref};
 fn ready() -> Mux {
     let mut m = Mux::new();
     let out = m.guest_connected();
-    assert!(matches!(&out[..], [Out::Guest(ClientMsg { id: 0, req: Request::Hello(h) })] if h.version == VERSION));
+    assert!(matches!(&out[..], [Out::Guest(ClientMsg { id: 0, req: Request::Hello(h) }), Out::Guest(ClientMsg { req: Request::FlowStart, .. })] if h.version == VERSION), "{out:?}");
     let out = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Ok(Reply::Hello(hello_reply())) }));
     assert!(matches!(&out[..], [Out::Note(n)] if n.contains("ready")), "{out:?}");
+    let out = m.guest_msg(Ok(ServerMsg::Reply { id: FLOW_ID, result: Ok(Reply::FlowStarted { window: 65536 }) }));
+    assert_eq!(out, []);
     m
 }
 
@@ -55,7 +57,7 @@ fn requests_before_the_hello_reply_wait_and_client_hellos_are_answered_locally()
     assert!(m.client_msg(1, msg(1, Request::Hello(Hello { version: VERSION, client: "c".into() }))).is_empty());
     assert!(m.client_msg(1, msg(2, Request::Info)).is_empty(), "queued while offline");
     let out = m.guest_connected();
-    assert_eq!(out.len(), 1, "only the supervisor's hello goes out: {out:?}");
+    assert_eq!(out.len(), 2, "only the supervisor's hello and flow start go out: {out:?}");
     let out = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Ok(Reply::Hello(hello_reply())) }));
     assert_eq!(out.len(), 3, "{out:?}");
     assert_eq!(out[1], reply(1, 1, Ok(Reply::Hello(hello_reply()))));
@@ -196,13 +198,13 @@ fn unattributed_guest_output_goes_to_raw_clients_and_the_log() {
 }
 
 #[test]
-fn guest_ids_skip_those_in_flight_and_zero() {
+fn guest_ids_skip_those_in_flight_and_the_supervisors() {
     let mut m = ready();
     m.client_connected(1);
-    m.next_id = u32::MAX;
+    m.next_id = u32::MAX - 1;
     let (a, _) = sent(&m.client_msg(1, msg(1, Request::Progs)));
     let (b, _) = sent(&m.client_msg(1, msg(2, Request::Progs)));
-    assert_eq!((a, b), (u32::MAX, 1), "wraps around past the hello id 0");
+    assert_eq!((a, b), (u32::MAX - 1, 1), "wraps around past the flow id u32::MAX and the hello id 0");
     m.next_id = 1;
     let (c, _) = sent(&m.client_msg(1, msg(3, Request::Progs)));
     assert_eq!(c, 2, "1 is still in flight");
@@ -288,4 +290,32 @@ fn the_supervisors_own_stream_goes_to_its_tracer_and_clients_cannot_take_it() {
     m.client_connected(1);
     let out = m.client_msg(1, msg(2, Request::TraceStop));
     assert!(matches!(&out[..], [Out::Client(1, FromSup::Failed { message, .. })] if message.contains("run --trace")), "{out:?}");
+}
+
+#[test]
+fn flow_control_confirms_every_quarter_window_from_the_end_of_the_flow_reply() {
+    let mut m = ready();
+    let flow_id = match &m.guest_connected()[..] {
+        [_, Out::Guest(ClientMsg { id, req: Request::FlowStart })] => *id,
+        other => panic!("{other:?}"),
+    };
+    assert!(m.guest_read(1 << 20).is_empty(), "nothing is confirmed before the guest agreed");
+    let _ = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Ok(Reply::Hello(hello_reply())) }));
+    m.guest_at(1000);
+    let out = m.guest_msg(Ok(ServerMsg::Reply { id: flow_id, result: Ok(Reply::FlowStarted { window: 4096 }) }));
+    assert_eq!(out, [], "the flow reply is the supervisor's own");
+    assert_eq!(m.guest_read(1000 + 1023), []);
+    assert_eq!(m.guest_read(1000 + 1024), [Out::Guest(ClientMsg { id: flow_id, req: Request::FlowRead { read: 1024 } })]);
+    assert_eq!(m.guest_read(1000 + 2000), [], "less than a quarter window since the last confirmation");
+    assert_eq!(m.guest_read(1000 + 5000), [Out::Guest(ClientMsg { id: flow_id, req: Request::FlowRead { read: 5000 } })]);
+}
+
+#[test]
+fn a_kernel_without_flow_control_is_noted_and_nothing_is_confirmed() {
+    let mut m = ready();
+    m.guest_connected();
+    let _ = m.guest_msg(Ok(ServerMsg::Reply { id: 0, result: Ok(Reply::Hello(hello_reply())) }));
+    let out = m.guest_msg(Ok(ServerMsg::Reply { id: u32::MAX, result: Err(ShellError::HelloFirst) }));
+    assert!(matches!(&out[..], [Out::Note(n)] if n.contains("no flow control")), "{out:?}");
+    assert_eq!(m.guest_read(1 << 30), []);
 }

@@ -41,9 +41,11 @@ pub use msg::{ClientMsg, Event, Hello, HelloReply, Ref, Reply, Request, ServerMs
 
 /// Protocol version sent in [`Request::Hello`]. Bump it whenever an
 /// encoding other than the hello's changes. 2: programs say which engine
-/// runs them (`ProgInfo::engine`), `Request::UploadCommitWith` picks it. 3: the function tracer (`Attach`,
-/// `Detach`, `Attachments`, `Sites`, `FuncText`).
-pub const VERSION: u16 = 3;
+/// runs them (`ProgInfo::engine`), `Request::UploadCommitWith` picks it.
+/// 3: the function tracer (`Attach`, `Detach`, `Attachments`, `Sites`,
+/// `FuncText`) and syscall streaming (`TraceStart`, `TraceStop`). 4: flow
+/// control of the server's output (`FlowStart`, `FlowRead`).
+pub const VERSION: u16 = 4;
 
 /// Most encoded bytes one frame may hold, the delimiter not counted. Both
 /// sides refuse to send more ([`EncodeError::TooLarge`]) and a reader drops

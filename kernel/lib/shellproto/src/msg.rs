@@ -175,6 +175,16 @@ pub enum Request {
     /// Stop streaming; answered with [`Reply::TraceStopped`] after the
     /// records still waiting have been sent.
     TraceStop,
+    /// Turns on flow control of the server's output for this session,
+    /// answered with [`Reply::FlowStarted`]. From the first byte after that
+    /// reply's frame, the server keeps at most `window` bytes in flight:
+    /// bytes sent and not yet confirmed by [`Request::FlowRead`]. Needed
+    /// because QEMU's virtconsole drops what its chardev does not take at
+    /// once; a reader that confirms what it read never loses a byte.
+    FlowStart,
+    /// The client has read `read` bytes of output since the reply to its
+    /// [`Request::FlowStart`] (a running total; never answered).
+    FlowRead { read: u64 },
 }
 
 impl Request {
@@ -204,6 +214,8 @@ impl Request {
             Request::FuncText { .. } => "disas",
             Request::TraceStart { .. } => "trace",
             Request::TraceStop => "trace-stop",
+            Request::FlowStart => "flow-start",
+            Request::FlowRead { .. } => "flow-read",
         }
     }
 }
@@ -242,6 +254,8 @@ pub enum Reply {
     /// Streaming is off: records sent in all, and records lost to a full
     /// ring buffer (each loss was also reported as an [`Event::Lost`]).
     TraceStopped { records: u64, lost: u64 },
+    /// Flow control is on; at most `window` unconfirmed bytes in flight.
+    FlowStarted { window: u32 },
 }
 
 /// Pushed by the server as things happen.
