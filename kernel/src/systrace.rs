@@ -75,6 +75,17 @@ impl UserMemory for Mem<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), record::Fault> {
         self.0.with_mm(|mm| crate::mm::user::copy_from_user(mm, addr, buf)).map_err(|_| record::Fault)
     }
+
+    /// Only the string's own bytes (the default reads all of `buf`, a
+    /// path capture's 4 KiB, for every open).
+    fn read_cstr(&self, addr: u64, buf: &mut [u8]) -> Result<(usize, bool), record::Fault> {
+        use crate::mm::user::CStrEnd;
+        match self.0.with_mm(|mm| crate::mm::user::read_cstr_into(mm, addr, buf)) {
+            (0, CStrEnd::Fault) => Err(record::Fault),
+            (n, CStrEnd::Nul) => Ok((n, false)),
+            (n, _) => Ok((n, true)),
+        }
+    }
 }
 
 fn never_returns(n: u64) -> bool {
@@ -103,32 +114,42 @@ impl SyscallHook for Hook {
                 }
             });
         }
-        t.sys_enter(n, args, &mut crate::shell::TraceKernel::default());
+        if t.sys.any_enter() {
+            t.sys_enter(n, args, &mut crate::shell::TraceKernel::default());
+        }
     }
 
     fn exit(&self, n: u64, args: &[u64; 6], ret: u64) {
         let Some(t) = crate::trace::tracing() else { return };
-        t.sys_exit(n, args, ret, &mut crate::shell::TraceKernel::default());
+        if t.sys.any_exit() {
+            t.sys_exit(n, args, ret, &mut crate::shell::TraceKernel::default());
+        }
         if !t.sys.streams(n) {
             return;
         }
         crate::task::with_current_thread(|th| {
             let Some(th) = th else { return };
-            let mut m = IN_FLIGHT.lock();
-            // No record: the call entered before the stream started.
-            let Some(mut buf) = m.remove(&th.tid) else { return };
-            let Some(mut w) = RecordWriter::resume(&mut buf) else { return };
-            if w.entry().nr != n as u16 {
-                return;
+            // The buffer is taken out for the capture (which may fault pages
+            // in: no lock held) and put back, keeping its map slot and its
+            // memory for the thread's next call.
+            let mut buf = match IN_FLIGHT.lock().get_mut(&th.tid) {
+                Some(b) => core::mem::take(b),
+                // No record: the call entered before the stream started.
+                None => return,
+            };
+            if let Some(mut w) = RecordWriter::resume(&mut buf).filter(|w| w.nr() == n as u16) {
+                let mem = Mem(UserSpace::new(th.process.mm_slot()));
+                record::capture(&mut w, capture::plan(n as usize), Phase::Exit, ret as i64, &mem);
+                let len = w.finish(ret as i64, crate::time::monotonic_ns());
+                t.sys.push(&buf[..len]);
             }
-            drop(m);
-            let mem = Mem(UserSpace::new(th.process.mm_slot()));
-            record::capture(&mut w, capture::plan(n as usize), Phase::Exit, ret as i64, &mem);
-            let len = w.finish(ret as i64, crate::time::monotonic_ns());
-            t.sys.push(&buf[..len]);
-            // Keep the buffer for the thread's next call, holding no record.
-            buf[4] = 0;
-            IN_FLIGHT.lock().insert(th.tid, buf);
+            // Holding no record until the next entry.
+            if let Some(v) = buf.get_mut(4) {
+                *v = 0;
+            }
+            if let Some(slot) = IN_FLIGHT.lock().get_mut(&th.tid) {
+                *slot = buf;
+            }
         });
     }
 }

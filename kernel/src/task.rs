@@ -167,6 +167,30 @@ fn schedule() {
     context::switch_to(next);
 }
 
+/// An interrupt woke a task while the kernel ran (it does not preempt
+/// itself): the syscall returns through [`preempt_point`] and yields there.
+static RESCHED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// From an interrupt that woke a task: run it at once if ring 3 was
+/// interrupted, else when the current syscall returns to ring 3 (the
+/// shell answering an app that lives in syscalls, as under a trace).
+pub fn wake_preempts(from_user: bool) {
+    if from_user {
+        yield_now();
+    } else {
+        RESCHED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// On the way back to ring 3: yields if an interrupt asked for it.
+#[inline]
+pub fn preempt_point() {
+    if RESCHED.load(Ordering::Relaxed) {
+        RESCHED.store(false, Ordering::Relaxed);
+        yield_now();
+    }
+}
+
 /// Lets other runnable tasks go first.
 pub fn yield_now() {
     let _irq = crate::arch::cpu::irq_off();

@@ -149,10 +149,9 @@ fn handle_trap(f: &mut TrapFrame) {
     if f.vector == crate::arch::idt::DEVICE_VECTOR as u64 {
         crate::arch::apic::eoi();
         crate::shell::on_interrupt();
-        // The shell answers at once, even while the app spins in ring 3.
-        if f.from_user() {
-            crate::task::yield_now();
-        }
+        // The shell answers at once, even while the app spins in ring 3
+        // or keeps making syscalls.
+        crate::task::wake_preempts(f.from_user());
         return;
     }
     if f.vector >= crate::arch::idt::SPURIOUS_VECTOR as u64 {

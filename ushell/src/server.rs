@@ -9,7 +9,7 @@
 use alloc::vec::Vec;
 
 use shellproto::upload::Limits;
-use shellproto::{encode, ClientMsg, Event, MessageDecoder, Reply, Request, ServerMsg, ShellError, MAX_FRAME};
+use shellproto::{encode, encode_into, ClientMsg, Event, MessageDecoder, Reply, Request, ServerMsg, ShellError, MAX_FRAME};
 
 use crate::flow::{Flow, WINDOW};
 use crate::kernel::Kernel;
@@ -97,8 +97,8 @@ impl<K: Kernel> Server<K> {
 /// Encodes `m`; a reply too large for a frame becomes an error reply with
 /// the same id, so the client is answered either way.
 fn write(m: &ServerMsg, out: &mut Vec<u8>) {
-    match encode(m) {
-        Ok(frame) => out.extend_from_slice(&frame),
+    match encode_into(m, MAX_FRAME, out) {
+        Ok(_) => {}
         Err(e) => {
             let size = match e {
                 shellproto::EncodeError::TooLarge { size, .. } => size as u32,

@@ -39,11 +39,14 @@ pub struct Shell<K: Kernel> {
     greeted: bool,
     /// Ring-buffer drops already reported, per map id.
     drops_reported: Vec<(u32, u64)>,
+    /// `TraceStop` requests waiting for the stream's last records to be
+    /// sent (a full ring takes many polls): answered once it is empty.
+    stopping: Vec<u32>,
 }
 
 impl<K: Kernel> Shell<K> {
     pub fn new(kernel: K, limits: Limits) -> Self {
-        Shell { kernel, registry: Registry::new(), uploads: Uploads::new(limits), runner: Runner::default(), greeted: false, drops_reported: Vec::new() }
+        Shell { kernel, registry: Registry::new(), uploads: Uploads::new(limits), runner: Runner::default(), greeted: false, drops_reported: Vec::new(), stopping: Vec::new() }
     }
 
     pub fn kernel(&mut self) -> &mut K {
@@ -66,13 +69,24 @@ impl<K: Kernel> Shell<K> {
     /// The peer went away: nothing it was sending stays half-received.
     pub fn end_session(&mut self) {
         self.uploads.abort_all();
+        // The new session did not ask; the closed stream's last records
+        // still go out with the polls.
+        self.stopping.clear();
         self.greeted = false;
     }
 
     /// Answers one request: events it caused (program output), then the
     /// reply with the request's id.
+    /// `TraceStop` is answered later (after the stream's last records),
+    /// by [`Shell::poll_output`], when records remain.
     pub fn handle(&mut self, msg: ClientMsg) -> Vec<ServerMsg> {
         let mut out = Vec::new();
+        if matches!(msg.req, Request::TraceStop) && self.greeted {
+            if let Some(t) = self.kernel.tracing() {
+                self.trace_stop(t, msg.id, &mut out);
+                return out;
+            }
+        }
         let result = self.answer(msg.req, &mut out);
         out.push(ServerMsg::Reply { id: msg.id, result });
         out
@@ -165,20 +179,18 @@ impl<K: Kernel> Shell<K> {
             Request::FuncText { func, len } => Ok(Reply::FuncText(trace::func_text(&mut self.kernel, &func, len)?)),
             Request::TraceStart { syscalls, ring_bytes } => {
                 let t = self.kernel.tracing().ok_or_else(|| ShellError::Unsupported { what: "syscall tracing".into() })?;
+                // A stop still sending: its records first, then its answer.
+                while !self.stopping.is_empty() {
+                    self.finish_stop(t, events);
+                }
                 let ring_bytes = t.sys.start(&syscalls, ring_bytes)?;
                 self.kernel.syscall_hook(true);
                 Ok(Reply::TraceStarted { ring_bytes })
             }
             // Answered by the console server, which owns the byte stream.
             Request::FlowStart | Request::FlowRead { .. } => Err(ShellError::Unsupported { what: "flow control without a console server".into() }),
-            Request::TraceStop => {
-                let t = self.kernel.tracing().ok_or_else(|| ShellError::Unsupported { what: "syscall tracing".into() })?;
-                self.kernel.syscall_stream_flush();
-                self.drain_syscalls(t, events);
-                let (records, lost) = t.sys.stop();
-                self.kernel.syscall_hook(t.sys.wanted());
-                Ok(Reply::TraceStopped { records, lost })
-            }
+            // With tracing, answered by `handle`; without, refused here.
+            Request::TraceStop => Err(ShellError::Unsupported { what: "syscall tracing".into() }),
         }
     }
 
@@ -256,16 +268,42 @@ impl<K: Kernel> Shell<K> {
 
     /// The stream's records as events of at most [`SYSCALL_EVENT_BYTES`],
     /// and what the ring buffer dropped since the last report.
-    fn drain_syscalls(&mut self, t: &trace::Tracing, out: &mut Vec<ServerMsg>) {
+    /// Whether the ring is empty now.
+    fn drain_syscalls(&mut self, t: &trace::Tracing, out: &mut Vec<ServerMsg>) -> bool {
         for _ in 0..SYSCALL_EVENTS_PER_POLL {
             let (data, lost) = t.sys.drain(SYSCALL_EVENT_BYTES);
             if lost > 0 {
                 out.push(ServerMsg::Event(Event::Lost { what: "syscall records (trace ring buffer full)".into(), count: lost }));
             }
             if data.is_empty() {
-                break;
+                return true;
             }
             out.push(ServerMsg::Event(Event::Syscalls { data }));
+        }
+        false
+    }
+
+    /// `TraceStop`: no new records (calls in flight go out now, without a
+    /// return value); the answer follows the last record, now or from a
+    /// later poll, so that a full ring is sent whole, at the pace the host
+    /// reads, instead of being dropped.
+    fn trace_stop(&mut self, t: &trace::Tracing, id: u32, out: &mut Vec<ServerMsg>) {
+        self.kernel.syscall_stream_flush();
+        t.sys.close();
+        self.kernel.syscall_hook(t.sys.wanted());
+        self.stopping.push(id);
+        self.finish_stop(t, out);
+    }
+
+    /// Sends a poll's worth of the closing stream's records; answers the
+    /// waiting stops once none is left.
+    fn finish_stop(&mut self, t: &trace::Tracing, out: &mut Vec<ServerMsg>) {
+        if !self.drain_syscalls(t, out) {
+            return;
+        }
+        let (records, lost) = t.sys.stop();
+        for id in self.stopping.drain(..) {
+            out.push(ServerMsg::Reply { id, result: Ok(Reply::TraceStopped { records, lost }) });
         }
     }
 
@@ -286,7 +324,11 @@ impl<K: Kernel> Shell<K> {
                 out.push(ServerMsg::Event(Event::Kernel { level: shellproto::LogLevel::Warn, line }));
             }
             trace::reclaim(&mut self.kernel);
-            self.drain_syscalls(t, &mut out);
+            if self.stopping.is_empty() {
+                self.drain_syscalls(t, &mut out);
+            } else {
+                self.finish_stop(t, &mut out);
+            }
         }
         let (records, dropped) = self.registry.drain_ringbufs(RECORDS_PER_POLL);
         out.extend(records

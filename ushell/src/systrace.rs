@@ -137,8 +137,6 @@ struct SysProg {
 /// The built-in stream: a ring buffer of records and the syscalls wanted.
 pub struct Stream {
     ring: Arc<Map>,
-    /// One bit per syscall number below 512; all set when every call is traced.
-    filter: [u64; 8],
     /// Drops already reported.
     reported: u64,
     records: u64,
@@ -150,6 +148,9 @@ pub struct SyscallTracing {
     next_id: AtomicU32,
     stream: spin::Mutex<Option<Stream>>,
     streaming: AtomicBool,
+    /// The stream's filter (one bit per syscall number below 512; all set
+    /// when every call is traced), readable without its lock (asked per call).
+    wanted_nrs: [AtomicU64; 8],
     /// Whether any program sits at entry / at exit: the hook skips the
     /// other side's lock and list walk (a sys_enter program alone then
     /// costs nothing at exit).
@@ -164,6 +165,7 @@ impl Default for SyscallTracing {
             next_id: AtomicU32::new(1),
             stream: spin::Mutex::new(None),
             streaming: AtomicBool::new(false),
+            wanted_nrs: Default::default(),
             any_enter: AtomicBool::new(false),
             any_exit: AtomicBool::new(false),
         }
@@ -232,13 +234,7 @@ impl SyscallTracing {
 
     /// Whether the stream wants syscall `nr`.
     pub fn streams(&self, nr: u64) -> bool {
-        if !self.streaming.load(Relaxed) {
-            return false;
-        }
-        match self.stream.lock().as_ref() {
-            Some(s) => nr < 512 && s.filter[nr as usize / 64] & (1 << (nr % 64)) != 0,
-            None => false,
-        }
+        self.streaming.load(Relaxed) && nr < 512 && self.wanted_nrs[nr as usize / 64].load(Relaxed) & (1 << (nr % 64)) != 0
     }
 
     /// One record into the ring buffer (dropped and counted when full).
@@ -265,12 +261,22 @@ impl SyscallTracing {
                 filter[nr as usize / 64] |= 1 << (nr % 64);
             }
         }
-        *self.stream.lock() = Some(Stream { ring: Arc::new(ring), filter, reported: 0, records: 0 });
+        for (w, f) in self.wanted_nrs.iter().zip(filter) {
+            w.store(f, Relaxed);
+        }
+        *self.stream.lock() = Some(Stream { ring: Arc::new(ring), reported: 0, records: 0 });
         self.streaming.store(true, Relaxed);
         Ok(bytes)
     }
 
-    /// Stops the stream: `(records, lost)`.
+    /// Ends recording (no new records; the hook stops wanting the calls)
+    /// while the records already in the ring are still drained; then
+    /// [`SyscallTracing::stop`].
+    pub fn close(&self) {
+        self.streaming.store(false, Relaxed);
+    }
+
+    /// Stops the stream, dropping its ring: `(records, lost)`.
     pub fn stop(&self) -> (u64, u64) {
         self.streaming.store(false, Relaxed);
         match self.stream.lock().take() {

@@ -291,3 +291,53 @@ fn kernel_functions_by_full_name_or_unique_suffix_and_the_site_list() {
     assert_eq!((ft.addr, ft.site), (KREAD, Some(KREAD)));
     assert_eq!(ft.bytes[..5], c.after);
 }
+
+/// A full stream is sent whole after `TraceStop`: the answer waits until
+/// the last record has gone out (many polls), and nothing new is recorded.
+#[test]
+fn trace_stop_is_answered_after_the_streams_last_records() {
+    let mut t = T::new();
+    assert!(matches!(t.ok(Request::TraceStart { syscalls: vec![], ring_bytes: 0 }), Reply::TraceStarted { .. }));
+    let sys = &t.shell.kernel().tracing.sys;
+    let record = vec![0x5au8; 1000];
+    let n = 3000; // 3 MB: more than the ring (1 MiB) holds, many polls' worth
+    let mut pushed = 0;
+    for _ in 0..n {
+        if sys.streams(39) {
+            sys.push(&record);
+            pushed += 1;
+        }
+    }
+    assert_eq!(pushed, n, "all wanted while streaming");
+    let id = 77;
+    let first = t.shell.handle(ClientMsg { id, req: Request::TraceStop });
+    assert!(first.iter().all(|m| matches!(m, ServerMsg::Event(_))), "not answered yet: records remain");
+    assert!(!t.shell.kernel().tracing.sys.streams(39), "nothing new is recorded once stopping");
+    let (mut bytes, mut lost, mut answer) = (0usize, 0u64, None);
+    let mut tally = |msgs: Vec<ServerMsg>, answer: &mut Option<(u64, u64)>| {
+        for m in msgs {
+            match m {
+                ServerMsg::Event(Event::Syscalls { data }) => bytes += data.len(),
+                ServerMsg::Event(Event::Lost { count, .. }) => lost += count,
+                ServerMsg::Reply { id: got, result: Ok(Reply::TraceStopped { records, lost }) } if got == id => *answer = Some((records, lost)),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    tally(first, &mut answer);
+    let mut polls = 0;
+    while answer.is_none() {
+        polls += 1;
+        assert!(polls < 1000, "TraceStop never answered");
+        let out = t.shell.poll_output();
+        tally(out, &mut answer);
+    }
+    let (records, dropped) = answer.unwrap();
+    assert!(polls > 1, "the ring took several polls");
+    assert_eq!(records + dropped, n as u64, "every record was kept or counted as lost");
+    assert_eq!(bytes, records as usize * record.len(), "every kept record was sent");
+    assert_eq!(lost, dropped, "the losses were reported as they happened");
+    // A new stream starts clean.
+    assert!(matches!(t.ok(Request::TraceStart { syscalls: vec![], ring_bytes: 0 }), Reply::TraceStarted { .. }));
+    assert!(matches!(t.ok(Request::TraceStop), Reply::TraceStopped { records: 0, lost: 0 }));
+}

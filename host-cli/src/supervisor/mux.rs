@@ -15,7 +15,8 @@
 //!   after its client left.
 //! * **Events** go to the instance log, to clients that subscribed, and, for
 //!   program output, to the client whose `exec` is being served: the guest
-//!   answers requests in order, and the output of a run comes before its
+//!   answers requests in order (but `TraceStop`, answered after the
+//!   stream's last records), and the output of a run comes before its
 //!   reply, so it belongs to the oldest request still waiting. Programs
 //!   attached to functions print at any time, so when the exec names its
 //!   program by id, only that program's lines are its output.
@@ -478,7 +479,10 @@ impl Mux {
         }
         let mut to: Vec<ClientId> = self.clients.iter().filter(|(_, s)| s.events).map(|(c, _)| *c).collect();
         if matches!(ev, Event::ProgOutput { .. } | Event::Ringbuf { .. }) {
-            let running = self.order.front().and_then(|g| self.pending.get(g));
+            // A TraceStop is answered after the stream's last records, so
+            // later requests may be answered first: the run is the oldest
+            // other request.
+            let running = self.order.iter().filter_map(|g| self.pending.get(g)).find(|p| p.kind != Kind::TraceStop);
             if let Some(Pending { owner: Some((c, _)), kind: Kind::Exec(of) }) = running {
                 let theirs = match (&ev, of) {
                     (Event::ProgOutput { prog, .. }, Some(id)) => prog == id,

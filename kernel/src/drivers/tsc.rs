@@ -54,7 +54,8 @@ fn calibrate() -> bool {
 }
 
 pub fn hz() -> u64 {
-    if !CALIBRATED.swap(true, Ordering::Relaxed) && !calibrate() {
+    // A load first: the swap (a locked instruction) only until calibrated.
+    if !CALIBRATED.load(Ordering::Relaxed) && !CALIBRATED.swap(true, Ordering::Relaxed) && !calibrate() {
         crate::kinfo!("warning: the PIT does not count; assuming a 1 GHz TSC");
     }
     TSC_HZ.load(Ordering::Relaxed)
@@ -65,8 +66,20 @@ pub fn monotonic_ns_if_calibrated() -> Option<u64> {
     CALIBRATED.load(Ordering::Relaxed).then(monotonic_ns)
 }
 
+/// `(10^9 << NS_SHIFT) / hz`, once known (0 before): ticks become
+/// nanoseconds by a multiplication, not a 128-bit division (a syscall
+/// trace reads the clock twice per call).
+static NS_MULT: AtomicU64 = AtomicU64::new(0);
+/// 2^-40 relative error: under a microsecond in a day.
+const NS_SHIFT: u32 = 40;
+
 /// Nanoseconds since boot.
 pub fn monotonic_ns() -> u64 {
     let d = rdtsc().saturating_sub(TSC_AT_BOOT.load(Ordering::Relaxed));
-    (d as u128 * 1_000_000_000 / hz() as u128) as u64
+    let mut mult = NS_MULT.load(Ordering::Relaxed);
+    if mult == 0 {
+        mult = ((1_000_000_000u128 << NS_SHIFT) / hz().max(1) as u128) as u64;
+        NS_MULT.store(mult, Ordering::Relaxed);
+    }
+    ((d as u128 * mult as u128) >> NS_SHIFT) as u64
 }

@@ -13,7 +13,11 @@ use crate::process::SharedMm;
 use spin::Mutex;
 
 /// Calls `f(va, offset_in_buf, len)` for each page-sized piece of the
-/// user range, after faulting it in with the access type.
+/// user range. A piece `f` cannot access (the page is not mapped, or not
+/// writable for a write) is faulted in with the access type, which the
+/// VMAs allow or refuse, and tried once more: a page already mapped costs
+/// no VMA lookup, since its page-table entry already says what the VMA
+/// allows.
 fn for_each_chunk(
     mm: &mut AddressSpace,
     addr: u64,
@@ -30,8 +34,10 @@ fn for_each_chunk(
         let va = addr + done as u64;
         let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
         let n = in_page.min(len - done);
-        mm.fault_in(va, write, false)?;
-        f(va, done, n).map_err(|()| Errno::EFAULT)?;
+        if f(va, done, n).is_err() {
+            mm.fault_in(va, write, false)?;
+            f(va, done, n).map_err(|()| Errno::EFAULT)?;
+        }
         done += n;
     }
     Ok(())
@@ -84,28 +90,59 @@ pub fn write_val<T: IntoBytes + Immutable>(mm: &mut AddressSpace, addr: u64, v: 
     copy_to_user(mm, addr, v.as_bytes())
 }
 
+/// Where [`read_cstr_into`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CStrEnd {
+    /// At the NUL.
+    Nul,
+    /// The buffer is full and no NUL came yet.
+    Full,
+    /// The next byte is not readable.
+    Fault,
+}
+
+/// Bytes a string is copied in at a time: short strings (paths) cost a
+/// piece, not a page.
+const CSTR_PIECE: usize = 128;
+
+/// Copies the NUL-terminated string at `addr` into `buf` (without the NUL),
+/// a piece at a time so that little beyond the string is read: how many
+/// bytes, and why it stopped.
+pub fn read_cstr_into(mm: &mut AddressSpace, addr: u64, buf: &mut [u8]) -> (usize, CStrEnd) {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let Some(va) = addr.checked_add(done as u64) else { return (done, CStrEnd::Fault) };
+        let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
+        let n = in_page.min(CSTR_PIECE).min(buf.len() - done);
+        let piece = &mut buf[done..done + n];
+        if copy_from_user(mm, va, piece).is_err() {
+            return (done, CStrEnd::Fault);
+        }
+        if let Some(nul) = piece.iter().position(|b| *b == 0) {
+            return (done + nul, CStrEnd::Nul);
+        }
+        done += n;
+    }
+    (done, CStrEnd::Full)
+}
+
 /// A NUL-terminated string of at most `max` bytes (without the NUL);
 /// ENAMETOOLONG if longer, as Linux reports for paths.
 pub fn read_cstr(mm: &mut AddressSpace, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
     let mut out = Vec::new();
-    let mut va = addr;
+    let mut piece = [0u8; CSTR_PIECE];
     loop {
-        let in_page = (PAGE_SIZE - va % PAGE_SIZE) as usize;
-        let mut chunk = [0u8; PAGE_SIZE as usize];
-        let chunk = &mut chunk[..in_page];
-        copy_from_user(mm, va, chunk)?;
-        if let Some(nul) = chunk.iter().position(|b| *b == 0) {
-            out.extend_from_slice(&chunk[..nul]);
-            if out.len() > max {
-                return Err(Errno::ENAMETOOLONG);
-            }
-            return Ok(out);
-        }
-        out.extend_from_slice(chunk);
+        let at = addr.checked_add(out.len() as u64).ok_or(Errno::EFAULT)?;
+        let (n, end) = read_cstr_into(mm, at, &mut piece);
+        out.extend_from_slice(&piece[..n]);
         if out.len() > max {
             return Err(Errno::ENAMETOOLONG);
         }
-        va += in_page as u64;
+        match end {
+            CStrEnd::Nul => return Ok(out),
+            CStrEnd::Fault => return Err(Errno::EFAULT),
+            CStrEnd::Full => {}
+        }
     }
 }
 

@@ -375,6 +375,7 @@ fn ret_value(r: &SysResult) -> u64 {
 /// is installed and the debug log is off (see [`entry_handler`]).
 pub extern "C" fn dispatch(frame: &mut SyscallFrame) {
     frame.rax = ret_value(&call(frame));
+    crate::task::preempt_point();
 }
 
 /// Dispatch with the hook and the debug log, which gives a failing call's
@@ -403,4 +404,5 @@ extern "C" fn dispatch_slow(frame: &mut SyscallFrame) {
         h.exit(n, &frame.args, ret);
     }
     frame.rax = ret;
+    crate::task::preempt_point();
 }

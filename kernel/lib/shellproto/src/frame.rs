@@ -26,13 +26,59 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, EncodeError> {
 
 /// [`encode`] with another frame limit.
 pub fn encode_with_max<T: Serialize>(msg: &T, max: usize) -> Result<Vec<u8>, EncodeError> {
-    // postcard's COBS flavor appends the delimiter.
-    let frame = postcard::to_allocvec_cobs(msg).map_err(|_| EncodeError::Serialize)?;
-    let size = frame.len() - 1;
+    let mut out = Vec::new();
+    encode_into(msg, max, &mut out)?;
+    Ok(out)
+}
+
+/// Appends `msg` as one frame to `out` (nothing on an error); the frame's
+/// size, delimiter included.
+///
+/// The bytes are those of postcard's COBS flavor, made faster: postcard
+/// serializes into a plain buffer (byte strings are copied whole) and
+/// [`cobs_encode`] copies runs between zeros, where the COBS flavor pushes
+/// byte by byte; the syscall stream sends megabytes this way.
+pub fn encode_into<T: Serialize>(msg: &T, max: usize, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+    let plain = postcard::to_allocvec(msg).map_err(|_| EncodeError::Serialize)?;
+    let start = out.len();
+    cobs_encode(&plain, out);
+    let size = out.len() - start;
     if size > max {
+        out.truncate(start);
         return Err(EncodeError::TooLarge { size, max });
     }
-    Ok(frame)
+    out.push(0);
+    Ok(size + 1)
+}
+
+/// COBS, as the `cobs` crate (postcard's) writes it: each run of bytes
+/// between zeros becomes blocks of at most 254 bytes behind a length code;
+/// a full block (code 0xFF) implies no zero, so a run of exactly 254 bytes
+/// is followed by an empty block. One pass over a buffer sized for the
+/// worst case: syscall records are dense with zeros (small numbers in
+/// 64-bit fields), where copying run by run costs far more per byte.
+pub fn cobs_encode(data: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + data.len() + data.len() / 254 + 1, 0);
+    let buf = &mut out[start..];
+    let (mut code_at, mut o, mut code) = (0usize, 1usize, 1u8);
+    for &b in data {
+        if b != 0 {
+            buf[o] = b;
+            o += 1;
+            code += 1;
+            if code != 0xFF {
+                continue;
+            }
+        }
+        // A zero, or a full block: close the block, open the next.
+        buf[code_at] = code;
+        code_at = o;
+        o += 1;
+        code = 1;
+    }
+    buf[code_at] = code;
+    out.truncate(start + o);
 }
 
 /// Decodes one message from a frame's payload (COBS already removed).
@@ -209,6 +255,29 @@ mod tests {
 
     fn hello(id: u32) -> ClientMsg {
         ClientMsg { id, req: Request::Hello(Hello { version: crate::VERSION, client: "test".into() }) }
+    }
+
+    /// The fast encoder writes exactly postcard's COBS-flavor bytes, at
+    /// every block-boundary length and zero placement.
+    #[test]
+    fn frames_are_byte_for_byte_postcards_cobs() {
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for len in (0..1100).chain([2540, 65_000]) {
+            for density in [0u64, 1, 16, 128, 256] {
+                let data: Vec<u8> = (0..len).map(|_| if density > 0 && rnd() % density == 0 { 0 } else { (rnd() % 255 + 1) as u8 }).collect();
+                let msg = Request::MapDelete { map: Ref::Id(7), key: data };
+                let ours = encode_with_max(&msg, usize::MAX).unwrap();
+                assert_eq!(ours, postcard::to_allocvec_cobs(&msg).unwrap(), "len {len}, a zero in {density}");
+                let mut d = MessageDecoder::<Request>::with_max(1 << 20);
+                assert_eq!(d.push(&ours), [Ok(msg)]);
+            }
+        }
     }
 
     #[test]

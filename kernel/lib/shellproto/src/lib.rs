@@ -35,7 +35,7 @@ pub mod upload;
 
 pub use error::{EncodeError, FrameError, ShellError, UploadError};
 pub use facts::*;
-pub use frame::{encode, FrameDecoder, MessageDecoder};
+pub use frame::{encode, encode_into, FrameDecoder, MessageDecoder};
 pub use trace::{AttachKind, Attachment, FuncText, SiteChange, SiteInfo, Space};
 pub use msg::{ClientMsg, Event, Hello, HelloReply, Ref, Reply, Request, ServerMsg};
 

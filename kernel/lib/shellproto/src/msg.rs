@@ -173,7 +173,8 @@ pub enum Request {
     /// default). A second start replaces the first.
     TraceStart { syscalls: Vec<u16>, ring_bytes: u32 },
     /// Stop streaming; answered with [`Reply::TraceStopped`] after the
-    /// records still waiting have been sent.
+    /// records still waiting have been sent, which may take many rounds of
+    /// the shell (requests sent meanwhile may be answered first).
     TraceStop,
     /// Turns on flow control of the server's output for this session,
     /// answered with [`Reply::FlowStarted`]. From the first byte after that

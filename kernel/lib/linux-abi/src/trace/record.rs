@@ -127,6 +127,16 @@ impl<'a> RecordWriter<'a> {
         put(self.buf, 88, &n.to_le_bytes());
     }
 
+    /// The syscall's number, as recorded at entry.
+    pub fn nr(&self) -> u16 {
+        u16::from_le_bytes(get(self.buf, 6))
+    }
+
+    /// The syscall's arguments, as recorded at entry.
+    pub fn args(&self) -> [u64; 6] {
+        core::array::from_fn(|i| u64::from_le_bytes(get(self.buf, 16 + 8 * i)))
+    }
+
     /// The syscall's number and arguments, as recorded at entry.
     pub fn entry(&self) -> Entry {
         let mut args = [0; 6];
@@ -243,7 +253,7 @@ pub trait UserMemory {
 /// captures whose condition does not hold are skipped. The kernel's whole
 /// capture logic is this call at entry and at exit.
 pub fn capture(w: &mut RecordWriter<'_>, plan: &CapturePlan, phase: Phase, ret: i64, mem: &impl UserMemory) {
-    let args = w.entry().args;
+    let args = w.args();
     for (i, c) in plan.at(phase) {
         if !c.cond.holds(&args, ret) {
             continue;
