@@ -362,6 +362,34 @@ impl JitState {
         Ok(r0)
     }
 
+    /// Runs compiled code that touches no memory and calls no helper
+    /// ([`super::scan::need::MEM`] clear): only the budget and r2, where
+    /// `needs` asks for them, are set; `mem` and the helpers in the context
+    /// stay as they were (dangling between runs, and never used).
+    ///
+    /// # Safety
+    /// As for [`JitState::run`], and the code was compiled with `needs`.
+    #[inline]
+    pub(crate) unsafe fn run_bare(&mut self, entry: *const u8, needs: u8, input: &Input<'_>, budget: u64) -> Result<u64, ExecError> {
+        use super::scan::need;
+        let rt = &mut self.rt;
+        if needs & need::BUDGET != 0 {
+            rt.budget = budget;
+        }
+        if needs & need::INPUT_LEN != 0 {
+            rt.r2 = input.len() as u64;
+        }
+        // SAFETY: as in `run`; such code reads only the context.
+        let r0 = unsafe {
+            let f: Entry = core::mem::transmute::<*const u8, Entry>(entry);
+            f(rt)
+        };
+        if rt.err != ERR_NONE {
+            return Err(self.failed(budget));
+        }
+        Ok(r0)
+    }
+
     /// The error the code stopped with; resets the context for the next run.
     #[cold]
     fn failed(&mut self, budget: u64) -> ExecError {
