@@ -561,21 +561,32 @@ impl Emitter<'_> {
         if reg == 10 && self.fast_stack && off >= -(STACK_SIZE as i16) && off as i32 + n as i32 <= 0 {
             // r10 is the frame's top and never moves: the access is inside
             // the frame, which is inside the stack.
+            if !self.calls {
+                // One frame: r10 is the constant STACK_TOP.
+                self.a.load(W::Q, false, R9, mem(CTX, STACK_BASE));
+                return mem(R9, STACK_TOP as u32 as i32 + off as i32);
+            }
             self.a.mov_rr(W::D, R11, RBP);
             self.a.load(W::Q, false, R9, mem(CTX, STACK_BASE));
             return mem_idx(R9, R11, 1, off as i32);
         }
         let (slow, back) = (self.a.label(), self.a.label());
         let a = &mut self.a;
-        a.lea(R11, mem(base, off as i32));
-        a.mov_rr(W::Q, R9, R11);
+        // r9 = the tag, which indexes the table (entry 0 is empty); r11 =
+        // the offset plus the size, checked against the region's length.
+        if off == 0 {
+            a.mov_rr(W::Q, R9, base);
+            a.mov_rr(W::D, R11, base);
+        } else {
+            a.lea(R11, mem(base, off as i32));
+            a.mov_rr(W::Q, R9, R11);
+            a.mov_rr(W::D, R11, R11);
+        }
         a.shift_ri(W::Q, 5, R9, 32);
-        a.alu_ri(W::Q, 5, Rm::Reg(R9), 1);
         a.alu_rm(W::Q, 0x3b, R9, mem(CTX, NREGIONS));
         a.jcc(cc::AE, slow);
         a.shift_ri(W::Q, 4, R9, 5);
         a.alu_rm(W::Q, 0x03, R9, mem(CTX, REGIONS));
-        a.mov_rr(W::D, R11, R11);
         a.alu_ri(W::Q, 0, Rm::Reg(R11), n as i32);
         a.alu_rm(W::Q, 0x3b, R11, mem(R9, if write { 16 } else { 8 }));
         a.jcc(cc::A, slow);

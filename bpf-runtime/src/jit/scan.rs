@@ -122,6 +122,12 @@ pub(crate) fn live_after_call(ops: &[Op], pc: usize) -> u16 {
                 // exit reads r0 only.
                 break;
             }
+            if op.code == 0x85 || op.code == 0x8d {
+                // A call reads its arguments and leaves r1-r5 zero (a
+                // helper) or sets them for its callee (a function).
+                live |= open;
+                break;
+            }
             let jump = matches!(op.code & 7, isa::CLS_JMP | isa::CLS_JMP32) && op.code != 0x85 && op.code != 0x8d;
             let (reads, writes) = if jump {
                 let x = op.code & isa::SRC_X != 0;
