@@ -63,6 +63,9 @@ struct Emitter<'p> {
     /// moved by 8 more to keep it 16-byte aligned.
     saved: Vec<u8>,
     pad: bool,
+    /// No run can fail (`scan::Shape::infallible`): the code never needs
+    /// the context, so r12 is neither saved nor set.
+    infallible: bool,
 }
 
 fn writes_r10(op: &Op) -> bool {
@@ -105,6 +108,7 @@ pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Resul
         budget_reg: sh.calls || sh.loops,
         saved: Vec::new(),
         pad: false,
+        infallible: sh.infallible,
     };
     e.prologue();
     let mut pc = 0;
@@ -128,12 +132,16 @@ impl Emitter<'_> {
         // those of r6-r10 the program names.
         self.saved = [(6, RBX), (10, RBP), (11, R12), (7, R13), (8, R14), (9, R15)]
             .into_iter()
-            .filter(|&(r, _)| r == 11 || used & (1 << r) != 0)
+            .filter(|&(r, _)| (r == 11 && !self.infallible) || used & (1 << r) != 0)
             .map(|(_, x)| x)
             .collect();
         // rsp stays 16-byte aligned at the calls into Rust: entry left it
         // at 8 mod 16; the body runs either after one more `call` or here.
-        self.pad = self.saved.len() % 2 == usize::from(self.calls);
+        // Code that cannot fail calls nothing.
+        self.pad = self.saved.len() % 2 == usize::from(self.calls) && !self.infallible;
+        // Registers the program reads before writing them get their
+        // initial values (r10 is never written but by calls).
+        let used = if self.calls { used } else { used & (scan::live_from(self.ops, 0, 0x3ff) | 1 << 10) };
         let a = &mut self.a;
         for &r in &self.saved {
             a.push(r);
@@ -141,7 +149,9 @@ impl Emitter<'_> {
         if self.pad {
             a.alu_ri(W::Q, 5, Rm::Reg(RSP), 8);
         }
-        a.mov_rr(W::Q, CTX, RDI);
+        if !self.infallible {
+            a.mov_rr(W::Q, CTX, RDI);
+        }
         if self.calls {
             a.store(W::Q, mem(CTX, SAVED_RSP), RSP);
         }

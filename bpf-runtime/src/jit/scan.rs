@@ -32,6 +32,9 @@ pub(crate) struct Shape {
     pub used: u16,
     /// `need` bits.
     pub needs: u8,
+    /// No run can stop with an error (see [`cannot_fail`]): the code then
+    /// never touches the context.
+    pub infallible: bool,
 }
 
 fn is_helper_call(op: &Op) -> bool {
@@ -74,7 +77,70 @@ pub(crate) fn shape(ops: &[Op], callbacks: &[u32]) -> Shape {
     if calls || helpers || loops {
         needs |= need::BUDGET;
     }
-    Shape { calls, loops, used, needs }
+    let infallible = needs == 0 && cannot_fail(ops);
+    Shape { calls, loops, used, needs, infallible }
+}
+
+/// Whether every instruction reachable from the entry is one the emitter
+/// compiles without an error path (plain ALU, `lddw`, forward jumps that
+/// land on an instruction, `exit`), so that no run can fail. Conservative:
+/// anything else, and falling off the end, answer `false`.
+fn cannot_fail(ops: &[Op]) -> bool {
+    let mut seen = alloc::vec![false; ops.len()];
+    let mut second = alloc::vec![false; ops.len()];
+    for (pc, op) in ops.iter().enumerate() {
+        if op.code == isa::LDDW && pc + 1 < ops.len() {
+            second[pc + 1] = true;
+        }
+    }
+    let mut work = alloc::vec![0usize];
+    while let Some(pc) = work.pop() {
+        let Some(op) = ops.get(pc) else { return false };
+        if second[pc] {
+            return false;
+        }
+        if core::mem::replace(&mut seen[pc], true) {
+            continue;
+        }
+        let code = op.code;
+        let class = code & 7;
+        let alu_op = code & 0xf0;
+        if matches!(class, isa::CLS_ALU | isa::CLS_ALU64) {
+            // The codes `emit::Emitter::insn` compiles as ALU, minus the
+            // forms `alu` refuses (sign-extending moves are left out too),
+            // and division, which spills rdx into the context.
+            let compiled = matches!(alu_op, 0x00..=0xd0)
+                && !matches!(alu_op, isa::ALU_DIV | isa::ALU_MOD)
+                && (code & isa::SRC_X == 0 || alu_op != isa::ALU_NEG && code != 0xdf);
+            let form = match alu_op {
+                isa::ALU_MOV => code & isa::SRC_X == 0 || op.off == 0,
+                isa::ALU_END => [16, 32, 64].contains(&op.imm) && code != 0xdf,
+                _ => true,
+            };
+            if !(compiled && form) {
+                return false;
+            }
+            work.push(pc + 1);
+        } else if code == isa::LDDW {
+            if pc + 1 >= ops.len() {
+                return false;
+            }
+            work.push(pc + 2);
+        } else if code == 0x95 {
+        } else if matches!(class, isa::CLS_JMP | isa::CLS_JMP32) && !matches!(alu_op, 0x80 | 0x90 | 0xe0 | 0xf0) {
+            let delta = if code == 0x06 { op.imm as i64 } else { op.off as i64 };
+            if delta < 0 || (alu_op == 0 && code != 0x05 && code != 0x06) {
+                return false;
+            }
+            work.push(pc + 1 + delta as usize);
+            if alu_op != 0 {
+                work.push(pc + 1);
+            }
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// The registers `op` reads and writes (bit `r`); `None`: it calls or
@@ -104,10 +170,15 @@ fn effect(op: &Op) -> Option<(u16, u16)> {
 /// branches for a bounded number of steps; anything it cannot follow
 /// (calls, jumps out, the step bound) counts as reading all of them.
 pub(crate) fn live_after_call(ops: &[Op], pc: usize) -> u16 {
-    const ARGS: u16 = 0x3e;
+    live_from(ops, pc, 0x3e)
+}
+
+/// Of the registers in `regs`, those an instruction from `pc` on may read
+/// before writing them (as [`live_after_call`]; `exit` reads r0).
+pub(crate) fn live_from(ops: &[Op], pc: usize, regs: u16) -> u16 {
     let mut live = 0u16;
     let mut work = [(0usize, 0u16); 16];
-    work[0] = (pc, ARGS);
+    work[0] = (pc, regs);
     let mut n = 1;
     let mut steps = 0;
     while n > 0 {
@@ -116,10 +187,11 @@ pub(crate) fn live_after_call(ops: &[Op], pc: usize) -> u16 {
         loop {
             steps += 1;
             let Some(op) = ops.get(pc).filter(|_| steps <= 64) else {
-                return ARGS;
+                return regs;
             };
             if op.code == 0x95 {
                 // exit reads r0 only.
+                live |= open & 1;
                 break;
             }
             if op.code == 0x85 || op.code == 0x8d {
@@ -135,7 +207,7 @@ pub(crate) fn live_after_call(ops: &[Op], pc: usize) -> u16 {
             } else {
                 match effect(op) {
                     Some(e) => e,
-                    None => return ARGS,
+                    None => return regs,
                 }
             };
             live |= reads & open;
@@ -154,7 +226,7 @@ pub(crate) fn live_after_call(ops: &[Op], pc: usize) -> u16 {
                 continue;
             }
             if n == work.len() {
-                return ARGS;
+                return regs;
             }
             work[n] = (target, open);
             n += 1;
@@ -162,4 +234,31 @@ pub(crate) fn live_after_call(ops: &[Op], pc: usize) -> u16 {
         }
     }
     live
+}
+
+#[cfg(all(test, feature = "asm"))]
+mod tests {
+    use super::*;
+    use crate::interp::Prepared;
+
+    fn ops(src: &str) -> alloc::vec::Vec<Op> {
+        Prepared::new(&crate::asm::assemble(src).unwrap(), 1).unwrap().ops
+    }
+
+    #[test]
+    fn only_plain_alu_and_forward_jumps_cannot_fail() {
+        assert!(cannot_fail(&ops("mov %r0, 0\nexit")));
+        assert!(cannot_fail(&ops("mov %r0, 1\njeq %r0, 1, +1\nadd %r0, 2\nlddw %r1, 5\nexit")));
+        for bad in ["mov %r0, 0", "div %r0, 0\nexit", "ja +1\nexit", "jeq %r0, 1, -2\nexit", "ldxdw %r0, [%r10-8]\nexit", "call 5\nexit", "lddw %r1, 5\nja -3\nexit"] {
+            assert!(!cannot_fail(&ops(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registers_live_at_entry_and_after_calls() {
+        let p = ops("mov %r2, 1\njeq %r1, 0, +1\nadd %r0, %r3\nexit");
+        assert_eq!(live_from(&p, 0, 0x3ff), 1 << 0 | 1 << 1 | 1 << 3);
+        let p = ops("call 5\nmov %r1, 0\nmov %r2, %r3\ncall 7\nexit");
+        assert_eq!(live_after_call(&p, 1), 1 << 3 | 1 << 4 | 1 << 5);
+    }
 }
