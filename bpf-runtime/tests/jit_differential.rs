@@ -77,6 +77,9 @@ fn budgets_and_registers_after_calls_agree() {
         "call 5\njgt %r0, 7, +2\nadd %r0, %r2\nexit\nmov %r3, 1\nadd %r0, %r3\nadd %r0, %r4\nadd %r0, %r5\nexit",
         // A loop with a helper call in it.
         "mov %r6, 0\ncall 7\nadd %r6, 1\njlt %r6, 3, -3\nmov %r0, %r6\nexit",
+        // A function's helper call: its exit hands r1-r5 (zero) back to
+        // the caller, which reads them (found by the long differential run).
+        "call local f\nmov %r0, %r2\nadd %r0, %r5\nexit\nf:\ncall 7\nexit",
         // A backward `ja` and a call of a function of its own.
         "mov %r6, 3\nloop:\ncall local f\nsub %r6, 1\njeq %r6, 0, +1\nja loop\nexit\nf:\ncall 5\nmov %r0, %r1\nexit",
     ];

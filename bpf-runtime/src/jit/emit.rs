@@ -141,7 +141,7 @@ impl Emitter<'_> {
         self.pad = self.saved.len() % 2 == usize::from(self.calls) && !self.infallible;
         // Registers the program reads before writing them get their
         // initial values (r10 is never written but by calls).
-        let used = if self.calls { used } else { used & (scan::live_from(self.ops, 0, 0x3ff) | 1 << 10) };
+        let used = if self.calls { used } else { used & (scan::live_from(self.ops, 0, 0x3ff, false) | 1 << 10) };
         let a = &mut self.a;
         for &r in &self.saved {
             a.push(r);
@@ -746,7 +746,7 @@ impl Emitter<'_> {
 
     fn helper_call(&mut self, pc: usize, op: Op, d: usize) {
         let budget_reg = self.budget_reg;
-        let live = scan::live_after_call(self.ops, pc + 1);
+        let live = scan::live_after_call(self.ops, pc + 1, self.calls);
         let a = &mut self.a;
         if budget_reg {
             // r10 is not preserved by the callee.

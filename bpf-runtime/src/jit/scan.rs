@@ -169,13 +169,17 @@ fn effect(op: &Op) -> Option<(u16, u16)> {
 /// does; the others it may leave as the callee did. Follows both ways of
 /// branches for a bounded number of steps; anything it cannot follow
 /// (calls, jumps out, the step bound) counts as reading all of them.
-pub(crate) fn live_after_call(ops: &[Op], pc: usize) -> u16 {
-    live_from(ops, pc, 0x3e)
+///
+/// `calls`: the program calls functions of its own, whose `exit` returns
+/// to a caller that may read anything (only the program's `exit` reads
+/// just r0).
+pub(crate) fn live_after_call(ops: &[Op], pc: usize, calls: bool) -> u16 {
+    live_from(ops, pc, 0x3e, calls)
 }
 
 /// Of the registers in `regs`, those an instruction from `pc` on may read
-/// before writing them (as [`live_after_call`]; `exit` reads r0).
-pub(crate) fn live_from(ops: &[Op], pc: usize, regs: u16) -> u16 {
+/// before writing them (as [`live_after_call`]).
+pub(crate) fn live_from(ops: &[Op], pc: usize, regs: u16, calls: bool) -> u16 {
     let mut live = 0u16;
     let mut work = [(0usize, 0u16); 16];
     work[0] = (pc, regs);
@@ -190,8 +194,9 @@ pub(crate) fn live_from(ops: &[Op], pc: usize, regs: u16) -> u16 {
                 return regs;
             };
             if op.code == 0x95 {
-                // exit reads r0 only.
-                live |= open & 1;
+                // The program's exit reads r0 only; a function's returns
+                // to code that may read the rest.
+                live |= if calls { open } else { open & 1 };
                 break;
             }
             if op.code == 0x85 || op.code == 0x8d {
@@ -257,8 +262,12 @@ mod tests {
     #[test]
     fn registers_live_at_entry_and_after_calls() {
         let p = ops("mov %r2, 1\njeq %r1, 0, +1\nadd %r0, %r3\nexit");
-        assert_eq!(live_from(&p, 0, 0x3ff), 1 << 0 | 1 << 1 | 1 << 3);
+        assert_eq!(live_from(&p, 0, 0x3ff, false), 1 << 0 | 1 << 1 | 1 << 3);
         let p = ops("call 5\nmov %r1, 0\nmov %r2, %r3\ncall 7\nexit");
-        assert_eq!(live_after_call(&p, 1), 1 << 3 | 1 << 4 | 1 << 5);
+        assert_eq!(live_after_call(&p, 1, false), 1 << 3 | 1 << 4 | 1 << 5);
+        // In a function, exit hands every register back to the caller.
+        let p = ops("call local f\nmov %r0, %r2\nexit\nf:\ncall 7\nexit");
+        assert_eq!(live_after_call(&p, 4, false), 0);
+        assert_eq!(live_after_call(&p, 4, true), 0x3e);
     }
 }
