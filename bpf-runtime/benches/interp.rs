@@ -35,42 +35,10 @@ fn counts_spec() -> MapSpec {
     MapSpec { name: "counts".into(), kind: MapType::Hash, key_size: 8, value_size: 8, max_entries: 1024, initial: None, read_only: false }
 }
 
-const COUNT_ASM: &str = "
-call 173
-stxdw [%r10-8], %r0
-lddw %r1, 0
-mov %r2, %r10
-add %r2, -8
-call 1
-jeq %r0, 0, miss
-ldxdw %r1, [%r0]
-add %r1, 1
-stxdw [%r0], %r1
-mov %r0, 0
-exit
-miss:
-stdw [%r10-16], 1
-lddw %r1, 0
-mov %r2, %r10
-add %r2, -8
-mov %r3, %r10
-add %r3, -16
-mov %r4, 0
-call 2
-mov %r0, 0
-exit";
+#[path = "shared/programs.rs"]
+mod programs;
+use programs::{ALU_ASM, ALU_STEPS, COUNT_ASM};
 
-const ALU_ASM: &str = "
-mov %r0, 0
-mov %r1, 0
-loop:
-add %r0, %r1
-xor %r0, 0x5a
-mul %r0, 3
-add %r1, 1
-jlt %r1, 200, loop
-exit";
-const ALU_STEPS: f64 = 2.0 + 200.0 * 5.0 + 1.0;
 
 fn clang_prog(name: &str) -> Vec<Insn> {
     loader::parse(&common::build_prog(name)).unwrap().programs[0].insns.clone()

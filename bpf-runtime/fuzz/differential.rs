@@ -68,6 +68,11 @@ pub fn run_engine(prog: &Prepared, jit: Option<&jit::JitProgram>, specs: &[MapSp
 /// program (registers beyond r10, which the verifier refuses too), `Err`
 /// with both outcomes if they differ.
 pub fn compare(insns: &[Insn], specs: &[MapSpec], ctx: &[u8], writable: bool, opts: &JitOptions, runs: usize) -> Result<bool, String> {
+    compare_limited(insns, specs, ctx, writable, opts, runs, 10_000)
+}
+
+/// [`compare`] with the budget of backward jumps and calls at `step_limit`.
+pub fn compare_limited(insns: &[Insn], specs: &[MapSpec], ctx: &[u8], writable: bool, opts: &JitOptions, runs: usize, step_limit: u64) -> Result<bool, String> {
     let Ok(prog) = Prepared::new(insns, specs.len()) else { return Ok(false) };
     let code = match jit::compile(&prog, opts) {
         Ok(c) => c,
@@ -75,8 +80,8 @@ pub fn compare(insns: &[Insn], specs: &[MapSpec], ctx: &[u8], writable: bool, op
         Err(e) => return Err(format!("compile: {e}")),
     };
     let j = jit::host::install(&code).map_err(|e| e.to_string())?;
-    let want = run_engine(&prog, None, specs, ctx, writable, runs, 10_000);
-    let got = run_engine(&prog, Some(&j), specs, ctx, writable, runs, 10_000);
+    let want = run_engine(&prog, None, specs, ctx, writable, runs, step_limit);
+    let got = run_engine(&prog, Some(&j), specs, ctx, writable, runs, step_limit);
     if want != got {
         return Err(format!("engines differ on {insns:?}\ninterp: {want:?}\njit:    {got:?}"));
     }

@@ -19,6 +19,7 @@
 use alloc::vec::Vec;
 
 use super::rt::{self, *};
+use super::scan;
 use super::x86::{cc, mem, mem_idx, Asm, Label, Rm, W, *};
 use super::{JitError, JitOptions};
 use crate::interp::mem as imem;
@@ -51,17 +52,20 @@ struct Emitter<'p> {
     /// BPF registers the program may touch (bit `r`): r6-r10 outside it
     /// are neither saved, set up nor restored.
     used: u16,
-}
-
-/// The registers the program names in any instruction, or all of them if
-/// it calls functions of its own (calls save r6-r10) or callbacks.
-fn used_regs(ops: &[Op], callbacks: &[u32]) -> u16 {
-    let calls = !callbacks.is_empty()
-        || ops.iter().any(|o| o.code == 0x85 && ((o.regs >> 4) == isa::PSEUDO_CALL || [isa::helper::LOOP, isa::helper::FOR_EACH_MAP_ELEM].contains(&o.imm)));
-    if calls {
-        return u16::MAX;
-    }
-    ops.iter().fold(0, |u, o| u | 1 << (o.regs & 15) | 1 << (o.regs >> 4))
+    /// Calls of its own functions: the body is an x86 function, errors
+    /// unwind to `Rt::saved_rsp`. Otherwise the body follows the prologue
+    /// and every `exit` is the epilogue.
+    calls: bool,
+    /// The budget lives in r10 (programs with loops or calls of their own);
+    /// otherwise in `Rt::budget`, spent only by helper calls.
+    budget_reg: bool,
+    /// The callee-saved registers pushed, in order, and whether rsp was
+    /// moved by 8 more to keep it 16-byte aligned.
+    saved: Vec<u8>,
+    pad: bool,
+    /// No run can fail (`scan::Shape::infallible`): the code never needs
+    /// the context, so r12 is neither saved nor set.
+    infallible: bool,
 }
 
 fn writes_r10(op: &Op) -> bool {
@@ -75,7 +79,8 @@ fn writes_r10(op: &Op) -> bool {
 
 /// Compiles `ops` to position-independent machine code whose entry point
 /// is its first byte.
-pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Result<Vec<u8>, JitError> {
+/// Also returns what a run must provide (`scan::need` bits).
+pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Result<(Vec<u8>, u8), JitError> {
     if ops.is_empty() {
         return Err(JitError::Empty);
     }
@@ -87,7 +92,24 @@ pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Resul
     let mut a = Asm::default();
     let pcs = (0..=ops.len()).map(|_| a.label()).collect();
     let (error_exit, resolve) = (a.label(), a.label());
-    let mut e = Emitter { a, ops, pcs, stubs: Vec::new(), error_exit, resolve, blind: opts.blinding.then_some(opts.seed | 1), fast_stack: !ops.iter().any(writes_r10), callbacks, used: used_regs(ops, callbacks) };
+    let sh = scan::shape(ops, callbacks);
+    let mut e = Emitter {
+        a,
+        ops,
+        pcs,
+        stubs: Vec::new(),
+        error_exit,
+        resolve,
+        blind: opts.blinding.then_some(opts.seed | 1),
+        fast_stack: !ops.iter().any(writes_r10),
+        callbacks,
+        used: sh.used,
+        calls: sh.calls,
+        budget_reg: sh.calls || sh.loops,
+        saved: Vec::new(),
+        pad: false,
+        infallible: sh.infallible,
+    };
     e.prologue();
     let mut pc = 0;
     while pc < ops.len() {
@@ -99,56 +121,85 @@ pub(crate) fn compile(ops: &[Op], callbacks: &[u32], opts: &JitOptions) -> Resul
     e.a.bind(end);
     e.error_here(rt::ERR_PC_OUT_OF_RANGE, ops.len() as u64, 0);
     e.stubs_and_thunk();
-    e.a.finish().ok_or(JitError::Internal("unbound label"))
+    let code = e.a.finish().ok_or(JitError::Internal("unbound label"))?;
+    Ok((code, sh.needs))
 }
 
 impl Emitter<'_> {
     fn prologue(&mut self) {
         let used = self.used;
-        let a = &mut self.a;
         // The callee-saved registers the code uses: r12 (the context) and
         // those of r6-r10 the program names.
-        let saved: Vec<u8> = [(6, RBX), (10, RBP), (11, R12), (7, R13), (8, R14), (9, R15)]
+        self.saved = [(6, RBX), (10, RBP), (11, R12), (7, R13), (8, R14), (9, R15)]
             .into_iter()
-            .filter(|&(r, _)| r == 11 || used & (1 << r) != 0)
+            .filter(|&(r, _)| (r == 11 && !self.infallible) || used & (1 << r) != 0)
             .map(|(_, x)| x)
             .collect();
-        for &r in &saved {
+        // rsp stays 16-byte aligned at the calls into Rust: entry left it
+        // at 8 mod 16; the body runs either after one more `call` or here.
+        // Code that cannot fail calls nothing.
+        self.pad = self.saved.len() % 2 == usize::from(self.calls) && !self.infallible;
+        // Registers the program reads before writing them get their
+        // initial values (r10 is never written but by calls).
+        let used = if self.calls { used } else { used & (scan::live_from(self.ops, 0, 0x3ff, false) | 1 << 10) };
+        let a = &mut self.a;
+        for &r in &self.saved {
             a.push(r);
         }
-        // rsp stays 16-byte aligned at the calls into Rust.
-        let pad = saved.len() % 2 == 1;
-        if pad {
+        if self.pad {
             a.alu_ri(W::Q, 5, Rm::Reg(RSP), 8);
         }
-        a.mov_rr(W::Q, CTX, RDI);
-        a.store(W::Q, mem(CTX, SAVED_RSP), RSP);
-        a.mov_ri(REG[1], imem::addr(imem::TAG_INPUT, 0));
-        a.load(W::Q, false, REG[2], mem(CTX, R2));
+        if !self.infallible {
+            a.mov_rr(W::Q, CTX, RDI);
+        }
+        if self.calls {
+            a.store(W::Q, mem(CTX, SAVED_RSP), RSP);
+        }
+        // Initial registers, as the interpreter sets them, where read.
+        if used & (1 << 1) != 0 {
+            a.mov_ri(REG[1], imem::addr(imem::TAG_INPUT, 0));
+        }
+        if used & (1 << 2) != 0 {
+            a.load(W::Q, false, REG[2], mem(CTX, R2));
+        }
         if used & (1 << 10) != 0 {
             a.mov_ri(REG[10], STACK_TOP);
         }
-        a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
+        if self.budget_reg {
+            a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
+        }
         for r in [0, 3, 4, 5, 6, 7, 8, 9] {
-            if r < 6 || used & (1 << r) != 0 {
+            if used & (1 << r) != 0 {
                 a.mov_ri(REG[r], 0);
             }
+        }
+        if !self.calls {
+            // The body follows; `exit` and errors are the epilogue
+            // (emitted with the stubs).
+            return;
         }
         let body = self.pcs[0];
         let epilogue = a.label();
         a.call(body);
         a.bind(epilogue);
-        if pad {
-            a.alu_ri(W::Q, 0, Rm::Reg(RSP), 8);
-        }
-        for &r in saved.iter().rev() {
-            a.pop(r);
-        }
-        a.ret();
+        self.epilogue();
         // Errors unwind from any call depth: rsp as it was after the pushes.
+        let a = &mut self.a;
         a.bind(self.error_exit);
         a.load(W::Q, false, RSP, mem(CTX, SAVED_RSP));
         a.jmp(epilogue);
+    }
+
+    /// Restores what the prologue saved and returns to Rust.
+    fn epilogue(&mut self) {
+        let a = &mut self.a;
+        if self.pad {
+            a.alu_ri(W::Q, 0, Rm::Reg(RSP), 8);
+        }
+        for &r in self.saved.iter().rev() {
+            a.pop(r);
+        }
+        a.ret();
     }
 
     /// Stops with error `kind` here.
@@ -178,6 +229,12 @@ impl Emitter<'_> {
     }
 
     fn stubs_and_thunk(&mut self) {
+        if !self.calls {
+            // Errors happen at the body's level: rsp is as the prologue
+            // left it.
+            self.a.bind(self.error_exit);
+            self.epilogue();
+        }
         for s in core::mem::take(&mut self.stubs) {
             match s {
                 Stub::Error { label, kind, pc, arg } => {
@@ -241,8 +298,17 @@ impl Emitter<'_> {
     /// Spends one unit of the budget at `pc`.
     fn spend(&mut self, pc: usize) {
         let stop = self.error_stub(rt::ERR_STEP_LIMIT, pc as u64, 0);
-        self.a.alu_ri(W::Q, 5, Rm::Reg(BUDGET_REG), 1);
+        self.a.alu_ri(W::Q, 5, self.budget(), 1);
         self.a.jcc(cc::B, stop);
+    }
+
+    /// Where the budget is.
+    fn budget(&self) -> Rm {
+        if self.budget_reg {
+            Rm::Reg(BUDGET_REG)
+        } else {
+            mem(CTX, BUDGET)
+        }
     }
 
     fn invalid(&mut self, pc: usize, code: u8) {
@@ -316,7 +382,8 @@ impl Emitter<'_> {
                     self.invalid(pc, op.code);
                 }
             }
-            0x95 => self.a.ret(),
+            0x95 if self.calls => self.a.ret(),
+            0x95 => self.epilogue(),
             code => self.invalid(pc, code),
         }
         1
@@ -504,21 +571,32 @@ impl Emitter<'_> {
         if reg == 10 && self.fast_stack && off >= -(STACK_SIZE as i16) && off as i32 + n as i32 <= 0 {
             // r10 is the frame's top and never moves: the access is inside
             // the frame, which is inside the stack.
+            if !self.calls {
+                // One frame: r10 is the constant STACK_TOP.
+                self.a.load(W::Q, false, R9, mem(CTX, STACK_BASE));
+                return mem(R9, STACK_TOP as u32 as i32 + off as i32);
+            }
             self.a.mov_rr(W::D, R11, RBP);
             self.a.load(W::Q, false, R9, mem(CTX, STACK_BASE));
             return mem_idx(R9, R11, 1, off as i32);
         }
         let (slow, back) = (self.a.label(), self.a.label());
         let a = &mut self.a;
-        a.lea(R11, mem(base, off as i32));
-        a.mov_rr(W::Q, R9, R11);
+        // r9 = the tag, which indexes the table (entry 0 is empty); r11 =
+        // the offset plus the size, checked against the region's length.
+        if off == 0 {
+            a.mov_rr(W::Q, R9, base);
+            a.mov_rr(W::D, R11, base);
+        } else {
+            a.lea(R11, mem(base, off as i32));
+            a.mov_rr(W::Q, R9, R11);
+            a.mov_rr(W::D, R11, R11);
+        }
         a.shift_ri(W::Q, 5, R9, 32);
-        a.alu_ri(W::Q, 5, Rm::Reg(R9), 1);
         a.alu_rm(W::Q, 0x3b, R9, mem(CTX, NREGIONS));
         a.jcc(cc::AE, slow);
         a.shift_ri(W::Q, 4, R9, 5);
         a.alu_rm(W::Q, 0x03, R9, mem(CTX, REGIONS));
-        a.mov_rr(W::D, R11, R11);
         a.alu_ri(W::Q, 0, Rm::Reg(R11), n as i32);
         a.alu_rm(W::Q, 0x3b, R11, mem(R9, if write { 16 } else { 8 }));
         a.jcc(cc::A, slow);
@@ -619,12 +697,16 @@ impl Emitter<'_> {
             }
             return;
         }
+        // Taken: spend one unit and jump back while none is owed (the
+        // branch a loop takes, so it is the only one taken per iteration).
+        let stop = self.error_stub(rt::ERR_STEP_LIMIT, pc as u64, 0);
         let skip = self.a.label();
         if let Some(c) = cond {
             self.a.jcc(c ^ 1, skip);
         }
-        self.spend(pc);
-        self.a.jmp(t);
+        self.a.alu_ri(W::Q, 5, self.budget(), 1);
+        self.a.jcc(cc::AE, t);
+        self.a.jmp(stop);
         self.a.bind(skip);
     }
 
@@ -663,8 +745,13 @@ impl Emitter<'_> {
     }
 
     fn helper_call(&mut self, pc: usize, op: Op, d: usize) {
+        let budget_reg = self.budget_reg;
+        let live = scan::live_after_call(self.ops, pc + 1, self.calls);
         let a = &mut self.a;
-        a.store(W::Q, mem(CTX, BUDGET), BUDGET_REG);
+        if budget_reg {
+            // r10 is not preserved by the callee.
+            a.store(W::Q, mem(CTX, BUDGET), BUDGET_REG);
+        }
         let shim = if op.code == 0x8d {
             // `callx`: the helper ID is in dst (ubpf, bpf_conformance).
             a.store(W::D, mem(CTX, CALL_ID), REG[d]);
@@ -684,13 +771,18 @@ impl Emitter<'_> {
         a.mov_rr(W::Q, R9, CTX);
         a.mov_ri(R11, shim as u64);
         a.call_reg(R11);
-        a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
+        if budget_reg {
+            a.load(W::Q, false, BUDGET_REG, mem(CTX, BUDGET));
+        }
         a.alu_ri(W::Q, 7, mem(CTX, ERR), 0);
         a.jcc(cc::NE, self.error_exit);
         // The interpreter zeroes r1-r5 after a call; so do we (the System V
-        // callee left whatever it liked there).
-        for &r in &REG[1..=5] {
-            a.mov_ri(r, 0);
+        // callee left whatever it liked there) where the program may read
+        // them before writing them.
+        for (r, &x) in REG.iter().enumerate().take(6).skip(1) {
+            if live & (1 << r) != 0 {
+                a.mov_ri(x, 0);
+            }
         }
     }
 

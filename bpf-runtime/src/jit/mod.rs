@@ -17,6 +17,7 @@ mod emit;
 #[cfg(unix)]
 pub mod host;
 mod rt;
+mod scan;
 pub mod x86;
 
 use alloc::boxed::Box;
@@ -80,6 +81,8 @@ pub enum JitError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JitCode {
     code: Vec<u8>,
+    /// What a run of it must set up (`scan::need` bits).
+    needs: u8,
 }
 
 impl JitCode {
@@ -100,7 +103,8 @@ impl JitCode {
 
 /// Compiles a prepared program.
 pub fn compile(prog: &Prepared, opts: &JitOptions) -> Result<JitCode, JitError> {
-    Ok(JitCode { code: emit::compile(&prog.ops, &prog.callbacks, opts)? })
+    let (code, needs) = emit::compile(&prog.ops, &prog.callbacks, opts)?;
+    Ok(JitCode { code, needs })
 }
 
 /// Compiles into a buffer the embedder supplies; returns the code's length.
@@ -133,6 +137,8 @@ pub struct JitProgram {
     mem: Box<dyn ExecMemory>,
     /// `mem.as_ptr()`, kept to save a dynamic call per run.
     entry: *const u8,
+    /// [`JitCode::needs`] of the code.
+    needs: u8,
 }
 
 // SAFETY: `entry` points into `mem`, which is `Send + Sync` and immutable.
@@ -161,7 +167,7 @@ impl JitProgram {
             return Err(JitError::Mismatch);
         }
         let entry = mem.as_ptr();
-        Ok(JitProgram { mem, entry })
+        Ok(JitProgram { mem, entry, needs: code.needs })
     }
 
     pub fn code_len(&self) -> usize {
@@ -177,6 +183,12 @@ impl Vm {
     pub fn run_jit<H: Helpers>(&mut self, prog: &JitProgram, input: Input<'_>, maps: &MapSet, helpers: &mut H) -> Result<u64, ExecError> {
         let budget = self.step_limit;
         let (stack, reservations, keys, state) = self.parts_jit();
+        if prog.needs & scan::need::MEM == 0 {
+            // Neither memory nor helpers: nothing to lend the code, and
+            // nothing to release after it.
+            // SAFETY: as below; the code calls no shim (`scan::shape`).
+            return unsafe { state.run_bare(prog.entry, prog.needs, &input, budget) };
+        }
         let mut m = Mem { stack, input, maps, reservations, keys };
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.

@@ -16,8 +16,8 @@ use alloc::vec::Vec;
 use crate::helpers::{Env, HelperDef, LinuxHelpers};
 use crate::interp::{ExecError, ExecErrorKind, HelperError, Helpers};
 
-/// One entry of the region table: address tag `i + 1` names the region at
-/// index `i` (stack, input, then the maps in order). Stores check `wlen`,
+/// One entry of the region table: address tag `i` names the region at
+/// index `i` (0 is empty, then stack, input, and the maps in order). Stores check `wlen`,
 /// loads `rlen`; read-only regions have `wlen` 0, so a store into them
 /// takes the slow path, which reports the precise fault.
 #[derive(Clone, Copy, Default)]
@@ -268,7 +268,7 @@ impl Helpers for NoHelpers {
 /// changes (the input, the budget, the borrowed memory and helpers).
 pub(crate) struct JitState {
     rt: Rt,
-    /// Stack, input, then the maps of `regions_of`.
+    /// Nothing, stack, input, then the maps of `regions_of` (by tag).
     regions: Vec<Region>,
     regions_of: Option<Arc<Vec<Region>>>,
 }
@@ -331,7 +331,7 @@ impl JitState {
             Input::ReadOnly(b) => Region { base: b.as_ptr() as u64, rlen: b.len() as u64, wlen: 0, _pad: 0 },
             Input::Writable(b) => Region { base: b.as_mut_ptr() as u64, rlen: b.len() as u64, wlen: b.len() as u64, _pad: 0 },
         };
-        if let Some(r) = self.regions.get_mut(1) {
+        if let Some(r) = self.regions.get_mut(mem::TAG_INPUT as usize) {
             *r = input;
         }
         let rt = &mut self.rt;
@@ -352,6 +352,34 @@ impl JitState {
         // the System V ABI (callee-saved registers restored, rsp balanced
         // even on an error exit), only touches memory through the region
         // table, the stack base and the shims, and returns.
+        let r0 = unsafe {
+            let f: Entry = core::mem::transmute::<*const u8, Entry>(entry);
+            f(rt)
+        };
+        if rt.err != ERR_NONE {
+            return Err(self.failed(budget));
+        }
+        Ok(r0)
+    }
+
+    /// Runs compiled code that touches no memory and calls no helper
+    /// ([`super::scan::need::MEM`] clear): only the budget and r2, where
+    /// `needs` asks for them, are set; `mem` and the helpers in the context
+    /// stay as they were (dangling between runs, and never used).
+    ///
+    /// # Safety
+    /// As for [`JitState::run`], and the code was compiled with `needs`.
+    #[inline]
+    pub(crate) unsafe fn run_bare(&mut self, entry: *const u8, needs: u8, input: &Input<'_>, budget: u64) -> Result<u64, ExecError> {
+        use super::scan::need;
+        let rt = &mut self.rt;
+        if needs & need::BUDGET != 0 {
+            rt.budget = budget;
+        }
+        if needs & need::INPUT_LEN != 0 {
+            rt.r2 = input.len() as u64;
+        }
+        // SAFETY: as in `run`; such code reads only the context.
         let r0 = unsafe {
             let f: Entry = core::mem::transmute::<*const u8, Entry>(entry);
             f(rt)
@@ -383,7 +411,8 @@ impl JitState {
         }
     }
 
-    /// Rebuilds the region table: stack, input (filled per run), then the
+    /// Rebuilds the region table: nothing (tag 0), stack, input (filled
+    /// per run), then the
     /// maps, copied only when the map set changed (`regions_of` holds the
     /// set's table, so the comparison cannot be fooled by a freed and
     /// reused allocation).
@@ -391,6 +420,9 @@ impl JitState {
     fn refill(&mut self, m: &mut Mem<'_>) {
         let maps = &m.maps.regions;
         self.regions.clear();
+        // Tag 0 names nothing: an empty region, so every access to it
+        // takes the slow path, which reports the fault.
+        self.regions.push(Region::default());
         self.regions.push(Region { base: m.stack.as_mut_ptr() as u64, rlen: m.stack.len() as u64, wlen: m.stack.len() as u64, _pad: 0 });
         self.regions.push(Region::default());
         self.regions.extend_from_slice(maps);
