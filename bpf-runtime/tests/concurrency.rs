@@ -45,16 +45,25 @@ fn count_on(engine: Engine) {
         obj.run(&mut Vm::new(), prog, &[0; 48], &mut TestEnv { func_ip: ip, ..Default::default() }).unwrap();
     }
     let done = AtomicBool::new(false);
+    // The runners start once the reader is reading: a fast engine would
+    // otherwise finish before a loaded machine schedules the reader.
+    let reading = AtomicBool::new(false);
     std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let mut dumps = 0u64;
-            while !done.load(Ordering::Relaxed) {
+            loop {
                 let counts = obj.maps.get(0).unwrap();
                 assert_eq!(counts.entries().len(), 2);
                 dumps += 1;
+                reading.store(true, Ordering::Relaxed);
+                if done.load(Ordering::Relaxed) {
+                    return dumps;
+                }
             }
-            dumps
         });
+        while !reading.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
         let runners: Vec<_> = (0..THREADS)
             .map(|t| {
                 let obj = &obj;
