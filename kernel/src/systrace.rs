@@ -38,10 +38,17 @@ pub fn flush_in_flight() {
     for (_, buf) in m.iter_mut() {
         if let Some(w) = RecordWriter::resume(buf) {
             let len = w.len();
-            t.sys.push(&buf[..len]);
+            push(t, &buf[..len]);
         }
     }
     m.clear();
+}
+
+/// Into the stream's ring; wakes the shell task when the ring asks for it.
+fn push(t: &ushell::trace::Tracing, record: &[u8]) {
+    if t.sys.push(record) {
+        crate::shell::kick();
+    }
 }
 
 struct Hook;
@@ -109,7 +116,7 @@ impl SyscallHook for Hook {
                 record::capture(&mut w, capture::plan(n as usize), Phase::Entry, 0, &mem);
                 if never_returns(n) {
                     let len = w.len();
-                    t.sys.push(&buf[..len]);
+                    push(t, &buf[..len]);
                     m.remove(&th.tid);
                 }
             });
@@ -141,7 +148,7 @@ impl SyscallHook for Hook {
                 let mem = Mem(UserSpace::new(th.process.mm_slot()));
                 record::capture(&mut w, capture::plan(n as usize), Phase::Exit, ret as i64, &mem);
                 let len = w.finish(ret as i64, crate::time::monotonic_ns());
-                t.sys.push(&buf[..len]);
+                push(t, &buf[..len]);
             }
             // Holding no record until the next entry.
             if let Some(v) = buf.get_mut(4) {

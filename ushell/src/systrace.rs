@@ -140,7 +140,13 @@ pub struct Stream {
     /// Drops already reported.
     reported: u64,
     records: u64,
+    /// Records pushed since the last drain.
+    undrained: u32,
 }
+
+/// Records that wake the stream's reader (about 35 KB of the ~135-byte
+/// records a busy app makes; the default ring holds ~7,000).
+pub const WAKE_EVERY: u32 = 256;
 
 /// Programs on the syscall hook, and the stream.
 pub struct SyscallTracing {
@@ -238,12 +244,20 @@ impl SyscallTracing {
     }
 
     /// One record into the ring buffer (dropped and counted when full).
-    pub fn push(&self, record: &[u8]) {
-        if let Some(s) = self.stream.lock().as_mut() {
-            if let Ok(true) = s.ring.ringbuf_output(record) {
-                s.records += 1;
-            }
+    /// True when the reader should be woken: [`WAKE_EVERY`] records have
+    /// come in since it last drained, so it drains while the app runs
+    /// instead of when it next happens to wake (a sleeping shell once let
+    /// a busy app fill and overflow the ring between two of its rounds).
+    #[must_use]
+    pub fn push(&self, record: &[u8]) -> bool {
+        let mut g = self.stream.lock();
+        let Some(s) = g.as_mut() else { return false };
+        if let Ok(true) = s.ring.ringbuf_output(record) {
+            s.records += 1;
+            s.undrained += 1;
+            return s.undrained == WAKE_EVERY;
         }
+        false
     }
 
     /// Starts (or restarts) the stream.
@@ -264,7 +278,7 @@ impl SyscallTracing {
         for (w, f) in self.wanted_nrs.iter().zip(filter) {
             w.store(f, Relaxed);
         }
-        *self.stream.lock() = Some(Stream { ring: Arc::new(ring), reported: 0, records: 0 });
+        *self.stream.lock() = Some(Stream { ring: Arc::new(ring), reported: 0, records: 0, undrained: 0 });
         self.streaming.store(true, Relaxed);
         Ok(bytes)
     }
@@ -300,6 +314,7 @@ impl SyscallTracing {
         let dropped = s.ring.ringbuf_dropped();
         let new = dropped - s.reported.min(dropped);
         s.reported = dropped;
+        s.undrained = 0;
         (out, new)
     }
 

@@ -301,14 +301,15 @@ fn trace_stop_is_answered_after_the_streams_last_records() {
     let sys = &t.shell.kernel().tracing.sys;
     let record = vec![0x5au8; 1000];
     let n = 3000; // 3 MB: more than the ring (1 MiB) holds, many polls' worth
-    let mut pushed = 0;
+    let (mut pushed, mut wakes) = (0, 0);
     for _ in 0..n {
         if sys.streams(39) {
-            sys.push(&record);
+            wakes += sys.push(&record) as u32;
             pushed += 1;
         }
     }
     assert_eq!(pushed, n, "all wanted while streaming");
+    assert_eq!(wakes, 1, "the reader is woken once per {} records it has not drained", ushell::systrace::WAKE_EVERY);
     let id = 77;
     let first = t.shell.handle(ClientMsg { id, req: Request::TraceStop });
     assert!(first.iter().all(|m| matches!(m, ServerMsg::Event(_))), "not answered yet: records remain");

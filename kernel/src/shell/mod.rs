@@ -140,6 +140,14 @@ pub fn on_interrupt() {
     WAKE.wake_all();
 }
 
+/// Wakes the task from the syscall path (records are waiting in the
+/// stream's ring): it runs when the current syscall returns to ring 3.
+pub fn kick() {
+    KICKED.store(true, Ordering::Release);
+    WAKE.wake_all();
+    crate::task::wake_preempts(false);
+}
+
 /// Upload limits scaled to the heap: uploads in progress may hold at most
 /// an eighth of it.
 fn limits() -> Limits {
