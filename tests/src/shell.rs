@@ -194,8 +194,9 @@ pub struct Client {
     stream: Arc<Mutex<UnixStream>>,
     incoming: Receiver<Result<ServerMsg, FrameError>>,
     next_id: u32,
-    /// Set by [`Client::flow_control`]: the reader confirms what it read.
-    flow: Arc<Mutex<Option<u32>>>,
+    /// The window of the `FlowStarted` reply, from the reader, which then
+    /// confirms what it reads ([`Client::flow_control`]).
+    flow: Receiver<u32>,
 }
 
 /// How long a request may wait for its reply.
@@ -208,14 +209,13 @@ impl Client {
         let (tx, rx) = channel();
         let mut reader = stream.try_clone().expect("clone the stream");
         let stream = Arc::new(Mutex::new(stream));
-        let flow: Arc<Mutex<Option<u32>>> = Arc::new(Mutex::new(None));
-        let (writer, wanted) = (stream.clone(), flow.clone());
+        let (started, flow) = channel();
+        let writer = stream.clone();
         std::thread::spawn(move || {
             let mut dec = MessageDecoder::<ServerMsg>::new();
             let mut buf = vec![0u8; 64 * 1024];
-            // Flow control, as the supervisor does it: bytes read since the
-            // end of the `FlowStarted` reply, confirmed every quarter window.
-            let (mut total, mut start, mut confirmed) = (0u64, None::<(u64, u64)>, 0u64);
+            // Flow control, as the supervisor does it.
+            let (mut total, mut confirm) = (0u64, shellproto::flow::Confirmer::default());
             loop {
                 let n = match reader.read(&mut buf) {
                     Ok(0) | Err(_) => return,
@@ -228,8 +228,8 @@ impl Client {
                             Ok(Reply::FlowStarted { window }) => *window,
                             other => panic!("the kernel refused flow control: {other:?}"),
                         };
-                        start = Some((total + (n - input.len()) as u64, window as u64));
-                        *wanted.lock().unwrap() = Some(window);
+                        confirm.started(total + (n - input.len()) as u64, window);
+                        let _ = started.send(window);
                         continue;
                     }
                     if tx.send(m).is_err() {
@@ -237,14 +237,10 @@ impl Client {
                     }
                 }
                 total += n as u64;
-                if let Some((at, window)) = start {
-                    let read = total - at;
-                    if read >= confirmed + window / 4 {
-                        confirmed = read;
-                        let frame = shellproto::encode(&ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } }).unwrap();
-                        if writer.lock().unwrap().write_all(&frame).is_err() {
-                            return;
-                        }
+                if let Some(read) = confirm.read(total) {
+                    let frame = shellproto::encode(&ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } }).unwrap();
+                    if writer.lock().unwrap().write_all(&frame).is_err() {
+                        return;
                     }
                 }
             }
@@ -258,14 +254,7 @@ impl Client {
     /// never drops output the socket could not take. Returns the window.
     pub fn flow_control(&mut self) -> u32 {
         self.send_raw(&shellproto::encode(&ClientMsg { id: FLOW_ID, req: Request::FlowStart }).unwrap());
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        loop {
-            if let Some(w) = *self.flow.lock().unwrap() {
-                return w;
-            }
-            assert!(Instant::now() < deadline, "no FlowStarted within {REPLY_TIMEOUT:?}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.flow.recv_timeout(REPLY_TIMEOUT).unwrap_or_else(|e| panic!("no FlowStarted within {REPLY_TIMEOUT:?}: {e}"))
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {

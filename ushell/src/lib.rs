@@ -14,7 +14,6 @@
 extern crate alloc;
 
 pub mod bpf;
-pub mod flow;
 mod kernel;
 pub mod registry;
 mod server;

@@ -2,7 +2,7 @@
 //! whatever the console delivered to [`Server::receive`] and writes out the
 //! bytes it gets back; garbage, truncated and oversized frames are answered
 //! with [`ServerMsg::BadFrame`] and decoding resumes at the next frame.
-//! The server also owns the output's flow control ([`crate::flow`]): it
+//! The server also owns the output's flow control ([`shellproto::flow`]): it
 //! counts the bytes it wrote, and [`Server::sendable`] tells the console
 //! task how many it may hand to the device.
 
@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use shellproto::upload::Limits;
 use shellproto::{encode, encode_into, ClientMsg, Event, MessageDecoder, Reply, Request, ServerMsg, ShellError, MAX_FRAME};
 
-use crate::flow::{Flow, WINDOW};
+use shellproto::flow::{Flow, WINDOW};
 use crate::kernel::Kernel;
 use crate::shell::Shell;
 

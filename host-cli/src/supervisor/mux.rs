@@ -135,10 +135,7 @@ pub struct Mux {
 struct FlowState {
     /// Where the message being handled ends ([`Mux::guest_at`]).
     at: u64,
-    /// The end of the `FlowStarted` reply, and the guest's window.
-    start: Option<(u64, u32)>,
-    /// The last total confirmed.
-    confirmed: u64,
+    confirm: shellproto::flow::Confirmer,
 }
 
 impl Default for Mux {
@@ -237,13 +234,10 @@ impl Mux {
     /// `total` bytes have been read from the guest console: confirms them
     /// when a quarter window has come in since the last confirmation.
     pub fn guest_read(&mut self, total: u64) -> Vec<Out> {
-        let Some((start, window)) = self.flow.start else { return Vec::new() };
-        let read = total.saturating_sub(start);
-        if read < self.flow.confirmed + (window as u64 / 4).max(1) {
-            return Vec::new();
+        match self.flow.confirm.read(total) {
+            Some(read) => vec![Out::Guest(ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } })],
+            None => Vec::new(),
         }
-        self.flow.confirmed = read;
-        vec![Out::Guest(ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } })]
     }
 
     pub fn client_connected(&mut self, c: ClientId) {
@@ -392,7 +386,7 @@ impl Mux {
         match (p.kind, &result) {
             (Kind::Hello, _) => return self.hello_answered(result),
             (Kind::Flow, Ok(Reply::FlowStarted { window })) => {
-                self.flow.start = Some((self.flow.at, *window));
+                self.flow.confirm.started(self.flow.at, *window);
                 return out;
             }
             (Kind::Flow, _) => {

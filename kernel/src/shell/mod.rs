@@ -39,7 +39,7 @@ const MAX_PENDING_OUT: usize = 1 << 20;
 /// syscall records where they are (their rings fill and count what they
 /// drop, which is reported): a slow reader then still gets its replies
 /// (a `TraceStop` under a full stream) long before [`MAX_PENDING_OUT`].
-const POLL_BELOW: usize = 2 * ushell::flow::WINDOW as usize;
+const POLL_BELOW: usize = 2 * shellproto::flow::WINDOW as usize;
 /// Longest the task sleeps without an interrupt: catches a lost one.
 const FALLBACK_WAKE_NS: u64 = 100_000_000;
 
@@ -82,9 +82,14 @@ pub fn flush_pending() -> bool {
         _ if QUIET.load(Ordering::Relaxed) => return false,
         _ => {}
     }
+    wake();
+    true
+}
+
+/// Makes the task run its next round (from wherever: it may be running).
+fn wake() {
     KICKED.store(true, Ordering::Release);
     WAKE.wake_all();
-    true
 }
 
 /// Parses the shell's command-line word (`ushell.shell=stats`).
@@ -136,15 +141,13 @@ fn find_and_serve(devices: Vec<MmioDevice>) {
 /// that acknowledgement raises a new interrupt.
 pub fn on_interrupt() {
     let _ = KICK_TSC.compare_exchange(0, crate::arch::cpu::rdtsc(), Ordering::Relaxed, Ordering::Relaxed);
-    KICKED.store(true, Ordering::Release);
-    WAKE.wake_all();
+    wake();
 }
 
 /// Wakes the task from the syscall path (records are waiting in the
 /// stream's ring): it runs when the current syscall returns to ring 3.
 pub fn kick() {
-    KICKED.store(true, Ordering::Release);
-    WAKE.wake_all();
+    wake();
     crate::task::wake_preempts(false);
 }
 

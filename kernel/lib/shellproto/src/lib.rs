@@ -28,6 +28,7 @@ extern crate alloc;
 pub mod bytes;
 pub mod error;
 pub mod facts;
+pub mod flow;
 pub mod frame;
 pub mod msg;
 pub mod trace;

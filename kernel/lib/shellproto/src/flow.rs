@@ -1,9 +1,10 @@
-//! Flow control of the server's output: QEMU's virtconsole drops the bytes
-//! its chardev (the supervisor's socket) does not take at once, so the
-//! server must never have more in flight than the socket can hold. A
-//! client turns it on with `FlowStart` and confirms what it read with
-//! `FlowRead`; until then output is unlimited (clients that read directly
-//! and promptly, like the tests' own).
+//! Flow control of the server's output (`Request::FlowStart`,
+//! `Request::FlowRead`): QEMU's virtconsole drops the bytes its chardev
+//! (the supervisor's socket) does not take at once, so the server must never
+//! have more in flight than the socket can hold. [`Flow`] is the server's
+//! side (how much it may send), [`Confirmer`] the reader's (which totals it
+//! confirms). Until a client sends `FlowStart`, output is unlimited
+//! (clients that read directly and promptly, like the tests' own).
 
 /// Most unconfirmed bytes in flight: well below a unix socket's send
 /// buffer (212,992 bytes by default on Linux), which the 4 KiB writes of
@@ -48,6 +49,35 @@ impl Flow {
     }
 }
 
+/// Counts from the end of the `FlowStarted` reply; positions are bytes
+/// read from the server since the client connected.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmer {
+    /// The end of the `FlowStarted` reply, and the server's window.
+    start: Option<(u64, u32)>,
+    /// The last total confirmed.
+    confirmed: u64,
+}
+
+impl Confirmer {
+    /// The server's `FlowStarted { window }` reply ended at byte `end`.
+    pub fn started(&mut self, end: u64, window: u32) {
+        *self = Confirmer { start: Some((end, window)), confirmed: 0 };
+    }
+
+    /// `total` bytes have been read: the `FlowRead { read }` to send now,
+    /// when a quarter window has come in since the last confirmation.
+    pub fn read(&mut self, total: u64) -> Option<u64> {
+        let (start, window) = self.start?;
+        let read = total.saturating_sub(start);
+        if read < self.confirmed + (window as u64 / 4).max(1) {
+            return None;
+        }
+        self.confirmed = read;
+        Some(read)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +104,16 @@ mod tests {
         assert_eq!(f.sendable(1000, 7), 7, "never more than there is");
         f.stop();
         assert_eq!(f.sendable(1 << 30, 10 * w), 10 * w);
+    }
+
+    #[test]
+    fn confirms_every_quarter_window_from_the_start() {
+        let mut c = Confirmer::default();
+        assert_eq!(c.read(1 << 20), None, "nothing before the start");
+        c.started(1000, 4096);
+        assert_eq!(c.read(1000 + 1023), None);
+        assert_eq!(c.read(1000 + 1024), Some(1024));
+        assert_eq!(c.read(1000 + 2000), None, "less than a quarter window since");
+        assert_eq!(c.read(1000 + 5000), Some(5000));
     }
 }
