@@ -55,7 +55,13 @@ pub fn serve_guest(listener: UnixListener, hub: Sender<HubMsg>) -> GuestRead {
         if hub.send(HubMsg::GuestConnected(tx)).is_err() {
             return;
         }
-        read_guest(stream, &hub);
+        read_frames::<ServerMsg>(stream, |r| {
+            hub.send(match r {
+                Got::Frame(m, end) => HubMsg::Guest(m, end),
+                Got::Bytes(total) => HubMsg::GuestRead(total),
+            })
+            .is_ok()
+        });
         let _ = hub.send(HubMsg::GuestClosed);
     });
     GuestRead { connected, done }
@@ -78,11 +84,18 @@ impl GuestRead {
     }
 }
 
-/// Reads the guest's frames and hands each to the hub with the position
-/// where it ends, then the count of bytes read (for flow control), until
-/// the console closes.
-fn read_guest(mut stream: UnixStream, hub: &Sender<HubMsg>) {
-    let mut dec = MessageDecoder::<ServerMsg>::with_max(MAX_FRAME);
+/// What a reader hands on: a message (or bad frame) and the stream
+/// position where it ends, or, after each read, the bytes read so far (the
+/// guest console's flow control counts them).
+enum Got<T> {
+    Frame(Result<T, shellproto::FrameError>, u64),
+    Bytes(u64),
+}
+
+/// Reads frames from `stream` and hands them to `each` until the stream
+/// ends or `each` says stop.
+fn read_frames<T: serde::de::DeserializeOwned>(mut stream: UnixStream, mut each: impl FnMut(Got<T>) -> bool) {
+    let mut dec = MessageDecoder::<T>::with_max(MAX_FRAME);
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
@@ -92,40 +105,17 @@ fn read_guest(mut stream: UnixStream, hub: &Sender<HubMsg>) {
         };
         let mut input = &buf[..n];
         while let Some(m) = dec.next(&mut input) {
-            let end = total + (n - input.len()) as u64;
-            if hub.send(HubMsg::Guest(m, end)).is_err() {
+            if !each(Got::Frame(m, total + (n - input.len()) as u64)) {
                 return;
             }
         }
         total += n as u64;
-        if hub.send(HubMsg::GuestRead(total)).is_err() {
+        if !each(Got::Bytes(total)) {
             return;
         }
     }
     if let Some(e) = dec.finish() {
-        let _ = hub.send(HubMsg::Guest(Err(e), total));
-    }
-}
-
-/// Reads frames from `stream` and hands each message (or bad frame) to
-/// `each` until the stream ends or `each` says stop.
-fn read_frames<T: serde::de::DeserializeOwned>(mut stream: UnixStream, mut each: impl FnMut(Result<T, shellproto::FrameError>) -> bool) {
-    let mut dec = MessageDecoder::<T>::with_max(MAX_FRAME);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let mut input = &buf[..n];
-        while let Some(m) = dec.next(&mut input) {
-            if !each(m) {
-                return;
-            }
-        }
-    }
-    if let Some(e) = dec.finish() {
-        each(Err(e));
+        each(Got::Frame(Err(e), total));
     }
 }
 
@@ -156,7 +146,10 @@ pub fn serve_clients(listener: UnixListener, hub: Sender<HubMsg>, writers: Arc<W
             }
             let hub = hub.clone();
             std::thread::spawn(move || {
-                read_frames::<ToSup>(stream, |m| hub.send(HubMsg::Client(id, m)).is_ok());
+                read_frames::<ToSup>(stream, |r| match r {
+                    Got::Frame(m, _) => hub.send(HubMsg::Client(id, m)).is_ok(),
+                    Got::Bytes(_) => true,
+                });
                 let _ = hub.send(HubMsg::ClientGone(id));
             });
         }
