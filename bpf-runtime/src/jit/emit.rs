@@ -799,21 +799,14 @@ impl Emitter<'_> {
         let bad = self.error_stub(rt::ERR_BAD_CALLBACK, pc as u64, isa::helper::LOOP as u64);
         let callbacks = self.callbacks;
         let a = &mut self.a;
-        let (einval, e2big, valid, top, after, stopped, all, out, fin) =
-            (a.label(), a.label(), a.label(), a.label(), a.label(), a.label(), a.label(), a.label(), a.label());
+        let (einval, e2big, top, stopped, all, out, fin) = (a.label(), a.label(), a.label(), a.label(), a.label(), a.label(), a.label());
         let (n, f, ctx, flags) = (REG[1], REG[2], REG[3], REG[4]);
         a.alu_mr(W::Q, 0x85, Rm::Reg(flags), flags);
         a.jcc(cc::NE, einval);
         a.mov_ri(R11, crate::helpers::callback::MAX_LOOPS);
         a.alu_mr(W::Q, 0x39, Rm::Reg(n), R11);
         a.jcc(cc::A, e2big);
-        for &t in callbacks {
-            a.mov_ri(R11, imem::addr(imem::TAG_FUNC, t));
-            a.alu_mr(W::Q, 0x39, Rm::Reg(f), R11);
-            a.jcc(cc::E, valid);
-        }
-        a.jmp(bad);
-        a.bind(valid);
+        Self::check_callback(a, callbacks, f, bad);
         // [rsp] = i, [rsp+8] = callback, [rsp+16] = ctx, [rsp+24] = n.
         a.push(n);
         a.push(ctx);
@@ -831,19 +824,8 @@ impl Emitter<'_> {
         for r in [0, 3, 4, 5] {
             a.mov_ri(REG[r], 0);
         }
-        a.load(W::Q, false, R11, mem(RSP, 8));
-        for &t in callbacks {
-            let next = self.a.label();
-            self.a.mov_ri(R9, imem::addr(imem::TAG_FUNC, t));
-            self.a.alu_mr(W::Q, 0x39, Rm::Reg(R11), R9);
-            self.a.jcc(cc::NE, next);
-            self.call_pc(pc, t as usize);
-            self.a.jmp(after);
-            self.a.bind(next);
-        }
+        self.call_stacked_callback(pc, callbacks, bad);
         let a = &mut self.a;
-        a.jmp(bad);
-        a.bind(after);
         a.alu_mr(W::Q, 0x85, Rm::Reg(REG[0]), REG[0]);
         a.jcc(cc::NE, stopped);
         a.alu_ri(W::Q, 0, mem(RSP, 0), 1);
@@ -879,17 +861,11 @@ impl Emitter<'_> {
         let callbacks = self.callbacks;
         let error_exit = self.error_exit;
         let a = &mut self.a;
-        let (einval, valid, top, after, all, fin) = (a.label(), a.label(), a.label(), a.label(), a.label(), a.label());
+        let (einval, top, all, fin) = (a.label(), a.label(), a.label(), a.label());
         let (map, f, ctx, flags) = (REG[1], REG[2], REG[3], REG[4]);
         a.alu_mr(W::Q, 0x85, Rm::Reg(flags), flags);
         a.jcc(cc::NE, einval);
-        for &t in callbacks {
-            a.mov_ri(R11, imem::addr(imem::TAG_FUNC, t));
-            a.alu_mr(W::Q, 0x39, Rm::Reg(f), R11);
-            a.jcc(cc::E, valid);
-        }
-        a.jmp(bad);
-        a.bind(valid);
+        Self::check_callback(a, callbacks, f, bad);
         // [rsp] = cursor, [rsp+8] = callback, [rsp+16] = ctx, [rsp+24] =
         // map, [rsp+32] = calls made, [rsp+40] = padding (rsp stays 16-byte
         // aligned for the calls into Rust).
@@ -923,19 +899,8 @@ impl Emitter<'_> {
         a.mov_ri(REG[0], 0);
         a.mov_ri(REG[5], 0);
         self.spend(pc);
-        self.a.load(W::Q, false, R11, mem(RSP, 8));
-        for &t in callbacks {
-            let next = self.a.label();
-            self.a.mov_ri(R9, imem::addr(imem::TAG_FUNC, t));
-            self.a.alu_mr(W::Q, 0x39, Rm::Reg(R11), R9);
-            self.a.jcc(cc::NE, next);
-            self.call_pc(pc, t as usize);
-            self.a.jmp(after);
-            self.a.bind(next);
-        }
+        self.call_stacked_callback(pc, callbacks, bad);
         let a = &mut self.a;
-        a.jmp(bad);
-        a.bind(after);
         a.alu_ri(W::Q, 0, mem(RSP, 32), 1);
         a.alu_mr(W::Q, 0x85, Rm::Reg(REG[0]), REG[0]);
         a.jcc(cc::E, top);
@@ -949,6 +914,39 @@ impl Emitter<'_> {
         for &r in &REG[1..=5] {
             a.mov_ri(r, 0);
         }
+    }
+
+    /// Jumps to `bad` unless register `f` holds the address of one of the
+    /// program's callbacks (what `bpf_loop` and `bpf_for_each_map_elem` were
+    /// given).
+    fn check_callback(a: &mut Asm, callbacks: &[u32], f: u8, bad: Label) {
+        let valid = a.label();
+        for &t in callbacks {
+            a.mov_ri(R11, imem::addr(imem::TAG_FUNC, t));
+            a.alu_mr(W::Q, 0x39, Rm::Reg(f), R11);
+            a.jcc(cc::E, valid);
+        }
+        a.jmp(bad);
+        a.bind(valid);
+    }
+
+    /// Calls the callback whose address sits at `[rsp+8]` (checked with
+    /// [`Self::check_callback`]; its arguments are in r1-r5), as a
+    /// bpf-to-bpf call.
+    fn call_stacked_callback(&mut self, pc: usize, callbacks: &[u32], bad: Label) {
+        let after = self.a.label();
+        self.a.load(W::Q, false, R11, mem(RSP, 8));
+        for &t in callbacks {
+            let next = self.a.label();
+            self.a.mov_ri(R9, imem::addr(imem::TAG_FUNC, t));
+            self.a.alu_mr(W::Q, 0x39, Rm::Reg(R11), R9);
+            self.a.jcc(cc::NE, next);
+            self.call_pc(pc, t as usize);
+            self.a.jmp(after);
+            self.a.bind(next);
+        }
+        self.a.jmp(bad);
+        self.a.bind(after);
     }
 
     /// A bpf-to-bpf call of the function at `target`, in a new frame.

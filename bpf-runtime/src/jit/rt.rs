@@ -348,18 +348,8 @@ impl JitState {
             rt.helpers = core::mem::transmute::<*mut dyn Helpers, *mut (dyn Helpers + 'static)>(h);
             rt.mem = core::mem::transmute::<*mut Mem<'_>, *mut Mem<'static>>(m as *mut Mem<'_>);
         }
-        // SAFETY: the caller guarantees `entry` is our code, which follows
-        // the System V ABI (callee-saved registers restored, rsp balanced
-        // even on an error exit), only touches memory through the region
-        // table, the stack base and the shims, and returns.
-        let r0 = unsafe {
-            let f: Entry = core::mem::transmute::<*const u8, Entry>(entry);
-            f(rt)
-        };
-        if rt.err != ERR_NONE {
-            return Err(self.failed(budget));
-        }
-        Ok(r0)
+        // SAFETY: as the caller guarantees; the context is set for the run.
+        unsafe { self.enter(entry, budget) }
     }
 
     /// Runs compiled code that touches no memory and calls no helper
@@ -379,12 +369,28 @@ impl JitState {
         if needs & need::INPUT_LEN != 0 {
             rt.r2 = input.len() as u64;
         }
-        // SAFETY: as in `run`; such code reads only the context.
+        // SAFETY: as the caller guarantees; such code reads only the
+        // context, whose budget and r2 are set where it asks.
+        unsafe { self.enter(entry, budget) }
+    }
+
+    /// Calls the code with the context and turns a stop into its error.
+    ///
+    /// # Safety
+    /// `entry` is the first byte of our compiled code (see
+    /// [`JitState::run`]), and every context field the code uses is set
+    /// for this run. Such code follows the System V ABI (callee-saved
+    /// registers restored, rsp balanced even on an error exit), touches
+    /// memory only through the region table, the stack base and the shims,
+    /// and returns.
+    #[inline(always)]
+    unsafe fn enter(&mut self, entry: *const u8, budget: u64) -> Result<u64, ExecError> {
+        // SAFETY: as the caller guarantees.
         let r0 = unsafe {
             let f: Entry = core::mem::transmute::<*const u8, Entry>(entry);
-            f(rt)
+            f(&mut self.rt)
         };
-        if rt.err != ERR_NONE {
+        if self.rt.err != ERR_NONE {
             return Err(self.failed(budget));
         }
         Ok(r0)
