@@ -3,7 +3,7 @@
 //! the engines run them (a callback is a bpf-to-bpf call the helper makes,
 //! see `interp::exec` and the JIT), so `call` is never reached through them.
 
-use super::{Arg, Call, HelperDef, ProgTypes, Ret, MAX_ERRNO};
+use super::{Arg, Call, HelperDef, Imp, ProgTypes, Ret, MAX_ERRNO};
 use crate::interp::mem::{self, Mem};
 use crate::interp::HelperError;
 use crate::isa::helper as id;
@@ -18,7 +18,7 @@ pub(super) const HELPERS: &[HelperDef] = &[
         args: &[Arg::Anything, Arg::Func, Arg::StackOrNull, Arg::Anything],
         ret: Ret::Integer { min: -MAX_ERRNO, max: MAX_LOOPS as i64 },
         progs: ProgTypes::ALL,
-        call: in_engine,
+        call: Imp::Mem(in_engine),
     },
     HelperDef {
         id: id::FOR_EACH_MAP_ELEM,
@@ -26,7 +26,7 @@ pub(super) const HELPERS: &[HelperDef] = &[
         args: &[Arg::Map, Arg::Func, Arg::StackOrNull, Arg::Anything],
         ret: Ret::Integer { min: -MAX_ERRNO, max: u32::MAX as i64 },
         progs: ProgTypes::ALL,
-        call: in_engine,
+        call: Imp::Mem(in_engine),
     },
 ];
 

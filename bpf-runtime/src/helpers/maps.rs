@@ -4,23 +4,23 @@
 
 use alloc::vec;
 
-use super::{Arg, Call, HelperDef, ProgTypes, Ret, ERRNO_OR_ZERO};
+use super::{Arg, Call, HelperDef, Imp, ProgTypes, Ret, ERRNO_OR_ZERO};
 use crate::interp::mem::{self, Mem};
 use crate::interp::HelperError;
 use crate::isa::helper as id;
 use crate::maps::{Map, MapError};
 
 pub(super) const HELPERS: &[HelperDef] = &[
-    HelperDef { id: id::MAP_LOOKUP_ELEM, name: "bpf_map_lookup_elem", args: &[Arg::Map, Arg::MapKey], ret: Ret::MapValueOrNull, progs: ProgTypes::ALL, call: lookup },
+    HelperDef { id: id::MAP_LOOKUP_ELEM, name: "bpf_map_lookup_elem", args: &[Arg::Map, Arg::MapKey], ret: Ret::MapValueOrNull, progs: ProgTypes::ALL, call: Imp::Mem(lookup) },
     HelperDef {
         id: id::MAP_UPDATE_ELEM,
         name: "bpf_map_update_elem",
         args: &[Arg::MapWritable, Arg::MapKey, Arg::MapValue, Arg::Anything],
         ret: ERRNO_OR_ZERO,
         progs: ProgTypes::ALL,
-        call: update,
+        call: Imp::Mem(update),
     },
-    HelperDef { id: id::MAP_DELETE_ELEM, name: "bpf_map_delete_elem", args: &[Arg::MapWritable, Arg::MapKey], ret: ERRNO_OR_ZERO, progs: ProgTypes::ALL, call: delete },
+    HelperDef { id: id::MAP_DELETE_ELEM, name: "bpf_map_delete_elem", args: &[Arg::MapWritable, Arg::MapKey], ret: ERRNO_OR_ZERO, progs: ProgTypes::ALL, call: Imp::Mem(delete) },
 ];
 
 /// The map a handle argument names, and its index.

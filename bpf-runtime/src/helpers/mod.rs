@@ -203,6 +203,21 @@ pub struct Call<'c, 'm> {
 /// A helper's implementation: `r1..r5` in, `r0` out.
 pub type HelperFn = fn(&mut Call<'_, '_>, &[u64; 5]) -> Result<u64, HelperError>;
 
+/// A helper that only asks the embedder for a number.
+pub type EnvFn = fn(&mut dyn Env) -> u64;
+
+/// How a helper is implemented.
+#[derive(Clone, Copy)]
+pub enum Imp {
+    /// With the arguments and the run's memory; may fail.
+    Mem(HelperFn),
+    /// A question to the embedder that reads no argument or memory and
+    /// cannot fail (`bpf_get_func_ip`, `bpf_ktime_get_ns`, ...): the JIT's
+    /// shim calls it without building a [`Call`] or an argument array, a
+    /// third of a hash counter's run before.
+    Env(EnvFn),
+}
+
 /// One helper, completely.
 #[derive(Clone, Copy)]
 pub struct HelperDef {
@@ -212,7 +227,22 @@ pub struct HelperDef {
     pub ret: Ret,
     /// Program types that may call it (the verifier refuses others).
     pub progs: ProgTypes,
-    pub call: HelperFn,
+    pub call: Imp,
+}
+
+impl HelperDef {
+    /// `v` if it is in the declared return range, else the error that
+    /// keeps the verifier's assumption about r0 true whatever the
+    /// embedder's [`Env`] returned.
+    #[inline(always)]
+    pub(crate) fn checked(&self, v: u64) -> Result<u64, HelperError> {
+        if let Ret::Integer { min, max } = self.ret {
+            if !(min..=max).contains(&(v as i64)) {
+                return Err(HelperError::BadReturn(self.name));
+            }
+        }
+        Ok(v)
+    }
 }
 
 impl core::fmt::Debug for HelperDef {
@@ -276,13 +306,11 @@ impl LinuxHelpers<'_> {
     /// [`LinuxHelpers::call_def`] over `env`.
     #[inline]
     pub(crate) fn run_def(env: &mut dyn Env, d: &HelperDef, a: &[u64; 5], m: &mut Mem<'_>) -> Result<u64, HelperError> {
-        let v = (d.call)(&mut Call { mem: m, env }, a)?;
-        if let Ret::Integer { min, max } = d.ret {
-            if !(min..=max).contains(&(v as i64)) {
-                return Err(HelperError::BadReturn(d.name));
-            }
-        }
-        Ok(v)
+        let v = match d.call {
+            Imp::Mem(f) => f(&mut Call { mem: m, env }, a)?,
+            Imp::Env(f) => f(env),
+        };
+        d.checked(v)
     }
 }
 

@@ -5,7 +5,7 @@
 use alloc::string::String;
 use core::fmt::Write;
 
-use super::{size, Arg, Call, HelperDef, ProgTypes, ANY};
+use super::{size, Arg, Call, HelperDef, Imp, ProgTypes, ANY};
 use crate::interp::{HelperError, Mem};
 use crate::isa::helper as id;
 
@@ -15,7 +15,7 @@ pub(super) const HELPERS: &[HelperDef] = &[HelperDef {
     args: &[Arg::Mem, Arg::Size, Arg::Vararg, Arg::Vararg, Arg::Vararg],
     ret: ANY,
     progs: ProgTypes::ALL,
-    call: trace_printk,
+    call: Imp::Mem(trace_printk),
 }];
 
 fn trace_printk(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {

@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec;
 
-use super::{size, Arg, Call, Env, HelperDef, ProgTypes, Ret, EINVAL, ENOENT, ERRNO_OR_ZERO, MAX_ERRNO};
+use super::{size, Arg, Call, Env, HelperDef, Imp, ProgTypes, Ret, EINVAL, ENOENT, ERRNO_OR_ZERO, MAX_ERRNO};
 use crate::interp::HelperError;
 use crate::isa::helper as id;
 use crate::spec::ProgType;
@@ -26,10 +26,10 @@ const STR: Ret = Ret::Integer { min: -MAX_ERRNO, max: i32::MAX as i64 };
 const PROBE_ARGS: &[Arg] = &[Arg::UninitMem, Arg::Size, Arg::Anything];
 
 pub(super) const HELPERS: &[HelperDef] = &[
-    HelperDef { id: id::PROBE_READ_USER, name: "bpf_probe_read_user", args: PROBE_ARGS, ret: ERRNO_OR_ZERO, progs: ProgTypes::ALL, call: |c, a| read(c, a, AddrSpace::User) },
-    HelperDef { id: id::PROBE_READ_KERNEL, name: "bpf_probe_read_kernel", args: PROBE_ARGS, ret: ERRNO_OR_ZERO, progs: ProgTypes::ALL, call: |c, a| read(c, a, AddrSpace::Kernel) },
-    HelperDef { id: id::PROBE_READ_USER_STR, name: "bpf_probe_read_user_str", args: PROBE_ARGS, ret: STR, progs: ProgTypes::ALL, call: |c, a| read_str(c, a, AddrSpace::User) },
-    HelperDef { id: id::PROBE_READ_KERNEL_STR, name: "bpf_probe_read_kernel_str", args: PROBE_ARGS, ret: STR, progs: ProgTypes::ALL, call: |c, a| read_str(c, a, AddrSpace::Kernel) },
+    HelperDef { id: id::PROBE_READ_USER, name: "bpf_probe_read_user", args: PROBE_ARGS, ret: ERRNO_OR_ZERO, progs: ProgTypes::ALL, call: Imp::Mem(|c, a| read(c, a, AddrSpace::User)) },
+    HelperDef { id: id::PROBE_READ_KERNEL, name: "bpf_probe_read_kernel", args: PROBE_ARGS, ret: ERRNO_OR_ZERO, progs: ProgTypes::ALL, call: Imp::Mem(|c, a| read(c, a, AddrSpace::Kernel)) },
+    HelperDef { id: id::PROBE_READ_USER_STR, name: "bpf_probe_read_user_str", args: PROBE_ARGS, ret: STR, progs: ProgTypes::ALL, call: Imp::Mem(|c, a| read_str(c, a, AddrSpace::User)) },
+    HelperDef { id: id::PROBE_READ_KERNEL_STR, name: "bpf_probe_read_kernel_str", args: PROBE_ARGS, ret: STR, progs: ProgTypes::ALL, call: Imp::Mem(|c, a| read_str(c, a, AddrSpace::Kernel)) },
     HelperDef {
         id: id::KALLSYMS_LOOKUP_NAME,
         name: "bpf_kallsyms_lookup_name",
@@ -37,7 +37,7 @@ pub(super) const HELPERS: &[HelperDef] = &[
         ret: ERRNO_OR_ZERO,
         // Linux offers it to BPF_PROG_TYPE_SYSCALL only.
         progs: ProgTypes::of(&[ProgType::Syscall]),
-        call: kallsyms,
+        call: Imp::Mem(kallsyms),
     },
 ];
 

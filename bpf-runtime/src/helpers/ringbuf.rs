@@ -6,7 +6,7 @@
 use alloc::vec;
 
 use super::maps::{copy_in, map_arg};
-use super::{size, Arg, Call, HelperDef, ProgTypes, Ret};
+use super::{size, Arg, Call, HelperDef, Imp, ProgTypes, Ret};
 use crate::interp::mem::{self, Reservation};
 use crate::interp::HelperError;
 use crate::isa::helper as id;
@@ -22,7 +22,7 @@ pub(super) const HELPERS: &[HelperDef] = &[
         args: &[Arg::Ringbuf, Arg::Mem, Arg::Size, Arg::Anything],
         ret: Ret::Integer { min: -11, max: 0 },
         progs: ProgTypes::ALL,
-        call: output,
+        call: Imp::Mem(output),
     },
     HelperDef {
         id: id::RINGBUF_RESERVE,
@@ -30,10 +30,10 @@ pub(super) const HELPERS: &[HelperDef] = &[
         args: &[Arg::Ringbuf, Arg::ConstSize, Arg::Anything],
         ret: Ret::RingbufRecordOrNull,
         progs: ProgTypes::ALL,
-        call: reserve,
+        call: Imp::Mem(reserve),
     },
-    HelperDef { id: id::RINGBUF_SUBMIT, name: "bpf_ringbuf_submit", args: &[Arg::RingbufRecord, Arg::Anything], ret: Ret::Void, progs: ProgTypes::ALL, call: submit },
-    HelperDef { id: id::RINGBUF_DISCARD, name: "bpf_ringbuf_discard", args: &[Arg::RingbufRecord, Arg::Anything], ret: Ret::Void, progs: ProgTypes::ALL, call: discard },
+    HelperDef { id: id::RINGBUF_SUBMIT, name: "bpf_ringbuf_submit", args: &[Arg::RingbufRecord, Arg::Anything], ret: Ret::Void, progs: ProgTypes::ALL, call: Imp::Mem(submit) },
+    HelperDef { id: id::RINGBUF_DISCARD, name: "bpf_ringbuf_discard", args: &[Arg::RingbufRecord, Arg::Anything], ret: Ret::Void, progs: ProgTypes::ALL, call: Imp::Mem(discard) },
 ];
 
 fn output(c: &mut Call<'_, '_>, a: &[u64; 5]) -> Result<u64, HelperError> {

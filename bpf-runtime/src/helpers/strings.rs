@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{size, Arg, Call, HelperDef, ProgTypes, Ret, MAX_ERRNO};
+use super::{size, Arg, Call, HelperDef, Imp, ProgTypes, Ret, MAX_ERRNO};
 use crate::interp::HelperError;
 use crate::isa::helper as id;
 
@@ -19,7 +19,7 @@ pub(super) const HELPERS: &[HelperDef] = &[
         // Linux's strncmp: -1, 0 or 1.
         ret: Ret::Integer { min: -1, max: 1 },
         progs: ProgTypes::ALL,
-        call: strncmp,
+        call: Imp::Mem(strncmp),
     },
     HelperDef {
         id: id::SNPRINTF,
@@ -27,7 +27,7 @@ pub(super) const HELPERS: &[HelperDef] = &[
         args: &[Arg::UninitMem, Arg::Size, Arg::ConstStr, Arg::MemOrNull, Arg::Size],
         ret: Ret::Integer { min: -MAX_ERRNO, max: i64::MAX },
         progs: ProgTypes::ALL,
-        call: snprintf,
+        call: Imp::Mem(snprintf),
     },
 ];
 

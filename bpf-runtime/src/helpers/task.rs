@@ -3,7 +3,7 @@
 //! `bpf_get_current_pid_tgid`, `bpf_get_current_comm`, `bpf_get_func_ip`,
 //! `bpf_ktime_get_boot_ns`, `bpf_get_func_arg`/`_ret`/`_arg_cnt`.
 
-use super::{size, Arg, Call, HelperDef, ProgTypes, Ret, ANY, ERRNO_OR_ZERO};
+use super::{size, Arg, Call, HelperDef, Imp, ProgTypes, Ret, ANY, ERRNO_OR_ZERO};
 use crate::interp::HelperError;
 use crate::isa::helper as id;
 use crate::spec::ProgType;
@@ -11,17 +11,17 @@ use crate::spec::ProgType;
 const U32: Ret = Ret::Integer { min: 0, max: u32::MAX as i64 };
 
 pub(super) const HELPERS: &[HelperDef] = &[
-    HelperDef { id: id::KTIME_GET_NS, name: "bpf_ktime_get_ns", args: &[], ret: ANY, progs: ProgTypes::ALL, call: |c, _| Ok(c.env.ktime_ns()) },
-    HelperDef { id: id::GET_PRANDOM_U32, name: "bpf_get_prandom_u32", args: &[], ret: U32, progs: ProgTypes::ALL, call: |c, _| Ok(c.env.prandom_u32() as u64) },
-    HelperDef { id: id::GET_SMP_PROCESSOR_ID, name: "bpf_get_smp_processor_id", args: &[], ret: U32, progs: ProgTypes::ALL, call: |c, _| Ok(c.env.cpu_id() as u64) },
-    HelperDef { id: id::GET_CURRENT_PID_TGID, name: "bpf_get_current_pid_tgid", args: &[], ret: ANY, progs: ProgTypes::ALL, call: |c, _| Ok(c.env.pid_tgid()) },
+    HelperDef { id: id::KTIME_GET_NS, name: "bpf_ktime_get_ns", args: &[], ret: ANY, progs: ProgTypes::ALL, call: Imp::Env(|e| e.ktime_ns()) },
+    HelperDef { id: id::GET_PRANDOM_U32, name: "bpf_get_prandom_u32", args: &[], ret: U32, progs: ProgTypes::ALL, call: Imp::Env(|e| e.prandom_u32() as u64) },
+    HelperDef { id: id::GET_SMP_PROCESSOR_ID, name: "bpf_get_smp_processor_id", args: &[], ret: U32, progs: ProgTypes::ALL, call: Imp::Env(|e| e.cpu_id() as u64) },
+    HelperDef { id: id::GET_CURRENT_PID_TGID, name: "bpf_get_current_pid_tgid", args: &[], ret: ANY, progs: ProgTypes::ALL, call: Imp::Env(|e| e.pid_tgid()) },
     HelperDef {
         id: id::GET_CURRENT_COMM,
         name: "bpf_get_current_comm",
         args: &[Arg::UninitMem, Arg::Size],
         ret: Ret::Integer { min: 0, max: 0 },
         progs: ProgTypes::ALL,
-        call: comm,
+        call: Imp::Mem(comm),
     },
     HelperDef {
         id: id::GET_FUNC_IP,
@@ -30,19 +30,19 @@ pub(super) const HELPERS: &[HelperDef] = &[
         ret: ANY,
         // Only programs attached to a function have one (as in Linux).
         progs: ProgTypes::of(&[ProgType::Fentry, ProgType::Fexit, ProgType::Kprobe]),
-        call: |c, _| Ok(c.env.func_ip()),
+        call: Imp::Env(|e| e.func_ip()),
     },
-    HelperDef { id: id::KTIME_GET_BOOT_NS, name: "bpf_ktime_get_boot_ns", args: &[], ret: ANY, progs: ProgTypes::ALL, call: |c, _| Ok(c.env.ktime_boot_ns()) },
+    HelperDef { id: id::KTIME_GET_BOOT_NS, name: "bpf_ktime_get_boot_ns", args: &[], ret: ANY, progs: ProgTypes::ALL, call: Imp::Env(|e| e.ktime_boot_ns()) },
     HelperDef {
         id: id::GET_FUNC_ARG,
         name: "bpf_get_func_arg",
         args: &[Arg::Ctx, Arg::Anything, Arg::U64Out],
         ret: ERRNO_OR_ZERO,
         progs: ProgTypes::of(&[ProgType::Fentry, ProgType::Fexit]),
-        call: |c, a| {
+        call: Imp::Mem(|c, a| {
             let r = c.env.func_arg(a[1] as u32);
             out_u64(c, a[2], r)
-        },
+        }),
     },
     HelperDef {
         id: id::GET_FUNC_RET,
@@ -50,10 +50,10 @@ pub(super) const HELPERS: &[HelperDef] = &[
         args: &[Arg::Ctx, Arg::U64Out],
         ret: ERRNO_OR_ZERO,
         progs: ProgTypes::of(&[ProgType::Fexit]),
-        call: |c, a| {
+        call: Imp::Mem(|c, a| {
             let r = c.env.func_ret();
             out_u64(c, a[1], r)
-        },
+        }),
     },
     HelperDef {
         id: id::GET_FUNC_ARG_CNT,
@@ -62,7 +62,7 @@ pub(super) const HELPERS: &[HelperDef] = &[
         // Linux: at most MAX_BPF_FUNC_ARGS (12).
         ret: Ret::Integer { min: 0, max: 12 },
         progs: ProgTypes::of(&[ProgType::Fentry, ProgType::Fexit]),
-        call: |c, _| Ok(c.env.func_arg_cnt().min(12)),
+        call: Imp::Env(|e| e.func_arg_cnt().min(12)),
     },
 ];
 

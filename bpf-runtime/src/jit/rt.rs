@@ -13,7 +13,7 @@ use crate::interp::mem::{self, Input, Mem};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::helpers::{Env, HelperDef, LinuxHelpers};
+use crate::helpers::{Env, HelperDef, Imp, LinuxHelpers};
 use crate::interp::{ExecError, ExecErrorKind, HelperError, Helpers};
 
 /// One entry of the region table: address tag `i` names the region at
@@ -151,8 +151,26 @@ fn helper_failed(rt: &mut Rt, id: i32, err: HelperError) -> u64 {
 pub(crate) unsafe extern "C" fn def_shim(a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, rt: *mut Rt) -> u64 {
     // SAFETY: as in `helper_shim`.
     let rt = unsafe { &mut *rt };
-    // SAFETY: as in `helper_shim`; `call_def` as promised above.
-    let (m, d) = unsafe { (&mut *rt.mem, &*rt.call_def) };
+    // SAFETY: `call_def` as promised above.
+    let d = unsafe { &*rt.call_def };
+    if let (Imp::Env(f), Some(env)) = (d.call, rt.env) {
+        // SAFETY: `env` is borrowed from `helpers` for the run.
+        let r = d.checked(f(unsafe { &mut *env }));
+        return helper_result(rt, d.id, r);
+    }
+    // SAFETY: as in `helper_shim`.
+    unsafe { def_shim_slow(a1, a2, a3, a4, a5, rt, d) }
+}
+
+/// [`def_shim`] for a helper that needs its arguments and memory, or
+/// helpers that are not the Linux ones.
+///
+/// # Safety
+/// As for [`helper_shim`].
+#[inline(never)]
+unsafe fn def_shim_slow(a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, rt: &mut Rt, d: &HelperDef) -> u64 {
+    // SAFETY: as in `helper_shim`.
+    let m = unsafe { &mut *rt.mem };
     let args = [a1, a2, a3, a4, a5];
     let r = match rt.env {
         // SAFETY: `env` is borrowed from `helpers` for the run, like it.
