@@ -15,7 +15,7 @@ mod soundgen;
 mod verifier_util;
 
 use bpf_runtime::interp::{ExecError, ExecErrorKind};
-use bpf_runtime::jit::JitOptions;
+use bpf_runtime::jit::{self, JitOptions};
 use bpf_runtime::spec::ProgType;
 use bpf_runtime::{loader, verifier};
 
@@ -116,4 +116,139 @@ fn clang_examples_agree_over_repeated_runs() {
             }
         }
     }
+}
+
+/// The JIT answers `bpf_map_lookup_elem` in place for an 8-byte stack key
+/// of a hash map when the key's chain is empty or starts with it
+/// (`src/jit/lookup.rs`), and leaves the rest to the shim. Every path,
+/// on both engines: hits at the head and deeper in a chain, misses in
+/// empty and non-empty buckets (24 keys into an 8-slot map, twice),
+/// a key in a map value, other maps (4-byte keys, an array), handles that
+/// are not a map's, a key running off the stack, and helpers that are
+/// not the Linux ones.
+#[test]
+fn lookups_in_place_agree_with_the_shim_on_every_path() {
+    use bpf_runtime::interp::{Helpers, Input, Mem, Prepared, Vm};
+    use bpf_runtime::isa::{LDDW, PSEUDO_MAP_FD};
+    use bpf_runtime::spec::{MapSpec, MapType};
+    let m = |kind, key_size, value_size| MapSpec { name: "m".into(), kind, key_size, value_size, max_entries: 8, initial: None, read_only: false };
+    let specs = [m(MapType::Hash, 8, 8), m(MapType::Hash, 4, 8), m(MapType::Array, 4, 8)];
+    // `lddw %rN, map K` is written `lddw %rN, K` with K < 16 below.
+    let asm = |src: &str| {
+        let mut p = bpf_runtime::asm::assemble(src).unwrap();
+        for i in p.iter_mut().filter(|i| i.opc == LDDW && (0..16).contains(&i.imm)) {
+            i.src = PSEUDO_MAP_FD;
+        }
+        p
+    };
+    let counter = "
+        mov %r6, 0
+    ins:
+        mov %r1, %r6
+        mul %r1, 0x5bd1e995
+        stxdw [%r10-8], %r1
+        stdw [%r10-16], 1
+        lddw %r1, 0
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        jeq %r0, 0, new
+        ldxdw %r1, [%r0]
+        add %r1, 1
+        stxdw [%r0], %r1
+        ja next
+    new:
+        lddw %r1, 0
+        mov %r2, %r10
+        add %r2, -8
+        mov %r3, %r10
+        add %r3, -16
+        mov %r4, 0
+        call 2
+    next:
+        add %r6, 1
+        jlt %r6, 24, ins
+        mov %r6, 0
+        mov %r7, 0
+    sum:
+        mov %r1, %r6
+        mul %r1, 0x5bd1e995
+        stxdw [%r10-8], %r1
+        lddw %r1, 0
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        jeq %r0, 0, +3
+        ldxdw %r1, [%r0]
+        lsh %r7, 4
+        add %r7, %r1
+        add %r6, 1
+        jlt %r6, 40, sum
+        mov %r0, %r7
+        exit";
+    // A key that lies in a map value; then lookups in the other maps.
+    let elsewhere = "
+        stdw [%r10-8], 0
+        stdw [%r10-16], 0
+        lddw %r1, 0
+        mov %r2, %r10
+        add %r2, -8
+        mov %r3, %r10
+        add %r3, -16
+        mov %r4, 0
+        call 2
+        lddw %r1, 0
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        jeq %r0, 0, +5
+        mov %r2, %r0
+        lddw %r1, 0
+        call 1
+        mov %r6, %r0
+        lddw %r1, 1
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        add %r6, %r0
+        lddw %r1, 2
+        mov %r2, %r10
+        add %r2, -8
+        call 1
+        add %r0, %r6
+        exit";
+    let mut programs = vec![asm(counter), asm(elsewhere)];
+    // Arguments that are not what they should be (errors, or r0 = 0).
+    for (r1, r2) in [("lddw %r1, 0\nadd %r1, 4", "add %r2, -8"), ("lddw %r1, 2\nmov %r3, 5\nlsh %r3, 32\nadd %r1, %r3", "add %r2, -8"), ("mov %r1, 12", "add %r2, -8"), ("lddw %r1, 0", "add %r2, -4"), ("lddw %r1, 0", "add %r2, 16")] {
+        programs.push(asm(&format!("stdw [%r10-8], 3\n{r1}\nmov %r2, %r10\n{r2}\ncall 1\nexit")));
+    }
+    let ctx = vec![0u8; 64];
+    for (i, p) in programs.iter().enumerate() {
+        for opts in [JitOptions::trusted(), JitOptions::default()] {
+            assert!(differential::compare(p, &specs, &ctx, false, &opts, 3).unwrap(), "program {i} compiles");
+        }
+    }
+    let prog = Prepared::new(&programs[0], specs.len()).unwrap();
+    let out = differential::run_engine(&prog, None, &specs, &ctx, false, 2, 10_000);
+    assert!(matches!(out[1].result, Ok(v) if v != 0), "the second run finds the keys the first one inserted: {:?}", out[1].result);
+    let errors = programs[2..].iter().filter(|p| {
+        let prog = Prepared::new(p, specs.len()).unwrap();
+        differential::run_engine(&prog, None, &specs, &ctx, false, 1, 10_000)[0].result.is_err()
+    });
+    assert!(errors.count() >= 3, "bad handles and a key off the stack are errors");
+
+    // Helpers that are not the Linux ones answer the lookup themselves.
+    struct Mine;
+    impl Helpers for Mine {
+        fn call(&mut self, id: i32, _: &[u64; 5], _: &mut Mem<'_>) -> Result<u64, bpf_runtime::interp::HelperError> {
+            Ok(1000 + id as u64)
+        }
+    }
+    let p = asm("stdw [%r10-8], 3\nlddw %r1, 0\nmov %r2, %r10\nadd %r2, -8\ncall 1\nexit");
+    let prog = Prepared::new(&p, specs.len()).unwrap();
+    let maps = bpf_runtime::maps::MapSet::new(&specs).unwrap();
+    let j = jit::host::install(&jit::compile(&prog, &JitOptions::trusted()).unwrap()).unwrap();
+    let mut vm = Vm::new();
+    assert_eq!(vm.run_jit(&j, Input::ReadOnly(&ctx), &maps, &mut Mine), Ok(1001));
+    assert_eq!(vm.run(&prog, Input::ReadOnly(&ctx), &maps, &mut Mine), Ok(1001));
 }

@@ -748,6 +748,11 @@ impl Emitter<'_> {
         let budget_reg = self.budget_reg;
         let live = scan::live_after_call(self.ops, pc + 1, self.calls);
         let a = &mut self.a;
+        let in_place = (op.code == 0x85 && op.imm == isa::helper::MAP_LOOKUP_ELEM).then(|| (a.label(), a.label()));
+        if let Some((slow, done)) = in_place {
+            super::lookup::hash_lookup(a, slow, done);
+            a.bind(slow);
+        }
         if budget_reg {
             // r10 is not preserved by the callee.
             a.store(W::Q, mem(CTX, BUDGET), BUDGET_REG);
@@ -776,6 +781,9 @@ impl Emitter<'_> {
         }
         a.alu_ri(W::Q, 7, mem(CTX, ERR), 0);
         a.jcc(cc::NE, self.error_exit);
+        if let Some((_, done)) = in_place {
+            a.bind(done);
+        }
         // The interpreter zeroes r1-r5 after a call; so do we (the System V
         // callee left whatever it liked there) where the program may read
         // them before writing them.

@@ -16,6 +16,7 @@
 mod emit;
 #[cfg(unix)]
 pub mod host;
+mod lookup;
 mod rt;
 mod scan;
 pub mod x86;

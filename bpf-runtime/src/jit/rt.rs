@@ -19,14 +19,16 @@ use crate::interp::{ExecError, ExecErrorKind, HelperError, Helpers};
 /// One entry of the region table: address tag `i` names the region at
 /// index `i` (0 is empty, then stack, input, and the maps in order). Stores check `wlen`,
 /// loads `rlen`; read-only regions have `wlen` 0, so a store into them
-/// takes the slow path, which reports the precise fault.
+/// takes the slow path, which reports the precise fault. A hash map with
+/// 8-byte keys also has its [`crate::maps::hash::Probe`]'s address in
+/// `probe` (else 0), for the inline lookup.
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
 pub(crate) struct Region {
     pub base: u64,
     pub rlen: u64,
     pub wlen: u64,
-    pub _pad: u64,
+    pub probe: u64,
 }
 
 /// How the machine code stopped with an error (`Rt::err`).
@@ -96,6 +98,7 @@ pub(crate) const SCRATCH: i32 = offset_of!(Rt, scratch) as i32;
 pub(crate) const FE_CURSOR: i32 = offset_of!(Rt, fe_cursor) as i32;
 pub(crate) const FE_KEY: i32 = offset_of!(Rt, fe_key) as i32;
 pub(crate) const CALL_DEF: i32 = offset_of!(Rt, call_def) as i32;
+pub(crate) const LINUX: i32 = offset_of!(Rt, linux) as i32;
 
 /// The compiled program's entry: `r0 = f(rt)`, or an error in `rt.err`.
 pub(crate) type Entry = unsafe extern "C" fn(*mut Rt) -> u64;
@@ -346,8 +349,8 @@ impl JitState {
         }
         let input = match &mut m.input {
             Input::None => Region::default(),
-            Input::ReadOnly(b) => Region { base: b.as_ptr() as u64, rlen: b.len() as u64, wlen: 0, _pad: 0 },
-            Input::Writable(b) => Region { base: b.as_mut_ptr() as u64, rlen: b.len() as u64, wlen: b.len() as u64, _pad: 0 },
+            Input::ReadOnly(b) => Region { base: b.as_ptr() as u64, rlen: b.len() as u64, wlen: 0, probe: 0 },
+            Input::Writable(b) => Region { base: b.as_mut_ptr() as u64, rlen: b.len() as u64, wlen: b.len() as u64, probe: 0 },
         };
         if let Some(r) = self.regions.get_mut(mem::TAG_INPUT as usize) {
             *r = input;
@@ -447,7 +450,7 @@ impl JitState {
         // Tag 0 names nothing: an empty region, so every access to it
         // takes the slow path, which reports the fault.
         self.regions.push(Region::default());
-        self.regions.push(Region { base: m.stack.as_mut_ptr() as u64, rlen: m.stack.len() as u64, wlen: m.stack.len() as u64, _pad: 0 });
+        self.regions.push(Region { base: m.stack.as_mut_ptr() as u64, rlen: m.stack.len() as u64, wlen: m.stack.len() as u64, probe: 0 });
         self.regions.push(Region::default());
         self.regions.extend_from_slice(maps);
         self.regions_of = Some(maps.clone());

@@ -107,10 +107,50 @@ fn next_seed(salt: u64) -> u64 {
 #[inline(always)]
 fn mix(h: u64, w: u64) -> u64 {
     let h = (h ^ w).wrapping_mul(K);
-    h ^ (h >> 29)
+    h ^ (h >> MIX_SHIFT)
 }
 
+/// What the JIT's inline `bpf_map_lookup_elem` reads of a hash map with
+/// 8-byte keys (`repr(C)`: the emitter addresses its fields), enough to
+/// look at the first slot of a key's chain as [`HashIndex::get`] does:
+/// the bucket is `mix(seed, key) * K >> shift`, its head a slot whose key
+/// is compared or a nulls marker. Anything else (a longer chain, another
+/// bucket's marker) is left to the shim, which walks as `get` does.
+#[repr(C)]
+pub(crate) struct Probe {
+    pub seed: u64,
+    /// `64 - bits`.
+    pub shift: u64,
+    /// `&buckets[0]`, [`BUCKET_SIZE`] bytes apart, the head at [`BUCKET_HEAD`].
+    pub buckets: u64,
+    /// `&keys[0]`: one word per slot.
+    pub keys: u64,
+    pub slots: u64,
+    /// The map's value size: a slot's value is at `slot * value_size`.
+    pub value_size: u64,
+}
+
+pub(crate) const BUCKET_SIZE: usize = core::mem::size_of::<Bucket>();
+pub(crate) const BUCKET_HEAD: usize = core::mem::offset_of!(Bucket, head);
+/// [`mix`]'s and the bucket's multiplier and [`mix`]'s shift.
+pub(crate) const HASH_K: u64 = K;
+pub(crate) const MIX_SHIFT: u8 = 29;
+/// [`NULLS`], for the emitter.
+pub(crate) const NULLS_BIT: u32 = NULLS;
+
 impl HashIndex {
+    /// The [`Probe`] of an index with 8-byte keys (one word, no padding).
+    pub(crate) fn probe(&self, value_size: u32) -> Option<Probe> {
+        (self.key_size == 8).then(|| Probe {
+            seed: self.seed,
+            shift: 64 - self.bits as u64,
+            buckets: self.buckets.as_ptr() as u64,
+            keys: self.keys.as_ptr() as u64,
+            slots: self.keys.len() as u64,
+            value_size: value_size as u64,
+        })
+    }
+
     pub fn new(key_size: usize, max_entries: u32) -> HashIndex {
         let n = max_entries as usize;
         let kw = key_size.div_ceil(8);

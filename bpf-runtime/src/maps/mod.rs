@@ -90,6 +90,9 @@ pub struct Map {
     spec: MapSpec,
     values: Values,
     store: Store,
+    /// A hash map's [`hash::Probe`] for the JIT (8-byte keys), at a fixed
+    /// address once the map is in its `Arc`.
+    probe: Option<hash::Probe>,
 }
 
 /// Bytes a map may come to hold: values, plus keys and links for hashes,
@@ -144,7 +147,11 @@ impl Map {
             MapType::Ringbuf => Store::Ringbuf(Ringbuf::new(spec.max_entries as usize)),
         };
         let len = if spec.kind == MapType::Ringbuf { 0 } else { spec.value_size as usize * spec.max_entries as usize };
-        Ok(Map { spec: spec.clone(), values: Values::new(len, spec.initial.as_deref()), store })
+        let probe = match &store {
+            Store::Hash(h) => h.probe(spec.value_size),
+            _ => None,
+        };
+        Ok(Map { spec: spec.clone(), values: Values::new(len, spec.initial.as_deref()), store, probe })
     }
 
     pub fn spec(&self) -> &MapSpec {
@@ -387,7 +394,8 @@ fn regions_of(maps: &[Arc<Map>]) -> Arc<Vec<crate::jit::Region>> {
         maps.iter()
             .map(|m| {
                 let len = m.values.len() as u64;
-                crate::jit::Region { base: m.values.as_ptr() as u64, rlen: len, wlen: if m.writable() { len } else { 0 }, _pad: 0 }
+                let probe = m.probe.as_ref().map_or(0, |p| p as *const hash::Probe as u64);
+                crate::jit::Region { base: m.values.as_ptr() as u64, rlen: len, wlen: if m.writable() { len } else { 0 }, probe }
             })
             .collect(),
     )
