@@ -107,6 +107,27 @@ pub struct Mem<'a> {
     pub keys: &'a mut [Vec<u8>; KEY_BUFS],
 }
 
+impl Mem<'_> {
+    /// Records a faulting program reserved but never submitted give their
+    /// space back (the verifier forbids leaking them in accepted
+    /// programs); after every run, on both engines.
+    #[inline]
+    pub(crate) fn release_reservations(&mut self) {
+        if !self.reservations.is_empty() {
+            self.release_slow();
+        }
+    }
+
+    #[cold]
+    fn release_slow(&mut self) {
+        for r in self.reservations.drain(..).flatten() {
+            if let Ok(map) = self.maps.get(r.map) {
+                let _ = map.ringbuf_release(r.data.len());
+            }
+        }
+    }
+}
+
 /// Where an address points, after its bounds are checked.
 enum Place<'m> {
     /// A byte range of plain memory owned by this run.

@@ -246,30 +246,12 @@ impl Vm {
         match exec::run(prog, &mut m, helpers, &mut self.frames, self.step_limit) {
             // Matched so the common case moves a u64, not the whole result.
             Ok(v) => {
-                self.release_reservations(maps);
+                m.release_reservations();
                 Ok(v)
             }
             Err(e) => {
-                self.release_reservations(maps);
+                m.release_reservations();
                 Err(e)
-            }
-        }
-    }
-
-    /// Records a faulting program reserved but never submitted give their
-    /// space back; the verifier forbids leaking them in accepted programs.
-    #[inline]
-    pub(crate) fn release_reservations(&mut self, maps: &crate::maps::MapSet) {
-        if !self.reservations.is_empty() {
-            self.release_slow(maps);
-        }
-    }
-
-    #[cold]
-    fn release_slow(&mut self, maps: &crate::maps::MapSet) {
-        for r in self.reservations.drain(..).flatten() {
-            if let Ok(map) = maps.get(r.map) {
-                let _ = map.ringbuf_release(r.data.len());
             }
         }
     }

@@ -193,17 +193,8 @@ impl Vm {
         let mut m = Mem { stack, input, maps, reservations, keys };
         // SAFETY: `JitProgram::new` checked that the executable memory holds
         // compiled code, and `prog` keeps it mapped during the call.
-        match unsafe { state.run(prog.entry, &mut m, helpers, budget) } {
-            // Matched so the common case moves a u64, not the whole result.
-            Ok(v) => {
-                self.release_reservations(maps);
-                Ok(v)
-            }
-            Err(e) => {
-                self.release_reservations(maps);
-                Err(e)
-            }
-        }
+        let r0 = unsafe { state.run_mem(prog.entry, &mut m, helpers, budget) };
+        state.outcome(r0, budget)
     }
 }
 

@@ -2,7 +2,7 @@
 //! code addresses through r12 ([`Rt`], `repr(C)`, field offsets shared with
 //! the emitter), the Rust functions the code calls (helper calls: generic,
 //! by definition, the map lookup, a `bpf_for_each_map_elem` step; and the
-//! slow path of a memory access), and [`JitState::run`], the one call into
+//! slow path of a memory access), and [`JitState::run_mem`] (or `run_bare`), the calls into
 //! the code, with the context and region table it keeps from run to run.
 //! All of the JIT's `unsafe` is here and in [`super::ExecMemory`].
 #![allow(unsafe_code)]
@@ -107,13 +107,13 @@ pub(crate) type Entry = unsafe extern "C" fn(*mut Rt) -> u64;
 /// System V argument registers and the context as the sixth argument.
 ///
 /// # Safety
-/// `rt` is the context [`JitState::run`] passed to the code; it keeps it and
+/// `rt` is the context [`JitState::run_mem`] passed to the code; it keeps it and
 /// everything it points to alive and unaliased until the code returns.
 pub(crate) unsafe extern "C" fn helper_shim(a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, rt: *mut Rt) -> u64 {
     // SAFETY: per the contract above; the machine code does not touch the
     // context or the run's memory while this function runs.
     let rt = unsafe { &mut *rt };
-    // SAFETY: `mem` and `helpers` point to what `JitState::run` borrows
+    // SAFETY: `mem` and `helpers` point to what `JitState::run_mem` borrows
     // for the whole run.
     let m = unsafe { &mut *rt.mem };
     let id = rt.call_id as i32;
@@ -274,6 +274,17 @@ pub(crate) unsafe extern "C" fn resolve_shim(rt: *mut Rt, addr: u64, info: u64) 
     }
 }
 
+/// `helpers.linux_env()` as a raw pointer, out of line on purpose. Inlined,
+/// the compiler copies the fat pointer that the caller has just stored
+/// (building `LinuxHelpers { env }` for the run) with one 16-byte load,
+/// which the CPU cannot forward from the two 8-byte stores: a stall of
+/// about 4 ns per run, a quarter of a hash counter's. Returned in two
+/// registers, it is loaded as two words.
+#[inline(never)]
+fn env_of<H: Helpers>(helpers: &mut H) -> Option<*mut (dyn Env + '_)> {
+    helpers.linux_env().map(|e| e as *mut dyn Env)
+}
+
 /// Helpers that provide nothing: the placeholder `Rt::helpers` holds
 /// between runs (never called).
 struct NoHelpers;
@@ -335,14 +346,21 @@ impl Default for JitState {
 
 impl JitState {
     /// Runs compiled code over `m` with `helpers`, starting with `budget`
-    /// backward jumps and calls.
+    /// backward jumps and calls, then gives back the ring-buffer records
+    /// the run reserved and did not hand back; r0, or an error for
+    /// [`JitState::outcome`]. Out of line, for [`crate::interp::Vm::run_jit`]:
+    /// inlined, its registers would be saved by every caller, also around
+    /// runs of code without memory or helpers (a third of a no-op run);
+    /// and it returns a `u64` in a register, not a `Result` through memory.
+    /// `m` is built by the caller field by field and read here the same
+    /// way, never copied whole (see [`env_of`] for why that matters).
     ///
     /// # Safety
     /// `entry` must be the first byte of an unmodified copy of code from
     /// [`super::compile`], in executable memory that stays mapped for the
     /// call.
-    #[inline]
-    pub(crate) unsafe fn run<H: Helpers>(&mut self, entry: *const u8, m: &mut Mem<'_>, helpers: &mut H, budget: u64) -> Result<u64, ExecError> {
+    #[inline(never)]
+    pub(crate) unsafe fn run_mem<H: Helpers>(&mut self, entry: *const u8, m: &mut Mem<'_>, helpers: &mut H, budget: u64) -> u64 {
         let stack_base = m.stack.as_mut_ptr();
         if !self.regions_of.as_ref().is_some_and(|c| Arc::ptr_eq(c, &m.maps.regions)) || self.rt.stack_base != stack_base {
             self.refill(m);
@@ -364,13 +382,15 @@ impl JitState {
         // user of these pointers. The shims use `env` when there is one
         // and `helpers` only otherwise.
         unsafe {
+            rt.env = env_of(helpers).map(|e| core::mem::transmute::<*mut (dyn Env + '_), *mut (dyn Env + 'static)>(e));
             let h = helpers as &mut dyn Helpers as *mut dyn Helpers;
-            rt.env = (*h).linux_env().map(|e| core::mem::transmute::<*mut (dyn Env + '_), *mut (dyn Env + 'static)>(e as *mut dyn Env));
             rt.helpers = core::mem::transmute::<*mut dyn Helpers, *mut (dyn Helpers + 'static)>(h);
             rt.mem = core::mem::transmute::<*mut Mem<'_>, *mut Mem<'static>>(m as *mut Mem<'_>);
         }
         // SAFETY: as the caller guarantees; the context is set for the run.
-        unsafe { self.enter(entry, budget) }
+        let r0 = unsafe { self.call(entry) };
+        m.release_reservations();
+        r0
     }
 
     /// Runs compiled code that touches no memory and calls no helper
@@ -379,7 +399,7 @@ impl JitState {
     /// stay as they were (dangling between runs, and never used).
     ///
     /// # Safety
-    /// As for [`JitState::run`], and the code was compiled with `needs`.
+    /// As for [`JitState::run_mem`], and the code was compiled with `needs`.
     #[inline]
     pub(crate) unsafe fn run_bare(&mut self, entry: *const u8, needs: u8, input: &Input<'_>, budget: u64) -> Result<u64, ExecError> {
         use super::scan::need;
@@ -392,25 +412,32 @@ impl JitState {
         }
         // SAFETY: as the caller guarantees; such code reads only the
         // context, whose budget and r2 are set where it asks.
-        unsafe { self.enter(entry, budget) }
+        let r0 = unsafe { self.call(entry) };
+        self.outcome(r0, budget)
     }
 
-    /// Calls the code with the context and turns a stop into its error.
+    /// Calls the code with the context.
     ///
     /// # Safety
     /// `entry` is the first byte of our compiled code (see
-    /// [`JitState::run`]), and every context field the code uses is set
+    /// [`JitState::run_mem`]), and every context field the code uses is set
     /// for this run. Such code follows the System V ABI (callee-saved
     /// registers restored, rsp balanced even on an error exit), touches
     /// memory only through the region table, the stack base and the shims,
     /// and returns.
     #[inline(always)]
-    unsafe fn enter(&mut self, entry: *const u8, budget: u64) -> Result<u64, ExecError> {
+    unsafe fn call(&mut self, entry: *const u8) -> u64 {
         // SAFETY: as the caller guarantees.
-        let r0 = unsafe {
+        unsafe {
             let f: Entry = core::mem::transmute::<*const u8, Entry>(entry);
             f(&mut self.rt)
-        };
+        }
+    }
+
+    /// What a run that returned `r0` came to: r0, or the error it stopped
+    /// with (the context is then reset for the next run).
+    #[inline(always)]
+    pub(crate) fn outcome(&mut self, r0: u64, budget: u64) -> Result<u64, ExecError> {
         if self.rt.err != ERR_NONE {
             return Err(self.failed(budget));
         }

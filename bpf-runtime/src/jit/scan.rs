@@ -1,5 +1,5 @@
 //! What a program needs from its run, found before emitting it, so that the
-//! prologue, the calls and [`super::JitState::run`] set up only that: which
+//! prologue, the calls and [`super::JitState::run_mem`] set up only that: which
 //! registers it names, whether it calls functions of its own or loops
 //! (then r6-r10 are saved and the budget lives in a register), whether it
 //! touches memory or calls helpers at all (else a run needs no region table,
