@@ -97,12 +97,13 @@ impl Loaded {
     /// `prog_type.ctx_size()` bytes; reads past a shorter one fault. Takes
     /// `&self`: any number of runs (one [`Vm`] and one `env` each, e.g. per
     /// CPU) may go on at once, while the shell reads the maps.
+    #[inline]
     pub fn run(&self, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
-        let engine = match self.programs.get(idx) {
-            Some(p) if p.jit.is_some() => Engine::Jit,
-            _ => Engine::Interp,
-        };
-        self.run_on(engine, vm, idx, ctx, env)
+        match self.programs.get(idx) {
+            Some(LoadedProgram { jit: Some(j), .. }) => vm.run_jit(j, Input::ReadOnly(ctx), &self.maps, &mut LinuxHelpers { env }),
+            Some(p) => self.run_interp(vm, p, ctx, env),
+            None => Err(ExecError { pc: 0, kind: ExecErrorKind::NoSuchProgram(idx) }),
+        }
     }
 
     /// [`Loaded::run`] on a chosen engine; `Engine::Jit` needs
@@ -118,8 +119,10 @@ impl Loaded {
         }
     }
 
-    /// The interpreter's side of [`Loaded::run_on`].
-    #[inline]
+    /// The interpreter's side of [`Loaded::run_on`], out of line: its
+    /// setup (register file, frames) would otherwise make every run on the
+    /// JIT save registers and clear a frame it does not use.
+    #[inline(never)]
     fn run_interp(&self, vm: &mut Vm, p: &LoadedProgram, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
         vm.run(&p.prepared, Input::ReadOnly(ctx), &self.maps, &mut LinuxHelpers { env })
     }
