@@ -108,6 +108,7 @@ impl Loaded {
 
     /// [`Loaded::run`] on a chosen engine; `Engine::Jit` needs
     /// [`Loaded::compile_jit`] first.
+    #[inline]
     pub fn run_on(&self, engine: Engine, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
         let Some(p) = self.programs.get(idx) else {
             return Err(ExecError { pc: 0, kind: ExecErrorKind::NoSuchProgram(idx) });
