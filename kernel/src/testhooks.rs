@@ -8,6 +8,10 @@
 //! * `pipe`: `/dev/ushell-test-pipe` opens the read end of a pipe whose
 //!   writer is a kernel task, writing `tick N` every 300 ms, three times,
 //!   then closing: reads block until data arrives, then see end-of-file.
+//! * `slow-shell`: the shell's console task rests 200 ms after each round,
+//!   as a shell that cannot keep up would, so that a small syscall trace
+//!   ring overflows for certain under a busy app (the tests of how losses
+//!   are reported; a shell that keeps up loses nothing).
 
 use crate::fs::file::{FileLike, WriteAt};
 use crate::fs::pipe::{Pipe, PipeWriter};
@@ -16,6 +20,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use linux_abi::Errno;
 
 static PIPE_HOOK: AtomicBool = AtomicBool::new(false);
+static SLOW_SHELL: AtomicBool = AtomicBool::new(false);
 
 /// Device number of /dev/ushell-test-pipe (a misc minor Linux leaves free).
 pub const TEST_PIPE_DEV: (u32, u32) = (10, 250);
@@ -31,6 +36,7 @@ pub fn enable(list: &str) {
                 }
             }
             "pipe" => PIPE_HOOK.store(true, Ordering::Relaxed),
+            "slow-shell" => SLOW_SHELL.store(true, Ordering::Relaxed),
             other => crate::kinfo!("unknown test hook {other:?} ignored"),
         }
     }
@@ -38,6 +44,11 @@ pub fn enable(list: &str) {
 
 pub fn pipe_hook_enabled() -> bool {
     PIPE_HOOK.load(Ordering::Relaxed)
+}
+
+/// Whether the shell rests after each round (`slow-shell`).
+pub fn slow_shell() -> bool {
+    SLOW_SHELL.load(Ordering::Relaxed)
 }
 
 fn ticker() {

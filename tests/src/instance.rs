@@ -35,8 +35,14 @@ pub fn ushell_cmd() -> Command {
 
 /// Runs `ushell ARGS` to the end under [`COMMAND_LIMIT`].
 pub fn ushell<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    ushell_kernel_args("", args)
+}
+
+/// [`ushell`] with `USHELL_KERNEL_ARGS=kernel_args` (kernel options such
+/// as test hooks, for the VMs it starts).
+pub fn ushell_kernel_args<S: AsRef<OsStr>>(kernel_args: &str, args: &[S]) -> Output {
     let mut c = ushell_cmd();
-    c.args(args);
+    c.env("USHELL_KERNEL_ARGS", kernel_args).args(args);
     let cmdline = format!("ushell {}", args.iter().map(|a| a.as_ref().to_string_lossy()).collect::<Vec<_>>().join(" "));
     let (status, out) = capture(c, Vec::new(), COMMAND_LIMIT, cmdline);
     Output { status: status.and_then(|s| s.code()), ..out }

@@ -17,7 +17,7 @@ pub mod sup;
 pub mod tmux;
 mod vm;
 
-pub use instance::{ushell, ushell_cmd, Instance};
+pub use instance::{ushell, ushell_cmd, ushell_kernel_args, Instance};
 pub use locate::{app, apps_dir, kernel_image, ushell_bin, workspace_root, FLAVORS};
 pub use parallel::par_map;
 pub use vm::{default_accel, runtime_parent, KvmPlan, Output, Vm};

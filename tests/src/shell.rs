@@ -197,12 +197,20 @@ pub struct Client {
     /// The window of the `FlowStarted` reply, from the reader, which then
     /// confirms what it reads ([`Client::flow_control`]).
     flow: Receiver<u32>,
+    /// Whether the reader holds its confirmations, and the last one it
+    /// held ([`Client::hold_flow`]).
+    held: Arc<Mutex<(bool, Option<u64>)>>,
 }
 
 /// How long a request may wait for its reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The id of this side's `FlowStart` and `FlowRead` (never a request's).
 const FLOW_ID: u32 = u32::MAX;
+
+/// The `FlowRead` frame confirming `read` bytes.
+fn flow_read(read: u64) -> Vec<u8> {
+    shellproto::encode(&ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } }).unwrap()
+}
 
 impl Client {
     fn new(stream: UnixStream) -> Client {
@@ -211,6 +219,8 @@ impl Client {
         let stream = Arc::new(Mutex::new(stream));
         let (started, flow) = channel();
         let writer = stream.clone();
+        let held = Arc::new(Mutex::new((false, None)));
+        let hold = held.clone();
         std::thread::spawn(move || {
             let mut dec = MessageDecoder::<ServerMsg>::new();
             let mut buf = vec![0u8; 64 * 1024];
@@ -238,14 +248,32 @@ impl Client {
                 }
                 total += n as u64;
                 if let Some(read) = confirm.read(total) {
-                    let frame = shellproto::encode(&ClientMsg { id: FLOW_ID, req: Request::FlowRead { read } }).unwrap();
-                    if writer.lock().unwrap().write_all(&frame).is_err() {
+                    let mut h = hold.lock().unwrap();
+                    if h.0 {
+                        h.1 = Some(read);
+                        continue;
+                    }
+                    if writer.lock().unwrap().write_all(&flow_read(read)).is_err() {
                         return;
                     }
                 }
             }
         });
-        Client { stream, incoming: rx, next_id: 1, flow }
+        Client { stream, incoming: rx, next_id: 1, flow, held }
+    }
+
+    /// Holds (`true`) the reader's confirmations, as a client that falls
+    /// behind: it still reads, but the kernel stops sending once a window
+    /// is unconfirmed. `false` confirms what was read meanwhile and goes on.
+    pub fn hold_flow(&mut self, hold: bool) {
+        let held = {
+            let mut h = self.held.lock().unwrap();
+            h.0 = hold;
+            if hold { None } else { h.1.take() }
+        };
+        if let Some(read) = held {
+            self.send_raw(&flow_read(read));
+        }
     }
 
     /// Turns on flow control (what the supervisor does for every session):

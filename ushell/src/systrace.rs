@@ -140,12 +140,18 @@ pub struct Stream {
     /// Drops already reported.
     reported: u64,
     records: u64,
-    /// Records pushed since the last drain.
+    /// Records pushed since the last drain, and the ring bytes they take.
     undrained: u32,
+    undrained_bytes: usize,
+    /// A quarter of the ring: undrained bytes that wake the reader.
+    wake_bytes: usize,
+    /// Whether the reader was woken since the last drain.
+    woken: bool,
 }
 
 /// Records that wake the stream's reader (about 35 KB of the ~135-byte
-/// records a busy app makes; the default ring holds ~7,000).
+/// records a busy app makes; the default ring holds ~7,000), unless a
+/// quarter of a smaller ring fills first.
 pub const WAKE_EVERY: u32 = 256;
 
 /// Programs on the syscall hook, and the stream.
@@ -244,10 +250,12 @@ impl SyscallTracing {
     }
 
     /// One record into the ring buffer (dropped and counted when full).
-    /// True when the reader should be woken: [`WAKE_EVERY`] records have
-    /// come in since it last drained, so it drains while the app runs
-    /// instead of when it next happens to wake (a sleeping shell once let
-    /// a busy app fill and overflow the ring between two of its rounds).
+    /// True, once per drain, when the reader should be woken: [`WAKE_EVERY`]
+    /// records or a quarter of the ring have come in since it last
+    /// drained, so it drains while the app runs instead of when it next
+    /// happens to wake (a sleeping shell once let a busy app fill and
+    /// overflow the ring between two of its rounds; a fixed record count
+    /// alone let a small ring overflow before the reader was woken).
     #[must_use]
     pub fn push(&self, record: &[u8]) -> bool {
         let mut g = self.stream.lock();
@@ -255,7 +263,11 @@ impl SyscallTracing {
         if let Ok(true) = s.ring.ringbuf_output(record) {
             s.records += 1;
             s.undrained += 1;
-            return s.undrained == WAKE_EVERY;
+            s.undrained_bytes += bpf_runtime::maps::ringbuf_record_cost(record.len());
+            if !s.woken && (s.undrained >= WAKE_EVERY || s.undrained_bytes >= s.wake_bytes) {
+                s.woken = true;
+                return true;
+            }
         }
         false
     }
@@ -278,7 +290,7 @@ impl SyscallTracing {
         for (w, f) in self.wanted_nrs.iter().zip(filter) {
             w.store(f, Relaxed);
         }
-        *self.stream.lock() = Some(Stream { ring: Arc::new(ring), reported: 0, records: 0, undrained: 0 });
+        *self.stream.lock() = Some(Stream { ring: Arc::new(ring), reported: 0, records: 0, undrained: 0, undrained_bytes: 0, wake_bytes: bytes as usize / 4, woken: false });
         self.streaming.store(true, Relaxed);
         Ok(bytes)
     }
@@ -314,7 +326,7 @@ impl SyscallTracing {
         let dropped = s.ring.ringbuf_dropped();
         let new = dropped - s.reported.min(dropped);
         s.reported = dropped;
-        s.undrained = 0;
+        (s.undrained, s.undrained_bytes, s.woken) = (0, 0, false);
         (out, new)
     }
 

@@ -342,3 +342,24 @@ fn trace_stop_is_answered_after_the_streams_last_records() {
     assert!(matches!(t.ok(Request::TraceStart { syscalls: vec![], ring_bytes: 0 }), Reply::TraceStarted { .. }));
     assert!(matches!(t.ok(Request::TraceStop), Reply::TraceStopped { records: 0, lost: 0 }));
 }
+
+/// A small ring wakes its reader after a quarter of it fills, long before
+/// `WAKE_EVERY` records (which an 8 KiB ring could never hold), once per
+/// drain; after a drain the count starts again.
+#[test]
+fn a_small_ring_wakes_the_reader_when_a_quarter_fills() {
+    let mut t = T::new();
+    let Reply::TraceStarted { ring_bytes } = t.ok(Request::TraceStart { syscalls: vec![], ring_bytes: 8192 }) else { panic!() };
+    assert_eq!(ring_bytes, 8192);
+    let sys = &t.shell.kernel().tracing.sys;
+    let record = [0x5au8; 128];
+    let cost = bpf_runtime::maps::ringbuf_record_cost(record.len());
+    let wake_at = (8192usize / 4).div_ceil(cost);
+    let wakes: Vec<usize> = (1..=40).filter(|_| sys.push(&record)).collect();
+    assert_eq!(wakes, [wake_at], "woken once, when a quarter of the ring ({} records of {cost} bytes) is full", wake_at);
+    assert!(wake_at < ushell::systrace::WAKE_EVERY as usize);
+    let (data, lost) = sys.drain(usize::MAX);
+    assert_eq!((data.len(), lost), (40 * record.len(), 0));
+    let again: Vec<usize> = (1..=wake_at).filter(|_| sys.push(&record)).collect();
+    assert_eq!(again, [wake_at], "after a drain the reader is woken again");
+}

@@ -199,6 +199,9 @@ fn serve(mut console: Console, dev: MmioDevice) -> ! {
             server.event(Event::Kernel { level: LogLevel::Debug, line }, &mut out);
             flush(&mut console, &mut out, &server);
         }
+        if crate::testhooks::slow_shell() {
+            crate::time::sleep_until(crate::time::monotonic_ns() + 200_000_000);
+        }
         wait(!out.is_empty());
     }
 }
