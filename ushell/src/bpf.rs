@@ -193,21 +193,13 @@ impl Object {
         (r, out)
     }
 
-    /// Runs program `index` from a trampoline or a syscall hook: `call`
-    /// answers the function-call helpers (173, 183-185); `window` is kernel
-    /// memory the run may read with `bpf_probe_read_kernel` besides what the
-    /// kernel allows (the `pt_regs` a raw tracepoint points at); `bpf_printk`
-    /// lines go to `out`.
-    pub fn run_traced<K: Kernel + ?Sized>(
-        &self,
-        vm: &mut Vm,
-        index: usize,
-        ctx: &[u8],
-        call: Option<&tracer::CallInfo<'_>>,
-        window: Option<(u64, &[u8])>,
-        kernel: &mut K,
-        out: &mut RunOutput,
-    ) -> Result<u64, bpf_runtime::interp::ExecError> {
+    /// Runs program `index` from a trampoline or a syscall hook (`origin`);
+    /// `bpf_printk` lines go to `out`.
+    pub fn run_traced<K: Kernel + ?Sized>(&self, vm: &mut Vm, index: usize, ctx: &[u8], origin: Origin<'_>, kernel: &mut K, out: &mut RunOutput) -> Result<u64, bpf_runtime::interp::ExecError> {
+        let (call, window) = match origin {
+            Origin::Call(c) => (Some(c), None),
+            Origin::Tracepoint(w) => (None, w),
+        };
         let mut env = RunEnv { kernel, out, call, window };
         self.loaded.run(vm, index, ctx, &mut env)
     }
@@ -263,6 +255,17 @@ impl MapStore {
 /// The helpers' environment for one run: the kernel's time, randomness and
 /// task, with `bpf_printk` lines collected so they reach the host tagged
 /// with the program.
+/// What a traced run comes from, which decides what its helpers can see.
+pub enum Origin<'a> {
+    /// A trampoline: the call answers the function-call helpers (173,
+    /// 183-185).
+    Call(&'a tracer::CallInfo<'a>),
+    /// A syscall tracepoint, with kernel memory the run may read with
+    /// `bpf_probe_read_kernel` besides what the kernel allows (the
+    /// `pt_regs` a raw tracepoint points at: address, bytes).
+    Tracepoint(Option<(u64, &'a [u8])>),
+}
+
 struct RunEnv<'a, K: Kernel + ?Sized> {
     kernel: &'a mut K,
     out: &'a mut RunOutput,

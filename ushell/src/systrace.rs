@@ -423,7 +423,7 @@ impl SyscallTracing {
                 }
             };
             let t0 = kernel.now_ns();
-            if p.prog.object.run_traced(vm, p.prog.index, ctx.bytes(), None, window, kernel, out).is_err() {
+            if p.prog.object.run_traced(vm, p.prog.index, ctx.bytes(), crate::bpf::Origin::Tracepoint(window), kernel, out).is_err() {
                 errors += 1;
             }
             p.run_time_ns.fetch_add(kernel.now_ns().saturating_sub(t0), Relaxed);

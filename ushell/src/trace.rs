@@ -251,7 +251,7 @@ struct TraceRunner<'a> {
 impl tracer::Runner<Prog> for TraceRunner<'_> {
     fn run(&mut self, prog: &Prog, ctx: &[u8], call: &CallInfo<'_>) {
         let mut out = RunOutput::default();
-        let r = prog.object.run_traced(self.vm, prog.index, ctx, Some(call), None, &mut *self.kernel, &mut out);
+        let r = prog.object.run_traced(self.vm, prog.index, ctx, crate::bpf::Origin::Call(call), &mut *self.kernel, &mut out);
         if out.lines.is_empty() && out.lines_lost == 0 && r.is_ok() {
             return;
         }
