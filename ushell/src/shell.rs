@@ -319,6 +319,11 @@ impl<K: Kernel> Shell<K> {
             if o.lost > 0 {
                 out.push(ServerMsg::Event(Event::Lost { what: "bpf_printk lines of traced programs (queue full)".into(), count: o.lost }));
             }
+            if o.missed > 0 {
+                // Linux counts these as the program's recursion_misses.
+                let what = "traced calls not run: they came while the tracer was busy (a traced program running, or an attach or detach)";
+                out.push(ServerMsg::Event(Event::Lost { what: what.into(), count: o.missed }));
+            }
             if o.errors > 0 {
                 let line = alloc::format!("{} traced runs failed; the last: {}", o.errors, o.last_error.unwrap_or_default());
                 out.push(ServerMsg::Event(Event::Kernel { level: shellproto::LogLevel::Warn, line }));

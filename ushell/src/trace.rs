@@ -98,6 +98,8 @@ pub struct TracedOutput {
     pub lost: u64,
     pub errors: u64,
     pub last_error: Option<String>,
+    /// Hits not run since the last take ([`Tracing::misses`]).
+    pub missed: u64,
 }
 
 /// The tracer's state: shared by the shell (attach, detach, listings) and
@@ -109,6 +111,8 @@ pub struct Tracing {
     pub sys: crate::systrace::SyscallTracing,
     busy: AtomicBool,
     misses: AtomicU64,
+    /// `misses` when [`Tracing::take_output`] last reported them.
+    misses_reported: AtomicU64,
     vm: spin::Mutex<Vm>,
     out: spin::Mutex<Queue>,
 }
@@ -139,6 +143,7 @@ impl Tracing {
             sys: crate::systrace::SyscallTracing::default(),
             busy: AtomicBool::new(false),
             misses: AtomicU64::new(0),
+            misses_reported: AtomicU64::new(0),
             vm: spin::Mutex::new(Vm::new()),
             out: spin::Mutex::new(Queue { lines: VecDeque::new(), lost: 0, errors: 0, last_error: None }),
         }
@@ -215,7 +220,9 @@ impl Tracing {
     pub fn take_output(&self) -> TracedOutput {
         let mut q = self.out.lock();
         let lines = q.lines.drain(..).map(|(id, name, line)| (id, name.to_string(), line)).collect();
-        TracedOutput { lines, lost: core::mem::take(&mut q.lost), errors: core::mem::take(&mut q.errors), last_error: q.last_error.take() }
+        let misses = self.misses.load(Relaxed);
+        let missed = misses - self.misses_reported.swap(misses, Relaxed).min(misses);
+        TracedOutput { lines, lost: core::mem::take(&mut q.lost), errors: core::mem::take(&mut q.errors), last_error: q.last_error.take(), missed }
     }
 
     /// Runs `f` with the guard set, so that a traced function that `f`

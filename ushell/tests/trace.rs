@@ -66,6 +66,9 @@ impl TrampolineMemory for Mem {
 
 struct FakeKernel {
     clock: u64,
+    /// A site hit from inside the next clock read (a traced function that
+    /// a helper's implementation calls), to test recursion.
+    reenter: Option<(Space, u32)>,
     tracing: &'static Tracing,
     text: Bytes,
     mem: Mem,
@@ -97,6 +100,10 @@ impl Kernel for FakeKernel {
         "fake-kernel"
     }
     fn now_ns(&mut self) -> u64 {
+        if let Some((space, id)) = self.reenter.take() {
+            let tracing = self.tracing;
+            tracing.dispatch(space, id, Phase::Entry, &TraceFrame::default(), self);
+        }
         self.clock += 10;
         self.clock
     }
@@ -141,7 +148,7 @@ impl T {
     fn new() -> T {
         let tracing: &'static Tracing = Box::leak(Box::new(Tracing::new(Dispatch::Syscall(0x757ace), Dispatch::Call(0xffff_ffff_8020_0000))));
         let (_, _, text) = tables();
-        let k = FakeKernel { clock: 0, tracing, text, mem: Mem { next: 0, live: 0 } };
+        let k = FakeKernel { clock: 0, reenter: None, tracing, text, mem: Mem { next: 0, live: 0 } };
         let mut t = T { shell: Shell::new(k, Limits::default()), next: 1 };
         t.ok(Request::Hello(Hello { version: VERSION, client: "t".into() }));
         t
@@ -362,4 +369,27 @@ fn a_small_ring_wakes_the_reader_when_a_quarter_fills() {
     assert_eq!((data.len(), lost), (40 * record.len(), 0));
     let again: Vec<usize> = (1..=wake_at).filter(|_| sys.push(&record)).collect();
     assert_eq!(again, [wake_at], "after a drain the reader is woken again");
+}
+
+/// A site hit while a traced program runs (here: from the clock read that
+/// `bpf_ktime_get_ns` makes) is not run but counted, and the count is
+/// reported with the shell's next output, once.
+#[test]
+fn hits_during_a_traced_run_are_skipped_and_reported_as_lost() {
+    let mut t = T::new();
+    t.load("calltime.c");
+    t.attach(None, "enter", None).unwrap();
+    let lost = |t: &mut T| -> u64 {
+        t.shell.poll_output().iter().map(|m| match m {
+            ServerMsg::Event(Event::Lost { what, count }) if what.starts_with("traced calls not run") => *count,
+            _ => 0,
+        }).sum()
+    };
+    t.hit(Space::App, 0, Phase::Entry, [0; 6], 0);
+    assert_eq!(lost(&mut t), 0, "a plain hit runs");
+    t.shell.kernel().reenter = Some((Space::App, 0));
+    t.hit(Space::App, 0, Phase::Entry, [0; 6], 0);
+    assert!(t.shell.kernel().reenter.is_none(), "the program read the clock, which hit the site again");
+    assert_eq!(lost(&mut t), 1, "the nested hit was skipped and reported");
+    assert_eq!(lost(&mut t), 0, "reported once");
 }
