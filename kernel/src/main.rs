@@ -79,6 +79,9 @@ pub extern "C" fn kernel_entry64(start_info_phys: u32) -> ! {
     boot_info::give_ram_to_heap(&info);
     kdebug_early("heap");
     arch::paging::drop_identity_map();
+    if let Err(e) = arch::wx::harden() {
+        kinfo!("paging: the kernel's mappings stay writable and executable: {e}");
+    }
     kdebug_early("paging");
     drivers::tsc::init(boot_tsc);
     kdebug_early("tsc");

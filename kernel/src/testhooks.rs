@@ -8,6 +8,12 @@
 //! * `pipe`: `/dev/ushell-test-pipe` opens the read end of a pipe whose
 //!   writer is a kernel task, writing `tick N` every 300 ms, three times,
 //!   then closing: reads block until data arrives, then see end-of-file.
+//! * `wx-audit`: logs how many kernel pages are writable and executable
+//!   (`wx: N kernel pages writable and executable, M executable`).
+//! * `wx-write-text`, `wx-exec-direct`: try what W^X forbids (a write to
+//!   kernel text where it runs, a call through the direct map); each must
+//!   end in a kernel panic (a page fault), else the hook logs that it went
+//!   through.
 //! * `slow-shell`: the shell's console task rests 200 ms after each round,
 //!   as a shell that cannot keep up would, so that a small syscall trace
 //!   ring overflows for certain under a busy app (the tests of how losses
@@ -37,6 +43,18 @@ pub fn enable(list: &str) {
             }
             "pipe" => PIPE_HOOK.store(true, Ordering::Relaxed),
             "slow-shell" => SLOW_SHELL.store(true, Ordering::Relaxed),
+            "wx-audit" => {
+                let (wx, x) = crate::arch::wx::audit();
+                crate::kinfo!("wx: {wx} kernel pages writable and executable, {x} executable");
+            }
+            "wx-write-text" => {
+                crate::arch::wx::probe_write_text();
+                crate::kinfo!("wx-write-text: the write to kernel text went through");
+            }
+            "wx-exec-direct" => {
+                let v = crate::arch::wx::probe_exec_direct();
+                crate::kinfo!("wx-exec-direct: the call through the direct map returned {v:#x}");
+            }
             other => crate::kinfo!("unknown test hook {other:?} ignored"),
         }
     }

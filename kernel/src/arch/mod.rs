@@ -16,3 +16,4 @@ pub mod syscall;
 pub mod task;
 pub mod tracing;
 pub mod usermode;
+pub mod wx;

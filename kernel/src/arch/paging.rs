@@ -12,12 +12,12 @@ pub use vmspace::{PageFlags, PageState};
 pub(super) const P: u64 = 1 << 0;
 pub(super) const W: u64 = 1 << 1;
 const U: u64 = 1 << 2;
-const PS: u64 = 1 << 7;
+pub(super) const PS: u64 = 1 << 7;
 /// PAT bit of a 2 MiB leaf; bit 7 (PS's place) in a 4 KiB one.
 const PAT_2M: u64 = 1 << 12;
 const G: u64 = 1 << 8;
 pub(super) const NX: u64 = 1 << 63;
-const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+pub(super) const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ADDR_MASK_2M: u64 = 0x000f_ffff_ffe0_0000;
 /// First address above the user half.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
@@ -28,7 +28,7 @@ const USER_SLOTS: usize = 256;
 /// and what CR3 falls back to when the active root is dropped.
 static BOOT_PML4: AtomicU64 = AtomicU64::new(0);
 
-fn boot_pml4() -> u64 {
+pub(super) fn boot_pml4() -> u64 {
     let cur = read_cr3() & ADDR_MASK;
     // The first caller runs on the boot tables: no root exists before one is made.
     match BOOT_PML4.compare_exchange(0, cur, Ordering::Relaxed, Ordering::Relaxed) {
@@ -41,19 +41,19 @@ fn entry(table_phys: u64, idx: usize) -> *mut u64 {
     (phys_to_virt(table_phys) + idx as u64 * 8) as *mut u64
 }
 
-fn read_entry(table_phys: u64, idx: usize) -> u64 {
+pub(super) fn read_entry(table_phys: u64, idx: usize) -> u64 {
     // SAFETY: table_phys is a page-table frame (a root, CR3 or a present
     // non-leaf entry), direct-mapped; idx < 512.
     unsafe { entry(table_phys, idx).read_volatile() }
 }
 
-fn write_entry(table_phys: u64, idx: usize, v: u64) {
+pub(super) fn write_entry(table_phys: u64, idx: usize, v: u64) {
     // SAFETY: as for read_entry; the page tables are only changed here,
     // under the lock of the process that owns the root.
     unsafe { entry(table_phys, idx).write_volatile(v) }
 }
 
-fn load_cr3(pml4: u64) {
+pub(super) fn load_cr3(pml4: u64) {
     // SAFETY: pml4 is the boot PML4 or a root built by PageTableRoot::new,
     // whose kernel half is the boot one, so the code, stack and heap running
     // now stay mapped at the same addresses.

@@ -1,0 +1,151 @@
+//! W^X for the kernel half of the address space. The boot tables map RAM
+//! twice, writable and executable: the direct map (PML4 slot 256, the
+//! first 4 GiB in 2 MiB pages) and the image window (PML4 slot 511, PDPT
+//! slot 510: the first GiB, where the kernel's code runs), and the two
+//! share the first GiB's page directory. [`harden`] gives the window a
+//! directory of its own, takes execute away from the whole direct map
+//! (nothing runs from it; code is only written through it: the tracer's
+//! patches, JIT code before its pages are mapped executable at
+//! `execmem::EXEC_BASE`), and keeps execute in the window only for the
+//! kernel's text, which loses write there (CR0.WP makes that bind ring 0
+//! too). JIT code and trampolines have W^X mappings of their own
+//! (`execmem`). [`audit`] counts what is left writable and executable, and
+//! the `wx-*` test hooks try the two things W^X forbids.
+
+use core::ptr::addr_of;
+
+use super::cpu::read_cr3;
+use super::mem::{alloc_frame, phys_to_virt, virt_to_phys, KERNEL_VMA, PAGE_SIZE};
+use super::paging::{boot_pml4, load_cr3, read_entry, write_entry, ADDR_MASK, NX, P, PS, W};
+
+/// PML4 slot of the direct map.
+const DIRECT_SLOT: usize = 256;
+/// PML4 slot of the kernel image window (and JIT code, trampolines).
+const HIGH_SLOT: usize = 511;
+/// PDPT slot of the image window in [`HIGH_SLOT`].
+const WINDOW_SLOT: usize = 510;
+const HUGE_PAGE: u64 = 2 << 20;
+/// PAT bit of a 2 MiB leaf, and its place (PS's bit) in a 4 KiB one.
+const PAT_2M: u64 = 1 << 12;
+const PAT_4K: u64 = 1 << 7;
+
+extern "C" {
+    // From kernel/linker.ld: the kernel's code, page-aligned at the start
+    // (rodata starts on the next page after the end).
+    static __text_start: u8;
+    static __text_end: u8;
+}
+
+/// The kernel's text, as addresses in the image window.
+fn text() -> (u64, u64) {
+    // Only the addresses of the linker's symbols are taken (no unsafe).
+    let (s, e) = (addr_of!(__text_start) as u64, addr_of!(__text_end) as u64);
+    (s & !(PAGE_SIZE - 1), e.next_multiple_of(PAGE_SIZE))
+}
+
+/// Makes the kernel half W^X (see the module). Runs once at boot, before
+/// any address space's root copies the kernel half.
+pub fn harden() -> Result<(), &'static str> {
+    let pml4 = boot_pml4();
+    // The window's own page directory, a copy of the shared one.
+    let high = read_entry(pml4, HIGH_SLOT) & ADDR_MASK;
+    let w = read_entry(high, WINDOW_SLOT);
+    if w & P == 0 || w & PS != 0 {
+        return Err("the kernel image window is not a page directory");
+    }
+    let shared = w & ADDR_MASK;
+    let own = alloc_frame().ok_or("no memory for a page directory")?;
+    // The copy: text keeps execute and loses write; everything else in
+    // the window loses execute. 2 MiB pages that hold text are split.
+    let (ts, te) = text();
+    for i in 0..512 {
+        let e = read_entry(shared, i);
+        let va = KERNEL_VMA + i as u64 * HUGE_PAGE;
+        if e & P == 0 || e & PS == 0 || va >= te || va + HUGE_PAGE <= ts {
+            write_entry(own, i, if e & P != 0 { e | NX } else { e });
+            continue;
+        }
+        let pt = alloc_frame().ok_or("no memory for a page table")?;
+        let flags = (e & (0x7f | (1 << 8) | NX) & !PS) | if e & PAT_2M != 0 { PAT_4K } else { 0 };
+        let base = e & ADDR_MASK & !(HUGE_PAGE - 1);
+        for j in 0..512u64 {
+            let page = va + j * PAGE_SIZE;
+            let rights = if (ts..te).contains(&page) { flags & !W & !NX } else { flags | NX };
+            write_entry(pt, j as usize, (base + j * PAGE_SIZE) | rights);
+        }
+        write_entry(own, i, pt | (e & 0x7f & !PS));
+    }
+    // One switch: the window moves to its directory (which maps the code
+    // running now executable, as before), then the direct map loses
+    // execute as a whole (NX in its PML4 entry covers everything below).
+    write_entry(high, WINDOW_SLOT, own | (w & !ADDR_MASK));
+    let d = read_entry(pml4, DIRECT_SLOT);
+    write_entry(pml4, DIRECT_SLOT, d | NX);
+    load_cr3(read_cr3());
+    Ok(())
+}
+
+/// What the kernel half maps, in 4 KiB pages: (writable and executable,
+/// executable).
+pub fn audit() -> (u64, u64) {
+    let pml4 = boot_pml4();
+    let mut counts = (0, 0);
+    for i in DIRECT_SLOT..512 {
+        walk(read_entry(pml4, i), 3, true, false, &mut counts);
+    }
+    counts
+}
+
+/// Counts the pages below entry `e` of a table at `level` (3: PML4, 0:
+/// PT), with the rights of the walk so far.
+fn walk(e: u64, level: u32, write: bool, nx: bool, counts: &mut (u64, u64)) {
+    if e & P == 0 {
+        return;
+    }
+    let (write, nx) = (write && e & W != 0, nx || e & NX != 0);
+    if level == 0 || (level < 3 && e & PS != 0) {
+        let pages = 1u64 << (9 * level);
+        if !nx {
+            counts.1 += pages;
+            if write {
+                counts.0 += pages;
+            }
+        }
+        return;
+    }
+    let table = e & ADDR_MASK;
+    for i in 0..512 {
+        walk(read_entry(table, i), level - 1, write, nx, counts);
+    }
+}
+
+/// The `wx-write-text` test hook: writes a byte of kernel text (its own
+/// value) through the image window, where the code runs. Under W^X this
+/// faults (a kernel panic, which the test expects); returns if it did not.
+pub fn probe_write_text() {
+    let (ts, _) = text();
+    let p = (ts + 64) as *mut u8;
+    // SAFETY: a byte of the kernel's text, written with the value it holds
+    // (nothing changes if the write goes through, and no code is running
+    // there: it is not this function's); the point is whether it faults.
+    unsafe { p.write_volatile(p.read_volatile()) };
+}
+
+/// A function to call through the direct map.
+#[inline(never)]
+extern "C" fn probe_target() -> u64 {
+    0x5a5a
+}
+
+/// The `wx-exec-direct` test hook: calls a kernel function through its
+/// direct-map alias. Under W^X this faults (an instruction fetch from a
+/// non-executable page); returns what it returned if it did not.
+pub fn probe_exec_direct() -> u64 {
+    let alias = phys_to_virt(virt_to_phys(probe_target as *const () as u64));
+    // SAFETY: the alias maps the same bytes as `probe_target`, a function
+    // without relocations that needs nothing from its address (`mov eax,
+    // imm; ret` after the frame setup and the patchable nop); the point is
+    // whether the fetch faults.
+    let f: extern "C" fn() -> u64 = unsafe { core::mem::transmute::<u64, extern "C" fn() -> u64>(alias) };
+    f()
+}
