@@ -10,10 +10,10 @@
 //!   then closing: reads block until data arrives, then see end-of-file.
 //! * `wx-audit`: logs how many kernel pages are writable and executable
 //!   (`wx: N kernel pages writable and executable, M executable`).
-//! * `wx-write-text`, `wx-exec-direct`: try what W^X forbids (a write to
-//!   kernel text where it runs, a call through the direct map); each must
-//!   end in a kernel panic (a page fault), else the hook logs that it went
-//!   through.
+//! * `wx-write-text`, `wx-write-rodata`, `wx-exec-direct`: try what the
+//!   kernel's mappings forbid (a write to its text or read-only data where
+//!   it runs, a call through the direct map); each must end in a kernel
+//!   panic (a page fault), else the hook logs that it went through.
 //! * `slow-shell`: the shell's console task rests 200 ms after each round,
 //!   as a shell that cannot keep up would, so that a small syscall trace
 //!   ring overflows for certain under a busy app (the tests of how losses
@@ -50,6 +50,10 @@ pub fn enable(list: &str) {
             "wx-write-text" => {
                 crate::arch::wx::probe_write_text();
                 crate::kinfo!("wx-write-text: the write to kernel text went through");
+            }
+            "wx-write-rodata" => {
+                crate::arch::wx::probe_write_rodata();
+                crate::kinfo!("wx-write-rodata: the write to kernel rodata went through");
             }
             "wx-exec-direct" => {
                 let v = crate::arch::wx::probe_exec_direct();

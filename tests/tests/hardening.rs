@@ -206,8 +206,8 @@ fn an_elf_with_a_huge_bss_is_refused_quickly() {
 
 /// The kernel half is W^X (kernel/src/arch/wx.rs): no kernel page is both
 /// writable and executable (the boot tables mapped 5 GiB so), and the two
-/// things that forbids really fault: a write to kernel text where it runs
-/// (#PF, error 0x3: present, write) and a call into the direct map's alias
+/// things that forbids really fault: a write to kernel text or rodata where
+/// it runs (#PF, error 0x3: present, write) and a call into the direct map's alias
 /// of kernel code (#PF, error 0x11: present, instruction fetch). The app
 /// still runs, and the function tracer still patches kernel text (through
 /// the direct map; tests/tests/trace_kernel.rs).
@@ -224,10 +224,11 @@ fn kernel_memory_is_never_writable_and_executable() {
     assert_eq!(wx, 0, "kernel pages writable and executable\n{}", out.describe());
     assert!(x > 16, "the kernel's text is executable ({x} pages)");
     assert_eq!(out.status, Some(0), "{}", out.describe());
-    for (hook, error) in [("wx-write-text", "error 0x3)"), ("wx-exec-direct", "error 0x11)")] {
+    for (hook, error) in [("wx-write-text", "error 0x3)"), ("wx-write-rodata", "error 0x3)"), ("wx-exec-direct", "error 0x11)")] {
         let out = hello().kernel_args(&format!("ushell.test={hook}")).timeout(120).run();
         let panic = out.stderr.lines().find(|l| l.contains("KERNEL PANIC: page fault (#PF) (vector 14, ")).unwrap_or_else(|| panic!("{hook}: no page fault\n{}", out.describe()));
         assert!(panic.contains(error), "{hook}: {panic}");
         assert!(!out.stderr.contains("went through") && !out.stderr.contains("returned 0x5a5a"), "{hook}\n{}", out.describe());
+        println!("{hook}: {panic}");
     }
 }

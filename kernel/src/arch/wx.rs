@@ -8,7 +8,7 @@
 //! patches, JIT code before its pages are mapped executable at
 //! `execmem::EXEC_BASE`), and keeps execute in the window only for the
 //! kernel's text, which loses write there (CR0.WP makes that bind ring 0
-//! too). JIT code and trampolines have W^X mappings of their own
+//! too), as do the read-only data and the symbol table. JIT code and trampolines have W^X mappings of their own
 //! (`execmem`). [`audit`] counts what is left writable and executable, and
 //! the `wx-*` test hooks try the two things W^X forbids.
 
@@ -30,17 +30,63 @@ const PAT_2M: u64 = 1 << 12;
 const PAT_4K: u64 = 1 << 7;
 
 extern "C" {
-    // From kernel/linker.ld: the kernel's code, page-aligned at the start
-    // (rodata starts on the next page after the end).
+    // From kernel/linker.ld: the kernel's code, its read-only data and its
+    // symbol table, each starting on a page of its own.
     static __text_start: u8;
     static __text_end: u8;
+    static __rodata_start: u8;
+    static __rodata_end: u8;
+    static __ksyms_start: u8;
+    static __ksyms_end: u8;
 }
 
-/// The kernel's text, as addresses in the image window.
-fn text() -> (u64, u64) {
-    // Only the addresses of the linker's symbols are taken (no unsafe).
-    let (s, e) = (addr_of!(__text_start) as u64, addr_of!(__text_end) as u64);
-    (s & !(PAGE_SIZE - 1), e.next_multiple_of(PAGE_SIZE))
+/// Whole pages from `s` to `e` (addresses in the image window).
+fn pages(s: *const u8, e: *const u8) -> (u64, u64) {
+    (s as u64 & !(PAGE_SIZE - 1), (e as u64).next_multiple_of(PAGE_SIZE))
+}
+
+/// The image's parts with rights of their own (only the addresses of the
+/// linker's symbols are taken: no unsafe). Everything else in the window
+/// is read+write data.
+struct Image {
+    /// Read+execute.
+    text: (u64, u64),
+    /// Read only: `.rodata` (with the Xen note) and the symbol table.
+    read_only: [(u64, u64); 2],
+}
+
+impl Image {
+    fn get() -> Image {
+        Image {
+            text: pages(addr_of!(__text_start), addr_of!(__text_end)),
+            read_only: [pages(addr_of!(__rodata_start), addr_of!(__rodata_end)), pages(addr_of!(__ksyms_start), addr_of!(__ksyms_end))],
+        }
+    }
+
+    /// The rights of the page at `va`: `flags` (which has W, not NX) made
+    /// read+execute, read-only or no-execute.
+    fn rights(&self, va: u64, flags: u64) -> u64 {
+        if (self.text.0..self.text.1).contains(&va) {
+            return flags & !W & !NX;
+        }
+        if self.read_only.iter().any(|&(s, e)| (s..e).contains(&va)) {
+            return (flags & !W) | NX;
+        }
+        flags | NX
+    }
+
+    /// Where the rights change, in order.
+    fn boundaries(&self) -> [u64; 6] {
+        let [a, b] = self.read_only;
+        let mut x = [self.text.0, self.text.1, a.0, a.1, b.0, b.1];
+        x.sort_unstable();
+        x
+    }
+
+    /// The first address after `va` where the rights change (or `limit`).
+    fn next_change(&self, va: u64, limit: u64) -> u64 {
+        self.boundaries().into_iter().find(|&x| x > va).map_or(limit, |x| x.min(limit))
+    }
 }
 
 /// Makes the kernel half W^X (see the module). Runs once at boot, before
@@ -55,23 +101,36 @@ pub fn harden() -> Result<(), &'static str> {
     }
     let shared = w & ADDR_MASK;
     let own = alloc_frame().ok_or("no memory for a page directory")?;
-    // The copy: text keeps execute and loses write; everything else in
-    // the window loses execute. 2 MiB pages that hold text are split.
-    let (ts, te) = text();
+    // The copy: text keeps execute and loses write, rodata loses write,
+    // everything else in the window loses execute. Only 2 MiB pages that
+    // hold parts of different rights are split.
+    // (About 18k instructions at boot, most of them the split pages'
+    // tables and zeroing their frames.)
+    let image = Image::get();
+    let (first, last) = (image.text.0, image.read_only[1].1);
     for i in 0..512 {
         let e = read_entry(shared, i);
         let va = KERNEL_VMA + i as u64 * HUGE_PAGE;
-        if e & P == 0 || e & PS == 0 || va >= te || va + HUGE_PAGE <= ts {
+        let end = va + HUGE_PAGE;
+        if e & P == 0 || e & PS == 0 || end <= first || va >= last {
             write_entry(own, i, if e & P != 0 { e | NX } else { e });
+            continue;
+        }
+        if image.next_change(va, end) == end {
+            write_entry(own, i, image.rights(va, e));
             continue;
         }
         let pt = alloc_frame().ok_or("no memory for a page table")?;
         let flags = (e & (0x7f | (1 << 8) | NX) & !PS) | if e & PAT_2M != 0 { PAT_4K } else { 0 };
         let base = e & ADDR_MASK & !(HUGE_PAGE - 1);
-        for j in 0..512u64 {
-            let page = va + j * PAGE_SIZE;
-            let rights = if (ts..te).contains(&page) { flags & !W & !NX } else { flags | NX };
-            write_entry(pt, j as usize, (base + j * PAGE_SIZE) | rights);
+        // Runs of pages with the same rights.
+        let mut page = va;
+        while page < end {
+            let (run_end, rights) = (image.next_change(page, end), image.rights(page, flags));
+            while page < run_end {
+                write_entry(pt, ((page - va) / PAGE_SIZE) as usize, (base + (page - va)) | rights);
+                page += PAGE_SIZE;
+            }
         }
         write_entry(own, i, pt | (e & 0x7f & !PS));
     }
@@ -123,11 +182,21 @@ fn walk(e: u64, level: u32, write: bool, nx: bool, counts: &mut (u64, u64)) {
 /// value) through the image window, where the code runs. Under W^X this
 /// faults (a kernel panic, which the test expects); returns if it did not.
 pub fn probe_write_text() {
-    let (ts, _) = text();
-    let p = (ts + 64) as *mut u8;
-    // SAFETY: a byte of the kernel's text, written with the value it holds
-    // (nothing changes if the write goes through, and no code is running
-    // there: it is not this function's); the point is whether it faults.
+    rewrite_byte(Image::get().text.0 + 64);
+}
+
+/// The `wx-write-rodata` test hook: the same for a byte of `.rodata`.
+pub fn probe_write_rodata() {
+    rewrite_byte(Image::get().read_only[0].0 + 64);
+}
+
+/// Writes the byte at `addr` of the image with the value it holds.
+fn rewrite_byte(addr: u64) {
+    let p = addr as *mut u8;
+    // SAFETY: a byte of the kernel image's text or read-only data, written
+    // with the value it holds (nothing changes if the write goes through,
+    // and no code is running there: it is not this function's, and no one
+    // else runs on the one CPU); the point is whether it faults.
     unsafe { p.write_volatile(p.read_volatile()) };
 }
 
