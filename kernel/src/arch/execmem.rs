@@ -3,10 +3,11 @@
 //!
 //! A program's code gets fresh heap pages. Every page of RAM is also
 //! reachable through the direct map (and, below 1 GiB, the kernel image
-//! window), both writable and executable, so before anything is written
-//! those aliases of the pages lose execute (NX); the code is copied in
-//! through the direct map; the aliases lose write; only then are the pages
-//! mapped read+execute at `EXEC_BASE + phys`. Unloading undoes it in the
+//! window), writable; since `arch::wx::harden` neither alias of a heap
+//! page is executable, and before anything is written the aliases are
+//! made NX all the same (the promise does not rest on boot order); the
+//! code is copied in through the direct map; the aliases lose write; only
+//! then are the pages mapped read+execute at `EXEC_BASE + phys`. Unloading undoes it in the
 //! opposite order: the executable mapping goes first, and the aliases get
 //! their old entries back before the pages return to the heap.
 //!
