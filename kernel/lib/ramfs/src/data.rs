@@ -6,6 +6,7 @@
 //! answers ENOSPC and a failed allocation ENOMEM, never a panic.
 
 use alloc::boxed::Box;
+use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use linux_abi::Errno;
@@ -160,7 +161,7 @@ impl Data {
             let first_gone = len.div_ceil(PAGE_U64);
             let gone = p.pages.split_off(&first_gone);
             budget.give_back(gone.len());
-            if len % PAGE_U64 != 0 {
+            if !len.is_multiple_of(PAGE_U64) {
                 if let Some(last) = p.pages.get_mut(&(len / PAGE_U64)) {
                     last[(len % PAGE_U64) as usize..].fill(0);
                 }
@@ -202,26 +203,25 @@ impl Pages {
             let (idx, within) = (pos / PAGE_U64, (pos % PAGE_U64) as usize);
             let n = (PAGE - within).min(src.len() - done);
             let chunk = &src[done..done + n];
-            if !self.pages.contains_key(&idx) {
-                // Zeros over a hole need no page.
-                if chunk.iter().all(|b| *b == 0) {
-                    done += n;
-                    continue;
-                }
-                budget.take_page().map_err(|e| (done, e))?;
-                match zeroed_page() {
-                    Ok(p) => {
-                        self.pages.insert(idx, p);
+            let page = match self.pages.entry(idx) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => {
+                    // Zeros over a hole need no page.
+                    if chunk.iter().all(|b| *b == 0) {
+                        done += n;
+                        continue;
                     }
-                    Err(e) => {
-                        budget.give_back(1);
-                        return Err((done, e));
+                    budget.take_page().map_err(|e| (done, e))?;
+                    match zeroed_page() {
+                        Ok(p) => v.insert(p),
+                        Err(e) => {
+                            budget.give_back(1);
+                            return Err((done, e));
+                        }
                     }
                 }
-            }
-            if let Some(page) = self.pages.get_mut(&idx) {
-                page[within..within + n].copy_from_slice(chunk);
-            }
+            };
+            page[within..within + n].copy_from_slice(chunk);
             done += n;
         }
         Ok(())
