@@ -35,7 +35,7 @@ static IN_FLIGHT: spin::Mutex<BTreeMap<u32, Vec<u8>>> = spin::Mutex::new(BTreeMa
 pub fn flush_in_flight() {
     let Some(t) = crate::trace::tracing() else { return };
     let mut m = IN_FLIGHT.lock();
-    for (_, buf) in m.iter_mut() {
+    for buf in m.values_mut() {
         if let Some(w) = RecordWriter::resume(buf) {
             let len = w.len();
             push(t, &buf[..len]);

@@ -35,6 +35,8 @@ pub struct TrapFrame {
 }
 
 impl TrapFrame {
+    /// Whether the trap came from ring 3 (a question, not a conversion).
+    #[allow(clippy::wrong_self_convention)]
     pub fn from_user(&self) -> bool {
         self.cs & 3 == 3
     }

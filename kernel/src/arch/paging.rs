@@ -119,11 +119,11 @@ fn frame_at(pml4: u64, va: u64) -> Option<u64> {
 fn translate_in(pml4: u64, va: u64) -> Option<(u64, PageFlags)> {
     let (table, i) = walk(pml4, va & !(PAGE_SIZE - 1), false)?;
     let e = read_entry(table, i);
-    (e & P != 0 && e & U != 0).then(|| (e & ADDR_MASK, PageFlags { write: e & W != 0, exec: e & NX == 0 }))
+    (e & P != 0 && e & U != 0).then_some((e & ADDR_MASK, PageFlags { write: e & W != 0, exec: e & NX == 0 }))
 }
 
 fn set_leaf(pml4: u64, va: u64, phys: u64, flags: Option<PageFlags>) -> Result<(), ()> {
-    if va % PAGE_SIZE != 0 {
+    if !va.is_multiple_of(PAGE_SIZE) {
         return Err(());
     }
     let (table, i) = walk(pml4, va, true).ok_or(())?;
@@ -263,7 +263,7 @@ impl vmspace::PageTable for PageTableRoot {
     }
 
     fn move_page(&mut self, from: u64, to: u64, flags: Option<PageFlags>) -> Result<(), Errno> {
-        if from % PAGE_SIZE != 0 || to % PAGE_SIZE != 0 {
+        if !from.is_multiple_of(PAGE_SIZE) || !to.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let Some(frame) = frame_at(self.pml4, from) else { return Ok(()) };
