@@ -138,9 +138,15 @@ fn run_from<H: Helpers + ?Sized>(
     }
 
     loop {
-        let Some(&op) = ops.get(pc) else {
+        let Some(o) = ops.get(pc) else {
             return Err(ExecError { pc, kind: ExecErrorKind::PcOutOfRange });
         };
+        // Field by field, not `&op`: copied whole, LLVM may keep the
+        // instruction as one u64 and shift every field out of it (with the
+        // slice pointer spilled for the register), about six host
+        // instructions more per BPF instruction in the kernel build
+        // (exec sort of compute.o: 39.8k guest instructions instead of 50.9k).
+        let op = super::Op { code: o.code, regs: o.regs, off: o.off, imm: o.imm };
         pc += 1;
         let d = (op.regs & 15) as usize;
         let s = (op.regs >> 4) as usize;
