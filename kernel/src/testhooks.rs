@@ -14,6 +14,8 @@
 //!   kernel's mappings forbid (a write to its text or read-only data where
 //!   it runs, a call through the direct map); each must end in a kernel
 //!   panic (a page fault), else the hook logs that it went through.
+//! * `stack-overflow`: a kernel task recurses without end; its kernel
+//!   stack's guard page must stop it (a kernel panic that says so).
 //! * `slow-shell`: the shell's console task rests 200 ms after each round,
 //!   as a shell that cannot keep up would, so that a small syscall trace
 //!   ring overflows for certain under a busy app (the tests of how losses
@@ -43,6 +45,16 @@ pub fn enable(list: &str) {
             }
             "pipe" => PIPE_HOOK.store(true, Ordering::Relaxed),
             "slow-shell" => SLOW_SHELL.store(true, Ordering::Relaxed),
+            "stack-overflow" => {
+                if crate::task::spawn("recurse", || {
+                    let depth = recurse(0);
+                    crate::kinfo!("stack-overflow: the recursion ended at depth {depth}");
+                })
+                .is_err()
+                {
+                    crate::kinfo!("test hook stack-overflow: out of memory");
+                }
+            }
             "wx-audit" => {
                 let (wx, x) = crate::arch::wx::audit();
                 crate::kinfo!("wx: {wx} kernel pages writable and executable, {x} executable");
@@ -62,6 +74,16 @@ pub fn enable(list: &str) {
             other => crate::kinfo!("unknown test hook {other:?} ignored"),
         }
     }
+}
+
+/// Calls itself with a frame of 512 bytes until the stack runs out (the
+/// black boxes keep it from becoming a loop).
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth as u8; 512]);
+    if core::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    recurse(depth + 1) + frame[core::hint::black_box(0)] as u64
 }
 
 pub fn pipe_hook_enabled() -> bool {

@@ -112,7 +112,14 @@ fn out_of_memory() -> ! {
 }
 
 fn kernel_fault(f: &TrapFrame) -> ! {
-    crate::kinfo!("KERNEL PANIC: {} (vector {}, error {:#x}) at rip {:#x}, cr2 {:#x}", vector_name(f.vector), f.vector, f.error, f.rip, read_cr2());
+    let cr2 = read_cr2();
+    // A push onto the guard page below a kernel stack faults, and the
+    // fault cannot push its frame there either: a double fault (on its
+    // own stack) with cr2 in the guard page.
+    if (f.vector == 8 || f.vector == 14) && crate::arch::task::guard_of_current().is_some_and(|(s, e)| (s..e).contains(&cr2)) {
+        crate::kinfo!("KERNEL PANIC: kernel stack overflow: the running task used all {} KiB of its kernel stack (guard page hit at {cr2:#x})", crate::arch::task::KERNEL_STACK_SIZE >> 10);
+    }
+    crate::kinfo!("KERNEL PANIC: {} (vector {}, error {:#x}) at rip {:#x}, cr2 {:#x}", vector_name(f.vector), f.vector, f.error, f.rip, cr2);
     dump_regs(f);
     crate::drivers::qemu::finish(runproto::CtlEvent::Panic)
 }

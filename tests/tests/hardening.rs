@@ -232,3 +232,17 @@ fn kernel_memory_is_never_writable_and_executable() {
         println!("{hook}: {panic}");
     }
 }
+
+/// Kernel stacks have a guard page below them (kernel/src/arch/task.rs):
+/// a kernel task that recurses without end (the `stack-overflow` test
+/// hook) stops at it with a report that names the overflow, instead of
+/// overwriting the heap below its stack and going on.
+#[test]
+fn a_kernel_stack_overflow_hits_the_guard_page_and_says_so() {
+    let out = Vm::new(app("hello", "musl")).kernel_args("ushell.test=stack-overflow").timeout(120).run();
+    let report = out.stderr.lines().find(|l| l.contains("KERNEL PANIC: kernel stack overflow")).unwrap_or_else(|| panic!("no overflow report\n{}", out.describe()));
+    println!("{report}");
+    assert!(report.contains("guard page hit at"), "{report}");
+    assert!(!out.stderr.contains("the recursion ended"), "{}", out.describe());
+    assert_ne!(out.status, Some(0), "a kernel panic ends the run\n{}", out.describe());
+}

@@ -91,20 +91,31 @@ pub unsafe fn free_frame(phys: u64) {
 /// is contiguous in physical memory. None at the kernel's reserve, like
 /// [`alloc_frame`].
 pub fn alloc_pages(pages: usize) -> Option<u64> {
+    alloc_pages_with(pages, true)
+}
+
+/// [`alloc_pages`] without zeroing them (kernel stacks: zeroing 64 KiB
+/// per task would be most of the boot's instruction count).
+pub fn alloc_pages_uninit(pages: usize) -> Option<u64> {
+    alloc_pages_with(pages, false)
+}
+
+fn alloc_pages_with(pages: usize, zeroed: bool) -> Option<u64> {
     let layout = Layout::from_size_align(pages.checked_mul(PAGE_SIZE as usize)?, PAGE_SIZE as usize).ok()?;
     let (total, used) = stats();
     if layout.size() == 0 || total.saturating_sub(used) < reserve(total) + layout.size() as u64 {
         return None;
     }
     // SAFETY: the layout has nonzero size; the result is checked for null.
-    let p = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    let p = unsafe { if zeroed { alloc::alloc::alloc_zeroed(layout) } else { alloc::alloc::alloc(layout) } };
     (!p.is_null()).then(|| virt_to_phys(p as u64))
 }
 
-/// Returns pages obtained from [`alloc_pages`].
+/// Returns pages obtained from [`alloc_pages`] (or [`alloc_pages_uninit`]).
 ///
 /// # Safety
-/// `phys` and `pages` are those of one [`alloc_pages`] call, freed once,
+/// `phys` and `pages` are those of one [`alloc_pages`] (or
+/// [`alloc_pages_uninit`]) call, freed once,
 /// nothing uses the pages any more, and their direct-map entries are
 /// writable again (the heap writes its bookkeeping into free blocks).
 pub unsafe fn free_pages(phys: u64, pages: usize) {

@@ -12,12 +12,14 @@
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::any::{Any, TypeId};
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
+
+use super::mem::{alloc_pages_uninit, free_pages, phys_to_virt, PAGE_SIZE};
+use super::paging::{kernel_entry, set_kernel_entry};
 
 /// Bytes of kernel stack per task (syscall handlers run on it).
 pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
@@ -27,11 +29,84 @@ type Entry = Box<dyn FnOnce() + Send>;
 /// Data a task carries for the layers above, fixed at creation.
 pub type TaskLocal = Arc<dyn Any + Send + Sync>;
 
+/// Pages of a kernel stack, the guard page included.
+const STACK_PAGES: usize = KERNEL_STACK_SIZE / PAGE_SIZE as usize + 1;
+
+/// A task's kernel stack: [`KERNEL_STACK_SIZE`] bytes above a guard page
+/// whose direct-map entry is cleared, so running off the bottom faults
+/// (reported as a kernel stack overflow, see [`guard_of_current`]) instead
+/// of overwriting the heap block below.
+struct Stack {
+    /// Physical address of the pages, the guard page first.
+    phys: u64,
+    /// The guard page's direct-map entry before it was cleared.
+    guard_entry: u64,
+}
+
+impl Stack {
+    fn new() -> Option<Stack> {
+        // Left uninitialised: zeroing 64 KiB per task would be most of the
+        // boot's instruction count.
+        let phys = alloc_pages_uninit(STACK_PAGES)?;
+        let guard = phys_to_virt(phys);
+        // (Page tables change only here and in execmem, never from an
+        // interrupt, on the one CPU.)
+        match kernel_entry(guard) {
+            Some(e) if set_kernel_entry(guard, 0).is_some() => Some(Stack { phys, guard_entry: e }),
+            _ => {
+                // SAFETY: just allocated, untouched, its entries unchanged.
+                unsafe { free_pages(phys, STACK_PAGES) };
+                None
+            }
+        }
+    }
+
+    fn guard(&self) -> u64 {
+        phys_to_virt(self.phys)
+    }
+
+    fn top(&self) -> u64 {
+        self.guard() + STACK_PAGES as u64 * PAGE_SIZE
+    }
+
+    /// The stack's words (below the top).
+    fn words(&mut self) -> &mut [MaybeUninit<u64>] {
+        // SAFETY: the pages above the guard are this stack's own, mapped
+        // (direct map) and writable; uninitialised words are MaybeUninit.
+        unsafe { core::slice::from_raw_parts_mut((self.guard() + PAGE_SIZE) as *mut MaybeUninit<u64>, KERNEL_STACK_SIZE / 8) }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // The heap writes its bookkeeping into free blocks: map the guard
+        // page again before giving the pages back.
+        if set_kernel_entry(self.guard(), self.guard_entry).is_some() {
+            // SAFETY: the pages of `Stack::new`'s allocation, all mapped
+            // again; the task that ran on them is gone (contexts are
+            // dropped only after the switch away from them).
+            unsafe { free_pages(self.phys, STACK_PAGES) };
+        }
+        // Else (no memory to split a table, which cannot happen for an
+        // entry that was split already): the pages leak, never reused
+        // with a page unmapped.
+    }
+}
+
+/// The guard page of the running task's kernel stack (start, end), if it
+/// has one: what a fault report checks `cr2` against.
+pub fn guard_of_current() -> Option<(u64, u64)> {
+    // SAFETY: CURRENT_PTR always points at a live context (the running
+    // one, kept alive in SLOTS, or BEFORE_INIT).
+    let cur = unsafe { &*CURRENT_PTR.load(Ordering::Relaxed) };
+    cur.stack.as_ref().map(|s| (s.guard(), s.guard() + PAGE_SIZE))
+}
+
 pub struct TaskContext {
     /// Saved rsp while switched out; written only by `switch_stacks`.
     rsp: UnsafeCell<u64>,
     /// None for the boot context, which runs on the boot stack.
-    stack: Option<Vec<MaybeUninit<u64>>>,
+    stack: Option<Stack>,
     /// The local data's type (`()`'s for none) and the address of its
     /// value, kept beside it so that a lookup compares with a constant and
     /// loads one pointer instead of calling through the vtable.
@@ -116,21 +191,17 @@ impl TaskContext {
     /// interrupts off, the first time it is switched to. None if out of memory.
     pub fn new(entry: Entry, local: Option<TaskLocal>) -> Option<Arc<TaskContext>> {
         let words = KERNEL_STACK_SIZE / 8;
-        // Left uninitialised: zeroing 64 KiB per task would be most of
-        // the boot's instruction count.
-        let mut stack: Vec<MaybeUninit<u64>> = Vec::new();
-        stack.try_reserve_exact(words).ok()?;
-        stack.resize_with(words, MaybeUninit::uninit);
+        let mut stack = Stack::new()?;
         let entry = Box::into_raw(Box::new(entry)) as u64;
         // Initial frame popped by switch_stacks: r15 r14 r13 r12 rbx rbp, ret.
         // One more word keeps rsp 16-byte aligned + 8 at the trampoline's
         // call, as the ABI wants.
         let frame = [0, 0, 0, entry, 0, 0, task_trampoline as *const () as u64, 0];
         let at = words - frame.len();
-        for (slot, v) in stack[at..].iter_mut().zip(frame) {
+        for (slot, v) in stack.words()[at..].iter_mut().zip(frame) {
             slot.write(v);
         }
-        let rsp = stack.as_ptr() as u64 + (at * 8) as u64;
+        let rsp = stack.top() - (frame.len() * 8) as u64;
         let (local_type, local_value) = match &local {
             Some(l) => ((**l).type_id(), NonNull::from(&**l).cast::<()>()),
             None => (TypeId::of::<()>(), NonNull::dangling()),
@@ -140,22 +211,23 @@ impl TaskContext {
 
     /// Top of the kernel stack (0 for the boot context).
     pub fn stack_top(&self) -> u64 {
-        self.stack.as_ref().map_or(0, |s| s.as_ptr() as u64 + (s.len() * 8) as u64)
+        self.stack.as_ref().map_or(0, Stack::top)
     }
 }
 
 impl Drop for TaskContext {
     fn drop(&mut self) {
         // A task that never ran still owns its boxed entry.
-        if let Some(stack) = &self.stack {
-            let words = stack.len();
-            // SAFETY: reading our own stack memory: if the task never ran,
-            // the frame written by `new` is intact and its rsp points at it.
-            let never_ran = unsafe { *self.rsp.get() } == stack.as_ptr() as u64 + ((words - 8) * 8) as u64;
+        if let Some(stack) = &mut self.stack {
+            // SAFETY: reading our own saved rsp: if the task never ran, the
+            // frame written by `new` is intact and its rsp points at it.
+            let never_ran = unsafe { *self.rsp.get() } == stack.top() - 8 * 8;
             if never_ran {
-                // SAFETY: the pointer came from Box::into_raw in `new` and
-                // was never taken by task_start.
-                drop(unsafe { Box::from_raw(stack[words - 5].assume_init() as *mut Entry) });
+                let words = stack.words();
+                let n = words.len();
+                // SAFETY: the word `new` wrote the entry's pointer to (it
+                // came from Box::into_raw and was never taken by task_start).
+                drop(unsafe { Box::from_raw(words[n - 5].assume_init() as *mut Entry) });
             }
         }
     }
