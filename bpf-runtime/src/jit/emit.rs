@@ -28,7 +28,6 @@ use crate::isa::{self, MAX_CALL_DEPTH, STACK_SIZE};
 
 const REG: [u8; 11] = [RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP];
 const BUDGET_REG: u8 = R10;
-const CTX: u8 = R12;
 const STACK_TOP: u64 = imem::addr(imem::TAG_STACK, (STACK_SIZE * MAX_CALL_DEPTH) as u32);
 
 enum Stub {
@@ -595,12 +594,12 @@ impl Emitter<'_> {
         a.shift_ri(W::Q, 5, R9, 32);
         a.alu_rm(W::Q, 0x3b, R9, mem(CTX, NREGIONS));
         a.jcc(cc::AE, slow);
-        a.shift_ri(W::Q, 4, R9, 5);
+        a.shift_ri(W::Q, 4, R9, REGION_SHIFT);
         a.alu_rm(W::Q, 0x03, R9, mem(CTX, REGIONS));
         a.alu_ri(W::Q, 0, Rm::Reg(R11), n as i32);
-        a.alu_rm(W::Q, 0x3b, R11, mem(R9, if write { 16 } else { 8 }));
+        a.alu_rm(W::Q, 0x3b, R11, mem(R9, if write { REGION_WLEN } else { REGION_RLEN }));
         a.jcc(cc::A, slow);
-        a.load(W::Q, false, R9, mem(R9, 0));
+        a.load(W::Q, false, R9, mem(R9, REGION_BASE));
         a.bind(back);
         let info = ((pc as u32) << 8) | ((write as u32) << 7) | n as u32;
         self.stubs.push(Stub::Slow { label: slow, back, base, off: off as i32, n: n as u8, info });

@@ -17,24 +17,20 @@
 //! clobbered, as a call clobbers them. At `slow`: r1 and r2 unchanged,
 //! for the shim.
 
-use super::rt::{LINUX, NREGIONS, REGIONS};
+use core::mem::offset_of;
+
+use super::rt::{CTX, LINUX, NREGIONS, REGIONS, REGION_BASE, REGION_PROBE, REGION_RLEN, REGION_SHIFT};
 use super::x86::{cc, mem, mem_idx, Asm, Label, Rm, W, *};
 use crate::interp::mem as imem;
-use crate::maps::hash;
+use crate::maps::hash::{self, Probe};
 
-const CTX: u8 = R12;
-/// `Region` fields (see `rt::Region`, `repr(C)`).
-const REGION_SHIFT: u8 = 5;
-const REGION_BASE: i32 = 0;
-const REGION_RLEN: i32 = 8;
-const REGION_PROBE: i32 = 24;
 /// `Probe` fields (`repr(C)`).
-const P_SEED: i32 = 0;
-const P_SHIFT: i32 = 8;
-const P_BUCKETS: i32 = 16;
-const P_KEYS: i32 = 24;
-const P_SLOTS: i32 = 32;
-const P_VALUE_SIZE: i32 = 40;
+const P_SEED: i32 = offset_of!(Probe, seed) as i32;
+const P_SHIFT: i32 = offset_of!(Probe, shift) as i32;
+const P_BUCKETS: i32 = offset_of!(Probe, buckets) as i32;
+const P_KEYS: i32 = offset_of!(Probe, keys) as i32;
+const P_SLOTS: i32 = offset_of!(Probe, slots) as i32;
+const P_VALUE_SIZE: i32 = offset_of!(Probe, value_size) as i32;
 
 /// A map handle's tag minus this is the map's region tag (wrapping far
 /// out of the table for tags below `TAG_MAP_HANDLE`).
@@ -119,21 +115,4 @@ pub(super) fn hash_lookup(a: &mut Asm, slow: Label, done: Label) {
     a.jcc(cc::NE, slow);
     a.mov_ri(RAX, 0);
     a.jmp(done);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layouts_are_the_ones_the_code_reads() {
-        use crate::jit::Region;
-        use core::mem::{offset_of, size_of};
-        assert_eq!(size_of::<Region>(), 1 << REGION_SHIFT);
-        assert_eq!((offset_of!(Region, base), offset_of!(Region, rlen), offset_of!(Region, probe)), (REGION_BASE as usize, REGION_RLEN as usize, REGION_PROBE as usize));
-        assert_eq!(
-            [offset_of!(hash::Probe, seed), offset_of!(hash::Probe, shift), offset_of!(hash::Probe, buckets), offset_of!(hash::Probe, keys), offset_of!(hash::Probe, slots), offset_of!(hash::Probe, value_size)],
-            [P_SEED, P_SHIFT, P_BUCKETS, P_KEYS, P_SLOTS, P_VALUE_SIZE].map(|o| o as usize)
-        );
-    }
 }

@@ -2,8 +2,9 @@
 //! code addresses through r12 ([`Rt`], `repr(C)`, field offsets shared with
 //! the emitter), the Rust functions the code calls (helper calls: generic,
 //! by definition, the map lookup, a `bpf_for_each_map_elem` step; and the
-//! slow path of a memory access), and [`JitState::run_mem`] (or `run_bare`), the calls into
-//! the code, with the context and region table it keeps from run to run.
+//! slow path of a memory access), and [`JitState::run_mem`] (or
+//! `run_bare`), the calls into the code, with the context and region table
+//! it keeps from run to run.
 //! All of the JIT's `unsafe` is here and in [`super::ExecMemory`].
 #![allow(unsafe_code)]
 
@@ -30,6 +31,18 @@ pub(crate) struct Region {
     pub wlen: u64,
     pub probe: u64,
 }
+
+/// `Region`'s size as a shift (the table is indexed by `tag << 5`) and its
+/// field offsets, for the emitted code.
+pub(crate) const REGION_SHIFT: u8 = 5;
+const _: () = assert!(core::mem::size_of::<Region>() == 1 << REGION_SHIFT);
+pub(crate) const REGION_BASE: i32 = offset_of!(Region, base) as i32;
+pub(crate) const REGION_RLEN: i32 = offset_of!(Region, rlen) as i32;
+pub(crate) const REGION_WLEN: i32 = offset_of!(Region, wlen) as i32;
+pub(crate) const REGION_PROBE: i32 = offset_of!(Region, probe) as i32;
+
+/// The register the machine code keeps the context ([`Rt`]) in.
+pub(crate) const CTX: u8 = super::x86::R12;
 
 /// How the machine code stopped with an error (`Rt::err`).
 pub(crate) const ERR_NONE: u64 = 0;
@@ -466,8 +479,7 @@ impl JitState {
     }
 
     /// Rebuilds the region table: nothing (tag 0), stack, input (filled
-    /// per run), then the
-    /// maps, copied only when the map set changed (`regions_of` holds the
+    /// per run), then the maps, copied only when the map set changed (`regions_of` holds the
     /// set's table, so the comparison cannot be fooled by a freed and
     /// reused allocation).
     #[cold]
