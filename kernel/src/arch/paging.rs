@@ -18,7 +18,7 @@ const PAT_2M: u64 = 1 << 12;
 const G: u64 = 1 << 8;
 pub(super) const NX: u64 = 1 << 63;
 pub(super) const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
-const ADDR_MASK_2M: u64 = 0x000f_ffff_ffe0_0000;
+pub(super) const ADDR_MASK_2M: u64 = 0x000f_ffff_ffe0_0000;
 /// First address above the user half.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
 /// PML4 slots of the user half; the rest is the kernel's.
@@ -340,7 +340,7 @@ fn kernel_leaf(va: u64) -> Option<(u64, usize)> {
                 return None; // 1 GiB pages are never made
             }
             let frame = alloc_frame()?;
-            let flags = (e & (0x7f | G | NX)) | if e & PAT_2M != 0 { PS } else { 0 };
+            let flags = split_flags(e);
             for j in 0..512u64 {
                 write_entry(frame, j as usize, ((e & ADDR_MASK_2M) + j * PAGE_SIZE) | flags);
             }
@@ -355,6 +355,12 @@ fn kernel_leaf(va: u64) -> Option<(u64, usize)> {
         }
     }
     Some((table, idx[3]))
+}
+
+/// The rights of the 4 KiB leaves a 2 MiB leaf `e` splits into (PAT moves
+/// from bit 12 to bit 7, where PS was).
+pub(super) fn split_flags(e: u64) -> u64 {
+    (e & (0x7f | G | NX)) | if e & PAT_2M != 0 { PS } else { 0 }
 }
 
 /// The leaf entry of kernel-half page `va` (0: none), splitting a 2 MiB

@@ -8,15 +8,16 @@
 //! patches, JIT code before its pages are mapped executable at
 //! `execmem::EXEC_BASE`), and keeps execute in the window only for the
 //! kernel's text, which loses write there (CR0.WP makes that bind ring 0
-//! too), as do the read-only data and the symbol table. JIT code and trampolines have W^X mappings of their own
-//! (`execmem`). [`audit`] counts what is left writable and executable, and
-//! the `wx-*` test hooks try the two things W^X forbids.
+//! too), as do the read-only data and the symbol table. JIT code and
+//! trampolines have W^X mappings of their own (`execmem`). [`audit`]
+//! counts what is left writable and executable, and the `wx-*` test hooks
+//! try what these mappings forbid.
 
 use core::ptr::addr_of;
 
 use super::cpu::read_cr3;
 use super::mem::{alloc_frame, phys_to_virt, virt_to_phys, KERNEL_VMA, PAGE_SIZE};
-use super::paging::{boot_pml4, load_cr3, read_entry, write_entry, ADDR_MASK, NX, P, PS, W};
+use super::paging::{boot_pml4, load_cr3, read_entry, split_flags, write_entry, ADDR_MASK, ADDR_MASK_2M, NX, P, PS, W};
 
 /// PML4 slot of the direct map.
 const DIRECT_SLOT: usize = 256;
@@ -25,9 +26,6 @@ const HIGH_SLOT: usize = 511;
 /// PDPT slot of the image window in [`HIGH_SLOT`].
 const WINDOW_SLOT: usize = 510;
 const HUGE_PAGE: u64 = 2 << 20;
-/// PAT bit of a 2 MiB leaf, and its place (PS's bit) in a 4 KiB one.
-const PAT_2M: u64 = 1 << 12;
-const PAT_4K: u64 = 1 << 7;
 
 extern "C" {
     // From kernel/linker.ld: the kernel's code, its read-only data and its
@@ -121,8 +119,7 @@ pub fn harden() -> Result<(), &'static str> {
             continue;
         }
         let pt = alloc_frame().ok_or("no memory for a page table")?;
-        let flags = (e & (0x7f | (1 << 8) | NX) & !PS) | if e & PAT_2M != 0 { PAT_4K } else { 0 };
-        let base = e & ADDR_MASK & !(HUGE_PAGE - 1);
+        let (flags, base) = (split_flags(e), e & ADDR_MASK_2M);
         // Runs of pages with the same rights.
         let mut page = va;
         while page < end {
