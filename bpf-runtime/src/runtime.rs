@@ -99,11 +99,8 @@ impl Loaded {
     /// CPU) may go on at once, while the shell reads the maps.
     #[inline]
     pub fn run(&self, vm: &mut Vm, idx: usize, ctx: &[u8], env: &mut dyn Env) -> Result<u64, ExecError> {
-        match self.programs.get(idx) {
-            Some(LoadedProgram { jit: Some(j), .. }) => vm.run_jit(j, Input::ReadOnly(ctx), &self.maps, &mut LinuxHelpers { env }),
-            Some(p) => self.run_interp(vm, p, ctx, env),
-            None => Err(ExecError { pc: 0, kind: ExecErrorKind::NoSuchProgram(idx) }),
-        }
+        let jitted = self.programs.get(idx).is_some_and(LoadedProgram::is_jitted);
+        self.run_on(if jitted { Engine::Jit } else { Engine::Interp }, vm, idx, ctx, env)
     }
 
     /// [`Loaded::run`] on a chosen engine; `Engine::Jit` needs
