@@ -72,7 +72,7 @@ pub(super) fn hash_lookup(a: &mut Asm, slow: Label, done: Label) {
     // The bucket: mix(seed, w) * K >> shift (`HashIndex::get`).
     a.load(W::Q, false, RAX, mem(R9, P_SEED));
     a.alu_mr(W::Q, 0x31, Rm::Reg(RAX), RDX);
-    a.mov_ri(R11, hash::HASH_K);
+    a.mov_ri(R11, hash::K);
     a.imul_rr(W::Q, RAX, R11);
     a.mov_rr(W::Q, RCX, RAX);
     a.shift_ri(W::Q, 5, RCX, hash::MIX_SHIFT);
@@ -110,7 +110,7 @@ pub(super) fn hash_lookup(a: &mut Asm, slow: Label, done: Label) {
     // This bucket's own marker: the chain is empty, NULL. Another
     // bucket's (the head was reused under us): the shim starts over.
     a.bind(nulls);
-    a.alu_ri(W::D, 1, Rm::Reg(R8), hash::NULLS_BIT as i32);
+    a.alu_ri(W::D, 1, Rm::Reg(R8), hash::NULLS as i32);
     a.alu_mr(W::D, 0x39, Rm::Reg(RCX), R8);
     a.jcc(cc::NE, slow);
     a.mov_ri(RAX, 0);

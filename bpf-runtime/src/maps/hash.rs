@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 
 /// Chain ends carry this bit plus the bucket index; slot indices never have
 /// it (maps hold far fewer than 2^31 entries).
-const NULLS: u32 = 1 << 31;
+pub(crate) const NULLS: u32 = 1 << 31;
 
 struct Bucket {
     lock: spin::Mutex<()>,
@@ -82,7 +82,8 @@ fn word(key: &[u8]) -> u64 {
     }
 }
 
-const K: u64 = 0x9e37_79b9_7f4a_7c15;
+/// [`mix`]'s and the bucket's multiplier.
+pub(crate) const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The seeds of new maps: a counter stepped by the golden ratio and mixed
 /// (splitmix64); the embedder may reseed it ([`set_seed`]) from a real
@@ -132,11 +133,8 @@ pub(crate) struct Probe {
 
 pub(crate) const BUCKET_SIZE: usize = core::mem::size_of::<Bucket>();
 pub(crate) const BUCKET_HEAD: usize = core::mem::offset_of!(Bucket, head);
-/// [`mix`]'s and the bucket's multiplier and [`mix`]'s shift.
-pub(crate) const HASH_K: u64 = K;
+/// [`mix`]'s shift.
 pub(crate) const MIX_SHIFT: u8 = 29;
-/// [`NULLS`], for the emitter.
-pub(crate) const NULLS_BIT: u32 = NULLS;
 
 impl HashIndex {
     /// The [`Probe`] of an index with 8-byte keys (one word, no padding).
